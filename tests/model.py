@@ -1,0 +1,316 @@
+"""A deliberately naive reference model of cowfast.engine, written from docs/engine.md.
+
+Obviously correct over fast: an address space is a dict ``vpn -> Page``, a frame is an index
+with a reference count and a bytearray, and every statistic is recomputed from the live address
+spaces on each call. The model shares no page-table nodes and caches nothing, so where it and the
+engine disagree, docs/engine.md decides which one is wrong.
+"""
+import errno
+import os
+from collections import namedtuple
+
+import numpy as np
+
+from cowfast import OutOfFramesError, SegmentationFault
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4          # mmap.PROT_*, pinned by tests/test_build.py
+SEGV_MAPERR, SEGV_ACCERR = 1, 2                     # siginfo si_code values
+VA_BITS = 48
+PSS_ONE = 1 << 32                                   # pss fixed point (fs/proc/task_mmu.c PSS_SHIFT)
+U64 = 1 << 64
+ZERO = "zero"                                       # Page.frame of a page mapping the zero frame
+
+MemoryStats = namedtuple(
+    "MemoryStats", "frames used free minor_faults cow_copies zero_fills reuses")
+AddressSpaceStats = namedtuple(
+    "AddressSpaceStats", "rss pss uss shared minor_faults cow_copies zero_fills reuses")
+COUNTERS = ("minor_faults", "cow_copies", "zero_fills", "reuses")
+
+
+def _einval():
+    return OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+def _segv(address, code, pages_done=0):
+    return SegmentationFault(address, code, pages_done)
+
+
+def _oom(pages_done=0):
+    return OutOfFramesError(pages_done)
+
+
+class Page:
+    """One page-table entry. frame: None (never touched), ZERO, or a frame index."""
+
+    def __init__(self, prot, shared, frame=None):
+        self.prot, self.shared, self.frame = prot, shared, frame
+        self.exclusive = shared or frame not in (None, ZERO)   # Linux PageAnonExclusive
+
+    def resident(self):
+        return self.frame not in (None, ZERO)
+
+
+class Memory:
+    """Physical memory: reference counts, a LIFO free list and (optionally) bytes per frame."""
+
+    def __init__(self, frames, page_size=4096, contents=True):
+        if page_size < 512 or page_size > 2 << 20 or page_size & (page_size - 1):
+            raise ValueError(f"page_size {page_size} is not a power of two in [512, 2 MiB]")
+        if not 1 <= frames <= 2**31 - 1:
+            raise ValueError(f"frames {frames} not in [1, 2**31 - 1]")
+        self.frames, self.page_size, self.contents = frames, page_size, contents
+        self.refcount = [0] * frames
+        self.free = list(range(frames - 1, -1, -1))   # pop() hands out frame 0 first
+        self.data = {}
+        self.spaces = []                              # every address space ever made
+        self.closed = False
+
+    def alloc(self, copy_of=None):
+        """A frame with refcount 1, zeroed or holding copy_of's bytes. Caller checked free."""
+        f = self.free.pop()
+        self.refcount[f] = 1
+        if self.contents:
+            self.data[f] = bytearray(self.page_size) if copy_of is None else \
+                bytearray(self.data[copy_of])
+        return f
+
+    def put(self, f):
+        self.refcount[f] -= 1
+        assert self.refcount[f] >= 0
+        if self.refcount[f] == 0:
+            self.data.pop(f, None)
+            self.free.append(f)
+
+    def live(self):
+        return [s for s in self.spaces if not s.closed]
+
+    def mappers(self, f, accounted_only=False):
+        """Live address spaces whose page tables map frame f."""
+        return [s for s in self.live() if (s.accounted or not accounted_only)
+                and any(p.frame == f for p in s.pages.values())]
+
+    def stats(self):
+        if self.closed:
+            raise ValueError("memory is closed")
+        used = sum(1 for r in self.refcount if r)
+        totals = [sum(s.counters[c] for s in self.spaces) for c in COUNTERS]
+        return MemoryStats(self.frames, used, self.frames - used, *totals)
+
+    def check(self):
+        """Every refcount equals the number of page-table entries mapping that frame."""
+        want = [0] * self.frames
+        for s in self.live():
+            for p in s.pages.values():
+                if p.resident():
+                    want[p.frame] += 1
+        assert want == self.refcount, "model refcounts drifted"
+        assert sorted(self.free) == [f for f in range(self.frames) if not want[f]]
+
+    def close(self):
+        self.closed = True
+
+
+class AddressSpace:
+    """One address space of the model: a dict vpn -> Page and four counters."""
+
+    def __init__(self, memory, accounted=True):
+        if memory.closed:
+            raise ValueError("memory is closed")
+        self.mem, self.accounted = memory, accounted
+        self.pages = {}
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.closed = False
+        memory.spaces.append(self)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _open(self):
+        if self.closed:
+            raise ValueError("address space is closed")
+
+    def _range(self, addr, length):
+        """vpns of a map/unmap/protect range, after the EINVAL checks of docs/engine.md."""
+        ps = self.mem.page_size
+        if not (0 <= addr < U64 and 0 <= length < U64):
+            raise OverflowError("can't convert negative or huge int to uint64_t")
+        if addr % ps or length == 0 or addr + length > 1 << VA_BITS:
+            raise _einval()
+        return range(addr // ps, -(-(addr + length) // ps))
+
+    def _segv_check(self, vpn, address, write):
+        p = self.pages.get(vpn)
+        if p is None:
+            return SEGV_MAPERR
+        if not p.prot & (PROT_WRITE if write else PROT_READ):
+            return SEGV_ACCERR
+        return 0
+
+    def _chunks(self, addr, size):
+        """(vpn, offset in page, bytes, address of the chunk's first byte) of an access."""
+        ps, out = self.mem.page_size, []
+        while size:
+            off = addr % ps
+            n = min(size, ps - off)
+            out.append((addr // ps, off, n, addr))
+            addr, size = addr + n, size - n
+        return out
+
+    def _check_access(self, chunks, write):
+        for vpn, _, _, address in chunks:
+            code = self._segv_check(vpn, address, write)
+            if code:
+                raise _segv(address, code)
+
+    def _needs_frame(self, p):
+        """Would a write to page p allocate a frame?"""
+        if p.shared or (p.resident() and p.exclusive):
+            return False
+        if not p.resident():
+            return True
+        return len(self.mem.mappers(p.frame)) > 1
+
+    def _count(self, kind):
+        self.counters["minor_faults"] += 1
+        self.counters[kind] += 1
+
+    def _read_fault(self, p):
+        if p.frame is None:
+            p.frame = ZERO
+            self.counters["minor_faults"] += 1
+
+    def _write_fault(self, p):
+        """docs/engine.md's fault table, one row per branch."""
+        if p.shared or (p.resident() and p.exclusive):
+            return
+        if not p.resident():
+            p.frame = self.mem.alloc()
+            self._count("zero_fills")
+        elif len(self.mem.mappers(p.frame)) > 1:
+            old, p.frame = p.frame, self.mem.alloc(copy_of=p.frame)
+            self.mem.put(old)
+            self._count("cow_copies")
+        else:
+            self._count("reuses")
+        p.exclusive = True
+
+    def _drop(self, vpn):
+        p = self.pages.pop(vpn, None)
+        if p is not None and p.resident():
+            self.mem.put(p.frame)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def map(self, addr, length, prot=PROT_READ | PROT_WRITE, shared=False):
+        self._open()
+        vpns = self._range(addr, length)
+        if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+            raise _einval()
+        if shared and len(self.mem.free) < len(vpns):
+            raise _oom()
+        for vpn in vpns:
+            self._drop(vpn)
+            self.pages[vpn] = Page(prot, shared, self.mem.alloc() if shared else None)
+
+    def unmap(self, addr, length):
+        self._open()
+        for vpn in self._range(addr, length):
+            self._drop(vpn)
+
+    def protect(self, addr, length, prot):
+        self._open()
+        if length == 0 and 0 <= addr < U64 and addr % self.mem.page_size == 0:
+            return
+        vpns = self._range(addr, length)
+        if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+            raise _einval()
+        if any(vpn not in self.pages for vpn in vpns):
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+        for vpn in vpns:
+            self.pages[vpn].prot = prot
+
+    def read(self, addr, size):
+        self._open()
+        if not self.mem.contents:
+            raise ValueError("memory has no contents")
+        chunks = self._chunks(addr, size)
+        self._check_access(chunks, write=False)
+        out = bytearray()
+        for vpn, off, n, _ in chunks:
+            p = self.pages[vpn]
+            self._read_fault(p)
+            out += self.mem.data[p.frame][off:off + n] if p.resident() else bytes(n)
+        return bytes(out)
+
+    def write(self, addr, data):
+        self._open()
+        data = bytes(data)
+        chunks = self._chunks(addr, len(data))
+        self._check_access(chunks, write=True)
+        need = sum(self._needs_frame(self.pages[vpn]) for vpn, _, _, _ in chunks)
+        if need > len(self.mem.free):
+            raise _oom()
+        pos = 0
+        for vpn, off, n, _ in chunks:
+            p = self.pages[vpn]
+            self._write_fault(p)
+            if self.mem.contents:
+                self.mem.data[p.frame][off:off + n] = data[pos:pos + n]
+            pos += n
+        return len(data)
+
+    def touch(self, pages, write=True):
+        self._open()
+        if not isinstance(pages, np.ndarray) or pages.dtype != np.uint64:
+            raise TypeError("pages must be a numpy uint64 array")
+        if pages.ndim != 1 or not pages.flags.c_contiguous:
+            raise ValueError("pages must be 1-D and C-contiguous")
+        vpns = [int(v) for v in pages]
+        if any(v >= (1 << VA_BITS) // self.mem.page_size for v in vpns):
+            raise _einval()
+        for done, vpn in enumerate(vpns):
+            code = self._segv_check(vpn, vpn * self.mem.page_size, write)
+            if code:
+                raise _segv(vpn * self.mem.page_size, code, done)
+            p = self.pages[vpn]
+            if write and self._needs_frame(p) and not self.mem.free:
+                raise _oom(done)
+            self._write_fault(p) if write else self._read_fault(p)
+        return len(vpns)
+
+    def fork(self):
+        self._open()
+        child = AddressSpace(self.mem, self.accounted)
+        for vpn, p in self.pages.items():
+            if not p.shared:
+                p.exclusive = False                 # write-protect the parent...
+            q = Page(p.prot, p.shared, p.frame)
+            q.exclusive = p.exclusive               # ...and the child
+            if q.resident():
+                self.mem.refcount[q.frame] += 1
+            child.pages[vpn] = q
+        return child
+
+    def stats(self):
+        self._open()
+        frames = [p.frame for p in self.pages.values() if p.resident()]
+        rss, pss_fx, uss, shared = len(frames), 0, 0, 0
+        if self.accounted:
+            for f in frames:
+                mapcount = len(self.mem.mappers(f, accounted_only=True))
+                pss_fx += PSS_ONE // mapcount
+                uss += mapcount == 1
+                shared += mapcount >= 2
+        return AddressSpaceStats(rss, pss_fx / PSS_ONE, uss, shared,
+                                 *(self.counters[c] for c in COUNTERS))
+
+    def close(self):
+        if not self.closed:
+            for vpn in list(self.pages):
+                self._drop(vpn)
+            self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
