@@ -1,0 +1,4 @@
+"""The compiled core: the one import point of cowfast._core (built by cffi)."""
+from ._core import ffi, lib
+
+__all__ = ["ffi", "lib"]

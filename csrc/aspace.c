@@ -1,0 +1,241 @@
+/* aspace.c - the address-space entry points that change mappings: new, fork,
+ * free, map, unmap, protect. Each validates first, takes the memory's lock,
+ * reserves every frame and node it may need, and only then changes anything
+ * (the shape of gVisor's mm syscalls; Linux mmap(2), munmap(2), mprotect(2)).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PROT_MASK (CF_PROT_READ | CF_PROT_WRITE | CF_PROT_EXEC)
+
+/* Page range of [addr, addr + len) with len rounded up to pages: false when
+ * addr is unaligned, len is 0 or the range leaves the 48-bit space. */
+static bool range_ok(const cf_mem *m, uint64_t addr, uint64_t len, uint64_t *first,
+		     uint64_t *last)
+{
+	uint64_t mask = (1ull << m->page_shift) - 1, va = 1ull << CF_VA_BITS;
+	if ((addr & mask) || len == 0 || addr >= va || len > va - addr)
+		return false;
+	*first = addr >> m->page_shift;
+	*last = (addr + len - 1) >> m->page_shift;
+	return true;
+}
+
+static void link_locked(cf_mem *m, cf_as *as)
+{
+	as->prev = NULL;
+	as->next = m->spaces;
+	if (m->spaces)
+		m->spaces->prev = as;
+	m->spaces = as;
+	m->refs++;
+	m->gen++;
+}
+
+static int as_create_locked(cf_mem *m, unsigned flags, cf_as **out)
+{
+	cf_as *as = calloc(1, sizeof(*as));
+	struct node *root = as ? node_alloc_locked(m, m->levels - 1) : NULL;
+	if (!root) {
+		free(as);
+		return CF_ENOMEM;
+	}
+	as->mem = m;
+	as->root = root;
+	as->flags = flags;
+	as->stats_gen = ~0ull;
+	link_locked(m, as);
+	*out = as;
+	return CF_OK;
+}
+
+int cf_as_new(cf_mem *m, unsigned flags, cf_as **out)
+{
+	if (!m || !out || (flags & ~CF_AS_UNACCOUNTED))
+		return CF_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int rc = as_create_locked(m, flags, out);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/*
+ * The child shares every page-table node below the root with @parent, so
+ * fork costs one root copy whatever the size (Linux copies every PTE in
+ * copy_page_range(); the write-protect it does there happens lazily here,
+ * when a shared node is first unshared). Counters start at zero.
+ */
+int cf_as_fork(cf_as *parent, cf_as **child)
+{
+	if (!parent || !child)
+		return CF_EINVAL;
+	cf_mem *m = parent->mem;
+	cf_as *as;
+	pthread_mutex_lock(&m->lock);
+	int rc = as_create_locked(m, parent->flags, &as);
+	if (!rc) {
+		struct node *root = as->root, *from = parent->root;
+		memcpy(root->child, from->child, sizeof(root->child));
+		root->used = from->used;
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (root->child[i])
+				root->child[i]->ref++;
+		*child = as;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+void cf_as_free(cf_as *as)
+{
+	if (!as)
+		return;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	if (as->prev)
+		as->prev->next = as->next;
+	else
+		m->spaces = as->next;
+	if (as->next)
+		as->next->prev = as->prev;
+	node_put_locked(m, as->root);
+	m->gen++;
+	pthread_mutex_unlock(&m->lock);
+	free(as);
+	mem_put(m);
+}
+
+/* Set the PTEs of pages [first, last] to a new private or shared mapping.
+ * Preconditions: frames (shared) and nodes reserved. */
+static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t flags)
+{
+	cf_mem *m = as->mem;
+	struct node *leaf = NULL;
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		unsigned i = vpn & NODE_MASK;
+		if (!leaf || i == 0)
+			leaf = walk_alloc_locked(as, vpn);
+		uint64_t old = leaf->pte[i];
+		if (pte_has_frame(old))
+			frame_put_locked(m, pte_frame(old));
+		leaf->used += !old;
+		uint64_t pte = flags;
+		if (flags & PTE_SHARED) {
+			uint32_t f;
+			bool recycled;
+			frame_alloc_locked(m, &f, &recycled);
+			if (m->contents && recycled)
+				memset(frame_bytes(m, f), 0, 1u << m->page_shift);
+			pte = pte_make(flags | PTE_PRESENT | PTE_WRITABLE, f);
+		}
+		leaf->pte[i] = pte;
+	}
+}
+
+int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags)
+{
+	uint64_t first, last;
+	if (!as || (prot & ~PROT_MASK) || (flags & ~CF_MAP_SHARED) ||
+	    !range_ok(as->mem, addr, len, &first, &last))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	bool shared = flags & CF_MAP_SHARED;
+	pthread_mutex_lock(&m->lock);
+	int rc = CF_OK;
+	if (shared && last - first + 1 > frames_free_locked(m))
+		rc = CF_ENOMEM;
+	if (!rc)
+		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+	if (!rc) {
+		uint64_t pte = PTE_MAPPED | ((uint64_t)prot << PTE_PROT_SHIFT) |
+			       (shared ? PTE_SHARED : 0);
+		map_range_locked(as, first, last, pte);
+		m->gen++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
+{
+	uint64_t first, last;
+	if (!as || !range_ok(as->mem, addr, len, &first, &last))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	int rc = node_reserve_locked(m, 2ull * m->levels);
+	if (!rc) {
+		range_unmap_locked(as, first, last);
+		m->gen++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* First page of [first, last] that is not mapped, or UINT64_MAX. */
+static uint64_t first_unmapped(const cf_as *as, uint64_t first, uint64_t last)
+{
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		bool ex;
+		struct node *leaf = walk(as, vpn, &ex);
+		if (!leaf)
+			return vpn;
+		for (; vpn <= last; vpn++) {
+			if (!(leaf->pte[vpn & NODE_MASK] & PTE_MAPPED))
+				return vpn;
+			if ((vpn & NODE_MASK) == NODE_MASK)
+				break;
+		}
+	}
+	return UINT64_MAX;
+}
+
+/* New protection for one PTE. Adding PROT_WRITE makes a private page
+ * writable only if this space owned it exclusively (Linux
+ * can_change_pte_writable() and PageAnonExclusive). */
+static uint64_t pte_protect(uint64_t pte, unsigned prot)
+{
+	pte &= ~(PTE_READ | PTE_WRITE | PTE_EXEC | PTE_WRITABLE);
+	pte |= (uint64_t)prot << PTE_PROT_SHIFT;
+	if ((prot & CF_PROT_WRITE) && (pte & PTE_SHARED))
+		pte |= PTE_WRITABLE;
+	else if ((prot & CF_PROT_WRITE) && (pte & PTE_EXCL) && pte_has_frame(pte))
+		pte |= PTE_WRITABLE;
+	return pte;
+}
+
+int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
+		  struct cf_fault *fault)
+{
+	uint64_t first, last;
+	if (!as || !fault || (prot & ~PROT_MASK))
+		return CF_EINVAL;
+	if (len == 0)
+		return (addr & ((1ull << as->mem->page_shift) - 1)) ? CF_EINVAL : CF_OK;
+	if (!range_ok(as->mem, addr, len, &first, &last))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	int rc = CF_OK;
+	uint64_t hole = first_unmapped(as, first, last);
+	if (hole != UINT64_MAX) {
+		fault->addr = hole << m->page_shift;
+		fault->code = CF_SEGV_MAPERR;
+		rc = CF_EFAULT;
+	}
+	if (!rc)
+		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+	if (!rc) {
+		struct node *leaf = NULL;
+		for (uint64_t vpn = first; vpn <= last; vpn++) {
+			unsigned i = vpn & NODE_MASK;
+			if (!leaf || i == 0)
+				leaf = walk_alloc_locked(as, vpn);
+			leaf->pte[i] = pte_protect(leaf->pte[i], prot);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}

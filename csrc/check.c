@@ -1,0 +1,149 @@
+/* check.c - the invariant checker: recompute every node's and every frame's
+ * reference count from the live address spaces and compare with the stored
+ * ones, then audit the free stack (gVisor mm_test.go's recompute-and-compare).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+struct report {
+	char *msg;
+	size_t len;
+	uint64_t problems;
+};
+
+static void problem(struct report *r, const char *fmt, ...)
+{
+	if (r->problems++ == 0 && r->msg && r->len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->msg, r->len, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* One node: its own bookkeeping, and its references on frames or children
+ * counted into @expect (frames) and child->m (nodes). */
+static void check_node(cf_mem *m, struct node *n, uint32_t *expect, struct node **all,
+		       uint64_t *count, struct report *r)
+{
+	unsigned used = 0;
+	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+		if (n->level == 0) {
+			uint64_t pte = n->pte[i];
+			used += pte != 0;
+			if (pte && !(pte & PTE_MAPPED))
+				problem(r, "pte %#llx has no MAPPED bit", (unsigned long long)pte);
+			if ((pte & PTE_WRITABLE) && !pte_has_frame(pte))
+				problem(r, "writable pte %#llx maps no frame", (unsigned long long)pte);
+			if (!pte_has_frame(pte))
+				continue;
+			if (pte_frame(pte) >= m->fresh)
+				problem(r, "pte maps frame %u never allocated", pte_frame(pte));
+			else
+				expect[pte_frame(pte)]++;
+			continue;
+		}
+		struct node *c = n->child[i];
+		if (!c)
+			continue;
+		used++;
+		if (c->level + 1 != n->level)
+			problem(r, "node at level %u under level %u", c->level, n->level);
+		if (c->mark != m->pass) {
+			if (*count > m->nodes) {	/* a cycle or a leaked count */
+				problem(r, "more nodes reachable than alive");
+				continue;
+			}
+			c->mark = m->pass;
+			c->m = 0;
+			all[(*count)++] = c;
+		}
+		c->m++;
+	}
+	if (used != n->used)
+		problem(r, "node used %u, counted %u", n->used, used);
+}
+
+static void check_frames(cf_mem *m, const uint32_t *expect, struct report *r)
+{
+	uint64_t used = 0, stacked = 0;
+	for (uint64_t f = 0; f < m->fresh; f++) {
+		if (m->ref[f] & FREE_BIT) {
+			if (expect[f])
+				problem(r, "free frame %llu is mapped %u times",
+					(unsigned long long)f, expect[f]);
+			continue;
+		}
+		used++;
+		if (m->ref[f] != expect[f])
+			problem(r, "frame %llu refcount %u, mapped %u times",
+				(unsigned long long)f, m->ref[f], expect[f]);
+	}
+	if (used != m->used)
+		problem(r, "%llu frames in use, counter says %llu", (unsigned long long)used,
+			(unsigned long long)m->used);
+	for (uint32_t f = m->free_head; f != NO_FRAME; f = m->ref[f] & ~FREE_BIT) {
+		if (f >= m->fresh || !(m->ref[f] & FREE_BIT) || ++stacked > m->fresh) {
+			problem(r, "free stack corrupt at frame %u", f);
+			return;
+		}
+	}
+	if (stacked != m->fresh - used)
+		problem(r, "free stack holds %llu frames, expected %llu",
+			(unsigned long long)stacked, (unsigned long long)(m->fresh - used));
+}
+
+int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
+{
+	if (!m || !problems || (msglen && !msg))
+		return CF_EINVAL;
+	struct report r = {msg, msglen, 0};
+	if (msglen)
+		msg[0] = '\0';
+	pthread_mutex_lock(&m->lock);
+	int rc = CF_ENOMEM;
+	uint64_t bytes = m->nframes * sizeof(uint32_t), count = 0;
+	struct node **all = malloc((m->nodes + 2) * sizeof(*all));
+	uint32_t *expect = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!all || expect == MAP_FAILED)
+		goto out;
+	m->pass++;
+	for (cf_as *as = m->spaces; as; as = as->next) {
+		if (as->root->mark == m->pass || count > m->nodes) {
+			problem(&r, "root shared between spaces");
+			continue;
+		}
+		as->root->mark = m->pass;
+		as->root->m = 1;	/* the space's own reference */
+		all[count++] = as->root;
+	}
+	for (uint64_t k = 0; k < count; k++) {
+		if (count > m->nodes) {
+			problem(&r, "more nodes reachable than the %llu alive",
+				(unsigned long long)m->nodes);
+			break;
+		}
+		check_node(m, all[k], expect, all, &count, &r);
+	}
+	for (uint64_t k = 0; k < count && k <= m->nodes; k++)
+		if (all[k]->ref != all[k]->m)
+			problem(&r, "node refcount %u, referenced %llu times", all[k]->ref,
+				(unsigned long long)all[k]->m);
+	if (count != m->nodes)
+		problem(&r, "%llu nodes reachable, %llu alive", (unsigned long long)count,
+			(unsigned long long)m->nodes);
+	check_frames(m, expect, &r);
+	rc = CF_OK;
+out:
+	pthread_mutex_unlock(&m->lock);
+	if (expect != MAP_FAILED)
+		munmap(expect, bytes);
+	free(all);
+	*problems = r.problems;
+	return rc;
+}

@@ -1,0 +1,79 @@
+/* cowfast.h - the C core's public API.
+ *
+ * Physical frames with reference counts, radix page tables whose nodes are
+ * shared between address spaces after fork, and copy-on-write fault handling.
+ *
+ * Every function returns CF_OK (0) or a negative errno (CF_E*), checks every
+ * argument before touching any state, and on failure leaves all state as it
+ * was (bulk calls report how far they got through *done). Out-parameters are
+ * written only on success; a struct cf_fault only on CF_EFAULT.
+ */
+#ifndef COWFAST_H
+#define COWFAST_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cf_mem cf_mem;	/* physical memory: frames, refcounts, one lock */
+typedef struct cf_as cf_as;	/* one address space: a radix page table        */
+
+enum cf_status {
+	CF_OK = 0,
+	CF_EINVAL = -EINVAL,	/* bad argument: NULL handle, unaligned, overflow, bad flags */
+	CF_ENOMEM = -ENOMEM,	/* no free frame (or no host memory for a page-table node)  */
+	CF_EFAULT = -EFAULT,	/* access not allowed; details in struct cf_fault            */
+};
+
+#define CF_PROT_READ 1		/* == mmap.PROT_READ  */
+#define CF_PROT_WRITE 2		/* == mmap.PROT_WRITE */
+#define CF_PROT_EXEC 4		/* == mmap.PROT_EXEC  */
+#define CF_MAP_SHARED 1		/* cf_as_map flag: never copied on write, populated at map */
+#define CF_SEGV_MAPERR 1	/* == siginfo si_code: address not mapped       */
+#define CF_SEGV_ACCERR 2	/* == siginfo si_code: protection forbids access */
+#define CF_MEM_CONTENTS 1	/* cf_mem_new flag: keep the frames' bytes       */
+#define CF_AS_UNACCOUNTED 1	/* cf_as_new flag: a page cache, not a mapper    */
+#define CF_TOUCH_WRITE 1	/* cf_as_touch flag: write access (else read)    */
+#define CF_PSS_SHIFT 32		/* pss_fx = pages << CF_PSS_SHIFT (fs/proc/task_mmu.c) */
+#define CF_VA_BITS 48		/* virtual address space of every cf_as          */
+#define CF_MAX_FRAMES 2147483647u
+#define CF_CHECK_MSG 256	/* size of cf_mem_check's message buffer         */
+
+struct cf_fault {
+	uint64_t addr;		/* first faulting byte of the access */
+	int32_t code;		/* CF_SEGV_MAPERR or CF_SEGV_ACCERR  */
+};
+
+struct cf_mem_stats {
+	uint64_t frames, used, free;
+	uint64_t minor_faults, cow_copies, zero_fills, reuses;	/* totals, every space ever */
+	uint64_t nodes;			/* page-table nodes alive             */
+	uint64_t metadata_bytes;	/* nodes + refcounts of frames in use */
+};
+
+struct cf_as_stats {
+	uint64_t rss, uss, shared;
+	uint64_t pss_fx;	/* sum over resident pages of (1 << CF_PSS_SHIFT) / mapcount */
+	uint64_t minor_faults, cow_copies, zero_fills, reuses;
+};
+
+int cf_mem_new(uint64_t nframes, uint32_t page_size, unsigned flags, cf_mem **out);
+void cf_mem_free(cf_mem *m);	/* drops the caller's reference; NULL is a no-op */
+int cf_mem_stats(cf_mem *m, struct cf_mem_stats *out);
+int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems);
+
+int cf_as_new(cf_mem *m, unsigned flags, cf_as **out);	/* takes a reference on m */
+int cf_as_fork(cf_as *parent, cf_as **child);
+void cf_as_free(cf_as *as);	/* releases frames and m's reference; NULL is a no-op */
+int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags);
+int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len);
+int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, struct cf_fault *fault);
+int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault *fault);
+int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault);
+int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
+		struct cf_fault *fault);
+int cf_as_stats(cf_as *as, struct cf_as_stats *out);
+
+int cf_build_sanitized(void);	/* 1 when built with AddressSanitizer */
+
+#endif

@@ -1,0 +1,311 @@
+/* fault.c - page faults and the access entry points (read, write, touch).
+ * Write faults follow Linux mm/memory.c do_wp_page(): a page this space maps
+ * alone is reused in place, any other is copied, and a page never written is
+ * zero-filled. Reads of untouched private pages map the shared zero frame
+ * (do_anonymous_page()). The hot loops live here, next to the fault code, so
+ * that the compiler can inline it.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static inline void count_fault(cf_as *as, uint64_t *as_ctr, uint64_t *mem_ctr)
+{
+	as->minor_faults++;
+	as->mem->total.minor_faults++;
+	(*as_ctr)++;
+	(*mem_ctr)++;
+}
+
+/* First write to a page never written: a fresh zeroed frame (Linux
+ * do_anonymous_page(), or wp_page_copy() from the zero page). */
+static int wp_zero(cf_as *as, struct node *leaf, unsigned i)
+{
+	cf_mem *m = as->mem;
+	uint32_t f;
+	bool recycled;
+	int rc = frame_alloc_locked(m, &f, &recycled);
+	if (unlikely(rc))
+		return rc;
+	if (m->contents && recycled)
+		memset(frame_bytes(m, f), 0, 1u << m->page_shift);
+	uint64_t keep = leaf->pte[i] & (PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC);
+	leaf->pte[i] = pte_make(keep | PTE_PRESENT | PTE_WRITABLE | PTE_EXCL, f);
+	count_fault(as, &as->zero_fills, &m->total.zero_fills);
+	m->gen++;
+	return CF_OK;
+}
+
+/* Write-protected page that another space still maps: copy it (Linux
+ * wp_page_copy()). The new frame is taken before anything changes. */
+static int wp_copy(cf_as *as, struct node *leaf, unsigned i)
+{
+	cf_mem *m = as->mem;
+	uint64_t pte = leaf->pte[i];
+	uint32_t old = pte_frame(pte), f;
+	bool recycled;
+	int rc = frame_alloc_locked(m, &f, &recycled);
+	if (unlikely(rc))
+		return rc;
+	if (m->contents)
+		memcpy(frame_bytes(m, f), frame_bytes(m, old), 1u << m->page_shift);
+	frame_put_locked(m, old);
+	leaf->pte[i] = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
+	count_fault(as, &as->cow_copies, &m->total.cow_copies);
+	m->gen++;
+	return CF_OK;
+}
+
+/*
+ * Make page @i of @leaf writable for its space (Linux do_wp_page()).
+ * Returns 0 or CF_ENOMEM with nothing changed.
+ * Preconditions: mem->lock held; the path to @leaf is private to @as; the
+ * page is mapped private with PROT_WRITE.
+ */
+static inline int fault_write_locked(cf_as *as, struct node *leaf, unsigned i)
+{
+	uint64_t pte = leaf->pte[i];
+	if (likely(pte & PTE_WRITABLE))
+		return CF_OK;
+	if (!pte_has_frame(pte))
+		return wp_zero(as, leaf, i);
+	if (as->mem->ref[pte_frame(pte)] == 1) {	/* wp_page_reuse() */
+		leaf->pte[i] = pte | PTE_WRITABLE | PTE_EXCL;
+		count_fault(as, &as->reuses, &as->mem->total.reuses);
+		return CF_OK;
+	}
+	return wp_copy(as, leaf, i);
+}
+
+/* A read of a page never touched maps the zero frame: a fault, no memory.
+ * Preconditions: as for fault_write_locked(), with PROT_READ. */
+static inline void fault_read_locked(cf_as *as, struct node *leaf, unsigned i)
+{
+	leaf->pte[i] |= PTE_PRESENT | PTE_ZERO;
+	as->minor_faults++;
+	as->mem->total.minor_faults++;
+}
+
+/* 0 when @as may access page @vpn (write or read), else a CF_SEGV_* code. */
+static int access_check(const cf_as *as, uint64_t vpn, bool write)
+{
+	bool ex;
+	if (vpn >= va_pages(as->mem))
+		return CF_SEGV_MAPERR;
+	struct node *leaf = walk(as, vpn, &ex);
+	uint64_t pte = leaf ? leaf->pte[vpn & NODE_MASK] : 0;
+	if (!(pte & PTE_MAPPED))
+		return CF_SEGV_MAPERR;
+	return (pte & (write ? PTE_WRITE : PTE_READ)) ? 0 : CF_SEGV_ACCERR;
+}
+
+/* Whether a write to mapped, writable page @vpn will take a frame. */
+static bool write_needs_frame(const cf_as *as, uint64_t vpn)
+{
+	bool ex;
+	uint64_t pte = walk(as, vpn, &ex)->pte[vpn & NODE_MASK];
+	if (pte & PTE_SHARED)
+		return false;
+	if (!pte_has_frame(pte))
+		return true;
+	if (!ex)	/* unsharing the path takes a second reference on the frame */
+		return true;
+	return !(pte & PTE_WRITABLE) && as->mem->ref[pte_frame(pte)] > 1;
+}
+
+/*
+ * Check pages [first, last] for an access; on a fault fill @fault with the
+ * first faulting byte of [addr, ...) and return CF_EFAULT.
+ */
+static int check_range(const cf_as *as, uint64_t addr, uint64_t first, uint64_t last,
+		       bool write, struct cf_fault *fault)
+{
+	uint32_t shift = as->mem->page_shift;
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		int code = access_check(as, vpn, write);
+		if (code) {
+			fault->addr = vpn == first ? addr : vpn << shift;
+			fault->code = code;
+			return CF_EFAULT;
+		}
+	}
+	return CF_OK;
+}
+
+/* Validate an access of @len bytes at @addr; sets the page range. */
+static int access_args(const cf_as *as, uint64_t addr, size_t len, const void *buf,
+		       const struct cf_fault *fault, uint64_t *first, uint64_t *last)
+{
+	if (!as || !fault || (len && !buf) || addr + len < addr)
+		return CF_EINVAL;
+	*first = addr >> as->mem->page_shift;
+	*last = len ? (addr + len - 1) >> as->mem->page_shift : *first;
+	return CF_OK;
+}
+
+/* The private leaf of @vpn for a PTE change, unless @leaf already is. */
+static inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
+{
+	if (*ex)
+		return leaf;
+	if (node_reserve_locked(as->mem, as->mem->levels))
+		return NULL;
+	*ex = true;
+	return walk_alloc_locked(as, vpn);
+}
+
+int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault)
+{
+	uint64_t first, last;
+	int rc = access_args(as, addr, len, src, fault, &first, &last);
+	if (rc || len == 0)
+		return rc;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	rc = check_range(as, addr, first, last, true, fault);
+	if (rc)
+		goto out;
+	uint64_t need = 0;
+	for (uint64_t vpn = first; vpn <= last; vpn++)
+		need += write_needs_frame(as, vpn);
+	if (need > frames_free_locked(m)) {
+		rc = CF_ENOMEM;
+		goto out;
+	}
+	rc = node_reserve_locked(m, nodes_bound(m, first, last));
+	if (rc)
+		goto out;
+	uint32_t psize = 1u << m->page_shift;
+	const uint8_t *p = src;
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		bool ex;
+		struct node *leaf = walk(as, vpn, &ex);
+		unsigned i = vpn & NODE_MASK;
+		if (!(leaf->pte[i] & PTE_SHARED)) {
+			leaf = make_private(as, vpn, leaf, &ex);
+			rc = fault_write_locked(as, leaf, i);
+			CF_ASSERT(rc == CF_OK);	/* frames and nodes counted above */
+		}
+		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
+		uint64_t n = psize - off < len ? psize - off : len;
+		if (m->contents)
+			memcpy(frame_bytes(m, pte_frame(leaf->pte[i])) + off, p, n);
+		p += n;
+		len -= n;
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault *fault)
+{
+	uint64_t first, last;
+	int rc = access_args(as, addr, len, dst, fault, &first, &last);
+	if (rc || len == 0)
+		return rc;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	rc = check_range(as, addr, first, last, false, fault);
+	if (!rc)
+		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+	if (rc)
+		goto out;
+	uint32_t psize = 1u << m->page_shift;
+	uint8_t *p = dst;
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		bool ex;
+		struct node *leaf = walk(as, vpn, &ex);
+		unsigned i = vpn & NODE_MASK;
+		if (!(leaf->pte[i] & PTE_PRESENT)) {
+			leaf = make_private(as, vpn, leaf, &ex);
+			fault_read_locked(as, leaf, i);
+		}
+		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
+		uint64_t n = psize - off < len ? psize - off : len;
+		uint64_t pte = leaf->pte[i];
+		const uint8_t *from = m->contents && pte_has_frame(pte) ?
+			frame_bytes(m, pte_frame(pte)) : m->zero;
+		memcpy(p, from + off, n);
+		p += n;
+		len -= n;
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/*
+ * Touch one page for @write through a cached leaf. Returns 0, a CF_SEGV_*
+ * code as a positive number, or CF_ENOMEM (nothing changed for this page).
+ * Reads of present pages leave a shared leaf shared: only a change unshares.
+ * Preconditions: mem->lock held; *leaf is NULL or the leaf of @vpn, and *ex
+ * tells whether its path is private.
+ */
+static inline int touch_one(cf_as *as, uint64_t vpn, bool write, struct node **leaf, bool *ex)
+{
+	unsigned i = vpn & NODE_MASK;
+	if (!*leaf && !(*leaf = walk(as, vpn, ex)))
+		return CF_SEGV_MAPERR;
+	uint64_t pte = (*leaf)->pte[i];
+	if (unlikely(!(pte & PTE_MAPPED)))
+		return CF_SEGV_MAPERR;
+	if (unlikely(!(pte & (write ? PTE_WRITE : PTE_READ))))
+		return CF_SEGV_ACCERR;
+	if (write) {
+		if (pte & PTE_SHARED)
+			return CF_OK;
+		if (likely(*ex) && (pte & PTE_WRITABLE))
+			return CF_OK;
+	} else if (pte & PTE_PRESENT) {
+		return CF_OK;
+	}
+	struct node *l = make_private(as, vpn, *leaf, ex);
+	if (!l)
+		return CF_ENOMEM;
+	*leaf = l;
+	if (!write) {
+		fault_read_locked(as, l, i);
+		return CF_OK;
+	}
+	return fault_write_locked(as, l, i);
+}
+
+int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
+		struct cf_fault *fault)
+{
+	if (!as || !done || !fault || (n && !vpns) || (flags & ~CF_TOUCH_WRITE))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	uint64_t limit = va_pages(m), bad = 0;
+	for (size_t k = 0; k < n; k++)	/* no branches: this loop vectorises */
+		bad |= vpns[k] >= limit;
+	if (bad)
+		return CF_EINVAL;
+	bool write = flags & CF_TOUCH_WRITE;
+	struct node *leaf = NULL;
+	bool ex = false;
+	uint64_t leaf_id = ~0ull;
+	size_t k;
+	int rc = CF_OK;
+	pthread_mutex_lock(&m->lock);
+	for (k = 0; k < n; k++) {
+		uint64_t vpn = vpns[k];
+		if ((vpn >> NODE_BITS) != leaf_id) {
+			leaf = NULL;
+			leaf_id = vpn >> NODE_BITS;
+		}
+		rc = touch_one(as, vpn, write, &leaf, &ex);
+		if (unlikely(rc)) {
+			if (rc > 0) {
+				fault->addr = vpn << m->page_shift;
+				fault->code = rc;
+				rc = CF_EFAULT;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	*done = k;
+	return rc;
+}

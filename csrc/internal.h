@@ -1,0 +1,146 @@
+/* internal.h - private structures of the C core: frames, page-table nodes,
+ * address spaces, the PTE bit layout.
+ *
+ * Page tables are radix trees of 512-entry nodes, as on x86-64. Nodes are
+ * reference counted and shared between address spaces after fork (only the
+ * root is copied); a node with ref > 1 is read-only to everyone and is copied
+ * ("unshared") on the first path that must change it.
+ */
+#ifndef COWFAST_INTERNAL_H
+#define COWFAST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cowfast.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#ifdef CF_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+#define CF_ASSERT(x)                                                              \
+	do {                                                                      \
+		if (!(x)) {                                                       \
+			fprintf(stderr, "%s:%d: CF_ASSERT(%s)\n", __FILE__, __LINE__, #x); \
+			abort();                                                  \
+		}                                                                 \
+	} while (0)
+#else
+#define CF_ASSERT(x) ((void)0)
+#endif
+
+#define NODE_BITS 9
+#define NODE_ENTRIES (1u << NODE_BITS)
+#define NODE_MASK (NODE_ENTRIES - 1)
+
+/*
+ * A page-table entry. 0 means unmapped. Frame number in the high 32 bits.
+ * WRITABLE is the hardware W bit: a write needs no fault. EXCL is Linux's
+ * PageAnonExclusive: this space may make the page writable without asking
+ * (reuse). Both are cleared in every copy when a leaf is unshared, which is
+ * the lazy form of fork's write-protect of parent and child.
+ */
+#define PTE_MAPPED (1ull << 0)
+#define PTE_PROT_SHIFT 1		/* R, W, X = bits 1..3, mmap.PROT_* << 1 */
+#define PTE_READ (1ull << 1)
+#define PTE_WRITE (1ull << 2)
+#define PTE_EXEC (1ull << 3)
+#define PTE_SHARED (1ull << 4)
+#define PTE_PRESENT (1ull << 5)
+#define PTE_ZERO (1ull << 6)		/* present, maps the shared zero frame */
+#define PTE_WRITABLE (1ull << 7)
+#define PTE_EXCL (1ull << 8)
+#define PTE_FRAME_SHIFT 32
+
+static inline uint32_t pte_frame(uint64_t pte) { return (uint32_t)(pte >> PTE_FRAME_SHIFT); }
+static inline uint64_t pte_make(uint64_t flags, uint32_t frame)
+{
+	return flags | ((uint64_t)frame << PTE_FRAME_SHIFT);
+}
+/* Holds a reference on a frame: present and not the zero frame. */
+static inline bool pte_has_frame(uint64_t pte)
+{
+	return (pte & (PTE_PRESENT | PTE_ZERO)) == PTE_PRESENT;
+}
+
+struct node {
+	uint32_t ref;		/* parent entries pointing here (1 for a root)  */
+	uint32_t used;		/* non-empty entries                            */
+	uint32_t mark;		/* pass number of the last stats/check visit    */
+	uint32_t level;		/* 0 = leaf                                     */
+	uint64_t m;		/* scratch: address spaces that reach this node */
+	uint64_t sum[4];	/* scratch: rss, uss, shared, pss_fx of subtree */
+	union {
+		uint64_t pte[NODE_ENTRIES];
+		struct node *child[NODE_ENTRIES];
+	};
+};
+
+struct cf_mem {
+	pthread_mutex_t lock;
+	uint32_t refs;		/* Python's handle + one per live cf_as (under lock) */
+	uint32_t page_shift;
+	uint32_t levels;	/* radix levels covering CF_VA_BITS                  */
+	unsigned flags;
+	uint64_t nframes;
+	uint32_t *ref;		/* per frame: refcount, or FREE_BIT|next when free   */
+	uint32_t free_head;	/* LIFO stack of freed frames (NO_FRAME when empty)  */
+	uint64_t fresh;		/* frames [fresh, nframes) never used yet            */
+	uint64_t used;
+	uint8_t *contents;	/* nframes << page_shift bytes, or NULL              */
+	uint8_t *zero;		/* one zeroed page: the zero frame's contents        */
+	struct node *node_cache;	/* freed nodes, linked through child[0]      */
+	uint64_t node_cached, nodes;
+	uint64_t gen;		/* bumped by every change that can move statistics   */
+	uint32_t pass;		/* stats/check visit number, for node marks          */
+	struct cf_as *spaces;	/* every live address space (for stats and check)   */
+	struct cf_as_stats total;	/* fault counters summed over every space    */
+};
+
+struct cf_as {
+	cf_mem *mem;
+	struct node *root;
+	unsigned flags;
+	struct cf_as *prev, *next;	/* in mem->spaces */
+	uint64_t stats_gen;		/* mem->gen when cached was computed */
+	struct cf_as_stats cached;	/* rss, uss, shared, pss_fx          */
+	uint64_t minor_faults, cow_copies, zero_fills, reuses;
+};
+
+#define FREE_BIT 0x80000000u
+#define NO_FRAME 0x7fffffffu	/* above every frame index: nframes <= CF_MAX_FRAMES */
+
+/* frames.c */
+int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled);
+void frame_put_locked(cf_mem *m, uint32_t f);
+uint64_t frames_free_locked(const cf_mem *m);
+static inline uint8_t *frame_bytes(const cf_mem *m, uint32_t f)
+{
+	return m->contents + ((uint64_t)f << m->page_shift);
+}
+void mem_put(cf_mem *m);
+
+/* pagetable.c */
+struct node *node_alloc_locked(cf_mem *m, uint32_t level);
+void node_put_locked(cf_mem *m, struct node *n);
+int node_reserve_locked(cf_mem *m, uint64_t n);
+struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive);
+struct node *walk_alloc_locked(cf_as *as, uint64_t vpn);
+uint64_t nodes_bound(const cf_mem *m, uint64_t first, uint64_t last);
+static inline unsigned node_index(uint64_t vpn, uint32_t level)
+{
+	return (unsigned)(vpn >> (NODE_BITS * level)) & NODE_MASK;
+}
+void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last);
+void node_free_locked(cf_mem *m, struct node *n);
+
+/* stats.c */
+void stats_refresh_locked(cf_mem *m);
+
+/* aspace.c */
+static inline uint64_t va_pages(const cf_mem *m) { return 1ull << (CF_VA_BITS - m->page_shift); }
+
+#endif

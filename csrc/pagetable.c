@@ -1,0 +1,226 @@
+/* pagetable.c - radix page-table nodes: allocation, reference counts, walks,
+ * and unsharing on the write path. Mirrors xv6 kernel/vm.c walk(), with the
+ * nodes themselves copy-on-write (cf. the COW page-table RFC for Linux): fork
+ * copies only the root, and a path is copied the first time it must change.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Freed nodes kept for reuse; above this they go back to malloc. */
+#define NODE_CACHE_MAX 4096
+
+static struct node *node_take_locked(cf_mem *m)
+{
+	struct node *n = m->node_cache;
+	if (n) {
+		m->node_cache = n->child[0];
+		m->node_cached--;
+	} else {
+		n = malloc(sizeof(*n));
+		if (!n)
+			return NULL;
+	}
+	m->nodes++;
+	n->mark = 0;
+	return n;
+}
+
+/* A new empty node at @level with one reference, or NULL (host memory). */
+struct node *node_alloc_locked(cf_mem *m, uint32_t level)
+{
+	struct node *n = node_take_locked(m);
+	if (!n)
+		return NULL;
+	n->ref = 1;
+	n->used = 0;
+	n->level = level;
+	memset(n->pte, 0, sizeof(n->pte));
+	return n;
+}
+
+void node_free_locked(cf_mem *m, struct node *n)
+{
+	m->nodes--;
+	if (m->node_cached >= NODE_CACHE_MAX) {
+		free(n);
+		return;
+	}
+	n->child[0] = m->node_cache;
+	m->node_cache = n;
+	m->node_cached++;
+}
+
+/* Make sure the next @n node allocations cannot fail: all-or-nothing calls
+ * reserve what they may need before their first visible change. */
+int node_reserve_locked(cf_mem *m, uint64_t n)
+{
+	while (m->node_cached < n) {
+		struct node *node = malloc(sizeof(*node));
+		if (!node)
+			return CF_ENOMEM;
+		node->child[0] = m->node_cache;
+		m->node_cache = node;
+		m->node_cached++;
+	}
+	return CF_OK;
+}
+
+/* How many nodes below the root may be allocated or copied by an operation
+ * on pages [first, last]: every node position that range spans. */
+uint64_t nodes_bound(const cf_mem *m, uint64_t first, uint64_t last)
+{
+	uint64_t n = 0;
+	for (uint32_t lvl = 1; lvl < m->levels; lvl++)
+		n += (last >> (NODE_BITS * lvl)) - (first >> (NODE_BITS * lvl)) + 1;
+	return n;
+}
+
+/* Drop a reference on @n; the last one releases its frames or children. */
+void node_put_locked(cf_mem *m, struct node *n)
+{
+	CF_ASSERT(n->ref > 0);
+	if (--n->ref)
+		return;
+	if (n->level == 0) {
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (pte_has_frame(n->pte[i]))
+				frame_put_locked(m, pte_frame(n->pte[i]));
+	} else {
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (n->child[i])
+				node_put_locked(m, n->child[i]);
+	}
+	node_free_locked(m, n);
+}
+
+/*
+ * Give the caller a private copy of the shared node in *@slot and return it.
+ * A leaf copy takes a reference on every frame, and private pages lose their
+ * write permission in both copies: sharing the node was fork's lazy
+ * write-protect of parent and child (Linux __copy_present_ptes()).
+ * Returns NULL (nothing changed) when no node can be had.
+ */
+static struct node *node_unshare_locked(cf_mem *m, struct node **slot)
+{
+	struct node *old = *slot, *n = node_take_locked(m);
+	if (!n)
+		return NULL;
+	n->ref = 1;
+	n->used = old->used;
+	n->level = old->level;
+	if (old->level == 0) {
+		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+			uint64_t pte = old->pte[i];
+			if (pte_has_frame(pte)) {
+				m->ref[pte_frame(pte)]++;
+				if (!(pte & PTE_SHARED))
+					pte &= ~(PTE_WRITABLE | PTE_EXCL);
+				old->pte[i] = pte;
+			}
+			n->pte[i] = pte;
+		}
+	} else {
+		memcpy(n->child, old->child, sizeof(n->child));
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (n->child[i])
+				n->child[i]->ref++;
+	}
+	old->ref--;
+	*slot = n;
+	return n;
+}
+
+/* The leaf covering @vpn, or NULL; *exclusive tells whether every node on
+ * the path belongs to @as alone (only then may a PTE be changed in place). */
+struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive)
+{
+	struct node *n = as->root;
+	bool ex = true;
+	for (uint32_t lvl = as->mem->levels - 1; lvl > 0; lvl--) {
+		n = n->child[node_index(vpn, lvl)];
+		if (!n)
+			return NULL;
+		ex = ex && n->ref == 1;
+	}
+	*exclusive = ex;
+	return n;
+}
+
+/* The leaf covering @vpn with the whole path made private to @as, creating
+ * missing nodes. Returns NULL on host memory exhaustion; what was copied
+ * before that is invisible (sharing a node or not changes no statistic). */
+struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
+{
+	cf_mem *m = as->mem;
+	struct node *n = as->root;
+	for (uint32_t lvl = m->levels - 1; lvl > 0; lvl--) {
+		struct node **slot = &n->child[node_index(vpn, lvl)];
+		if (!*slot) {
+			struct node *c = node_alloc_locked(m, lvl - 1);
+			if (!c)
+				return NULL;
+			*slot = c;
+			n->used++;
+		} else if ((*slot)->ref > 1 && !node_unshare_locked(m, slot)) {
+			return NULL;
+		}
+		n = *slot;
+	}
+	return n;
+}
+
+/* Remove pages [first, last] below *@slot, a node covering pages from @base.
+ * Whole nodes are dropped by reference; emptied nodes are freed.
+ * Preconditions: 2 nodes a level reserved (only the range's ends are copied). */
+static void unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint64_t first,
+			      uint64_t last)
+{
+	struct node *n = *slot;
+	uint64_t span = 1ull << (NODE_BITS * (n->level + 1));
+	if (first <= base && last >= base + span - 1) {
+		node_put_locked(m, n);
+		*slot = NULL;
+		return;
+	}
+	if (n->ref > 1)
+		n = node_unshare_locked(m, slot);
+	CF_ASSERT(n);
+	uint64_t step = span >> NODE_BITS;
+	unsigned lo = first > base ? (unsigned)((first - base) / step) : 0;
+	unsigned hi = last < base + span - 1 ? (unsigned)((last - base) / step) : NODE_MASK;
+	for (unsigned i = lo; i <= hi; i++) {
+		if (n->level == 0) {
+			if (!n->pte[i])
+				continue;
+			if (pte_has_frame(n->pte[i]))
+				frame_put_locked(m, pte_frame(n->pte[i]));
+			n->pte[i] = 0;
+			n->used--;
+		} else if (n->child[i]) {
+			unmap_node_locked(m, &n->child[i], base + i * step, first, last);
+			if (!n->child[i])
+				n->used--;
+		}
+	}
+	if (n->used == 0) {
+		node_put_locked(m, n);
+		*slot = NULL;
+	}
+}
+
+/* Unmap pages [first, last] of @as; the root stays even when empty. */
+void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last)
+{
+	struct node *root = as->root;
+	uint32_t top = as->mem->levels - 1;
+	uint64_t step = 1ull << (NODE_BITS * top);
+	for (uint64_t i = first / step; i <= last / step; i++) {
+		if (!root->child[i])
+			continue;
+		unmap_node_locked(as->mem, &root->child[i], i * step, first, last);
+		if (!root->child[i])
+			root->used--;
+	}
+}
