@@ -137,7 +137,7 @@ class AddressSpace:
             raise _einval()
         return range(addr // ps, -(-(addr + length) // ps))
 
-    def _segv_check(self, vpn, address, write):
+    def _segv_check(self, vpn, write):
         p = self.pages.get(vpn)
         if p is None:
             return SEGV_MAPERR
@@ -147,6 +147,10 @@ class AddressSpace:
 
     def _chunks(self, addr, size):
         """(vpn, offset in page, bytes, address of the chunk's first byte) of an access."""
+        if not (0 <= addr < U64 and 0 <= size < U64):
+            raise OverflowError("can't convert negative or huge int to uint64_t")
+        if addr + size >= U64:
+            raise _einval()                         # the range wraps around 2**64
         ps, out = self.mem.page_size, []
         while size:
             off = addr % ps
@@ -157,7 +161,7 @@ class AddressSpace:
 
     def _check_access(self, chunks, write):
         for vpn, _, _, address in chunks:
-            code = self._segv_check(vpn, address, write)
+            code = self._segv_check(vpn, write)
             if code:
                 raise _segv(address, code)
 
@@ -218,11 +222,11 @@ class AddressSpace:
 
     def protect(self, addr, length, prot):
         self._open()
+        if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+            raise _einval()
         if length == 0 and 0 <= addr < U64 and addr % self.mem.page_size == 0:
             return
         vpns = self._range(addr, length)
-        if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
-            raise _einval()
         if any(vpn not in self.pages for vpn in vpns):
             raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
         for vpn in vpns:
@@ -268,7 +272,7 @@ class AddressSpace:
         if any(v >= (1 << VA_BITS) // self.mem.page_size for v in vpns):
             raise _einval()
         for done, vpn in enumerate(vpns):
-            code = self._segv_check(vpn, vpn * self.mem.page_size, write)
+            code = self._segv_check(vpn, write)
             if code:
                 raise _segv(vpn * self.mem.page_size, code, done)
             p = self.pages[vpn]

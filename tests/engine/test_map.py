@@ -1,0 +1,134 @@
+"""map(): new private and shared mappings, argument checks, and MAP_FIXED-style replacement."""
+import errno
+
+import pytest
+
+from cowfast import (PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, OutOfFramesError,
+                     SegmentationFault)
+from tests.engine.conftest import BASE, PAGE
+
+TOP = 1 << 48
+
+
+def test_private_map_costs_no_frame(memory, aspace):
+    """A private mapping is only page-table entries: no frame is used until a write."""
+    aspace.map(BASE, 16 * PAGE)
+    assert memory.stats().used == 0
+    assert aspace.stats().rss == 0
+
+
+def test_new_mapping_reads_zeros(aspace):
+    """A fresh private mapping reads as zero bytes."""
+    aspace.map(BASE, 2 * PAGE)
+    assert aspace.read(BASE, 2 * PAGE) == bytes(2 * PAGE)
+
+
+def test_length_rounds_up_to_whole_pages(aspace):
+    """map(addr, 1) maps the whole page and nothing after it."""
+    aspace.map(BASE, 1)
+    aspace.write(BASE + PAGE - 1, b"x")
+    with pytest.raises(SegmentationFault) as info:
+        aspace.write(BASE + PAGE, b"x")
+    assert info.value.code == 1
+
+
+@pytest.mark.parametrize("addr, length", [(BASE + 1, PAGE), (BASE, 0), (TOP - PAGE, 2 * PAGE),
+                                          (TOP, PAGE), (0, TOP + PAGE)],
+                         ids=["unaligned", "zero-length", "crosses-top", "at-top", "too-long"])
+def test_bad_range_is_einval(aspace, addr, length):
+    """Unaligned, empty or out-of-48-bit ranges are refused with EINVAL."""
+    with pytest.raises(OSError) as info:
+        aspace.map(addr, length)
+    assert info.value.errno == errno.EINVAL
+
+
+def test_range_ending_at_top_of_space_is_allowed(aspace):
+    """The last page below 2**48 can be mapped and written."""
+    aspace.map(TOP - PAGE, PAGE)
+    aspace.write(TOP - 1, b"z")
+    assert aspace.read(TOP - 1, 1) == b"z"
+
+
+def test_unknown_prot_bit_is_einval(aspace):
+    """prot may only hold PROT_READ | PROT_WRITE | PROT_EXEC."""
+    with pytest.raises(OSError) as info:
+        aspace.map(BASE, PAGE, prot=8)
+    assert info.value.errno == errno.EINVAL
+
+
+def test_negative_address_overflows(aspace):
+    """A negative address is refused by cffi's conversion with OverflowError."""
+    with pytest.raises(OverflowError):
+        aspace.map(-PAGE, PAGE)
+
+
+def test_exec_only_mapping_is_accepted_but_not_readable(aspace):
+    """PROT_EXEC alone maps the page; a read of it is an access error."""
+    aspace.map(BASE, PAGE, prot=PROT_EXEC)
+    with pytest.raises(SegmentationFault) as info:
+        aspace.read(BASE, 1)
+    assert info.value.code == 2
+
+
+def test_map_over_mapping_releases_its_frames(memory, aspace):
+    """Mapping over resident pages drops their frames and the new pages read zero."""
+    aspace.map(BASE, 4 * PAGE)
+    aspace.write(BASE, b"a" * (4 * PAGE))
+    aspace.map(BASE, 4 * PAGE)
+    assert memory.stats().used == 0
+    assert aspace.read(BASE, 4 * PAGE) == bytes(4 * PAGE)
+
+
+def test_map_over_mapping_replaces_its_protection(aspace):
+    """The replacing mapping's prot applies: writes to a remapped read-only page fault."""
+    aspace.map(BASE, PAGE)
+    aspace.map(BASE, PAGE, prot=PROT_READ)
+    with pytest.raises(SegmentationFault):
+        aspace.write(BASE, b"x")
+
+
+def test_shared_map_populates_zeroed_frames_without_faults(memory, aspace):
+    """map(shared=True) takes one zeroed frame a page up front and counts no fault."""
+    aspace.map(BASE, 3 * PAGE, shared=True)
+    assert memory.stats().used == 3
+    assert aspace.stats().rss == 3
+    assert aspace.read(BASE, 3 * PAGE) == bytes(3 * PAGE)
+    assert aspace.stats().minor_faults == 0
+
+
+def test_shared_map_reuses_freed_frames_zeroed(memory, aspace):
+    """A shared mapping on recycled frames reads zero, not the old bytes."""
+    aspace.map(BASE, 2 * PAGE)
+    aspace.write(BASE, b"\xff" * (2 * PAGE))
+    aspace.unmap(BASE, 2 * PAGE)
+    aspace.map(BASE, 2 * PAGE, shared=True)
+    assert aspace.read(BASE, 2 * PAGE) == bytes(2 * PAGE)
+
+
+def test_shared_map_without_enough_frames_changes_nothing(tiny):
+    """Too few free frames for a shared mapping: OutOfFramesError, the old mapping stays."""
+    with AddressSpace(tiny) as a:
+        a.map(0, 512)
+        a.write(0, b"keep")
+        with pytest.raises(OutOfFramesError) as info:
+            a.map(0, 9 * 512, shared=True)
+        assert info.value.errno == errno.ENOMEM
+        assert info.value.pages_done == 0
+        assert a.read(0, 4) == b"keep"
+        with pytest.raises(SegmentationFault):
+            a.read(512, 1)
+        assert tiny.stats().used == 1
+
+
+def test_shared_map_may_use_every_frame(tiny):
+    """A shared mapping of exactly the free frames succeeds and leaves none free."""
+    with AddressSpace(tiny) as a:
+        a.map(0, 8 * 512, shared=True)
+        assert tiny.stats().free == 0
+
+
+def test_read_write_exec_prot_maps_writable_page(aspace):
+    """prot=PROT_READ|PROT_WRITE|PROT_EXEC allows reads and writes."""
+    aspace.map(BASE, PAGE, prot=PROT_READ | PROT_WRITE | PROT_EXEC)
+    aspace.write(BASE, b"ok")
+    assert aspace.read(BASE, 2) == b"ok"

@@ -1,0 +1,111 @@
+"""Minor faults per step: cowfast against the real kernel's ru_minflt on anonymous private memory.
+
+Each scenario runs on real memory in real forked processes (tests/oracle/kernel.py) and on
+cowfast, and every access step must cost the same number of minor faults on both. Scenario names
+follow Linux's selftests/mm/cow.c where one exists.
+"""
+import sys
+
+import numpy as np
+import pytest
+
+from cowfast import PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemory
+from tests.oracle import kernel
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="ru_minflt semantics are Linux's")
+
+N = 32                              # pages per scenario
+BASE = 0x40000000                   # where cowfast maps the scenario's pages
+REPEATS = 3                         # noise only ever adds faults: keep the minimum per step
+P, C = "P", "C"
+
+
+def w(who, first=0, stop=N):
+    return (who, "write", first, stop)
+
+
+def r(who, first=0, stop=N):
+    return (who, "read", first, stop)
+
+
+def protect(who, op, first=0, stop=N):
+    return (who, op, first, stop)
+
+
+FORK, EXIT = (P, "fork", 0, 0), (C, "exit", 0, 0)
+
+SCENARIOS = {
+    "write_fresh_pages": [w(P), w(P)],
+    "read_untouched_then_write": [r(P), r(P), w(P), r(P)],
+    "read_half_then_write_all": [r(P, 0, N // 2), w(P)],
+    "basic_cow_child_writes_all": [w(P), FORK, w(C), w(P)],
+    "basic_cow_child_writes_half": [w(P), FORK, w(C, 0, N // 2), w(C), w(P)],
+    "parent_writes_then_child_reuses": [w(P), FORK, w(P), w(C), w(C)],
+    "write_after_sibling_exit": [w(P), FORK, EXIT, w(P), w(P)],
+    "write_after_copying_child_exit": [w(P), FORK, w(C), EXIT, w(P)],
+    "fork_of_untouched_memory": [FORK, w(C), r(P), w(P)],
+    "zero_pages_shared_by_fork": [w(P, 0, 1), r(P, 1), FORK, r(C, 1), w(C, 1), w(P, 1)],
+    "mprotect_r_rw_then_write": [w(P), protect(P, "protect_r"), protect(P, "protect_rw"), w(P)],
+    "mprotect_r_rw_after_fork": [w(P), FORK, protect(P, "protect_r"), protect(P, "protect_rw"),
+                                 w(P), w(C)],
+    "mprotect_r_rw_in_child": [w(P), FORK, protect(C, "protect_r"), protect(C, "protect_rw"),
+                               w(C), w(P)],
+    "mprotect_r_rw_after_sibling_exit": [w(P), FORK, EXIT, protect(P, "protect_r"),
+                                         protect(P, "protect_rw"), w(P)],
+    "mprotect_after_reuse": [w(P), FORK, EXIT, w(P, 0, N // 2), protect(P, "protect_r"),
+                             protect(P, "protect_rw"), w(P)],
+}
+
+# Linux's fork copies no page-table entries of a VMA that has no anon_vma, i.e. that was never
+# written (mm/memory.c vma_needs_copy): the child re-faults the zero page. cowfast has no VMAs and
+# docs/engine.md says "Zero pages stay zero" across fork. Reported; the test stays strict.
+ZERO_ONLY_FORK = pytest.param(
+    [r(P), FORK, r(C), r(P)], id="fork_of_read_only_touched_memory",
+    marks=pytest.mark.xfail(strict=True, reason=(
+        "spec mismatch: Linux does not copy zero-page PTEs of a never-written VMA at fork "
+        "(vma_needs_copy), so the child's reads fault again; docs/engine.md keeps them")))
+
+
+def cowfast_deltas(steps):
+    """The same scenario on cowfast: minor_faults delta per access step (None otherwise)."""
+    mem = PhysicalMemory(4 * N, page_size=kernel.PAGE, contents=False)
+    spaces = {P: AddressSpace(mem)}
+    spaces[P].map(BASE, N * kernel.PAGE)
+    out = []
+    for who, op, first, stop in steps:
+        a = spaces.get(who)
+        before = a.stats().minor_faults if a is not None else 0
+        vpns = np.arange(first, stop, dtype=np.uint64) + np.uint64(BASE // kernel.PAGE)
+        if op == "fork":
+            spaces[C] = a.fork()
+        elif op == "exit":
+            spaces.pop(C).close()
+        elif op.startswith("protect"):
+            a.protect(BASE + first * kernel.PAGE, (stop - first) * kernel.PAGE,
+                      PROT_READ | (PROT_WRITE if op == "protect_rw" else 0))
+        else:
+            a.touch(vpns, write=op == "write")
+        out.append(a.stats().minor_faults - before if op in kernel.ACCESSES else None)
+    for a in spaces.values():
+        a.close()
+    mem.check()
+    return out
+
+
+def kernel_deltas(steps):
+    """The real kernel's minimum ru_minflt delta per access step over REPEATS runs."""
+    runs = [kernel.run(steps, N) for _ in range(REPEATS)]
+    return [None if d[0] is None else min(d) for d in zip(*runs)]
+
+
+@pytest.mark.parametrize("steps", [pytest.param(s, id=k) for k, s in SCENARIOS.items()]
+                         + [ZERO_ONLY_FORK])
+def test_minor_faults_match_kernel(steps):
+    """Every access step costs cowfast exactly the minor faults it costs the real kernel."""
+    assert cowfast_deltas(steps) == kernel_deltas(steps)
+
+
+def test_kernel_runner_sees_faults():
+    """The real-kernel runner is not blind: N fresh writes cost N faults, rewriting them none."""
+    assert kernel_deltas([w(P), w(P)]) == [N, 0]
