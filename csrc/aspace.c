@@ -37,7 +37,7 @@ static void link_locked(cf_mem *m, cf_as *as)
 static int as_create_locked(cf_mem *m, unsigned flags, cf_as **out)
 {
 	cf_as *as = calloc(1, sizeof(*as));
-	struct node *root = as ? node_alloc_locked(m, m->levels - 1) : NULL;
+	struct node *root = as ? node_alloc_locked(m, (uint8_t)(m->levels - 1)) : NULL;
 	if (!root) {
 		free(as);
 		return CF_ENOMEM;
@@ -65,7 +65,8 @@ int cf_as_new(cf_mem *m, unsigned flags, cf_as **out)
  * The child shares every page-table node below the root with @parent, so
  * fork costs one root copy whatever the size (Linux copies every PTE in
  * copy_page_range(); the write-protect it does there happens lazily here,
- * when a shared node is first unshared). Counters start at zero.
+ * when a shared node is first unshared). Counters start at zero, and the
+ * child is always accounted: forking a page cache is how a program starts.
  */
 int cf_as_fork(cf_as *parent, cf_as **child)
 {
@@ -74,7 +75,7 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 	cf_mem *m = parent->mem;
 	cf_as *as;
 	pthread_mutex_lock(&m->lock);
-	int rc = as_create_locked(m, parent->flags, &as);
+	int rc = as_create_locked(m, 0, &as);	/* a page cache's child is a process */
 	if (!rc) {
 		struct node *root = as->root, *from = parent->root;
 		memcpy(root->child, from->child, sizeof(root->child));
@@ -123,9 +124,11 @@ static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t 
 		leaf->used += !old;
 		uint64_t pte = flags;
 		if (flags & PTE_SHARED) {
-			uint32_t f;
-			bool recycled;
-			frame_alloc_locked(m, &f, &recycled);
+			uint32_t f = 0;
+			bool recycled = false;
+			int rc = frame_alloc_locked(m, &f, &recycled);
+			CF_ASSERT(rc == CF_OK);	/* counted by the caller */
+			(void)rc;
 			if (m->contents && recycled)
 				memset(frame_bytes(m, f), 0, 1u << m->page_shift);
 			pte = pte_make(flags | PTE_PRESENT | PTE_WRITABLE, f);

@@ -26,9 +26,9 @@ static void problem(struct report *r, const char *fmt, ...)
 }
 
 /* One node: its own bookkeeping, and its references on frames or children
- * counted into @expect (frames) and child->m (nodes). */
+ * counted into @expect (frames) and @refs (nodes, by idx). */
 static void check_node(cf_mem *m, struct node *n, uint32_t *expect, struct node **all,
-		       uint64_t *count, struct report *r)
+		       uint64_t *refs, uint64_t *count, struct report *r)
 {
 	unsigned used = 0;
 	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
@@ -59,10 +59,11 @@ static void check_node(cf_mem *m, struct node *n, uint32_t *expect, struct node 
 				continue;
 			}
 			c->mark = m->pass;
-			c->m = 0;
+			c->idx = (uint32_t)*count;
+			refs[*count] = 0;
 			all[(*count)++] = c;
 		}
-		c->m++;
+		refs[c->idx]++;
 	}
 	if (used != n->used)
 		problem(r, "node used %u, counted %u", n->used, used);
@@ -108,9 +109,10 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 	int rc = CF_ENOMEM;
 	uint64_t bytes = m->nframes * sizeof(uint32_t), count = 0;
 	struct node **all = malloc((m->nodes + 2) * sizeof(*all));
+	uint64_t *refs = malloc((m->nodes + 2) * sizeof(*refs));
 	uint32_t *expect = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!all || expect == MAP_FAILED)
+	if (!all || !refs || expect == MAP_FAILED)
 		goto out;
 	m->pass++;
 	for (cf_as *as = m->spaces; as; as = as->next) {
@@ -119,7 +121,8 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 			continue;
 		}
 		as->root->mark = m->pass;
-		as->root->m = 1;	/* the space's own reference */
+		as->root->idx = (uint32_t)count;
+		refs[count] = 1;	/* the space's own reference */
 		all[count++] = as->root;
 	}
 	for (uint64_t k = 0; k < count; k++) {
@@ -128,12 +131,12 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 				(unsigned long long)m->nodes);
 			break;
 		}
-		check_node(m, all[k], expect, all, &count, &r);
+		check_node(m, all[k], expect, all, refs, &count, &r);
 	}
 	for (uint64_t k = 0; k < count && k <= m->nodes; k++)
-		if (all[k]->ref != all[k]->m)
+		if (all[k]->ref != refs[k])
 			problem(&r, "node refcount %u, referenced %llu times", all[k]->ref,
-				(unsigned long long)all[k]->m);
+				(unsigned long long)refs[k]);
 	if (count != m->nodes)
 		problem(&r, "%llu nodes reachable, %llu alive", (unsigned long long)count,
 			(unsigned long long)m->nodes);
@@ -144,6 +147,7 @@ out:
 	if (expect != MAP_FAILED)
 		munmap(expect, bytes);
 	free(all);
+	free(refs);
 	*problems = r.problems;
 	return rc;
 }

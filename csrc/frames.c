@@ -94,41 +94,6 @@ void cf_mem_free(cf_mem *m)
 		mem_put(m);
 }
 
-/*
- * Take a free frame with refcount 1: the most recently freed one, else a
- * never-used one. *recycled tells whether its bytes may be stale.
- * Returns 0 or CF_ENOMEM with nothing changed.
- */
-int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
-{
-	uint32_t f;
-	if (m->free_head != NO_FRAME) {
-		f = m->free_head;
-		m->free_head = m->ref[f] & ~FREE_BIT;
-		*recycled = true;
-	} else if (m->fresh < m->nframes) {
-		f = (uint32_t)m->fresh++;
-		*recycled = false;
-	} else {
-		return CF_ENOMEM;
-	}
-	m->ref[f] = 1;
-	m->used++;
-	*out = f;
-	return CF_OK;
-}
-
-/* Drop a reference on frame @f; the last one pushes it on the free stack. */
-void frame_put_locked(cf_mem *m, uint32_t f)
-{
-	CF_ASSERT(f < m->fresh && m->ref[f] > 0 && !(m->ref[f] & FREE_BIT));
-	if (--m->ref[f] == 0) {
-		m->ref[f] = FREE_BIT | m->free_head;
-		m->free_head = f;
-		m->used--;
-	}
-}
-
 uint64_t frames_free_locked(const cf_mem *m)
 {
 	return m->nframes - m->used;

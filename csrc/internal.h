@@ -66,13 +66,16 @@ static inline bool pte_has_frame(uint64_t pte)
 	return (pte & (PTE_PRESENT | PTE_ZERO)) == PTE_PRESENT;
 }
 
+/* 16 bytes of header per 4 KiB of entries: with a 4-byte frame refcount,
+ * 12.03 bytes of metadata a resident page. Scratch for the stats and check
+ * passes lives in side arrays indexed by @idx, not here. */
 struct node {
 	uint32_t ref;		/* parent entries pointing here (1 for a root)  */
-	uint32_t used;		/* non-empty entries                            */
+	uint16_t used;		/* non-empty entries                            */
+	uint8_t level;		/* 0 = leaf                                     */
+	uint8_t pad;
 	uint32_t mark;		/* pass number of the last stats/check visit    */
-	uint32_t level;		/* 0 = leaf                                     */
-	uint64_t m;		/* scratch: address spaces that reach this node */
-	uint64_t sum[4];	/* scratch: rss, uss, shared, pss_fx of subtree */
+	uint32_t idx;		/* position in that pass's node array           */
 	union {
 		uint64_t pte[NODE_ENTRIES];
 		struct node *child[NODE_ENTRIES];
@@ -113,10 +116,43 @@ struct cf_as {
 #define FREE_BIT 0x80000000u
 #define NO_FRAME 0x7fffffffu	/* above every frame index: nframes <= CF_MAX_FRAMES */
 
-/* frames.c */
-int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled);
-void frame_put_locked(cf_mem *m, uint32_t f);
+/* frames.c; the per-page pair is inline: it is most of a copy-on-write fault */
 uint64_t frames_free_locked(const cf_mem *m);
+
+/*
+ * Take a free frame with refcount 1: the most recently freed one (cache-hot),
+ * else a never-used one. *recycled tells whether its bytes may be stale.
+ * Returns 0 or CF_ENOMEM with nothing changed.
+ */
+static inline int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
+{
+	uint32_t f;
+	if (m->free_head != NO_FRAME) {
+		f = m->free_head;
+		m->free_head = m->ref[f] & ~FREE_BIT;
+		*recycled = true;
+	} else if (likely(m->fresh < m->nframes)) {
+		f = (uint32_t)m->fresh++;
+		*recycled = false;
+	} else {
+		return CF_ENOMEM;
+	}
+	m->ref[f] = 1;
+	m->used++;
+	*out = f;
+	return CF_OK;
+}
+
+/* Drop a reference on frame @f; the last one pushes it on the free stack. */
+static inline void frame_put_locked(cf_mem *m, uint32_t f)
+{
+	CF_ASSERT(f < m->fresh && m->ref[f] > 0 && !(m->ref[f] & FREE_BIT));
+	if (--m->ref[f] == 0) {
+		m->ref[f] = FREE_BIT | m->free_head;
+		m->free_head = f;
+		m->used--;
+	}
+}
 static inline uint8_t *frame_bytes(const cf_mem *m, uint32_t f)
 {
 	return m->contents + ((uint64_t)f << m->page_shift);
@@ -124,7 +160,7 @@ static inline uint8_t *frame_bytes(const cf_mem *m, uint32_t f)
 void mem_put(cf_mem *m);
 
 /* pagetable.c */
-struct node *node_alloc_locked(cf_mem *m, uint32_t level);
+struct node *node_alloc_locked(cf_mem *m, uint8_t level);
 void node_put_locked(cf_mem *m, struct node *n);
 int node_reserve_locked(cf_mem *m, uint64_t n);
 struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive);

@@ -28,7 +28,7 @@ static struct node *node_take_locked(cf_mem *m)
 }
 
 /* A new empty node at @level with one reference, or NULL (host memory). */
-struct node *node_alloc_locked(cf_mem *m, uint32_t level)
+struct node *node_alloc_locked(cf_mem *m, uint8_t level)
 {
 	struct node *n = node_take_locked(m);
 	if (!n)
@@ -158,7 +158,7 @@ struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
 	for (uint32_t lvl = m->levels - 1; lvl > 0; lvl--) {
 		struct node **slot = &n->child[node_index(vpn, lvl)];
 		if (!*slot) {
-			struct node *c = node_alloc_locked(m, lvl - 1);
+			struct node *c = node_alloc_locked(m, (uint8_t)(lvl - 1));
 			if (!c)
 				return NULL;
 			*slot = c;

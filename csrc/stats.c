@@ -8,57 +8,72 @@
 
 #include "internal.h"
 
-enum { RSS, USS, SHARED, PSS };
+enum { RSS, USS, SHARED, PSS, NSUMS };
 
-/*
- * Every distinct node reachable from a live space, top level first, each
- * level contiguous; node->m is the number of accounted spaces reaching it.
- * Returns the array (caller frees) with level boundaries in @start (a level
- * l occupies [start[l], start[l + 1]) counting from the top), or NULL.
- */
-static struct node **collect_locked(cf_mem *m, uint64_t *start)
+/* Scratch of one pass, indexed by node->idx. */
+struct pass {
+	struct node **all;	/* distinct nodes, top level first, levels contiguous */
+	uint64_t *reach;	/* accounted spaces that reach each node              */
+	uint64_t (*sum)[NSUMS];	/* each node's subtree sums                           */
+	uint64_t start[8];	/* level l (from the top) is all[start[l] .. start[l+1]) */
+};
+
+static void pass_free(struct pass *p)
 {
-	struct node **all = malloc((m->nodes + 2) * sizeof(*all));
-	if (!all)
-		return NULL;
-	uint64_t n = 0;
+	free(p->all);
+	free(p->reach);
+	free(p->sum);
+}
+
+static void visit(struct pass *p, uint64_t *n, struct node *c, uint32_t pass)
+{
+	if (c->mark != pass) {
+		c->mark = pass;
+		c->idx = (uint32_t)*n;
+		p->reach[*n] = 0;
+		p->all[(*n)++] = c;
+	}
+}
+
+/* Fill p->all and p->reach. Returns CF_OK, or CF_ENOMEM (no scratch, or
+ * more nodes reachable than alive: cf_mem_check() says where). */
+static int collect_locked(cf_mem *m, struct pass *p)
+{
+	uint64_t cap = m->nodes + 1, n = 0;
+	p->all = malloc(cap * sizeof(*p->all));
+	p->reach = malloc(cap * sizeof(*p->reach));
+	p->sum = malloc(cap * sizeof(*p->sum));
+	if (!p->all || !p->reach || !p->sum)
+		return CF_ENOMEM;
 	m->pass++;
-	start[0] = 0;
 	for (cf_as *as = m->spaces; as; as = as->next) {
-		as->root->m = !(as->flags & CF_AS_UNACCOUNTED);
-		as->root->mark = m->pass;
-		all[n++] = as->root;
+		if (n >= cap)
+			return CF_ENOMEM;
+		visit(p, &n, as->root, m->pass);
+		p->reach[as->root->idx] += !(as->flags & CF_AS_UNACCOUNTED);
 	}
 	for (uint32_t l = 0; l + 1 < m->levels; l++) {
-		start[l + 1] = n;
-		for (uint64_t k = start[l]; k < start[l + 1]; k++) {
-			struct node *p = all[k];
+		p->start[l + 1] = n;
+		for (uint64_t k = p->start[l]; k < p->start[l + 1]; k++) {
+			struct node *parent = p->all[k];
 			for (unsigned i = 0; i < NODE_ENTRIES; i++) {
-				struct node *c = p->child[i];
+				struct node *c = parent->child[i];
 				if (!c)
 					continue;
-				if (c->mark != m->pass) {
-					if (n > m->nodes)
-						goto corrupt;	/* cf_mem_check() says where */
-					c->mark = m->pass;
-					c->m = 0;
-					all[n++] = c;
-				}
-				c->m += p->m;
+				if (c->mark != m->pass && n >= cap)
+					return CF_ENOMEM;
+				visit(p, &n, c, m->pass);
+				p->reach[c->idx] += p->reach[k];
 			}
 		}
 	}
-	start[m->levels] = n;
-	return all;
-corrupt:
-	free(all);
-	return NULL;
+	p->start[m->levels] = n;
+	return CF_OK;
 }
 
-/* Sum a leaf's pages given @mapcount per frame. */
-static void leaf_sums(const cf_mem *m, struct node *leaf, const uint32_t *mapcount)
+/* A leaf's sums given @mapcount per frame. */
+static void leaf_sums(const struct node *leaf, const uint32_t *mapcount, uint64_t *s)
 {
-	uint64_t s[4] = {0};
 	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 		uint64_t pte = leaf->pte[i];
 		if (!pte_has_frame(pte))
@@ -70,51 +85,59 @@ static void leaf_sums(const cf_mem *m, struct node *leaf, const uint32_t *mapcou
 		if (c)
 			s[PSS] += (1ull << CF_PSS_SHIFT) / c;
 	}
-	for (int k = 0; k < 4; k++)
-		leaf->sum[k] = s[k];
 }
 
-void stats_refresh_locked(cf_mem *m)
+/* Sums of every node, bottom-up, from per-frame mapcounts. */
+static void sum_locked(cf_mem *m, struct pass *p, uint32_t *mapcount)
 {
-	uint64_t start[8];
-	struct node **all = collect_locked(m, start);
-	uint32_t *mapcount = mmap(NULL, m->nframes * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!all || mapcount == MAP_FAILED)
-		goto out;	/* stats stay stale; the caller reports ENOMEM */
 	uint32_t leaves = m->levels - 1;
-	for (uint64_t k = start[leaves]; k < start[leaves + 1]; k++) {
-		struct node *leaf = all[k];
+	for (uint64_t k = p->start[leaves]; k < p->start[leaves + 1]; k++) {
+		const struct node *leaf = p->all[k];
 		for (unsigned i = 0; i < NODE_ENTRIES; i++)
 			if (pte_has_frame(leaf->pte[i]))
-				mapcount[pte_frame(leaf->pte[i])] += (uint32_t)leaf->m;
+				mapcount[pte_frame(leaf->pte[i])] += (uint32_t)p->reach[k];
 	}
-	for (uint64_t k = start[leaves]; k < start[leaves + 1]; k++)
-		leaf_sums(m, all[k], mapcount);
-	for (uint32_t l = leaves; l-- > 0;) {	/* bottom-up: children are done */
-		for (uint64_t k = start[l]; k < start[l + 1]; k++) {
-			struct node *p = all[k];
-			uint64_t s[4] = {0};
+	for (uint64_t k = p->start[leaves]; k < p->start[leaves + 1]; k++) {
+		for (int j = 0; j < NSUMS; j++)
+			p->sum[k][j] = 0;
+		leaf_sums(p->all[k], mapcount, p->sum[k]);
+	}
+	for (uint32_t l = leaves; l-- > 0;) {
+		for (uint64_t k = p->start[l]; k < p->start[l + 1]; k++) {
+			const struct node *n = p->all[k];
+			for (int j = 0; j < NSUMS; j++)
+				p->sum[k][j] = 0;
 			for (unsigned i = 0; i < NODE_ENTRIES; i++)
-				if (p->child[i])
-					for (int j = 0; j < 4; j++)
-						s[j] += p->child[i]->sum[j];
-			for (int j = 0; j < 4; j++)
-				p->sum[j] = s[j];
+				if (n->child[i])
+					for (int j = 0; j < NSUMS; j++)
+						p->sum[k][j] += p->sum[n->child[i]->idx][j];
 		}
 	}
+}
+
+/* Recompute the cached statistics of every space; on failure they stay stale. */
+void stats_refresh_locked(cf_mem *m)
+{
+	struct pass p = {0};
+	uint64_t bytes = m->nframes * sizeof(uint32_t);
+	uint32_t *mapcount = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mapcount == MAP_FAILED || collect_locked(m, &p))
+		goto out;
+	sum_locked(m, &p, mapcount);
 	for (cf_as *as = m->spaces; as; as = as->next) {
+		const uint64_t *s = p.sum[as->root->idx];
 		bool accounted = !(as->flags & CF_AS_UNACCOUNTED);
-		as->cached.rss = as->root->sum[RSS];
-		as->cached.uss = accounted ? as->root->sum[USS] : 0;
-		as->cached.shared = accounted ? as->root->sum[SHARED] : 0;
-		as->cached.pss_fx = accounted ? as->root->sum[PSS] : 0;
+		as->cached.rss = s[RSS];
+		as->cached.uss = accounted ? s[USS] : 0;
+		as->cached.shared = accounted ? s[SHARED] : 0;
+		as->cached.pss_fx = accounted ? s[PSS] : 0;
 		as->stats_gen = m->gen;
 	}
 out:
 	if (mapcount != MAP_FAILED)
-		munmap(mapcount, m->nframes * sizeof(uint32_t));
-	free(all);
+		munmap(mapcount, bytes);
+	pass_free(&p);
 }
 
 int cf_as_stats(cf_as *as, struct cf_as_stats *out)
