@@ -16,9 +16,9 @@ from workloads import label, log2
 # (pages, contents) per configuration, and repetitions: k for the microsecond operations,
 # k_cow for the ones that rebuild a whole resident parent each run.
 FULL = dict(configs=[(1 << 20, True), (1 << 20, False), (1 << 24, False)],
-            k=25, k_cow=3, writes=200_000, k_write=7, meta_pages=1 << 24)
+            k=25, k_cow=3, writes=200_000, k_write=7, meta_pages=1 << 24, warm=10 << 30)
 QUICK = dict(configs=[(1 << 14, True), (1 << 14, False), (1 << 16, False)],
-             k=10, k_cow=2, writes=20_000, k_write=3, meta_pages=1 << 16)
+             k=10, k_cow=2, writes=20_000, k_write=3, meta_pages=1 << 16, warm=256 << 20)
 
 OPS = [  # (key, label)
     ("fork", "fork"),
@@ -68,6 +68,8 @@ def med(runs):
 
 
 def run(p):
+    print("warming host memory ...", file=sys.stderr, flush=True)
+    p["warm_s"] = measure.warm_host(p["warm"])
     results = {}
     for pages, contents in p["configs"]:
         name = label(pages, contents)
@@ -156,15 +158,17 @@ def main(argv=None):
 
 
 def footnotes(p, writes, meta, elapsed):
-    engine = (f"{meta['engine']:.2f} B from PhysicalMemory.stats().metadata_bytes"
-              if meta["engine"] is not None else "engine exposes no metadata count")
+    engine = (f"{meta['engine']:.2f} B from {meta['source']}"
+              if meta["engine"] is not None else "the engine exposes no count (table: RSS)")
     return "\n".join([
         f"Times: median of k runs (min in brackets), time.perf_counter_ns, GC off; "
         f"k={p['k']} for fork/destroy-no-writes, k={p['k_cow']} for CoW and "
         f"destroy-all-copied. PASS/MISS judged on the median.",
         "fresh frames: each run builds a new memory and parent, so the child's copies land "
         "in never-touched memory and pay first-touch faults, as memcpy into np.empty does. "
-        "recycled frames: the same memory again, copies land in frames a closed child freed.",
+        "recycled frames: the same memory again, copies land in frames a closed child freed. "
+        f"Before measuring, {p['warm'] >> 20} MiB were touched and freed once "
+        f"({p['warm_s']:.1f} s) so the hypervisor's first backing of guest RAM is not timed.",
         "numpy: the flat-table engine of bench/baselines.py (vectorised fork, CoW, destroy). "
         "memcpy: numpy.copyto of the same bytes into np.empty allocated inside the timing.",
         f"Writes: per call of a bound method in a Python for-loop of {p['writes']} calls "
