@@ -1,0 +1,21 @@
+"""The `cowfast` console script."""
+import argparse
+import sys
+
+from . import demo
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="cowfast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="fork a process-sized address space, write it, measure it")
+    d.add_argument("--mib", type=int, default=1024, help="size of the data set (default 1024)")
+    d.add_argument("--page-size", type=int, default=4096)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        demo.run(sys.stdout, data_mib=args.mib, page_size=args.page_size)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
