@@ -283,7 +283,7 @@ class AddressSpace:
 
     def fork(self):
         self._open()
-        child = AddressSpace(self.mem, self.accounted)
+        child = AddressSpace(self.mem)   # a page cache's child is a process
         for vpn, p in self.pages.items():
             if not p.shared:
                 p.exclusive = False                 # write-protect the parent...

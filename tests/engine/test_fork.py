@@ -112,14 +112,15 @@ def test_fork_keeps_protection(aspace):
             child.write(BASE, b"x")
 
 
-def test_fork_of_unaccounted_space_is_unaccounted(memory):
-    """A page-cache space's child is a page cache too: no pss/uss/shared."""
+def test_fork_of_unaccounted_space_is_accounted(memory):
+    """A page cache's child is a process: it alone counts as the frame's mapper."""
     with AddressSpace(memory, accounted=False) as cache:
         cache.map(BASE, PAGE)
         cache.write(BASE, b"t")
         with cache.fork() as child:
             s = child.stats()
-            assert (s.rss, s.pss, s.uss, s.shared) == (1, 0.0, 0, 0)
+            assert (s.rss, s.pss, s.uss, s.shared) == (1, 1.0, 1, 0)
+            assert cache.stats().pss == 0.0
 
 
 def test_many_children_then_all_closed(memory, parent):
