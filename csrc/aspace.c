@@ -80,9 +80,12 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 		struct node *root = as->root, *from = parent->root;
 		memcpy(root->child, from->child, sizeof(root->child));
 		root->used = from->used;
-		for (unsigned i = 0; i < NODE_ENTRIES; i++)
-			if (root->child[i])
+		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+			if (root->child[i]) {
 				root->child[i]->ref++;
+				root->child[i]->wp = 1;	/* fork's write-protect, owed */
+			}
+		}
 		*child = as;
 	}
 	pthread_mutex_unlock(&m->lock);

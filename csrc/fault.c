@@ -108,9 +108,11 @@ static bool write_needs_frame(const cf_as *as, uint64_t vpn)
 		return false;
 	if (!pte_has_frame(pte))
 		return true;
-	if (!ex)	/* unsharing the path takes a second reference on the frame */
+	if (ex && (pte & PTE_WRITABLE))
+		return false;
+	if (path_shared(as, vpn))	/* unsharing takes a second reference on the frame */
 		return true;
-	return !(pte & PTE_WRITABLE) && as->mem->ref[pte_frame(pte)] > 1;
+	return as->mem->ref[pte_frame(pte)] > 1;	/* else reuse */
 }
 
 /*

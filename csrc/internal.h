@@ -73,7 +73,7 @@ struct node {
 	uint32_t ref;		/* parent entries pointing here (1 for a root)  */
 	uint16_t used;		/* non-empty entries                            */
 	uint8_t level;		/* 0 = leaf                                     */
-	uint8_t pad;
+	uint8_t wp;		/* write-protect pending: see node_settle()     */
 	uint32_t mark;		/* pass number of the last stats/check visit    */
 	uint32_t idx;		/* position in that pass's node array           */
 	union {
@@ -164,6 +164,7 @@ struct node *node_alloc_locked(cf_mem *m, uint8_t level);
 void node_put_locked(cf_mem *m, struct node *n);
 int node_reserve_locked(cf_mem *m, uint64_t n);
 struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive);
+bool path_shared(const cf_as *as, uint64_t vpn);
 struct node *walk_alloc_locked(cf_as *as, uint64_t vpn);
 uint64_t nodes_bound(const cf_mem *m, uint64_t first, uint64_t last);
 static inline unsigned node_index(uint64_t vpn, uint32_t level)

@@ -36,6 +36,7 @@ struct node *node_alloc_locked(cf_mem *m, uint8_t level)
 	n->ref = 1;
 	n->used = 0;
 	n->level = level;
+	n->wp = 0;
 	memset(n->pte, 0, sizeof(n->pte));
 	return n;
 }
@@ -110,6 +111,8 @@ static struct node *node_unshare_locked(cf_mem *m, struct node **slot)
 	n->ref = 1;
 	n->used = old->used;
 	n->level = old->level;
+	n->wp = 0;
+	old->wp = 0;	/* a leaf's PTEs are protected below; an interior's children flagged */
 	if (old->level == 0) {
 		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 			uint64_t pte = old->pte[i];
@@ -123,17 +126,41 @@ static struct node *node_unshare_locked(cf_mem *m, struct node **slot)
 		}
 	} else {
 		memcpy(n->child, old->child, sizeof(n->child));
-		for (unsigned i = 0; i < NODE_ENTRIES; i++)
-			if (n->child[i])
+		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+			if (n->child[i]) {
 				n->child[i]->ref++;
+				n->child[i]->wp = 1;
+			}
+		}
 	}
 	old->ref--;
 	*slot = n;
 	return n;
 }
 
+/*
+ * A node that was shared and is private again (its sibling exited before
+ * anyone unshared it) still owes fork's write-protect: @wp says so. Settle
+ * it before trusting its PTEs: a leaf's private pages lose WRITABLE and
+ * EXCL, an interior node passes the debt to its children.
+ */
+static void node_settle(struct node *n)
+{
+	if (n->level == 0) {
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (pte_has_frame(n->pte[i]) && !(n->pte[i] & PTE_SHARED))
+				n->pte[i] &= ~(PTE_WRITABLE | PTE_EXCL);
+	} else {
+		for (unsigned i = 0; i < NODE_ENTRIES; i++)
+			if (n->child[i])
+				n->child[i]->wp = 1;
+	}
+	n->wp = 0;
+}
+
 /* The leaf covering @vpn, or NULL; *exclusive tells whether every node on
- * the path belongs to @as alone (only then may a PTE be changed in place). */
+ * the path belongs to @as alone and is settled (only then may a PTE's
+ * WRITABLE bit be trusted and a PTE be changed in place). */
 struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive)
 {
 	struct node *n = as->root;
@@ -142,10 +169,22 @@ struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive)
 		n = n->child[node_index(vpn, lvl)];
 		if (!n)
 			return NULL;
-		ex = ex && n->ref == 1;
+		ex = ex && n->ref == 1 && !n->wp;
 	}
 	*exclusive = ex;
 	return n;
+}
+
+/* Whether a node on the path to @vpn is shared with another space. */
+bool path_shared(const cf_as *as, uint64_t vpn)
+{
+	struct node *n = as->root;
+	for (uint32_t lvl = as->mem->levels - 1; lvl > 0 && n; lvl--) {
+		n = n->child[node_index(vpn, lvl)];
+		if (n && n->ref > 1)
+			return true;
+	}
+	return false;
 }
 
 /* The leaf covering @vpn with the whole path made private to @as, creating
@@ -163,8 +202,11 @@ struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
 				return NULL;
 			*slot = c;
 			n->used++;
-		} else if ((*slot)->ref > 1 && !node_unshare_locked(m, slot)) {
-			return NULL;
+		} else if ((*slot)->ref > 1) {
+			if (!node_unshare_locked(m, slot))
+				return NULL;
+		} else if ((*slot)->wp) {
+			node_settle(*slot);
 		}
 		n = *slot;
 	}
@@ -186,6 +228,8 @@ static void unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint
 	}
 	if (n->ref > 1)
 		n = node_unshare_locked(m, slot);
+	else if (n->wp)
+		node_settle(n);	/* children dropped here must not lose the debt */
 	CF_ASSERT(n);
 	uint64_t step = span >> NODE_BITS;
 	unsigned lo = first > base ? (unsigned)((first - base) / step) : 0;
