@@ -1,0 +1,208 @@
+"""The kernel: the process table, pids, groups and sessions, memory commit, images, events.
+
+`Kernel(frames=...)` boots with init (pid 1) and owns the PhysicalMemory. Processes
+are driven: `p = kernel.spawn("prog")` returns a Process handle whose methods are
+its system calls, shaped as Python's `os` (see process.py and one module per man
+page: fork.py, exit.py, wait.py, signal.py, ids.py, limits.py, memory.py). Nothing
+blocks: a call Linux would sleep in raises cowfast.errors.WouldBlock. There is no
+scheduler here; the runner layer drives processes.
+
+Hooks for later layers (descriptors, stdio, exec): `kernel.hooks.spawn(p)`,
+`.fork(parent, child)`, `.flush(p)` (exit(3)'s stdio flush, after atexit handlers),
+`.exit(p)` (resource release at _exit, before the parent hears of it), `.exec(p)`.
+"""
+from ..engine import PhysicalMemory
+from ..events import EventLog
+from ..signals import SigAction
+from .entry import Terminated, WouldBlock, raise_errno
+from .exit import find_new_reaper
+from .image import STACK_INITIAL, STACK_TOP, Image, build_address_space, page_up
+from .info import pfullmem, pmem
+from .memory import Layout
+from .pids import PidAllocator
+from .process import Process
+from .state import ALIVE, State
+from .table import PsRow, TableMixin
+
+
+class Hooks:
+    """Lists of callables that later layers append to (see the module docstring)."""
+
+    __slots__ = ("spawn", "fork", "flush", "exit", "exec")
+
+    def __init__(self):
+        self.spawn, self.fork, self.flush, self.exit, self.exec = [], [], [], [], []
+
+
+class Kernel(TableMixin):
+    """A simulated Linux kernel: physical memory, init, and the process table.
+
+    frames, page_size, contents: the PhysicalMemory. pid_max: pids are 1 .. pid_max-1.
+    overcommit_memory: 0 heuristic (a single request larger than memory fails), 1
+    always, 2 strict (private writable memory is committed against commit_limit
+    pages, default frames; then fork of a process holding more than half fails ENOMEM).
+    init_reaps: init collects its zombie children at once, as a real init's wait loop
+    does; False leaves them for `kernel.init.waitpid(...)`. oom_kill: a process whose
+    fault finds no free frame is killed with SIGKILL (else only the access fails).
+    log_events: start with the event log on.
+    """
+
+    def __init__(self, frames=1 << 16, page_size=4096, contents=True, pid_max=32768,
+                 overcommit_memory=0, commit_limit=None, init_reaps=True, oom_kill=False,
+                 log_events=False):
+        if overcommit_memory not in (0, 1, 2):
+            raise ValueError("overcommit_memory must be 0, 1 or 2")
+        self.memory = PhysicalMemory(frames, page_size=page_size, contents=contents)
+        self.page_size = page_size
+        self.procs = {}                  # pid -> Process, zombies included
+        self.pgrps = {}                  # pgid -> {pid: Process}
+        self.sessions = {}               # sid -> number of members
+        self.uid_count = {}              # uid -> processes (RLIMIT_NPROC counts zombies too)
+        procs, pgrps, sessions = self.procs, self.pgrps, self.sessions
+        self.pids = PidAllocator(pid_max, lambda pid: pid in procs or pid in pgrps
+                                 or pid in sessions)
+        self.clock = 0                   # one tick per system call
+        self.seq = 0                     # sibling order (Linux's children list)
+        self.overcommit_memory = overcommit_memory
+        self.commit_limit = frames if commit_limit is None else commit_limit
+        self.committed = 0
+        self.init_reaps = init_reaps
+        self.oom_kill = oom_kill
+        self.images = {}
+        self.hooks = Hooks()
+        self.current = None              # the process running a handler or atexit function
+        self.events = EventLog()
+        self.emit = None                 # events.record while logging, else None
+        if log_events:
+            self.log_events(True)
+        self.init = self._boot()
+
+    def _boot(self):
+        pid = self.pids.allocate()
+        init = self.new_process(pid, None, "init")
+        init.pgid = init.sid = pid
+        init.mem = Layout(self.image("init", text_pages=1), STACK_TOP)
+        init.mem.image.users += 1
+        init.aspace = init.mem.image.cache.fork()
+        self.list_process(init)
+        return init
+
+    # --- events ---
+
+    def log_events(self, on=True):
+        """Switch the event log on or off (off: one attribute check per hot path)."""
+        self.emit = self.events.record if on else None
+
+    # --- images and spawning ---
+
+    def image(self, name, text_pages=4, data=None, bss=None, text=None):
+        """Return the program image called name, loading its text into the page cache once.
+
+        Raises ValueError if name is already loaded with a different layout.
+        """
+        img = self.images.get(name)
+        if img is None:
+            img = self.images[name] = Image(self.memory, name, text_pages, data, bss, text)
+        elif (data is not None or bss is not None or text is not None) and \
+                img.signature != (text_pages, _frozen(data), _frozen(bss), text):
+            raise ValueError(f"image {name!r} is already loaded with another layout")
+        return img
+
+    def spawn(self, command="a.out", *, text_pages=4, data=None, bss=None, text=None, uid=0,
+              new_session=False):
+        """Start a new program as a child of init, in a new process group; return its Process.
+
+        The address space is laid out as a C program's (image.py): shared text, data
+        initialised from `data`, zeroed `bss`, an empty heap, a stack. new_session also
+        makes it a session leader (as setsid(1)).
+
+        Raises BlockingIOError (EAGAIN) when no pid is free, OSError (ENOMEM) when strict
+        overcommit cannot commit its memory.
+        """
+        img = self.image(command, text_pages, data, bss, text)
+        pid = self.pids.allocate()
+        if pid is None:
+            raise_errno(11)
+        ps = self.page_size
+        stack = page_up(STACK_INITIAL, ps)
+        commit = img.data_pages + stack // ps
+        self.charge(commit)
+        try:
+            aspace = build_address_space(img, stack)
+        except BaseException:
+            self.uncharge(commit)
+            raise
+        p = self.new_process(pid, self.init, command)
+        p.aspace = aspace
+        p.mem = Layout(img, STACK_TOP - stack)
+        p.mem.commit = commit
+        img.users += 1
+        p.uid = uid
+        p.pgid = pid
+        p.sid = pid if new_session else self.init.sid
+        self.attach(p, self.init)
+        for hook in self.hooks.spawn:
+            hook(p)
+        if self.emit is not None:
+            self.emit(self.clock, "spawn", pid, ppid=1, command=command)
+        return p
+
+    def new_process(self, pid, parent, command):
+        """Make a Process record (not yet listed); later layers may override to extend it."""
+        return Process(self, pid, parent, command)
+
+    # --- lookups ---
+
+    def process(self, pid):
+        """Return the Process with this pid (zombies included), or raise ProcessLookupError."""
+        p = self.procs.get(pid)
+        if p is None:
+            raise_errno(3)
+        return p
+
+    def __contains__(self, pid):
+        return pid in self.procs
+
+    def __len__(self):
+        return len(self.procs)
+
+    # --- memory commit (mm/util.c __vm_enough_memory) ---
+
+    def charge(self, pages, fork=False):
+        """Commit pages of private writable memory, or raise OSError ENOMEM."""
+        mode = self.overcommit_memory
+        if mode == 2:
+            if self.committed + pages > self.commit_limit:
+                raise_errno(12)
+        elif mode == 0 and not fork and pages > self.memory.frames:
+            raise_errno(12)
+        self.committed += pages
+
+    def uncharge(self, pages):
+        """Give back committed pages."""
+        self.committed -= pages
+
+    def close(self):
+        """Release every address space and page cache (the kernel is unusable afterwards)."""
+        for p in self.procs.values():
+            if p.aspace is not None:
+                p.aspace.close()
+                p.aspace = None
+        for img in self.images.values():
+            img.close()
+        self.memory.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _frozen(mapping):
+    from .image import _freeze
+    return _freeze(mapping)
+
+
+__all__ = ["Kernel", "Process", "State", "Terminated", "WouldBlock", "PsRow", "SigAction",
+           "pmem", "pfullmem", "Hooks", "find_new_reaper", "ALIVE"]

@@ -1,0 +1,79 @@
+"""System-call entry and exit paths shared by every call (Linux entry/common.c, in spirit).
+
+`enter` is the first thing every system call method does: it refuses calls from a
+process that cannot run, advances the kernel clock, and delivers pending signals to
+their handlers (the driven API's "return to user space"). `block` is the path of a
+call Linux would sleep in: it raises WouldBlock and changes nothing but the state
+shown by status() ('sleeping').
+"""
+import os
+
+from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPPED
+
+try:                                      # the lead adds WouldBlock to cowfast.errors
+    from ..errors import WouldBlock
+except ImportError:                       # pragma: no cover - only before errors.py has it
+    class WouldBlock(Exception):
+        """The call would block on Linux; nothing changed, retry later."""
+
+
+class Terminated(Exception):
+    """The calling process was terminated during the call, which therefore never returned.
+
+    Raised when a signal delivered on entry (or raised by the call itself, as
+    kill(getpid(), SIGTERM)) ends the process. `.status` is its wait status.
+    """
+
+    def __init__(self, pid, status):
+        super().__init__(f"process {pid} terminated (wait status {status:#x})")
+        self.pid = pid
+        self.status = status
+
+
+def raise_errno(err, detail=None):
+    """Raise OSError(err), which Python turns into ChildProcessError, ProcessLookupError, ..."""
+    msg = os.strerror(err) if detail is None else f"{os.strerror(err)}: {detail}"
+    raise OSError(err, msg)
+
+
+def enter(p, call=None):
+    """Enter a system call of process p (named `call` if it can block).
+
+    Raises ValueError if p has exited, WouldBlock if it is stopped, Terminated if a
+    pending signal ends it, InterruptedError (EINTR) if it was sleeping in `call` and a
+    handler without SA_RESTART ran.
+    """
+    state = p.state
+    if state is not _RUNNING:
+        if state is _SLEEPING:
+            p.state = _RUNNING
+        elif state is _STOPPED:
+            raise WouldBlock(f"process {p.pid} is stopped")
+        else:
+            raise ValueError(f"process {p.pid} has exited")
+    p.kernel.clock += 1
+    sleeping_in, p.sleeping_in = p.sleeping_in, None
+    if p.pending & ~p.blocked:
+        from .signal import deliver_pending
+        interrupted = deliver_pending(p)
+        check_still_running(p)
+        if interrupted and call is not None and sleeping_in == call:
+            raise_errno(4)                # EINTR: the handler had no SA_RESTART
+
+
+def check_still_running(p):
+    """After something that may end or stop p, raise Terminated / WouldBlock if it did."""
+    state = p.state
+    if state is _RUNNING:
+        return
+    if state is _STOPPED:
+        raise WouldBlock(f"process {p.pid} is stopped")
+    if state is not _SLEEPING:
+        raise Terminated(p.pid, p.wstatus)
+
+
+def block(p, call, why):
+    """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock."""
+    p.state = _SLEEPING
+    p.sleeping_in = call
+    raise WouldBlock(why)

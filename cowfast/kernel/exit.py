@@ -1,0 +1,152 @@
+"""Process termination: _exit(2), exit(3), atexit(3), and the zombie's release.
+
+do_exit() follows Linux kernel/exit.c: the address space goes first (frames back to
+the pool at once), then the resources of later layers (exit hooks: descriptors),
+then exit_notify(): children are re-parented before the process becomes a zombie,
+so a zombie never has children (forget_original_parent, find_new_reaper: the nearest
+living ancestor that is a child subreaper, else init; gVisor task_exit.go
+findReparentTargetLocked). release() is release_task(): the pid, its groups and the
+table entry are freed when the zombie is reaped.
+"""
+from ..waitstatus import W_EXITCODE
+from .entry import enter
+from .limits import combine
+from .signal import SIGCHLD, notify_parent, send_signal
+from .state import ALIVE, REAPED, ZOMBIE
+
+
+def do_exit(p, status):
+    """End process p with wait status `status` (already encoded)."""
+    k = p.kernel
+    if p.pid == 1:
+        raise RuntimeError("Kernel panic - not syncing: Attempted to kill init!")
+    for hook in k.hooks.exit:
+        hook(p)
+    p.final = p.usage_now()
+    if p.aspace is not None:
+        p.mem.release(p)
+        p.aspace.close()
+        p.aspace = None
+    if p.childmap:
+        _forget_original_parent(p)
+    p.state = ZOMBIE
+    p.wstatus = status
+    p.pending = 0
+    p.stop_report = 0
+    p.continued = False
+    p.sleeping_in = None
+    p.atexit_handlers = None
+    if k.emit is not None:
+        k.emit(k.clock, "exit", p.pid, status=status)
+    _notify_or_reap(p)
+
+
+def _notify_or_reap(zombie):
+    """Notify the parent; reap at once if it ignores SIGCHLD, or if it is init and init reaps."""
+    if notify_parent(zombie):
+        release(zombie)
+    elif zombie.real_parent.pid == 1 and zombie.kernel.init_reaps:
+        reap(zombie.real_parent, zombie)
+    else:
+        parent = zombie.real_parent
+        if parent.waitable is None:
+            parent.waitable = {}
+        parent.waitable[zombie.pid] = zombie
+
+
+def find_new_reaper(p):
+    """Return who adopts p's children: the nearest living subreaper ancestor, else init."""
+    ancestor = p.real_parent
+    while ancestor is not None and ancestor.pid != 1:
+        if ancestor.subreaper and ancestor.state in ALIVE:
+            return ancestor
+        ancestor = ancestor.real_parent
+    return p.kernel.init
+
+
+def _forget_original_parent(p):
+    reaper = find_new_reaper(p)
+    k = p.kernel
+    orphans = list(p.childmap.values())
+    p.childmap = None
+    p.waitable = None
+    for child in orphans:
+        k.adopt(reaper, child)
+        if child.pdeath_signal and child.state in ALIVE:
+            send_signal(child, child.pdeath_signal)
+        if child.state is ZOMBIE:
+            _notify_or_reap(child)
+        elif child.stop_report or child.continued:
+            reaper.waitable = reaper.waitable or {}
+            reaper.waitable[child.pid] = child
+        if k.emit is not None:
+            k.emit(k.clock, "reparent", child.pid, ppid=reaper.pid)
+
+
+def reap(parent, zombie):
+    """The parent collects the zombie (wait_task_zombie): add its usage, then release it."""
+    usage = combine(zombie.final, zombie.cusage)
+    parent.cusage = combine(usage, parent.cusage)
+    release(zombie)
+
+
+def release(zombie):
+    """Free the zombie's table entry, pid, group and session membership (release_task)."""
+    k = zombie.kernel
+    pid = zombie.pid
+    parent = zombie.real_parent
+    del parent.childmap[pid]
+    if parent.waitable is not None:
+        parent.waitable.pop(pid, None)
+    k.unlist(zombie)
+    zombie.state = REAPED
+    if k.emit is not None:
+        k.emit(k.clock, "reap", pid, by=parent.pid, status=zombie.wstatus)
+
+
+class ExitCalls:
+    """_exit, exit, atexit."""
+
+    __slots__ = ()
+
+    def _exit(self, status):
+        """Terminate now, as os._exit: no atexit handlers, no stdio flush.
+
+        Only status & 0xff reaches the parent (_exit(-1) is 255, _exit(256) is 0).
+        The call returns None; the process is a zombie (or gone) afterwards.
+        """
+        enter(self)
+        do_exit(self, W_EXITCODE(status))
+
+    def exit(self, status=0):
+        """Run atexit handlers last-registered-first, flush stdio (hooks), then _exit.
+
+        A handler may register another (it runs next); a handler that ends the process
+        stops the rest, as in glibc. Handlers run with kernel.current set to this process.
+        """
+        enter(self)
+        k = self.kernel
+        saved, k.current = k.current, self
+        try:
+            while self.atexit_handlers and self.state in ALIVE:
+                func, args, kwargs = self.atexit_handlers.pop()
+                func(*args, **kwargs)
+            if self.state not in ALIVE:
+                return
+            for hook in k.hooks.flush:
+                hook(self)
+        finally:
+            k.current = saved
+        if self.state in ALIVE:
+            do_exit(self, W_EXITCODE(status))
+
+    def atexit(self, func, *args, **kwargs):
+        """Register func(*args, **kwargs) to run at exit(); return func, as atexit.register."""
+        enter(self)
+        if self.atexit_handlers is None:
+            self.atexit_handlers = []
+        self.atexit_handlers.append((func, args, kwargs))
+        return func
+
+
+__all__ = ["ExitCalls", "do_exit", "find_new_reaper", "reap", "release", "SIGCHLD"]

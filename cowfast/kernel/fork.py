@@ -1,0 +1,69 @@
+"""Process creation: fork(2).
+
+As Linux kernel/fork.c copy_process(): the child gets a new pid (cyclic allocation,
+pids.py), the parent's address space shared copy-on-write (AddressSpace.fork(), O(1)),
+copies of its dispositions, limits, atexit handlers and memory layout (stdio buffers
+and descriptors through the fork hooks of later layers), the parent's group and
+session, and fresh counters, an empty pending set, no subreaper flag, no parent-death
+signal. Errors: EAGAIN when no pid is free or the uid is at RLIMIT_NPROC (root
+excepted), ENOMEM when strict overcommit cannot commit the child's private writable
+memory (the VM_ACCOUNT charge of dup_mmap).
+"""
+import resource
+
+from .entry import enter, raise_errno
+
+
+class ForkCalls:
+    """fork."""
+
+    __slots__ = ()
+
+    def fork(self):
+        """Create a child process; return its pid (the child's own fork_result is 0), as os.fork.
+
+        The child is `kernel.process(pid)`; it starts running, ready for system calls.
+
+        Raises:
+            BlockingIOError: EAGAIN, no free pid, or RLIMIT_NPROC reached (not for root).
+            OSError: ENOMEM, strict overcommit cannot commit the child's private memory,
+                or the engine ran out of frames for page tables.
+        """
+        enter(self)
+        k = self.kernel
+        uid = self.uid
+        if uid != 0:
+            nproc = self.rlimit_soft(resource.RLIMIT_NPROC)
+            if nproc != resource.RLIM_INFINITY and k.uid_count.get(uid, 0) >= nproc:
+                raise_errno(11)
+        pid = k.pids.allocate()
+        if pid is None:
+            raise_errno(11)
+        mem = self.mem
+        k.charge(mem.commit, fork=True)
+        try:
+            aspace = self.aspace.fork()
+        except BaseException:
+            k.uncharge(mem.commit)
+            raise
+        child = k.new_process(pid, self, self.command)
+        child.uid = uid
+        child.pgid = self.pgid
+        child.sid = self.sid
+        child.aspace = aspace
+        child.mem = mem.copy()
+        child.fork_result = 0
+        if self.actions is not None:
+            child.actions = self.actions
+            child.actions_shared = self.actions_shared = True
+        child.blocked = self.blocked
+        child.limits = self.limits
+        if self.atexit_handlers:
+            child.atexit_handlers = list(self.atexit_handlers)
+        child.did_exec = False
+        k.attach(child, self)
+        for hook in k.hooks.fork:
+            hook(self, child)
+        if k.emit is not None:
+            k.emit(k.clock, "fork", pid, ppid=self.pid, command=self.command)
+        return pid

@@ -1,0 +1,81 @@
+"""What users see: psutil's memory_info()/memory_full_info(), /proc/PID/statm and smaps_rollup.
+
+Bytes, as psutil reports them, computed from the engine's AddressSpace.stats() and the
+layout this layer knows: statm's `shared` is the text (file-backed) plus shared
+anonymous pages (shmem), never copy-on-write-shared anonymous memory; `text` is the
+text size; `data` is data + bss + heap + stack + private writable mappings, as statm.
+The smaps_rollup split: text pages are clean (file-backed), anonymous pages are dirty;
+a page is shared when two or more processes map its frame (the page cache does not
+count). Zombies and reaped processes report zeros.
+"""
+from typing import NamedTuple
+
+
+class pmem(NamedTuple):
+    """psutil.Process.memory_info() on Linux (bytes)."""
+
+    rss: int
+    vms: int
+    shared: int
+    text: int
+    lib: int
+    data: int
+    dirty: int
+
+
+class pfullmem(NamedTuple):
+    """psutil.Process.memory_full_info() (bytes), plus smaps_rollup's split, lower-cased."""
+
+    rss: int
+    vms: int
+    shared: int
+    text: int
+    lib: int
+    data: int
+    dirty: int
+    uss: int
+    pss: int
+    swap: int
+    shared_clean: int
+    shared_dirty: int
+    private_clean: int
+    private_dirty: int
+    anonymous: int
+
+
+class InfoCalls:
+    """memory_info, memory_full_info, minflt counters (not system calls: no clock tick)."""
+
+    __slots__ = ()
+
+    def memory_info(self):
+        """Return pmem(rss, vms, shared, text, lib, data, dirty) in bytes."""
+        return pmem(*self.memory_full_info()[:7])
+
+    def memory_full_info(self):
+        """Return pfullmem: memory_info's fields, uss, pss, swap and the smaps_rollup split."""
+        if self.aspace is None:
+            return pfullmem(*(0,) * 15)
+        ps = self.kernel.page_size
+        st = self.aspace.stats()
+        m = self.mem
+        text, data_bss, heap, stack = m.pages(ps)
+        vms = (text + data_bss + heap + stack + m.mmap_pages) * ps
+        statm_data = (data_bss + heap + stack + m.anon_wr_pages) * ps
+        shared_text = text if m.image.users >= 2 else 0
+        private_text = text - shared_text
+        rss = st.rss * ps
+        return pfullmem(
+            rss=rss, vms=vms, shared=(text + m.shm_pages) * ps, text=text * ps, lib=0,
+            data=statm_data, dirty=0, uss=st.uss * ps, pss=int(st.pss * ps), swap=0,
+            shared_clean=shared_text * ps, shared_dirty=(st.shared - shared_text) * ps,
+            private_clean=private_text * ps, private_dirty=(st.uss - private_text) * ps,
+            anonymous=rss - (text + m.shm_pages) * ps)
+
+    def minflt(self):
+        """Return the minor faults of this process (/proc/PID/stat minflt; kept by zombies)."""
+        return self.usage_now()[0]
+
+    def cminflt(self):
+        """Return the minor faults of its reaped children (/proc/PID/stat cminflt)."""
+        return self.cusage[0] if self.cusage else 0

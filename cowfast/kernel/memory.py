@@ -1,0 +1,405 @@
+"""A process's memory: brk(2)/sbrk, malloc(3)/free, mmap(2)/munmap/mprotect, reads and writes.
+
+Every access goes through the process, so that a fault the engine reports
+(SegmentationFault: a write to text, an unmapped address, a stack overflow past
+RLIMIT_STACK) delivers SIGSEGV as Linux's force_sig_fault() does: a handled SIGSEGV
+runs its handler, otherwise the process dies (core flag only if RLIMIT_CORE allows);
+the access itself raises the SegmentationFault either way. Private writable memory
+is charged to the kernel's commit count (strict overcommit, mm/util.c
+__vm_enough_memory). malloc is a small first-fit allocator on the brk heap that
+sends requests of 128 KiB and more to mmap, as glibc's M_MMAP_THRESHOLD does.
+"""
+import mmap as _mmap
+import resource
+
+from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
+from ..errors import OutOfFramesError, SegmentationFault
+from .entry import check_still_running, enter, raise_errno
+from .image import INT, MMAP_TOP, STACK_TOP, Var, page_up
+from .info import InfoCalls
+from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
+
+MAP_SHARED = _mmap.MAP_SHARED
+MAP_PRIVATE = _mmap.MAP_PRIVATE
+MAP_ANONYMOUS = _mmap.MAP_ANONYMOUS
+MAP_FIXED = 0x10
+MMAP_THRESHOLD = 128 << 10
+_PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+
+
+class Layout:
+    """Where things are in one process's address space, and what it has charged."""
+
+    __slots__ = ("image", "brk", "stack_low", "sp", "mmap_next", "regions", "vars", "heap",
+                 "commit", "mmap_pages", "shm_pages", "anon_wr_pages")
+
+    def __init__(self, image, stack_low):
+        self.image = image
+        self.brk = image.brk_start
+        self.stack_low = stack_low
+        self.sp = STACK_TOP
+        self.mmap_next = MMAP_TOP
+        self.regions = None        # start -> (length, prot, shared)
+        self.vars = None           # name -> Var for heap and stack variables
+        self.heap = None           # malloc: [top, free {addr: size}, sizes {addr: size}]
+        self.commit = 0
+        self.mmap_pages = self.shm_pages = self.anon_wr_pages = 0
+
+    def copy(self):
+        """Return the child's copy at fork (its own tables; same image)."""
+        c = Layout.__new__(Layout)
+        c.image, c.brk, c.stack_low, c.sp = self.image, self.brk, self.stack_low, self.sp
+        c.mmap_next, c.commit = self.mmap_next, self.commit
+        c.regions = dict(self.regions) if self.regions else None
+        c.vars = dict(self.vars) if self.vars else None
+        h = self.heap
+        c.heap = [h[0], dict(h[1]), dict(h[2])] if h else None
+        c.mmap_pages, c.shm_pages, c.anon_wr_pages = (self.mmap_pages, self.shm_pages,
+                                                      self.anon_wr_pages)
+        self.image.users += 1
+        return c
+
+    def release(self, p):
+        """Give back the commit charge and the image reference (at exit)."""
+        p.kernel.uncharge(self.commit)
+        self.commit = 0
+        self.image.users -= 1
+
+    def pages(self, page):
+        """Return (text, data+bss, heap, stack) page counts."""
+        img = self.image
+        return (img.text_pages, img.data_pages, (page_up(self.brk, page) - img.brk_start) // page,
+                (STACK_TOP - self.stack_low) // page)
+
+    def find(self, name):
+        """Return the Var called name (heap/stack first, then data/bss), or raise KeyError."""
+        v = self.vars.get(name) if self.vars else None
+        return v if v is not None else self.image.variables[name]
+
+    def define(self, name, var):
+        if self.vars is None:
+            self.vars = {}
+        self.vars[name] = var
+
+    def account(self, length, prot, shared, page, sign):
+        n = length // page * sign
+        self.mmap_pages += n
+        if shared:
+            self.shm_pages += n
+        elif prot & PROT_WRITE:
+            self.anon_wr_pages += n
+            self.commit += n
+        return n if (not shared and prot & PROT_WRITE) else 0
+
+    def carve(self, start, end, page):
+        """Remove [start, end) from the mmap regions; return the commit pages it held."""
+        freed = 0
+        if not self.regions:
+            return 0
+        for rstart, (length, prot, shared) in list(self.regions.items()):
+            rend = rstart + length
+            if rend <= start or rstart >= end:
+                continue
+            del self.regions[rstart]
+            freed -= self.account(length, prot, shared, page, -1)
+            for lo, hi in ((rstart, start), (end, rend)):
+                if lo < hi and lo >= rstart and hi <= rend:
+                    self.regions[lo] = (hi - lo, prot, shared)
+                    freed -= self.account(hi - lo, prot, shared, page, 1)
+        return freed
+
+
+class MemoryCalls(InfoCalls):
+    """read, write, touch, brk, sbrk, malloc, free, mmap, munmap, mprotect, vars."""
+
+    __slots__ = ()
+
+    # --- accesses ---
+
+    def read(self, addr, size):
+        """Read size bytes at addr (untouched pages read as zeros)."""
+        enter(self)
+        return self._access(self.aspace.read, addr, size)
+
+    def write(self, addr, data):
+        """Write data at addr, breaking copy-on-write as Linux does; return bytes written."""
+        enter(self)
+        return self._access(self.aspace.write, addr, data)
+
+    def touch(self, pages, write=True):
+        """Access each page number of a numpy uint64 array (engine touch()); return the count."""
+        enter(self)
+        return self._access(self.aspace.touch, pages, write)
+
+    def _access(self, op, *args):
+        k = self.kernel
+        before = self.aspace.stats() if k.emit is not None else None
+        try:
+            result = op(*args)
+        except SegmentationFault as fault:
+            self._force_sigsegv(fault)
+            raise
+        except OutOfFramesError:
+            if k.oom_kill:
+                send_signal(self, SIGKILL)      # the OOM killer picks the faulting process
+            raise
+        if before is not None:
+            _log_faults(k, self, before, self.aspace.stats())
+        return result
+
+    def _force_sigsegv(self, fault):
+        k = self.kernel
+        if k.emit is not None:
+            k.emit(k.clock, "segv", self.pid, address=fault.address, code=fault.code)
+        send_signal(self, SIGSEGV, forced=True)
+        if self.pending & ~self.blocked:
+            deliver_pending(self)
+
+    # --- the heap: brk and malloc ---
+
+    def brk(self, addr=None):
+        """Set the program break to addr and return it; with no addr return the current one.
+
+        Raises OSError ENOMEM below the start of the heap, beyond RLIMIT_DATA, or when
+        strict overcommit cannot commit the growth (glibc brk's -1/ENOMEM).
+        """
+        enter(self)
+        if addr is not None:
+            self._set_brk(addr)
+        return self.mem.brk
+
+    def sbrk(self, increment=0):
+        """Move the break by increment bytes; return the previous break, as sbrk(3)."""
+        enter(self)
+        old = self.mem.brk
+        if increment:
+            self._set_brk(old + increment)
+        return old
+
+    def _set_brk(self, new):
+        m, k = self.mem, self.kernel
+        ps = k.page_size
+        img = m.image
+        if new < img.brk_start:
+            raise_errno(12)
+        data_limit = self.rlimit_soft(resource.RLIMIT_DATA)
+        if data_limit != resource.RLIM_INFINITY and (
+                new - img.brk_start + img.data_end - img.data_start > data_limit):
+            raise_errno(12)
+        old_end, new_end = page_up(m.brk, ps), page_up(new, ps)
+        if new_end > old_end:
+            pages = (new_end - old_end) // ps
+            k.charge(pages)
+            self.aspace.map(old_end, new_end - old_end)
+            m.commit += pages
+        elif new_end < old_end:
+            self.aspace.unmap(new_end, old_end - new_end)
+            pages = (old_end - new_end) // ps
+            m.commit -= pages
+            k.uncharge(pages)
+        m.brk = new
+
+    def malloc(self, size):
+        """Allocate size bytes (16-byte aligned) and return the address, as malloc(3).
+
+        Requests of MMAP_THRESHOLD (128 KiB) or more get their own mmap. Raises OSError
+        ENOMEM when the heap cannot grow.
+        """
+        enter(self)
+        if size < 0:
+            raise_errno(12)
+        m = self.mem
+        if m.heap is None:
+            m.heap = [m.brk, {}, {}]
+        heap = m.heap
+        if size >= MMAP_THRESHOLD:
+            length = page_up(size, self.kernel.page_size)
+            addr = self.mmap(length)
+            heap[2][addr] = -length
+            return addr
+        n = (max(size, 1) + 15) & ~15
+        for addr, avail in heap[1].items():
+            if avail >= n:
+                del heap[1][addr]
+                if avail > n:
+                    heap[1][addr + n] = avail - n
+                heap[2][addr] = n
+                return addr
+        addr = heap[0]
+        if addr + n > m.brk:
+            self._set_brk(addr + n)
+        heap[0] = addr + n
+        heap[2][addr] = n
+        return addr
+
+    def free(self, addr):
+        """Release a block from malloc; free(0) does nothing; a bad pointer aborts (SIGABRT)."""
+        enter(self)
+        if addr == 0:
+            return
+        heap = self.mem.heap
+        size = heap[2].pop(addr, None) if heap else None
+        if size is None:
+            self.abort()                  # glibc: "free(): invalid pointer", then abort()
+        if size < 0:
+            self.munmap(addr, -size)
+        elif addr + size == heap[0]:
+            heap[0] = addr
+        else:
+            heap[1][addr] = size
+
+    def abort(self):
+        """Raise SIGABRT; if a handler returns, die of it anyway, as abort(3)."""
+        self.raise_signal(6)
+        self.signal(6, 0)
+        self.raise_signal(6)
+
+    # --- mmap ---
+
+    def mmap(self, length, prot=PROT_READ | PROT_WRITE, flags=MAP_PRIVATE | MAP_ANONYMOUS,
+             addr=0):
+        """Map anonymous memory, private (copy-on-write across fork) or shared; return the address.
+
+        MAP_FIXED places it at addr, replacing what was there; otherwise addr is ignored
+        and the region goes below the previous one (top-down, as Linux's default layout).
+
+        Raises:
+            OSError: EINVAL for length 0, unaligned MAP_FIXED addr, bad prot, neither or
+                both of MAP_SHARED/MAP_PRIVATE, or no MAP_ANONYMOUS (files: the files layer).
+            OSError: ENOMEM when the private writable memory cannot be committed, or a shared
+                mapping finds too few free frames.
+        """
+        enter(self)
+        k, m = self.kernel, self.mem
+        ps = k.page_size
+        kind = flags & (MAP_SHARED | MAP_PRIVATE)
+        if (length <= 0 or prot & ~_PROT_ALL or kind not in (MAP_SHARED, MAP_PRIVATE)
+                or not flags & MAP_ANONYMOUS or (flags & MAP_FIXED and addr % ps)):
+            raise_errno(22)
+        length = page_up(length, ps)
+        shared = kind == MAP_SHARED
+        charge = 0 if shared or not prot & PROT_WRITE else length // ps
+        k.charge(charge)
+        try:
+            start = addr if flags & MAP_FIXED else m.mmap_next - length
+            self.aspace.map(start, length, prot, shared)
+        except BaseException:
+            k.uncharge(charge)
+            raise
+        k.uncharge(m.carve(start, start + length, ps))
+        if m.regions is None:
+            m.regions = {}
+        m.regions[start] = (length, prot, shared)
+        m.account(length, prot, shared, ps, 1)
+        if not flags & MAP_FIXED:
+            m.mmap_next = start
+        return start
+
+    def munmap(self, addr, length):
+        """Unmap [addr, addr+length) of mmap'ed memory; frames nobody else maps are freed."""
+        enter(self)
+        ps = self.kernel.page_size
+        if addr % ps or length <= 0:
+            raise_errno(22)
+        length = page_up(length, ps)
+        self.aspace.unmap(addr, length)
+        self.kernel.uncharge(self.mem.carve(addr, addr + length, ps))
+
+    def mprotect(self, addr, length, prot):
+        """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped)."""
+        enter(self)
+        self.aspace.protect(addr, length, prot)
+
+    # --- named variables ---
+
+    @property
+    def vars(self):
+        """The process's named variables: vars['g'] reads, vars['g'] = 5 writes."""
+        return Variables(self)
+
+    def _push(self, size):
+        """Reserve size bytes on the stack, growing it up to RLIMIT_STACK (else SIGSEGV)."""
+        m, k = self.mem, self.kernel
+        ps = k.page_size
+        sp = (m.sp - size) & ~15
+        if sp < m.stack_low:
+            low = sp // ps * ps
+            limit = self.rlimit_soft(resource.RLIMIT_STACK)
+            if limit != resource.RLIM_INFINITY and STACK_TOP - low > limit:
+                fault = SegmentationFault(sp, 1)
+                self._force_sigsegv(fault)
+                raise fault
+            pages = (m.stack_low - low) // ps
+            k.charge(pages)
+            self.aspace.map(low, m.stack_low - low)
+            m.commit += pages
+            m.stack_low = low
+        m.sp = sp
+        return sp
+
+
+class Variables:
+    """A view of one process's named variables (data, bss, heap and stack)."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, p):
+        self.p = p
+
+    def __getitem__(self, name):
+        v = self.p.mem.find(name)
+        raw = self.p.read(v.addr, v.size)
+        return INT.unpack(raw)[0] if v.is_int else raw
+
+    def __setitem__(self, name, value):
+        v = self.p.mem.find(name)
+        raw = INT.pack(value) if v.is_int else bytes(value)
+        if len(raw) > v.size:
+            raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
+        self.p.write(v.addr, raw)
+
+    def __contains__(self, name):
+        try:
+            self.p.mem.find(name)
+        except KeyError:
+            return False
+        return True
+
+    def address(self, name):
+        """Return the address of variable name."""
+        return self.p.mem.find(name).addr
+
+    def info(self, name):
+        """Return the Var (addr, size, is_int, segment) of name."""
+        return self.p.mem.find(name)
+
+    def heap(self, name, value):
+        """Define name on the heap (malloc), initialised to value (int or bytes); return its address."""
+        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        addr = self.p.malloc(len(raw))
+        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
+        self.p.write(addr, raw)
+        return addr
+
+    def local(self, name, value):
+        """Define name on the stack, initialised to value (int or bytes); return its address."""
+        enter(self.p)
+        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        addr = self.p._push(len(raw))
+        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
+        self.p.write(addr, raw)
+        return addr
+
+
+def _log_faults(k, p, before, after):
+    faults = after.minor_faults - before.minor_faults
+    if faults:
+        k.emit(k.clock, "fault", p.pid, faults=faults, zero_fills=after.zero_fills - before.zero_fills,
+               reuses=after.reuses - before.reuses)
+    copies = after.cow_copies - before.cow_copies
+    if copies:
+        k.emit(k.clock, "copy", p.pid, pages=copies)
+
+
+__all__ = ["Layout", "MemoryCalls", "Variables", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS",
+           "MAP_FIXED", "check_still_running"]

@@ -1,0 +1,317 @@
+"""Signals: kill(2), killpg(3), signal(2), sigaction(2), sigpending(2), pause(2), signal(7).
+
+Generation follows Linux kernel/signal.c: prepare_signal() resumes a stopped process
+on SIGCONT and drops pending stops (and vice versa) at the moment of sending;
+ignored signals are discarded; a default action (terminate, core, stop) is taken at
+once, since no user code runs for it. A signal with a Python handler is left pending
+and its handler runs at the target's next system call, or before the sending call
+returns when the target is the caller itself. Standard signals do not queue: three
+SIGCHLDs sent before the handler runs make one call, as on Linux.
+Notification of the parent follows do_notify_parent() and do_notify_parent_cldstop().
+"""
+from .. import signals as S
+from ..waitstatus import W_TERMCODE
+from .entry import check_still_running, enter, raise_errno
+from .state import ALIVE, RUNNING, SLEEPING, STOPPED
+
+SIGCHLD = S.Signals.SIGCHLD
+SIGCONT = S.Signals.SIGCONT
+SIGKILL = S.Signals.SIGKILL
+SIGSEGV = S.Signals.SIGSEGV
+_CONT_BIT = S.sigmask(SIGCONT)
+_STOP_BITS = sum(S.sigmask(s) for s in S.STOP_SIGNALS)
+_INT_MIN = -(1 << 31)
+
+
+def action_of(p, sig):
+    """Return p's SigAction for sig."""
+    actions = p.actions
+    if actions is None:
+        return S.DEFAULT
+    return actions.get(sig, S.DEFAULT)
+
+
+def send_signal(p, sig, forced=False):
+    """Generate sig for process p (Linux send_signal + complete_signal).
+
+    `forced` is force_sig_fault(): a fault that would be ignored or blocked kills.
+    """
+    if p.state not in ALIVE or sig == 0:
+        return
+    k = p.kernel
+    if k.emit is not None:
+        k.emit(k.clock, "signal", p.pid, sig=S.to_signal(sig))
+    bit = S.sigmask(sig)
+    if sig == SIGCONT:
+        p.pending &= ~_STOP_BITS
+        if p.state is STOPPED:
+            _resume(p)
+    elif bit & _STOP_BITS:
+        p.pending &= ~_CONT_BIT
+    act = action_of(p, sig)
+    if forced and (act.handler is S.SIG_IGN or p.blocked & bit):
+        _set_action(p, sig, S.DEFAULT)
+        p.blocked &= ~bit
+        act = S.DEFAULT
+    handler = act.handler
+    if handler is S.SIG_IGN:
+        return
+    if handler is S.SIG_DFL:
+        what = S.DEFAULT_ACTION[sig]
+        if what is S.Action.IGN or what is S.Action.CONT:
+            return
+        if p.pid == 1:
+            return                      # init gets only the signals it handles (SIGNAL_UNKILLABLE)
+        if not (p.blocked & bit) and (p.state is not STOPPED or sig == SIGKILL):
+            _default(p, sig, what)
+            return
+    p.pending |= bit
+
+
+def _default(p, sig, what):
+    """Take the default action of a fatal or stop signal now."""
+    if what is S.Action.STOP:
+        if p.state is not STOPPED:
+            _stop(p, sig)
+        return
+    from .exit import do_exit
+    core = what is S.Action.CORE and p.rlimit_core() != 0
+    do_exit(p, W_TERMCODE(sig, core))
+
+
+def _stop(p, sig):
+    p.state = STOPPED
+    p.stop_report = sig
+    p.continued = False
+    _report_to_parent(p)
+    notify_parent_cldstop(p)
+
+
+def _resume(p):
+    p.state = SLEEPING if p.sleeping_in is not None else RUNNING
+    p.stop_report = 0
+    p.continued = True
+    _report_to_parent(p)
+    notify_parent_cldstop(p)
+    # Fatal signals that arrived while stopped stay pending until now (not handlers).
+    pending = p.pending & ~p.blocked
+    sig = 1
+    while pending and p.state in ALIVE:
+        if pending & 1 and action_of(p, sig).handler is S.SIG_DFL:
+            p.pending &= ~S.sigmask(sig)
+            _default(p, sig, S.DEFAULT_ACTION[sig])
+        pending >>= 1
+        sig += 1
+
+
+def _report_to_parent(p):
+    parent = p.real_parent
+    if parent.waitable is None:
+        parent.waitable = {}
+    parent.waitable[p.pid] = p
+
+
+def notify_parent_cldstop(p):
+    """Send the parent SIGCHLD for a stop or continue unless it said SIG_IGN or SA_NOCLDSTOP."""
+    act = action_of(p.real_parent, SIGCHLD)
+    if act.handler is not S.SIG_IGN and not act.flags & S.SA_NOCLDSTOP:
+        send_signal(p.real_parent, SIGCHLD)
+
+
+def notify_parent(p):
+    """Tell p's parent that p died (do_notify_parent). Return True if p must be auto-reaped.
+
+    A parent whose SIGCHLD is SIG_IGN, or that set SA_NOCLDWAIT, reaps its children
+    itself; with SA_NOCLDWAIT and a handler Linux still sends SIGCHLD.
+    """
+    parent = p.real_parent
+    act = action_of(parent, SIGCHLD)
+    autoreap = act.handler is S.SIG_IGN or bool(act.flags & S.SA_NOCLDWAIT)
+    if act.handler is not S.SIG_IGN:
+        send_signal(parent, SIGCHLD)
+    return autoreap
+
+
+def deliver_pending(p):
+    """Run the handlers of p's deliverable pending signals, lowest number first.
+
+    Return True if a handler without SA_RESTART ran (a sleeping call then gets EINTR).
+    """
+    interrupted = False
+    k = p.kernel
+    while p.state is RUNNING or p.state is SLEEPING:
+        ready = p.pending & ~p.blocked
+        if not ready:
+            break
+        sig = (ready & -ready).bit_length()
+        p.pending &= ~S.sigmask(sig)
+        act = action_of(p, sig)
+        if act.handler is S.SIG_IGN:
+            continue
+        if act.handler is S.SIG_DFL:
+            _default(p, sig, S.DEFAULT_ACTION[sig])
+            continue
+        interrupted |= not act.flags & S.SA_RESTART
+        _run_handler(p, k, sig, act)
+    return interrupted
+
+
+def _run_handler(p, k, sig, act):
+    p.nsignals += 1
+    if k.emit is not None:
+        k.emit(k.clock, "handler", p.pid, sig=S.to_signal(sig))
+    saved_mask, saved_current = p.blocked, k.current
+    p.blocked |= sum(S.sigmask(s) for s in act.mask)
+    if not act.flags & S.SA_NODEFER:
+        p.blocked |= S.sigmask(sig)
+    if act.flags & S.SA_RESETHAND:
+        _set_action(p, sig, S.DEFAULT)
+    k.current = p
+    try:
+        act.handler(S.to_signal(sig), p)   # Python's (signum, frame): the frame is the process
+    finally:
+        p.blocked = saved_mask
+        k.current = saved_current
+
+
+def _set_action(p, sig, act):
+    if p.actions is None or p.actions_shared:
+        p.actions = dict(p.actions or ())
+        p.actions_shared = False
+    if act == S.DEFAULT:
+        p.actions.pop(sig, None)
+    else:
+        p.actions[sig] = act
+
+
+def _check_catchable(sig):
+    """Validate sig for signal()/sigaction() as Python's signal module and glibc do."""
+    if not 1 <= sig < S.NSIG:
+        raise ValueError("signal number out of range")
+    if sig in S.UNCATCHABLE or sig in S.GLIBC_RESERVED:
+        raise_errno(22)
+
+
+class SignalCalls:
+    """kill, killpg, signal, getsignal, sigaction, sigpending, pause, raise_signal."""
+
+    __slots__ = ()
+
+    def kill(self, pid, sig):
+        """Send signal sig to pid (>0), own group (0), every process (-1) or group -pid, as os.kill.
+
+        Raises:
+            OSError: EINVAL, sig is not a valid signal number.
+            PermissionError: EPERM, no permission to signal any target process.
+            ProcessLookupError: ESRCH, no process or group matches.
+            Terminated: the signal ended the caller itself.
+        """
+        enter(self)
+        if not _INT_MIN <= pid < -_INT_MIN:
+            raise OverflowError("signed integer is greater than maximum")
+        if not 0 <= sig < S.NSIG:
+            raise_errno(22)
+        if pid == _INT_MIN:
+            raise_errno(3)
+        k = self.kernel
+        if pid > 0:
+            targets = [k.procs.get(pid)]
+            if targets[0] is None:
+                raise_errno(3)
+        elif pid == -1:
+            targets = [t for t in k.procs.values() if t.pid != 1 and t is not self]
+            if not targets:
+                raise_errno(3)
+            for t in targets:
+                if self._may_signal(t, sig):
+                    send_signal(t, sig)
+            return self._after_self_signal()
+        else:
+            group = k.pgrps.get(self.pgid if pid == 0 else -pid)
+            if not group:
+                raise_errno(3)
+            targets = list(group.values())
+        allowed = [t for t in targets if self._may_signal(t, sig)]
+        if not allowed:
+            raise_errno(1)
+        for t in allowed:
+            send_signal(t, sig)
+        return self._after_self_signal()
+
+    def killpg(self, pgid, sig):
+        """Send sig to process group pgid, as os.killpg (pgid 0 is the caller's group)."""
+        if pgid < 0:
+            enter(self)
+            raise_errno(22)
+        return self.kill(-pgid if pgid else 0, sig)
+
+    def raise_signal(self, sig):
+        """Send sig to the calling process, as signal.raise_signal."""
+        return self.kill(self.pid, sig)
+
+    def _may_signal(self, target, sig):
+        """kill_ok_by_cred: root, the same uid, or SIGCONT within the session."""
+        return (self.uid == 0 or self.uid == target.uid
+                or (sig == SIGCONT and self.sid == target.sid))
+
+    def _after_self_signal(self):
+        """Signals the caller sent itself are delivered before the call returns."""
+        if self.pending & ~self.blocked and self.state is RUNNING:
+            deliver_pending(self)
+        check_still_running(self)
+
+    def signal(self, sig, handler):
+        """Set the disposition of sig and return the previous one, as signal.signal.
+
+        Raises ValueError for a number out of range, OSError EINVAL for SIGKILL/SIGSTOP,
+        TypeError for a handler that is neither SIG_DFL, SIG_IGN nor callable.
+        """
+        old = self.sigaction(sig, S.SigAction(handler))
+        return old.handler
+
+    def getsignal(self, sig):
+        """Return the current handler of sig, as signal.getsignal."""
+        if not 1 <= sig < S.NSIG:
+            raise ValueError("signal number out of range")
+        return action_of(self, sig).handler
+
+    def sigaction(self, sig, action=None):
+        """Examine and change the action of sig; return the previous SigAction.
+
+        action is a signals.SigAction(handler, flags, mask), or None to only query.
+        Setting SIG_IGN discards the pending instance of sig, as Linux does.
+        """
+        enter(self)
+        _check_catchable(sig)
+        old = action_of(self, sig)
+        if action is None:
+            return old
+        handler = action.handler
+        if handler not in (S.SIG_DFL, S.SIG_IGN) and not callable(handler):
+            raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, "
+                            "or a callable object")
+        if isinstance(handler, int) and not isinstance(handler, S.Handlers):
+            handler = S.Handlers(handler)
+        act = S.SigAction(handler, action.flags, frozenset(action.mask))
+        _set_action(self, sig, act)
+        if handler is S.SIG_IGN or (handler is S.SIG_DFL
+                                    and S.DEFAULT_ACTION[sig] is S.Action.IGN):
+            self.pending &= ~S.sigmask(sig)
+        return old
+
+    def sigpending(self):
+        """Return the set of pending signals, as signal.sigpending."""
+        enter(self)
+        return S.signals_in(self.pending)
+
+    def pause(self):
+        """Wait for a signal handler to run, as signal.pause.
+
+        Pending handlers run at entry; then pause returns. With none pending it raises
+        WouldBlock (the process sleeps until a signal arrives).
+        """
+        ran = self.nsignals
+        enter(self)
+        if self.nsignals == ran:
+            from .entry import block
+            block(self, "pause", f"process {self.pid} is waiting for a signal")

@@ -1,0 +1,149 @@
+"""The process table: membership of groups, sessions and uids, parent links, ps(1), checks.
+
+Linux keeps a process on its parent's children list, in its pid's PIDTYPE_PGID and
+PIDTYPE_SID lists and in its uid's process count until release_task(); these
+helpers keep the same sets and `check()` recomputes them all (the way the engine's
+check() recomputes reference counts).
+"""
+from typing import NamedTuple
+
+from .state import ALIVE, ZOMBIE
+
+
+class PsRow(NamedTuple):
+    """One line of `ps`: ids, state letter, command and memory in bytes."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    uid: int
+    state: str
+    command: str
+    rss: int
+    pss: int
+    uss: int
+    depth: int
+
+
+class TableMixin:
+    """Kernel methods that keep the table's indexes consistent."""
+
+    def list_process(self, p):
+        """Enter p in the table, its group, its session and its uid count."""
+        self.procs[p.pid] = p
+        group = self.pgrps.get(p.pgid)
+        if group is None:
+            group = self.pgrps[p.pgid] = {}
+        group[p.pid] = p
+        self.sessions[p.sid] = self.sessions.get(p.sid, 0) + 1
+        self.uid_count[p.uid] = self.uid_count.get(p.uid, 0) + 1
+
+    def unlist(self, p):
+        """Remove p from the table and every index (release_task)."""
+        del self.procs[p.pid]
+        self._leave_group(p)
+        self.uid_count[p.uid] -= 1
+        if not self.uid_count[p.uid]:
+            del self.uid_count[p.uid]
+
+    def _leave_group(self, p):
+        group = self.pgrps[p.pgid]
+        del group[p.pid]
+        if not group:
+            del self.pgrps[p.pgid]
+        n = self.sessions[p.sid] - 1
+        if n:
+            self.sessions[p.sid] = n
+        else:
+            del self.sessions[p.sid]
+
+    def attach(self, child, parent):
+        """List a new child and make it the last child of parent."""
+        self.list_process(child)
+        self.adopt(parent, child)
+
+    def adopt(self, parent, child):
+        """Make child the last child of parent (fork, or re-parenting at exit)."""
+        if parent.childmap is None:
+            parent.childmap = {}
+        parent.childmap[child.pid] = child
+        self.seq += 1
+        child.seq = self.seq
+        child.real_parent = parent
+
+    def move_to_group(self, p, pgid, sid):
+        """Move p to process group pgid of session sid (setpgid, setsid)."""
+        self._leave_group(p)
+        p.pgid, p.sid = pgid, sid
+        group = self.pgrps.get(pgid)
+        if group is None:
+            group = self.pgrps[pgid] = {}
+        group[p.pid] = p
+        self.sessions[sid] = self.sessions.get(sid, 0) + 1
+
+    def change_uid(self, p, uid):
+        """Move p's count to another uid (setuid)."""
+        self.uid_count[p.uid] -= 1
+        if not self.uid_count[p.uid]:
+            del self.uid_count[p.uid]
+        p.uid = uid
+        self.uid_count[uid] = self.uid_count.get(uid, 0) + 1
+
+    # --- views ---
+
+    def ps(self):
+        """Return the process tree as PsRows, parents before children (ps -ejH order)."""
+        rows, stack = [], [(self.init, 0)]
+        while stack:
+            p, depth = stack.pop()
+            info = p.memory_full_info()
+            rows.append(PsRow(p.pid, p.ppid(), p.pgid, p.sid, p.uid, p.state.letter, p.command,
+                              info.rss, info.pss, info.uss, depth))
+            if p.childmap:
+                stack.extend((c, depth + 1) for c in reversed(list(p.childmap.values())))
+        return rows
+
+    def format_ps(self):
+        """Return `ps`-like text: PID PPID PGID SID S RSS PSS USS (KiB) and an indented COMMAND."""
+        lines = [f"{'PID':>7} {'PPID':>7} {'PGID':>7} {'SID':>7} S {'RSS':>9} {'PSS':>9} "
+                 f"{'USS':>9} COMMAND"]
+        for r in self.ps():
+            name = r.command + (" <defunct>" if r.state == "Z" else "")
+            lines.append(f"{r.pid:>7} {r.ppid:>7} {r.pgid:>7} {r.sid:>7} {r.state} "
+                         f"{r.rss // 1024:>9} {r.pss // 1024:>9} {r.uss // 1024:>9} "
+                         f"{'  ' * r.depth}{name}")
+        return "\n".join(lines)
+
+    # --- invariants ---
+
+    def check(self):
+        """Recompute every index of the table and the memory's refcounts; raise AssertionError."""
+        groups, sessions, uids, committed = {}, {}, {}, 0
+        for pid, p in self.procs.items():
+            assert p.pid == pid and p.state in ALIVE + (ZOMBIE,), p
+            groups.setdefault(p.pgid, set()).add(pid)
+            sessions[p.sid] = sessions.get(p.sid, 0) + 1
+            uids[p.uid] = uids.get(p.uid, 0) + 1
+            if pid != 1:
+                parent = p.real_parent
+                assert parent.state in ALIVE and parent.childmap.get(pid) is p, p
+            if p.state is ZOMBIE:
+                assert not p.childmap and p.aspace is None, f"zombie {pid} holds children or memory"
+                assert p.real_parent.waitable.get(pid) is p, f"zombie {pid} not waitable"
+            else:
+                assert p.aspace is not None
+                committed += p.mem.commit
+            for cpid, c in (p.childmap or {}).items():
+                assert self.procs.get(cpid) is c and c.real_parent is p
+        assert {g: set(m) for g, m in self.pgrps.items()} == groups, "process groups"
+        assert self.sessions == sessions, "sessions"
+        assert self.uid_count == uids, "uid counts"
+        assert self.committed == committed, f"commit {self.committed} != {committed}"
+        users = {}
+        for p in self.procs.values():
+            if p.mem is not None and p.aspace is not None:
+                users[p.mem.image.name] = users.get(p.mem.image.name, 0) + 1
+        for name, img in self.images.items():
+            assert img.users == users.get(name, 0), f"image {name} users"
+        self.memory.check()
