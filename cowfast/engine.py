@@ -66,7 +66,10 @@ class PhysicalMemory:
                 or page_size & (page_size - 1)):
             raise ValueError(f"page_size must be a power of two from 512 to 2 MiB, not {page_size!r}")
         out = ffi.new("cf_mem **")
-        check(lib.cf_mem_new(frames, page_size, lib.CF_MEM_CONTENTS if contents else 0, out))
+        rc = lib.cf_mem_new(frames, page_size, lib.CF_MEM_CONTENTS if contents else 0, out)
+        if rc == lib.CF_ENOMEM:
+            raise MemoryError(f"cannot reserve {frames} frames of {page_size} bytes")
+        check(rc)
         self._ptr = ffi.gc(out[0], lib.cf_mem_free)
         self.frames = frames
         self.page_size = page_size
