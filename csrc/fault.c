@@ -9,81 +9,128 @@
 
 #include "internal.h"
 
-static inline void count_fault(cf_as *as, uint64_t *as_ctr, uint64_t *mem_ctr)
+/*
+ * The state one access call changes, held in locals: the frame allocator's
+ * cursor and the fault counters. PTE stores could alias fields of cf_mem and
+ * cf_as, which would force a reload after each one; a local struct whose
+ * address never escapes stays in registers. batch_end() writes it back.
+ */
+struct batch {
+	cf_mem *m;
+	uint32_t *ref;
+	uint32_t free_head;
+	uint64_t fresh;
+	uint64_t copies, zero_fills, reuses, zero_maps;	/* faults: their sum */
+};
+
+static inline void batch_begin(struct batch *b, cf_mem *m)
 {
-	as->minor_faults++;
-	as->mem->total.minor_faults++;
-	(*as_ctr)++;
-	(*mem_ctr)++;
+	*b = (struct batch){.m = m, .ref = m->ref, .free_head = m->free_head,
+			    .fresh = m->fresh};
+}
+
+static inline void batch_end(struct batch *b, cf_as *as)
+{
+	cf_mem *m = b->m;
+	uint64_t allocs = b->copies + b->zero_fills;
+	uint64_t faults = allocs + b->reuses + b->zero_maps;
+	if (allocs)
+		m->gen++;	/* frames moved: statistics change */
+	m->free_head = b->free_head;
+	m->fresh = b->fresh;
+	m->used += allocs;
+	as->minor_faults += faults;
+	as->cow_copies += b->copies;
+	as->zero_fills += b->zero_fills;
+	as->reuses += b->reuses;
+	m->total.minor_faults += faults;
+	m->total.cow_copies += b->copies;
+	m->total.zero_fills += b->zero_fills;
+	m->total.reuses += b->reuses;
+}
+
+/* frame_alloc_locked() on the batch's cursor. */
+static hot_inline int batch_alloc(struct batch *b, uint32_t *out, bool *recycled)
+{
+	uint32_t f;
+	if (b->free_head != NO_FRAME) {
+		f = b->free_head;
+		b->free_head = b->ref[f] & ~FREE_BIT;
+		*recycled = true;
+	} else if (likely(b->fresh < b->m->nframes)) {
+		f = (uint32_t)b->fresh++;
+		*recycled = false;
+	} else {
+		return CF_ENOMEM;
+	}
+	b->ref[f] = 1;	/* mem->used grows in batch_end(): copies + zero fills */
+	*out = f;
+	return CF_OK;
 }
 
 /* First write to a page never written: a fresh zeroed frame (Linux
  * do_anonymous_page(), or wp_page_copy() from the zero page). */
-static int wp_zero(cf_as *as, struct node *leaf, unsigned i)
+static hot_inline int wp_zero(struct batch *b, uint64_t *ptep)
 {
-	cf_mem *m = as->mem;
+	cf_mem *m = b->m;
 	uint32_t f;
 	bool recycled;
-	int rc = frame_alloc_locked(m, &f, &recycled);
-	if (unlikely(rc))
-		return rc;
+	if (unlikely(batch_alloc(b, &f, &recycled)))
+		return CF_ENOMEM;
 	if (m->contents && recycled)
 		memset(frame_bytes(m, f), 0, 1u << m->page_shift);
-	uint64_t keep = leaf->pte[i] & (PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC);
-	leaf->pte[i] = pte_make(keep | PTE_PRESENT | PTE_WRITABLE | PTE_EXCL, f);
-	count_fault(as, &as->zero_fills, &m->total.zero_fills);
-	m->gen++;
+	uint64_t keep = *ptep & (PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC);
+	*ptep = pte_make(keep | PTE_PRESENT | PTE_WRITABLE | PTE_EXCL, f);
+	b->zero_fills++;
 	return CF_OK;
 }
 
 /* Write-protected page that another space still maps: copy it (Linux
- * wp_page_copy()). The new frame is taken before anything changes. */
-static int wp_copy(cf_as *as, struct node *leaf, unsigned i)
+ * wp_page_copy()). The new frame is taken before anything changes; the old
+ * one keeps a reference elsewhere, so dropping ours never frees it. */
+static hot_inline int wp_copy(struct batch *b, uint64_t *ptep)
 {
-	cf_mem *m = as->mem;
-	uint64_t pte = leaf->pte[i];
+	cf_mem *m = b->m;
+	uint64_t pte = *ptep;
 	uint32_t old = pte_frame(pte), f;
 	bool recycled;
-	int rc = frame_alloc_locked(m, &f, &recycled);
-	if (unlikely(rc))
-		return rc;
+	if (unlikely(batch_alloc(b, &f, &recycled)))
+		return CF_ENOMEM;
 	if (m->contents)
 		memcpy(frame_bytes(m, f), frame_bytes(m, old), 1u << m->page_shift);
-	frame_put_locked(m, old);
-	leaf->pte[i] = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
-	count_fault(as, &as->cow_copies, &m->total.cow_copies);
-	m->gen++;
+	b->ref[old]--;
+	*ptep = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
+	b->copies++;
 	return CF_OK;
 }
 
 /*
  * Make page @i of @leaf writable for its space (Linux do_wp_page()).
  * Returns 0 or CF_ENOMEM with nothing changed.
- * Preconditions: mem->lock held; the path to @leaf is private to @as; the
- * page is mapped private with PROT_WRITE.
+ * Preconditions: mem->lock held; the path to @leaf is private to its space;
+ * the page is mapped private with PROT_WRITE.
  */
-static inline int fault_write_locked(cf_as *as, struct node *leaf, unsigned i)
+static hot_inline int fault_write(struct batch *b, struct node *leaf, unsigned i)
 {
-	uint64_t pte = leaf->pte[i];
+	uint64_t *ptep = &leaf->pte[i], pte = *ptep;
 	if (likely(pte & PTE_WRITABLE))
 		return CF_OK;
 	if (!pte_has_frame(pte))
-		return wp_zero(as, leaf, i);
-	if (as->mem->ref[pte_frame(pte)] == 1) {	/* wp_page_reuse() */
-		leaf->pte[i] = pte | PTE_WRITABLE | PTE_EXCL;
-		count_fault(as, &as->reuses, &as->mem->total.reuses);
+		return wp_zero(b, ptep);
+	if (b->ref[pte_frame(pte)] == 1) {	/* wp_page_reuse() */
+		*ptep = pte | PTE_WRITABLE | PTE_EXCL;
+		b->reuses++;
 		return CF_OK;
 	}
-	return wp_copy(as, leaf, i);
+	return wp_copy(b, ptep);
 }
 
 /* A read of a page never touched maps the zero frame: a fault, no memory.
- * Preconditions: as for fault_write_locked(), with PROT_READ. */
-static inline void fault_read_locked(cf_as *as, struct node *leaf, unsigned i)
+ * Preconditions: as for fault_write(), with PROT_READ. */
+static hot_inline void fault_read(struct batch *b, struct node *leaf, unsigned i)
 {
 	leaf->pte[i] |= PTE_PRESENT | PTE_ZERO;
-	as->minor_faults++;
-	as->mem->total.minor_faults++;
+	b->zero_maps++;
 }
 
 /* 0 when @as may access page @vpn (write or read), else a CF_SEGV_* code. */
@@ -146,7 +193,7 @@ static int access_args(const cf_as *as, uint64_t addr, size_t len, const void *b
 }
 
 /* The private leaf of @vpn for a PTE change, unless @leaf already is. */
-static inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
+static hot_inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
 {
 	if (*ex)
 		return leaf;
@@ -179,13 +226,15 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 		goto out;
 	uint32_t psize = 1u << m->page_shift;
 	const uint8_t *p = src;
+	struct batch b;
+	batch_begin(&b, m);
 	for (uint64_t vpn = first; vpn <= last; vpn++) {
 		bool ex;
 		struct node *leaf = walk(as, vpn, &ex);
 		unsigned i = vpn & NODE_MASK;
 		if (!(leaf->pte[i] & PTE_SHARED)) {
 			leaf = make_private(as, vpn, leaf, &ex);
-			rc = fault_write_locked(as, leaf, i);
+			rc = fault_write(&b, leaf, i);
 			CF_ASSERT(rc == CF_OK);	/* frames and nodes counted above */
 		}
 		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
@@ -195,6 +244,7 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 		p += n;
 		len -= n;
 	}
+	batch_end(&b, as);
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;
@@ -215,13 +265,15 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 		goto out;
 	uint32_t psize = 1u << m->page_shift;
 	uint8_t *p = dst;
+	struct batch b;
+	batch_begin(&b, m);
 	for (uint64_t vpn = first; vpn <= last; vpn++) {
 		bool ex;
 		struct node *leaf = walk(as, vpn, &ex);
 		unsigned i = vpn & NODE_MASK;
 		if (!(leaf->pte[i] & PTE_PRESENT)) {
 			leaf = make_private(as, vpn, leaf, &ex);
-			fault_read_locked(as, leaf, i);
+			fault_read(&b, leaf, i);
 		}
 		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
 		uint64_t n = psize - off < len ? psize - off : len;
@@ -232,6 +284,7 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 		p += n;
 		len -= n;
 	}
+	batch_end(&b, as);
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;
@@ -244,7 +297,8 @@ out:
  * Preconditions: mem->lock held; *leaf is NULL or the leaf of @vpn, and *ex
  * tells whether its path is private.
  */
-static inline int touch_one(cf_as *as, uint64_t vpn, bool write, struct node **leaf, bool *ex)
+static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool write,
+			    struct node **leaf, bool *ex)
 {
 	unsigned i = vpn & NODE_MASK;
 	if (!*leaf && !(*leaf = walk(as, vpn, ex)))
@@ -267,10 +321,10 @@ static inline int touch_one(cf_as *as, uint64_t vpn, bool write, struct node **l
 		return CF_ENOMEM;
 	*leaf = l;
 	if (!write) {
-		fault_read_locked(as, l, i);
+		fault_read(b, l, i);
 		return CF_OK;
 	}
-	return fault_write_locked(as, l, i);
+	return fault_write(b, l, i);
 }
 
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
@@ -290,14 +344,16 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 	uint64_t leaf_id = ~0ull;
 	size_t k;
 	int rc = CF_OK;
+	struct batch b;
 	pthread_mutex_lock(&m->lock);
+	batch_begin(&b, m);
 	for (k = 0; k < n; k++) {
 		uint64_t vpn = vpns[k];
 		if ((vpn >> NODE_BITS) != leaf_id) {
 			leaf = NULL;
 			leaf_id = vpn >> NODE_BITS;
 		}
-		rc = touch_one(as, vpn, write, &leaf, &ex);
+		rc = touch_one(&b, as, vpn, write, &leaf, &ex);
 		if (unlikely(rc)) {
 			if (rc > 0) {
 				fault->addr = vpn << m->page_shift;
@@ -307,6 +363,7 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 			break;
 		}
 	}
+	batch_end(&b, as);
 	pthread_mutex_unlock(&m->lock);
 	*done = k;
 	return rc;

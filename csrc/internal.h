@@ -17,6 +17,8 @@
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+/* For the per-page fault path: inlined, its state stays in registers. */
+#define hot_inline inline __attribute__((always_inline))
 
 #ifdef CF_DEBUG
 #include <stdio.h>
