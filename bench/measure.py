@@ -1,8 +1,8 @@
 """Timing of every headline workload: cowfast, the numpy baseline and memcpy, in one process.
 
-Each `measure_*` returns {row name: [ns per run, ...]} (or a scalar for metadata), and
-asserts what the operation did: a fast copy of the wrong pages is worthless.
-Workloads are freed before the next one starts: 2^20 pages with contents is 4 GiB a copy.
+Every function returns nanoseconds (per run, or {row key: [ns, ...]}) and asserts what
+the operation did: a fast copy of the wrong pages is worthless. Workloads are freed
+before the next one starts: 2^20 pages with contents is 4 GiB a copy.
 """
 import gc
 import os
@@ -16,6 +16,10 @@ from workloads import (BASE, PAGE, close_cowfast, memcpy_source, resident_cowfas
 
 now = time.perf_counter_ns
 
+# Bytes per resident page of the numpy engine with as many frames as pages:
+# table, refcount and free stack, one intp each.
+NUMPY_METADATA_PER_PAGE = 3 * np.dtype(np.intp).itemsize
+
 
 class _NoGC:
     """Collect first, then keep the collector out of the timed regions."""
@@ -28,32 +32,86 @@ class _NoGC:
         gc.enable()
 
 
-def _free():
-    gc.collect()
-
-
 def warm_host(nbytes):
     """Touch and free `nbytes` once, returning the seconds it took.
 
-    On this VM the first touch of guest memory never used since boot also waits for
-    the hypervisor to back it (measured: 25 s for 10 GiB, then 0.6 s for 4 GiB). That
-    is not a cost of any engine, and it would land on whichever workload runs first;
-    after this, every "fresh" allocation pays only the guest kernel's first-touch
-    faults, the same for cowfast, numpy and memcpy.
+    On this VM the first touch of guest memory the hypervisor does not back also waits
+    for the host (measured: 25 s for 10 GiB, then 0.6 s for 4 GiB), and the balloon's
+    free page reporting hands freed memory back to the host a few seconds after a
+    free. That is no engine's cost, and it would land on whichever workload ran longest
+    after a free (memcpy of 2^20 pages measured from 1.2 s to 10 s). Called just before
+    each copy into fresh memory, it leaves freshly freed, host-backed pages for the
+    allocation to reuse, so cowfast, numpy and memcpy pay the guest kernel's
+    first-touch faults alike, and as little else as this VM allows.
     """
     t0 = now()
     buf = np.empty(nbytes, dtype=np.uint8)
     buf[::4096] = 1
     del buf
-    _free()
+    gc.collect()
     return (now() - t0) / 1e9
 
 
-# -- cowfast ----------------------------------------------------------------------------
-def cowfast_fork_destroy(pages, contents, k):
-    """fork of the resident parent, then destroy of the child that wrote nothing."""
+def _prefault(pages, contents):
+    """Before a copy into fresh memory: its bytes, or room for metadata temporaries."""
+    warm_host(pages * (PAGE if contents else 64))
+
+
+def _timed(fn, *args):
+    with _NoGC():
+        t0 = now()
+        result = fn(*args)
+        return now() - t0, result
+
+
+# -- copies into fresh memory: one run each, interleaved by the caller -------------------
+def cowfast_fresh(pages, contents):
+    """A new memory and parent; the child copies every page into never-used frames.
+
+    Returns (ns of the copies, ns of destroying the child that holds them).
+    """
     mem, parent = resident_cowfast(pages, contents)
-    fork, destroy = [], []
+    child = parent.fork()
+    _prefault(pages, contents)
+    cow_ns, _ = _timed(child.touch, vpn_array(pages), True)
+    copied = child.stats().cow_copies
+    assert copied == pages, f"cowfast copied {copied} of {pages} pages"
+    destroy_ns, _ = _timed(child.close)
+    assert mem.stats().used == pages
+    close_cowfast(mem, parent)
+    return cow_ns, destroy_ns
+
+
+def numpy_fresh(pages, contents):
+    """As cowfast_fresh, on a new numpy engine."""
+    eng, table = resident_numpy(pages, contents)
+    child = eng.fork(table)
+    idx = np.arange(pages)
+    _prefault(pages, contents)
+    cow_ns, copied = _timed(eng.cow, child, idx)
+    assert copied == pages, f"numpy copied {copied} of {pages} pages"
+    destroy_ns, _ = _timed(eng.destroy, child)
+    assert eng.used() == pages
+    del eng, table, child
+    gc.collect()
+    return cow_ns, destroy_ns
+
+
+def memcpy_fresh_once(src):
+    """The same bytes copied into memory allocated inside the timed region."""
+    _prefault(len(src), True)
+    ns, dst = _timed(memcpy_fresh, src)
+    assert dst[-1, -1] == src[-1, -1]
+    del dst
+    gc.collect()
+    return ns
+
+
+# -- operations on one resident parent ----------------------------------------------------
+def cowfast_steady(pages, contents, k, k_cow):
+    """fork, destroy of a child that wrote nothing, and copies into recycled frames."""
+    mem, parent = resident_cowfast(pages, contents)
+    out = {"fork": [], "destroy0": [], "cow_warm": []}
     with _NoGC():
         for _ in range(k):
             t0 = now()
@@ -61,82 +119,92 @@ def cowfast_fork_destroy(pages, contents, k):
             t1 = now()
             child.close()
             t2 = now()
-            fork.append(t1 - t0)
-            destroy.append(t2 - t1)
+            out["fork"].append(t1 - t0)
+            out["destroy0"].append(t2 - t1)
     assert mem.stats().used == pages, "a child that wrote nothing left frames behind"
-    mem.check()
-    close_cowfast(mem, parent)
-    return {"fork": fork, "destroy0": destroy}
-
-
-def _cowfast_cow_once(parent, vpns, pages, out, cow_key, destroy_key=None):
-    child = parent.fork()
-    with _NoGC():
-        t0 = now()
-        child.touch(vpns, write=True)
-        t1 = now()
-    copied = child.stats().cow_copies
-    assert copied == pages, f"cowfast copied {copied} of {pages} pages"
-    out.setdefault(cow_key, []).append(t1 - t0)
-    with _NoGC():
-        t0 = now()
-        child.close()
-        t1 = now()
-    if destroy_key:
-        out.setdefault(destroy_key, []).append(t1 - t0)
-
-
-def cowfast_cow(pages, contents, k):
-    """Every page copied by the child: k runs into fresh frames (a new memory each run,
-    so first-touch faults are paid as memcpy pays them), then k into recycled frames."""
     vpns = vpn_array(pages)
-    out = {}
-    for run in range(k):
-        mem, parent = resident_cowfast(pages, contents)
-        _cowfast_cow_once(parent, vpns, pages, out, "cow", "destroy_all")
-        if run < k - 1:
-            close_cowfast(mem, parent)
-    for _ in range(k):
-        _cowfast_cow_once(parent, vpns, pages, out, "cow_warm")
+    for _ in range(k_cow + 1):  # the first run moves frames onto the free stack: not kept
+        child = parent.fork()
+        ns, _ = _timed(child.touch, vpns, True)
+        assert child.stats().cow_copies == pages
+        child.close()
+        out["cow_warm"].append(ns)
+    del out["cow_warm"][0]
     mem.check()
     close_cowfast(mem, parent)
     return out
 
 
+def numpy_steady(pages, contents, k, k_cow):
+    eng, table = resident_numpy(pages, contents)
+    out = {"fork": [], "destroy0": [], "cow_warm": []}
+    with _NoGC():
+        for _ in range(k):
+            t0 = now()
+            child = eng.fork(table)
+            t1 = now()
+            eng.destroy(child)
+            t2 = now()
+            out["fork"].append(t1 - t0)
+            out["destroy0"].append(t2 - t1)
+    idx = np.arange(pages)
+    for _ in range(k_cow + 1):
+        child = eng.fork(table)
+        ns, copied = _timed(eng.cow, child, idx)
+        assert copied == pages
+        eng.destroy(child)
+        out["cow_warm"].append(ns)
+    del out["cow_warm"][0]
+    assert eng.used() == pages
+    eng.check([table])
+    del eng, table
+    gc.collect()
+    return out
+
+
+def memcpy_steady(src, k):
+    """The same bytes copied into memory already touched (the recycled-frames peer)."""
+    dst = np.empty_like(src)
+    dst.fill(0)
+    runs = [_timed(np.copyto, dst, src)[0] for _ in range(k)]
+    assert dst[-1, -1] == src[-1, -1]
+    return {"cow_warm": runs}
+
+
+# -- one-page writes and metadata ---------------------------------------------------------
+def _write_loop(write, args, n, k):
+    runs = []
+    with _NoGC():
+        for _ in range(k):
+            t0 = now()
+            for _ in range(n):
+                write(*args)
+            runs.append((now() - t0) // n)
+    return runs
+
+
 def cowfast_single_write(n, k):
     """Python -> cffi -> C write of 1 byte and of a whole page, to a writable resident page."""
     mem, parent = resident_cowfast(64, contents=True)
-    out = {}
-    for key, payload in (("write1", b"x"), ("write4k", b"y" * PAGE)):
-        write = parent.write  # bound once, as a simulator's inner loop would
-        addr = BASE + 3 * PAGE if key == "write1" else BASE + 4 * PAGE
-        write(addr, payload)
-        runs = []
-        with _NoGC():
-            for _ in range(k):
-                t0 = now()
-                for _ in range(n):
-                    write(addr, payload)
-                runs.append((now() - t0) // n)
-        out[key] = runs
+    out = {"write1": _write_loop(parent.write, (BASE + 3 * PAGE, b"x"), n, k),
+           "write4k": _write_loop(parent.write, (BASE + 4 * PAGE, b"y" * PAGE), n, k)}
     assert parent.read(BASE + 3 * PAGE, 1) == b"x"
     assert parent.stats().cow_copies == 0
     close_cowfast(mem, parent)
     return out
 
 
+def numpy_single_write(n, k):
+    eng, table = resident_numpy(64, contents=True)
+    out = {"write1": _write_loop(eng.write, (table, 3 * PAGE, b"x"), n, k),
+           "write4k": _write_loop(eng.write, (table, 4 * PAGE, b"y" * PAGE), n, k)}
+    assert eng.data[table[3], 0] == ord("x") and eng.cow_copies == 0
+    return out
+
+
 def loop_overhead(n, k):
-    """Cost per iteration of the bare Python loop the single-write numbers include."""
-    def f(a, b):
-        return 0
-    runs = []
-    with _NoGC():
-        for _ in range(k):
-            t0 = now()
-            for _ in range(n):
-                f(0, b"x")
-            runs.append((now() - t0) // n)
-    return min(runs)
+    """Cost per iteration of the bare loop and call the single-write numbers include."""
+    return min(_write_loop(lambda a, b: 0, (0, b"x"), n, k))
 
 
 def cowfast_metadata(pages):
@@ -159,98 +227,3 @@ def cowfast_metadata(pages):
 def _rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-# -- numpy ------------------------------------------------------------------------------
-def numpy_fork_destroy(pages, contents, k):
-    eng, table = resident_numpy(pages, contents)
-    fork, destroy = [], []
-    with _NoGC():
-        for _ in range(k):
-            t0 = now()
-            child = eng.fork(table)
-            t1 = now()
-            eng.destroy(child)
-            t2 = now()
-            fork.append(t1 - t0)
-            destroy.append(t2 - t1)
-    assert eng.used() == pages
-    eng.check([table])
-    del eng, table
-    _free()
-    return {"fork": fork, "destroy0": destroy}
-
-
-def _numpy_cow_once(eng, table, idx, pages, out, cow_key, destroy_key=None):
-    child = eng.fork(table)
-    with _NoGC():
-        t0 = now()
-        copied = eng.cow(child, idx)
-        t1 = now()
-    assert copied == pages, f"numpy copied {copied} of {pages} pages"
-    out.setdefault(cow_key, []).append(t1 - t0)
-    with _NoGC():
-        t0 = now()
-        eng.destroy(child)
-        t1 = now()
-    if destroy_key:
-        out.setdefault(destroy_key, []).append(t1 - t0)
-
-
-def numpy_cow(pages, contents, k):
-    """As cowfast_cow: k runs into fresh frames (new engine each), then k recycled."""
-    idx = np.arange(pages)
-    out = {}
-    for run in range(k):
-        eng, table = resident_numpy(pages, contents)
-        _numpy_cow_once(eng, table, idx, pages, out, "cow", "destroy_all")
-        if run < k - 1:
-            del eng, table
-            _free()
-    for _ in range(k):
-        _numpy_cow_once(eng, table, idx, pages, out, "cow_warm")
-    eng.check([table])
-    del eng, table
-    _free()
-    return out
-
-
-def numpy_single_write(n, k):
-    eng, table = resident_numpy(64, contents=True)
-    out = {}
-    for key, payload in (("write1", b"x"), ("write4k", b"y" * PAGE)):
-        write = eng.write
-        addr = 3 * PAGE if key == "write1" else 4 * PAGE
-        runs = []
-        with _NoGC():
-            for _ in range(k):
-                t0 = now()
-                for _ in range(n):
-                    write(table, addr, payload)
-                runs.append((now() - t0) // n)
-        out[key] = runs
-    assert eng.data[table[3], 0] == ord("x") and eng.cow_copies == 0
-    return out
-
-
-# Bytes per resident page of the numpy engine with as many frames as pages:
-# table, refcount and free stack, one intp each.
-NUMPY_METADATA_PER_PAGE = 3 * np.dtype(np.intp).itemsize
-
-
-# -- memcpy -----------------------------------------------------------------------------
-def memcpy_copy(pages, k):
-    """The same bytes copied into memory allocated inside the timed region."""
-    src = memcpy_source(pages)
-    runs = []
-    for _ in range(k):
-        with _NoGC():
-            t0 = now()
-            dst = memcpy_fresh(src)
-            t1 = now()
-        assert dst[-1, -1] == 0xA5
-        runs.append(t1 - t0)
-        del dst
-    del src
-    _free()
-    return {"cow": runs}
