@@ -50,14 +50,43 @@ class AddressSpaceStats(NamedTuple):
     reuses: int
 
 
-class PhysicalMemory:
+class _Handle:
+    """A C object owned through a cffi gc pointer: close() now, or at collection."""
+
+    __slots__ = ("_ptr", "__weakref__")
+    _what = "object"
+
+    def _live(self):
+        if self._ptr is None:
+            raise ValueError(f"{self._what} is closed")
+        return self._ptr
+
+    def close(self):
+        """Release the C object now; safe to call twice."""
+        if self._ptr is not None:
+            ffi.release(self._ptr)      # runs the destructor now, and never again at gc
+            self._ptr = None
+
+    @property
+    def closed(self):
+        return self._ptr is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class PhysicalMemory(_Handle):
     """A pool of frames with reference counts, shared by address spaces.
 
     frames: how many frames; page_size: a power of two from 512 to 2 MiB;
     contents: keep the frames' bytes (False: metadata only, for counting).
     """
 
-    __slots__ = ("_ptr", "frames", "page_size", "contents", "__weakref__")
+    __slots__ = ("frames", "page_size", "contents")
+    _what = "physical memory"
 
     def __init__(self, frames, page_size=4096, contents=True):
         if not isinstance(frames, int) or not 1 <= frames <= lib.CF_MAX_FRAMES:
@@ -75,26 +104,9 @@ class PhysicalMemory:
         self.page_size = page_size
         self.contents = bool(contents)
 
-    def _live(self):
-        if self._ptr is None:
-            raise ValueError("physical memory is closed")
-        return self._ptr
-
     def close(self):
         """Drop Python's reference; the C memory lives until its last space closes."""
-        if self._ptr is not None:
-            ffi.release(self._ptr)
-            self._ptr = None
-
-    @property
-    def closed(self):
-        return self._ptr is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
     def _raw_stats(self):
         out = ffi.new("struct cf_mem_stats *")
@@ -125,14 +137,15 @@ class PhysicalMemory:
         return f"<PhysicalMemory {state} of {self.page_size} bytes>"
 
 
-class AddressSpace:
+class AddressSpace(_Handle):
     """One process's view of memory: a page table over a PhysicalMemory.
 
     accounted=False makes a page cache: it holds frames (a program's text) but
     does not count as a mapper in anybody's pss, uss or shared.
     """
 
-    __slots__ = ("_ptr", "memory", "_fault", "_done", "__weakref__")
+    __slots__ = ("memory", "_fault", "_done")
+    _what = "address space"
 
     def __init__(self, memory, accounted=True, *, _ptr=None):
         if not isinstance(memory, PhysicalMemory):
@@ -142,31 +155,14 @@ class AddressSpace:
             flags = 0 if accounted else lib.CF_AS_UNACCOUNTED
             check(lib.cf_as_new(memory._live(), flags, out))
             _ptr = out[0]
-        self._ptr = ffi.gc(_ptr, _as_free)          # freed on collection ...
+        self._ptr = ffi.gc(_ptr, _as_free)          # freed on collection or close()
         self.memory = memory
         self._fault = ffi.new("struct cf_fault *")  # scratch, allocated once
         self._done = ffi.new("size_t *")
 
     def close(self):
         """Release the space now (frames it alone maps go back); safe to call twice."""
-        if self._ptr is not None:
-            ffi.release(self._ptr)                  # ... or here, never both
-            self._ptr = None
-
-    @property
-    def closed(self):
-        return self._ptr is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _live(self):
-        if self._ptr is None:
-            raise ValueError("address space is closed")
-        return self._ptr
+        super().close()
 
     def map(self, addr, length, prot=PROT_READ | PROT_WRITE, shared=False):
         """Map [addr, addr+length) anonymous, private or shared (replacing what was there).

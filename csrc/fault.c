@@ -203,6 +203,56 @@ static hot_inline struct node *make_private(cf_as *as, uint64_t vpn, struct node
 	return walk_alloc_locked(as, vpn);
 }
 
+/* Frames a write to pages [first, last] will take (all mapped and writable). */
+static uint64_t frames_needed(const cf_as *as, uint64_t first, uint64_t last)
+{
+	uint64_t need = 0;
+	for (uint64_t vpn = first; vpn <= last; vpn++)
+		need += write_needs_frame(as, vpn);
+	return need;
+}
+
+/*
+ * Move @len bytes between @buf and [@addr, @addr + @len), faulting each page
+ * in as the access needs: into the pages for @write (from @buf, which is
+ * then only read), out of them otherwise.
+ * Preconditions: mem->lock held; every page checked, frames counted and
+ * nodes reserved, so nothing here can fail.
+ */
+static void copy_range_locked(cf_as *as, uint64_t addr, uint8_t *buf, size_t len, bool write)
+{
+	cf_mem *m = as->mem;
+	uint64_t psize = 1ull << m->page_shift;
+	struct batch b;
+	batch_begin(&b, m);
+	for (uint64_t vpn = addr >> m->page_shift; len; vpn++) {
+		bool ex;
+		struct node *leaf = walk(as, vpn, &ex);
+		unsigned i = vpn & NODE_MASK;
+		uint64_t pte = leaf->pte[i];
+		if (write ? !(pte & PTE_SHARED) : !(pte & PTE_PRESENT)) {
+			leaf = make_private(as, vpn, leaf, &ex);
+			if (write)
+				fault_write(&b, leaf, i);
+			else
+				fault_read(&b, leaf, i);
+			pte = leaf->pte[i];
+		}
+		uint64_t off = addr & (psize - 1);
+		size_t n = psize - off < len ? psize - off : len;
+		uint8_t *frame = m->contents && pte_has_frame(pte) ?
+			frame_bytes(m, pte_frame(pte)) + off : NULL;
+		if (write && frame)
+			memcpy(frame, buf, n);
+		else if (!write)
+			memcpy(buf, frame ? frame : m->zero + off, n);
+		buf += n;
+		addr += n;
+		len -= n;
+	}
+	batch_end(&b, as);
+}
+
 int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault)
 {
 	uint64_t first, last;
@@ -212,40 +262,12 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
 	rc = check_range(as, addr, first, last, true, fault);
-	if (rc)
-		goto out;
-	uint64_t need = 0;
-	for (uint64_t vpn = first; vpn <= last; vpn++)
-		need += write_needs_frame(as, vpn);
-	if (need > frames_free_locked(m)) {
+	if (!rc && frames_needed(as, first, last) > frames_free_locked(m))
 		rc = CF_ENOMEM;
-		goto out;
-	}
-	rc = node_reserve_locked(m, nodes_bound(m, first, last));
-	if (rc)
-		goto out;
-	uint32_t psize = 1u << m->page_shift;
-	const uint8_t *p = src;
-	struct batch b;
-	batch_begin(&b, m);
-	for (uint64_t vpn = first; vpn <= last; vpn++) {
-		bool ex;
-		struct node *leaf = walk(as, vpn, &ex);
-		unsigned i = vpn & NODE_MASK;
-		if (!(leaf->pte[i] & PTE_SHARED)) {
-			leaf = make_private(as, vpn, leaf, &ex);
-			rc = fault_write(&b, leaf, i);
-			CF_ASSERT(rc == CF_OK);	/* frames and nodes counted above */
-		}
-		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
-		uint64_t n = psize - off < len ? psize - off : len;
-		if (m->contents)
-			memcpy(frame_bytes(m, pte_frame(leaf->pte[i])) + off, p, n);
-		p += n;
-		len -= n;
-	}
-	batch_end(&b, as);
-out:
+	if (!rc)
+		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+	if (!rc)
+		copy_range_locked(as, addr, (uint8_t *)src, len, true);	/* only read */
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -261,31 +283,8 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 	rc = check_range(as, addr, first, last, false, fault);
 	if (!rc)
 		rc = node_reserve_locked(m, nodes_bound(m, first, last));
-	if (rc)
-		goto out;
-	uint32_t psize = 1u << m->page_shift;
-	uint8_t *p = dst;
-	struct batch b;
-	batch_begin(&b, m);
-	for (uint64_t vpn = first; vpn <= last; vpn++) {
-		bool ex;
-		struct node *leaf = walk(as, vpn, &ex);
-		unsigned i = vpn & NODE_MASK;
-		if (!(leaf->pte[i] & PTE_PRESENT)) {
-			leaf = make_private(as, vpn, leaf, &ex);
-			fault_read(&b, leaf, i);
-		}
-		uint64_t off = vpn == first ? addr & (psize - 1) : 0;
-		uint64_t n = psize - off < len ? psize - off : len;
-		uint64_t pte = leaf->pte[i];
-		const uint8_t *from = m->contents && pte_has_frame(pte) ?
-			frame_bytes(m, pte_frame(pte)) : m->zero;
-		memcpy(p, from + off, n);
-		p += n;
-		len -= n;
-	}
-	batch_end(&b, as);
-out:
+	if (!rc)
+		copy_range_locked(as, addr, dst, len, false);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
