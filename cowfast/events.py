@@ -54,7 +54,8 @@ class EventLog:
 
     def to_jsonl(self, file=None):
         """Return the log as JSON Lines text; also write it to `file` (path or text file) if given."""
-        text = "".join(json.dumps(e.as_dict(), default=_jsonable) + "\n" for e in self.events)
+        text = "".join(json.dumps({k: _jsonable(v) for k, v in e.as_dict().items()}) + "\n"
+                       for e in self.events)
         _write(file, text)
         return text
 

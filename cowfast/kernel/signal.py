@@ -255,10 +255,15 @@ class SignalCalls:
                 or (sig == SIGCONT and self.sid == target.sid))
 
     def _after_self_signal(self):
-        """Signals the caller sent itself are delivered before the call returns."""
+        """Signals the caller sent itself are delivered before the call returns.
+
+        If they ended the caller, the call never returns (Terminated); if they stopped
+        it, the call has happened and returns (the next call would block until SIGCONT).
+        """
         if self.pending & ~self.blocked and self.state is RUNNING:
             deliver_pending(self)
-        check_still_running(self)
+        if self.state not in ALIVE:
+            check_still_running(self)
 
     def signal(self, sig, handler):
         """Set the disposition of sig and return the previous one, as signal.signal.

@@ -1,0 +1,104 @@
+"""Character devices: null(4) and the console, a tty(4) that records what each process wrote.
+
+/dev/null reads as end of file, swallows writes and seeks to 0 whatever is asked
+(drivers/char/mem.c null_lseek). The console is the terminal every spawned process
+starts with on descriptors 0, 1 and 2: isatty() is true there (so stdout is line
+buffered), lseek fails ESPIPE, each write is recorded with the pid that made it, and
+reads take what `feed()` typed, block (WouldBlock) when nothing is typed, give EAGAIN
+with O_NONBLOCK, and give end of file after `hangup()`.
+"""
+import os
+import stat as S
+
+from ..errors import raise_errno
+from .entry import block
+from .fs import Inode
+
+
+class Device(Inode):
+    """A character device inode; subclasses give read and write."""
+
+    __slots__ = ("rdev",)
+    tty = False
+
+    def __init__(self, major, minor, mode=0o666):
+        super().__init__(0, S.S_IFCHR | mode, 0)
+        self.rdev = os.makedev(major, minor)
+
+
+class Null(Device):
+    """/dev/null (1, 3)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__(1, 3)
+
+    def read(self, p, f, n):
+        return b""
+
+    def write(self, p, f, data):
+        return len(data)
+
+    def seek(self, f, offset, whence):
+        f.offset = 0
+        return 0
+
+
+class Console(Device):
+    """/dev/console (5, 1): the terminal, with a transcript of every write.
+
+    `records` is the list of (pid, bytes) in write order; `output()` joins them,
+    `output(pid)` only one process's; `text()` decodes.
+    """
+
+    __slots__ = ("records", "typed", "hung_up")
+    tty = True
+
+    def __init__(self):
+        super().__init__(5, 1, 0o620)
+        self.records = []
+        self.typed = bytearray()
+        self.hung_up = False
+
+    def write(self, p, f, data):
+        if data:
+            self.records.append((p.pid, bytes(data)))
+        return len(data)
+
+    def read(self, p, f, n):
+        if self.typed:
+            data = bytes(self.typed[:n])
+            del self.typed[:n]
+            return data
+        if self.hung_up or n == 0:
+            return b""
+        if f.flags & os.O_NONBLOCK:
+            raise_errno(11)
+        block(p, "read", "the console has no input")
+
+    def seek(self, f, offset, whence):
+        raise_errno(29)                 # ESPIPE, as for every tty
+
+    def feed(self, data):
+        """Type data on the console for processes to read."""
+        self.typed += data.encode() if isinstance(data, str) else data
+
+    def hangup(self):
+        """End the console's input: reads with nothing typed return end of file."""
+        self.hung_up = True
+
+    def output(self, pid=None):
+        """Return the bytes written to the console, by everyone or by one pid."""
+        return b"".join(d for who, d in self.records if pid is None or who == pid)
+
+    def text(self, pid=None):
+        """Return output(pid) decoded as UTF-8."""
+        return self.output(pid).decode(errors="replace")
+
+    def clear(self):
+        """Forget what was written so far."""
+        self.records.clear()
+
+
+__all__ = ["Device", "Null", "Console"]
