@@ -1,6 +1,6 @@
 """Minor faults per step: cowfast against the real kernel's ru_minflt on anonymous private memory.
 
-Each scenario runs on real memory in real forked processes (tests/oracle/kernel.py) and on
+Each scenario runs on real memory in real forked processes (tests/oracle/realmem.py) and on
 cowfast, and every access step must cost the same number of minor faults on both. Scenario names
 follow Linux's selftests/mm/cow.c where one exists.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cowfast import PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemory
-from tests.oracle import kernel
+from tests.oracle import realmem
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="ru_minflt semantics are Linux's")
@@ -46,6 +46,9 @@ SCENARIOS = {
     "write_after_copying_child_exit": [w(P), FORK, w(C), EXIT, w(P)],
     "fork_of_untouched_memory": [FORK, w(C), r(P), w(P)],
     "zero_pages_shared_by_fork": [w(P, 0, 1), r(P, 1), FORK, r(C, 1), w(C, 1), w(P, 1)],
+    "write_half_then_fork_child_writes_all": [w(P, 0, N // 2), FORK, w(C), w(P)],
+    "second_child_after_first_exited": [w(P), FORK, w(C, 0, N // 2), EXIT, FORK, w(C), w(P)],
+    "read_in_child_then_write": [w(P), FORK, r(C), w(C, 0, N // 2), r(P), w(P)],
     "mprotect_r_rw_then_write": [w(P), protect(P, "protect_r"), protect(P, "protect_rw"), w(P)],
     "mprotect_r_rw_after_fork": [w(P), FORK, protect(P, "protect_r"), protect(P, "protect_rw"),
                                  w(P), w(C)],
@@ -69,24 +72,24 @@ ZERO_ONLY_FORK = pytest.param(
 
 def cowfast_deltas(steps):
     """The same scenario on cowfast: minor_faults delta per access step (None otherwise)."""
-    mem = PhysicalMemory(4 * N, page_size=kernel.PAGE, contents=False)
+    mem = PhysicalMemory(4 * N, page_size=realmem.PAGE, contents=False)
     spaces = {P: AddressSpace(mem)}
-    spaces[P].map(BASE, N * kernel.PAGE)
+    spaces[P].map(BASE, N * realmem.PAGE)
     out = []
     for who, op, first, stop in steps:
         a = spaces.get(who)
         before = a.stats().minor_faults if a is not None else 0
-        vpns = np.arange(first, stop, dtype=np.uint64) + np.uint64(BASE // kernel.PAGE)
+        vpns = np.arange(first, stop, dtype=np.uint64) + np.uint64(BASE // realmem.PAGE)
         if op == "fork":
             spaces[C] = a.fork()
         elif op == "exit":
             spaces.pop(C).close()
         elif op.startswith("protect"):
-            a.protect(BASE + first * kernel.PAGE, (stop - first) * kernel.PAGE,
+            a.protect(BASE + first * realmem.PAGE, (stop - first) * realmem.PAGE,
                       PROT_READ | (PROT_WRITE if op == "protect_rw" else 0))
         else:
             a.touch(vpns, write=op == "write")
-        out.append(a.stats().minor_faults - before if op in kernel.ACCESSES else None)
+        out.append(a.stats().minor_faults - before if op in realmem.ACCESSES else None)
     for a in spaces.values():
         a.close()
     mem.check()
@@ -95,7 +98,7 @@ def cowfast_deltas(steps):
 
 def kernel_deltas(steps):
     """The real kernel's minimum ru_minflt delta per access step over REPEATS runs."""
-    runs = [kernel.run(steps, N) for _ in range(REPEATS)]
+    runs = [realmem.run(steps, N) for _ in range(REPEATS)]
     return [None if d[0] is None else min(d) for d in zip(*runs)]
 
 
