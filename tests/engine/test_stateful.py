@@ -4,6 +4,10 @@ Every call's outcome (its return value, or its exception's type, errno, address,
 pages_done) must match, and after every step the engine's invariant checker runs and the memory's
 and every live space's statistics must equal the model's. Memories are small (40 frames), so that
 running out of frames is common.
+
+Where it happens: sixteen "slots", four pages on each side-by-side pair of the boundaries between
+page-table nodes of each level (512-entry nodes: a leaf spans 512 pages, the next level 512**2,
+...), so that ranges and accesses cross nodes that fork shares and writes unshare.
 """
 import hypothesis.strategies as st
 import numpy as np
@@ -16,8 +20,10 @@ from cowfast import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemo
 from tests import model
 
 PAGE, FRAMES = 512, 40
-WINDOW = 16                                   # pages 0..15 are where everything happens
-pages = st.integers(0, WINDOW - 1)
+GROUPS = [512, 512**2, 512**3, 512**4]        # a node boundary of each level (vpns)
+SLOTS = [b + d for b in GROUPS for d in (-2, -1, 0, 1)]
+WINDOW = len(SLOTS)
+pages = st.integers(0, WINDOW - 1)            # a slot; its address is SLOTS[slot] * PAGE
 counts = st.integers(1, 4)
 prots = st.sampled_from([PROT_READ | PROT_WRITE, PROT_READ, PROT_WRITE, 0,
                          PROT_READ | PROT_WRITE | PROT_EXEC])
@@ -58,8 +64,9 @@ class EngineMatchesModel(RuleBasedStateMachine):
         """A space with the whole window mapped read-write, so that most accesses land."""
         a = AddressSpace(self.mem, accounted=accounted)
         r = model.AddressSpace(self.ref, accounted=accounted)
-        a.map(0, WINDOW * PAGE)
-        r.map(0, WINDOW * PAGE)
+        for b in GROUPS:
+            a.map((b - 2) * PAGE, 4 * PAGE)
+            r.map((b - 2) * PAGE, 4 * PAGE)
         return self._track(a, r)
 
     @initialize(target=spaces)
@@ -83,18 +90,19 @@ class EngineMatchesModel(RuleBasedStateMachine):
     @rule(s=spaces, first=pages, n=counts, prot=prots, shared=st.booleans())
     def map(self, s, first, n, prot, shared):
         a, r = s
-        args = (first * PAGE, n * PAGE - 1, prot, shared)   # length rounds up to n pages
+        args = (SLOTS[first] * PAGE, n * PAGE - 1, prot, shared)   # rounds up to n pages
         self._same(lambda: a.map(*args), lambda: r.map(*args))
 
     @rule(s=spaces, first=pages, n=counts)
     def unmap(self, s, first, n):
         a, r = s
-        self._same(lambda: a.unmap(first * PAGE, n * PAGE), lambda: r.unmap(first * PAGE, n * PAGE))
+        addr = SLOTS[first] * PAGE
+        self._same(lambda: a.unmap(addr, n * PAGE), lambda: r.unmap(addr, n * PAGE))
 
     @rule(s=spaces, first=pages, n=st.integers(0, 4), prot=prots)
     def protect(self, s, first, n, prot):
         a, r = s
-        args = (first * PAGE, n * PAGE, prot)
+        args = (SLOTS[first] * PAGE, n * PAGE, prot)
         self._same(lambda: a.protect(*args), lambda: r.protect(*args))
 
     @rule(s=spaces, page=pages, off=offsets, size=st.integers(0, 2 * PAGE + 1), fill=st.binary(
@@ -102,26 +110,26 @@ class EngineMatchesModel(RuleBasedStateMachine):
     def write(self, s, page, off, size, fill):
         a, r = s
         data = (fill * (size // len(fill) + 1))[:size]
-        addr = page * PAGE + off
+        addr = SLOTS[page] * PAGE + off
         self._same(lambda: a.write(addr, data), lambda: r.write(addr, data))
 
     @rule(s=spaces, page=pages, off=offsets, size=st.integers(0, 2 * PAGE + 1))
     def read(self, s, page, off, size):
         a, r = s
-        addr = page * PAGE + off
+        addr = SLOTS[page] * PAGE + off
         self._same(lambda: a.read(addr, size), lambda: r.read(addr, size))
 
-    @rule(s=spaces, vpns=st.lists(st.integers(0, WINDOW + 1), max_size=12), write=st.booleans())
-    def touch(self, s, vpns, write):
+    @rule(s=spaces, slots=st.lists(st.integers(0, WINDOW), max_size=12), write=st.booleans())
+    def touch(self, s, slots, write):
         a, r = s
-        arr = np.array(vpns, dtype=np.uint64)
+        arr = np.array([SLOTS[i] if i < WINDOW else 7 for i in slots], dtype=np.uint64)
         self._same(lambda: a.touch(arr, write=write), lambda: r.touch(arr, write=write))
 
     @rule(s=spaces, write=st.booleans())
     def touch_window(self, s, write):
         """Touch every page of the window in order: fills memory fast, so ENOMEM comes."""
         a, r = s
-        arr = np.arange(WINDOW, dtype=np.uint64)
+        arr = np.array(SLOTS, dtype=np.uint64)
         self._same(lambda: a.touch(arr, write=write), lambda: r.touch(arr, write=write))
 
     @rule(s=consumes(spaces))
