@@ -1,4 +1,5 @@
 """Faults as Linux counts them: zero page, zero fill, reuse, copy (Linux do_wp_page and friends)."""
+import numpy as np
 import pytest
 
 from cowfast import PROT_READ, PROT_WRITE, AddressSpace, SegmentationFault
@@ -185,3 +186,56 @@ def test_write_to_frame_shared_with_page_cache_copies(memory):
             child.write(BASE, b"T")
             assert counters(child) == (1, 0, 1, 0)
             assert cache.read(BASE, 4) == b"text"
+
+
+FAR = [0x10, 512 + 3, 512**2 + 5, 512**3 + 7]        # vpns in different nodes of every level
+
+
+def far_space(memory):
+    a = AddressSpace(memory)
+    for vpn in FAR:
+        a.map(vpn * PAGE, PAGE)
+        a.write(vpn * PAGE, b"f")
+    return a
+
+
+def test_sibling_exit_write_protect_reaches_every_level(memory):
+    """After the child exits unseen, a write in every page-table subtree is a reuse fault."""
+    with far_space(memory) as a:
+        a.fork().close()
+        for vpn in FAR:
+            a.touch(np.array([vpn], dtype=np.uint64))
+        assert counters(a) == (8, 4, 0, 4)
+
+
+def test_sibling_exit_after_partial_unshare(memory):
+    """The child copies one page then exits: every parent page is still write-protected once."""
+    with far_space(memory) as a:
+        child = a.fork()
+        child.write(FAR[1] * PAGE, b"c")
+        child.close()
+        for vpn in FAR:
+            a.write(vpn * PAGE, b"p")
+        assert counters(a) == (8, 4, 0, 4)
+
+
+def test_sibling_exit_then_partial_unmap_keeps_protection(memory, aspace):
+    """Unmapping part of a leaf that still owes fork's write-protect does not lift it elsewhere."""
+    aspace.map(BASE, 4 * PAGE)
+    aspace.write(BASE, b"x" * (4 * PAGE))
+    aspace.fork().close()
+    aspace.unmap(BASE, PAGE)
+    aspace.write(BASE + PAGE, b"y" * (3 * PAGE))
+    assert counters(aspace) == (7, 4, 0, 3)
+
+
+def test_grandchild_exit_leaves_child_protected(memory, aspace):
+    """A child whose own child exited unseen still reuses (not writes freely) its pages."""
+    aspace.map(BASE, 2 * PAGE)
+    aspace.write(BASE, b"x" * (2 * PAGE))
+    with aspace.fork() as child:
+        child.fork().close()
+        child.write(BASE, b"c" * (2 * PAGE))
+        assert counters(child) == (2, 0, 2, 0)
+        aspace.write(BASE, b"p" * (2 * PAGE))
+        assert counters(aspace) == (4, 2, 0, 2)
