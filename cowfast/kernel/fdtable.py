@@ -1,0 +1,180 @@
+"""Open file descriptions and descriptor tables: open(2) "open file description", dup(2), fork(2).
+
+An OpenFile is Linux's struct file: what it refers to (an inode or a pipe end), the
+access mode and status flags (O_APPEND, O_NONBLOCK, ...), the offset, and a count of
+the descriptors that point to it across every process. A FdTable is one process's
+files_struct: descriptor number -> OpenFile, plus FD_CLOEXEC per descriptor (gVisor
+fd_table.go keeps descriptor{file, flags} the same way). New descriptors take the
+lowest free number (Linux alloc_fd()); fork copies the table, so both processes'
+descriptors share each description; the description is released when its last
+descriptor is closed, by close or by exit.
+"""
+import os
+
+from ..errors import raise_errno
+
+O_ACCMODE = os.O_ACCMODE
+# Flags that describe the open and are not kept (open(2): "file creation flags").
+CREATION_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_CLOEXEC
+
+
+class OpenFile:
+    """An open file description: node, flags, offset, and how many descriptors hold it."""
+
+    __slots__ = ("node", "flags", "offset", "refs", "registry")
+
+    def __init__(self, node, flags, registry):
+        self.node = node
+        self.flags = flags & ~CREATION_FLAGS
+        self.offset = 0
+        self.refs = 0
+        self.registry = registry        # the kernel's set of live descriptions
+        registry.add(self)
+        node.opened(self)
+
+    @property
+    def readable(self):
+        return self.flags & O_ACCMODE in (os.O_RDONLY, os.O_RDWR)
+
+    @property
+    def writable(self):
+        return self.flags & O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+
+    def put(self):
+        """Drop one descriptor's reference; release the description with the last one."""
+        self.refs -= 1
+        if self.refs == 0:
+            self.registry.discard(self)
+            self.node.release(self)
+
+    def __repr__(self):
+        return f"<OpenFile {type(self.node).__name__} flags={self.flags:#o} offset={self.offset}>"
+
+
+class FdTable:
+    """One process's descriptors: a list indexed by fd (None = free) and the FD_CLOEXEC set."""
+
+    __slots__ = ("files", "cloexec")
+
+    def __init__(self):
+        self.files = []
+        self.cloexec = 0                # bit fd set: close on a successful execve
+
+    def get(self, fd):
+        """Return the OpenFile of fd, or raise OSError EBADF."""
+        files = self.files
+        if 0 <= fd < len(files):
+            f = files[fd]
+            if f is not None:
+                return f
+        raise_errno(9)
+
+    def lowest_free(self, start=0):
+        files = self.files
+        for fd in range(start, len(files)):
+            if files[fd] is None:
+                return fd
+        return max(start, len(files))
+
+    def alloc(self, f, limit, start=0, cloexec=False):
+        """Install f at the lowest free fd >= start; return it, or raise EMFILE at limit."""
+        fd = self.lowest_free(start)
+        if limit >= 0 and fd >= limit:
+            raise_errno(24)
+        self.install(fd, f, cloexec)
+        return fd
+
+    def install(self, fd, f, cloexec=False):
+        """Point fd at f (closing what fd held before, after f is in place, as dup2 does)."""
+        files = self.files
+        if fd >= len(files):
+            files.extend([None] * (fd + 1 - len(files)))
+        old = files[fd]
+        f.refs += 1
+        files[fd] = f
+        self.set_cloexec(fd, cloexec)
+        if old is not None:
+            old.put()
+
+    def remove(self, fd):
+        """Close fd: forget it and drop its reference (EBADF if it is not open)."""
+        f = self.get(fd)
+        self.files[fd] = None
+        self.cloexec &= ~(1 << fd)
+        files = self.files
+        while files and files[-1] is None:
+            files.pop()
+        f.put()
+
+    def set_cloexec(self, fd, on):
+        if on:
+            self.cloexec |= 1 << fd
+        else:
+            self.cloexec &= ~(1 << fd)
+
+    def get_cloexec(self, fd):
+        return bool(self.cloexec >> fd & 1)
+
+    def fds(self):
+        """Return the open descriptor numbers, ascending."""
+        return [fd for fd, f in enumerate(self.files) if f is not None]
+
+    def copy(self):
+        """Return the child's table at fork: same descriptions, same FD_CLOEXEC bits."""
+        t = FdTable.__new__(FdTable)
+        t.files = list(self.files)
+        t.cloexec = self.cloexec
+        for f in t.files:
+            if f is not None:
+                f.refs += 1
+        return t
+
+    def close_all(self):
+        """Close every descriptor (exit)."""
+        files, self.files, self.cloexec = self.files, [], 0
+        for f in files:
+            if f is not None:
+                f.put()
+
+    def close_on_exec(self):
+        """Close the descriptors marked FD_CLOEXEC (a successful execve)."""
+        bits = self.cloexec
+        fd = 0
+        while bits:
+            if bits & 1:
+                self.remove(fd)
+            bits >>= 1
+            fd += 1
+
+    def __len__(self):
+        return sum(f is not None for f in self.files)
+
+
+def check_descriptions(kernel):
+    """Recompute every description's reference count from the live processes' tables.
+
+    Raises AssertionError if a count is off, a description with descriptors is missing
+    from the kernel's registry, or the registry holds one nobody refers to (a leak).
+    """
+    counts = {}
+    for p in kernel.procs.values():
+        table = p.fdtable
+        if table is None:
+            continue
+        assert not (p.aspace is None and table.files), f"zombie {p.pid} holds descriptors"
+        for fd, f in enumerate(table.files):
+            if f is not None:
+                counts[f] = counts.get(f, 0) + 1
+            else:
+                assert not table.cloexec >> fd & 1, f"pid {p.pid}: FD_CLOEXEC on closed fd {fd}"
+        assert table.cloexec >> len(table.files) == 0, f"pid {p.pid}: stray FD_CLOEXEC bits"
+    registry = kernel.fs.open_files
+    for f, n in counts.items():
+        assert f.refs == n, f"{f}: refs {f.refs} but {n} descriptors"
+        assert f in registry, f"{f} not registered"
+    leaked = [f for f in registry if f not in counts]
+    assert not leaked, f"descriptions with no descriptor: {leaked}"
+    return len(registry)
+
+
+__all__ = ["OpenFile", "FdTable", "check_descriptions", "CREATION_FLAGS"]

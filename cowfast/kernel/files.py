@@ -1,0 +1,290 @@
+"""Descriptor system calls: open(2), close(2), read(2), write(2), lseek(2), fstat(2), dup(2),
+dup3(2), fcntl(2), pipe(2), pipe2(2), isatty(3).
+
+Shapes are Python's `os` and `fcntl` (os.open(path, flags, mode), os.read(fd, n) ->
+bytes, os.dup2(fd, fd2, inheritable=True) -> fd2, fcntl.fcntl(fd, cmd, arg) -> int),
+errnos and their order are Linux's (fs/open.c do_sys_open takes the descriptor before
+the path lookup, so EMFILE comes first; fs/file.c ksys_dup3; fs/fcntl.c do_fcntl).
+The semantics are C's, not Python's PEP 446: open, dup, dup2 and pipe make
+inheritable descriptors unless O_CLOEXEC (or inheritable=False) asks otherwise.
+
+os.read and os.write are `read_fd` and `write_fd` here, because Process.read(addr,
+size) and Process.write(addr, data) are the memory accesses of memory.py (a process
+writing to address 0 must get SIGSEGV, not write to its stdin).
+"""
+import fcntl as _fcntl
+import os
+import resource
+
+from ..errors import raise_errno
+from .entry import enter
+from .fdtable import OpenFile
+from .fs import MAY_READ, MAY_WRITE, Directory, RegularFile
+from .paths import PathCalls, cwd_of, umask_of
+from .pipe import Pipe, PipeEnd
+
+O_LARGEFILE = 0o100000          # the kernel's bit on x86-64 (force_o_largefile); os.O_LARGEFILE is 0
+SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | _fcntl.FASYNC | os.O_DIRECT | os.O_NOATIME
+F_GETPIPE_SZ = _fcntl.F_GETPIPE_SZ
+F_SETPIPE_SZ = _fcntl.F_SETPIPE_SZ
+
+
+def nofile_limit(p):
+    """Return p's soft RLIMIT_NOFILE (-1 for unlimited)."""
+    return p.rlimit_soft(resource.RLIMIT_NOFILE)
+
+
+def open_file(p, node, flags, cloexec=False, start=0):
+    """Make a description of node with flags and install it at p's lowest free fd >= start."""
+    table = p.fdtable
+    limit = nofile_limit(p)
+    if 0 <= limit <= table.lowest_free(start):
+        raise_errno(24)
+    return table.alloc(OpenFile(node, flags, p.kernel.fs.open_files), limit, start, cloexec)
+
+
+class FileCalls(PathCalls):
+    """open, close, closerange, read_fd, write_fd, lseek, fstat, isatty, dup, dup2, dup3, fcntl,
+    get/set_inheritable, get/set_blocking, pipe, pipe2 (and the path calls of paths.py)."""
+
+    __slots__ = ()
+
+    def open(self, path, flags, mode=0o777):
+        """Open path and return the lowest free descriptor, as os.open (but inheritable, as C).
+
+        Raises EMFILE (RLIMIT_NOFILE reached), ENOENT, ENOTDIR, ENAMETOOLONG, EACCES, EEXIST
+        (O_CREAT|O_EXCL on an existing file), EISDIR (writing, or O_CREAT, on a directory),
+        EINVAL (O_TMPFILE and other unsupported flags), all as OSError subclasses.
+        """
+        enter(self)
+        if 0 <= nofile_limit(self) <= self.fdtable.lowest_free():
+            raise_errno(24)
+        if flags & (os.O_TMPFILE | os.O_PATH) & ~os.O_DIRECTORY:
+            raise_errno(22)
+        fs, uid, cwd = self.kernel.fs, self.uid, cwd_of(self)
+        try:
+            node = fs.resolve(path, cwd, uid)
+        except FileNotFoundError:
+            if not flags & os.O_CREAT:
+                raise
+            node = self._create(path, mode)
+        else:
+            self._may_open(node, path, flags)
+        f = OpenFile(node, flags | O_LARGEFILE, fs.open_files)
+        if flags & os.O_TRUNC and isinstance(node, RegularFile) and f.writable:
+            node.data.clear()
+            node.program = None
+        return self.fdtable.alloc(f, nofile_limit(self), 0, bool(flags & os.O_CLOEXEC))
+
+    def _create(self, path, mode):
+        fs = self.kernel.fs
+        directory, name = fs.resolve(path, cwd_of(self), self.uid, parent=True)
+        if os.fsencode(path).endswith(b"/"):
+            raise_errno(21, filename=path)
+        if not isinstance(directory, Directory):
+            raise_errno(20, filename=path)
+        if not directory.may(self.uid, MAY_WRITE | 1):
+            raise_errno(13, filename=path)
+        node = RegularFile(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid)
+        node.mtime = self.kernel.clock
+        return fs.link(directory, name, node)
+
+    def _may_open(self, node, path, flags):
+        acc = flags & os.O_ACCMODE
+        if flags & os.O_CREAT and flags & os.O_EXCL:
+            raise_errno(17, filename=path)
+        if isinstance(node, Directory):
+            if acc != os.O_RDONLY or flags & os.O_CREAT:
+                raise_errno(21, filename=path)
+        elif flags & os.O_DIRECTORY:
+            raise_errno(20, filename=path)
+        want = {os.O_RDONLY: MAY_READ, os.O_WRONLY: MAY_WRITE}.get(acc, MAY_READ | MAY_WRITE)
+        if flags & os.O_TRUNC:
+            want |= MAY_WRITE
+        if not node.may(self.uid, want):
+            raise_errno(13, filename=path)
+
+    def close(self, fd):
+        """Close fd, as os.close; the description goes when its last descriptor does (EBADF)."""
+        enter(self)
+        self.fdtable.remove(fd)
+
+    def closerange(self, fd_low, fd_high):
+        """Close every open fd in [fd_low, fd_high), ignoring errors, as os.closerange."""
+        enter(self)
+        table = self.fdtable
+        for fd in table.fds():
+            if fd_low <= fd < fd_high:
+                table.remove(fd)
+
+    def read_fd(self, fd, n):
+        """Read at most n bytes from fd, as os.read (b'' at end of file).
+
+        Raises EBADF (not open for reading), EISDIR, EAGAIN (O_NONBLOCK and nothing to
+        read), EINVAL (n < 0); WouldBlock where Linux would sleep (an empty pipe with
+        writers, the console with nothing typed).
+        """
+        enter(self, "read")
+        if n < 0:
+            raise_errno(22)
+        f = self.fdtable.get(fd)
+        if not f.readable:
+            raise_errno(9)
+        return f.node.read(self, f, n)
+
+    def write_fd(self, fd, data):
+        """Write data to fd and return the count written, as os.write.
+
+        Raises EBADF (not open for writing), EPIPE (a pipe with no reader, after SIGPIPE),
+        EAGAIN (O_NONBLOCK, no room); WouldBlock where Linux would sleep (a full pipe).
+        """
+        data = bytes(memoryview(data))
+        enter(self, "write")
+        f = self.fdtable.get(fd)
+        if not f.writable:
+            raise_errno(9)
+        return f.node.write(self, f, data)
+
+    def lseek(self, fd, pos, how):
+        """Move fd's offset (shared by every descriptor of the description), as os.lseek.
+
+        Raises EBADF, ESPIPE (a pipe or a terminal), EINVAL (bad whence or a negative
+        result), ENXIO (SEEK_DATA/SEEK_HOLE at or past the end).
+        """
+        enter(self)
+        f = self.fdtable.get(fd)
+        return f.node.seek(f, pos, how)
+
+    def fstat(self, fd):
+        """Return os.stat_result for fd, as os.fstat (EBADF)."""
+        enter(self)
+        return self.kernel.fs.stat_of(self.fdtable.get(fd).node)
+
+    def isatty(self, fd):
+        """Return True if fd is open on a terminal (the console), as os.isatty."""
+        enter(self)
+        files = self.fdtable.files
+        return 0 <= fd < len(files) and files[fd] is not None and files[fd].node.tty
+
+    # --- duplication (fs/file.c) ---
+
+    def dup(self, fd):
+        """Return a new lowest-free descriptor for fd's description, FD_CLOEXEC clear (EMFILE)."""
+        enter(self)
+        f = self.fdtable.get(fd)
+        return self.fdtable.alloc(f, nofile_limit(self))
+
+    def dup2(self, fd, fd2, inheritable=True):
+        """Make fd2 a copy of fd (closing fd2 first) and return fd2, as os.dup2.
+
+        dup2(fd, fd) checks fd and returns it; inheritable=False is dup3 with O_CLOEXEC
+        (so EINVAL when fd == fd2). EBADF for a closed fd or fd2 outside [0, RLIMIT_NOFILE).
+        """
+        if not inheritable:
+            return self.dup3(fd, fd2, os.O_CLOEXEC)
+        enter(self)
+        if fd == fd2:
+            self.fdtable.get(fd)
+            return fd2
+        return self._dup3(fd, fd2, False)
+
+    def dup3(self, fd, fd2, flags=0):
+        """dup2 with flags (only O_CLOEXEC): EINVAL for other flags or fd == fd2."""
+        enter(self)
+        if flags & ~os.O_CLOEXEC or fd == fd2:
+            raise_errno(22)
+        return self._dup3(fd, fd2, bool(flags))
+
+    def _dup3(self, fd, fd2, cloexec):
+        limit = nofile_limit(self)
+        if fd2 < 0 or 0 <= limit <= fd2:
+            raise_errno(9)
+        f = self.fdtable.get(fd)
+        self.fdtable.install(fd2, f, cloexec)
+        return fd2
+
+    def fcntl(self, fd, cmd, arg=0):
+        """Manipulate fd, as fcntl.fcntl with an int argument; return the int result.
+
+        F_DUPFD/F_DUPFD_CLOEXEC (lowest free >= arg; EINVAL if arg is negative or at
+        RLIMIT_NOFILE), F_GETFD/F_SETFD (FD_CLOEXEC, per descriptor), F_GETFL/F_SETFL
+        (status flags of the description; F_SETFL changes only O_APPEND, O_NONBLOCK,
+        O_ASYNC, O_DIRECT, O_NOATIME), F_GETPIPE_SZ/F_SETPIPE_SZ (EBADF if not a pipe).
+        EBADF for a closed fd comes before EINVAL for an unknown cmd, as in Linux.
+        """
+        enter(self)
+        table = self.fdtable
+        f = table.get(fd)
+        if cmd in (_fcntl.F_DUPFD, _fcntl.F_DUPFD_CLOEXEC):
+            limit = nofile_limit(self)
+            if arg < 0 or 0 <= limit <= arg:
+                raise_errno(22)
+            if 0 <= limit <= table.lowest_free(arg):
+                raise_errno(24)
+            return table.alloc(f, limit, arg, cmd == _fcntl.F_DUPFD_CLOEXEC)
+        if cmd == _fcntl.F_GETFD:
+            return int(table.get_cloexec(fd))
+        if cmd == _fcntl.F_SETFD:
+            table.set_cloexec(fd, arg & _fcntl.FD_CLOEXEC)
+            return 0
+        if cmd == _fcntl.F_GETFL:
+            return f.flags
+        if cmd == _fcntl.F_SETFL:
+            f.flags = f.flags & ~SETFL_MASK | arg & SETFL_MASK
+            return 0
+        if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
+            if not isinstance(f.node, PipeEnd):
+                raise_errno(9)
+            pipe = f.node.pipe
+            return pipe.capacity if cmd == F_GETPIPE_SZ else pipe.resize(arg, self.uid)
+        raise_errno(22)
+
+    def get_inheritable(self, fd):
+        """Return True unless fd has FD_CLOEXEC, as os.get_inheritable."""
+        return not self.fcntl(fd, _fcntl.F_GETFD) & _fcntl.FD_CLOEXEC
+
+    def set_inheritable(self, fd, inheritable):
+        """Clear (True) or set (False) fd's FD_CLOEXEC, as os.set_inheritable."""
+        self.fcntl(fd, _fcntl.F_SETFD, 0 if inheritable else _fcntl.FD_CLOEXEC)
+
+    def get_blocking(self, fd):
+        """Return False if the description has O_NONBLOCK, as os.get_blocking."""
+        return not self.fcntl(fd, _fcntl.F_GETFL) & os.O_NONBLOCK
+
+    def set_blocking(self, fd, blocking):
+        """Clear (True) or set (False) O_NONBLOCK on fd's description, as os.set_blocking."""
+        flags = self.fcntl(fd, _fcntl.F_GETFL)
+        self.fcntl(fd, _fcntl.F_SETFL, flags & ~os.O_NONBLOCK if blocking
+                   else flags | os.O_NONBLOCK)
+
+    # --- pipes ---
+
+    def pipe(self):
+        """Create a pipe and return (read_fd, write_fd), as os.pipe (inheritable, as C)."""
+        return self.pipe2(0)
+
+    def pipe2(self, flags):
+        """pipe with O_NONBLOCK (on both descriptions) and/or O_CLOEXEC; EINVAL otherwise.
+
+        Raises EMFILE unless two descriptors are free below RLIMIT_NOFILE.
+        """
+        enter(self)
+        if flags & ~(os.O_CLOEXEC | os.O_NONBLOCK | os.O_DIRECT):
+            raise_errno(22)
+        table = self.fdtable
+        limit = nofile_limit(self)
+        first = table.lowest_free()
+        if 0 <= limit <= table.lowest_free(first + 1):
+            raise_errno(24)
+        fs = self.kernel.fs
+        pipe = Pipe(fs._ino())
+        cloexec = bool(flags & os.O_CLOEXEC)
+        status = flags & (os.O_NONBLOCK | os.O_DIRECT)
+        r = table.alloc(OpenFile(pipe.read_end, os.O_RDONLY | status, fs.open_files),
+                        limit, 0, cloexec)
+        w = table.alloc(OpenFile(pipe.write_end, os.O_WRONLY | status, fs.open_files),
+                        limit, 0, cloexec)
+        return r, w
+
+
+__all__ = ["FileCalls", "open_file", "nofile_limit", "O_LARGEFILE"]

@@ -1,0 +1,147 @@
+"""Path system calls: stat(2), unlink(2), mkdir(2), rmdir(2), chdir(2), getcwd(3), umask(2),
+chmod(2), and a directory listing (os.listdir).
+
+Every process has a current directory and a umask (kept in `p.ext`, copied at fork,
+kept by execve). Errnos are Linux's fs/namei.c ones, with the filename attached as
+Python's os functions attach it.
+"""
+import os
+import posixpath
+import stat as S
+
+from ..errors import raise_errno
+from .entry import enter
+from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory
+
+
+def cwd_of(p):
+    """Return p's current directory (a normalised absolute path)."""
+    return p.ext["cwd"]
+
+
+def umask_of(p):
+    return p.ext["umask"]
+
+
+class PathCalls:
+    """stat, lstat, unlink, remove, mkdir, rmdir, chdir, getcwd, umask, chmod, listdir."""
+
+    __slots__ = ()
+
+    def _resolve(self, path, parent=False):
+        return self.kernel.fs.resolve(path, cwd_of(self), self.uid, parent)
+
+    def stat(self, path):
+        """Return os.stat_result for path, as os.stat (there are no symbolic links)."""
+        enter(self)
+        return self.kernel.fs.stat_of(self._resolve(path))
+
+    lstat = stat
+
+    def _entry(self, path):
+        """Return (directory, name, inode) for an existing last component, checking w+x."""
+        directory, name = self._resolve(path, parent=True)
+        if not isinstance(directory, Directory):
+            raise_errno(20, filename=path)
+        node = directory.entries.get(name)
+        if node is None:
+            raise_errno(2, filename=path)
+        if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
+            raise_errno(13, filename=path)
+        if (directory.mode & S.S_ISVTX and self.uid not in (0, node.uid, directory.uid)):
+            raise_errno(1, filename=path)             # sticky directory (/tmp)
+        return directory, name, node
+
+    def unlink(self, path):
+        """Remove a name, as os.unlink; open descriptions keep the file's contents.
+
+        Raises ENOENT, ENOTDIR, EACCES (no write and search on the directory), EPERM
+        (sticky directory, not the owner), EISDIR (a directory).
+        """
+        enter(self)
+        if os.fsencode(path).endswith(b"/"):
+            self._resolve(path)
+            raise_errno(21, filename=path)
+        directory, name, node = self._entry(path)
+        if isinstance(node, Directory):
+            raise_errno(21, filename=path)
+        del directory.entries[name]
+        node.nlink -= 1
+
+    remove = unlink
+
+    def mkdir(self, path, mode=0o777):
+        """Create a directory, as os.mkdir (EEXIST, ENOENT, ENOTDIR, EACCES)."""
+        enter(self)
+        fs = self.kernel.fs
+        try:
+            fs.resolve(path, cwd_of(self), self.uid)
+        except FileNotFoundError:
+            pass
+        else:
+            raise_errno(17, filename=path)
+        directory, name = self._resolve(path, parent=True)
+        if not isinstance(directory, Directory):
+            raise_errno(20, filename=path)
+        if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
+            raise_errno(13, filename=path)
+        node = Directory(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid, directory)
+        fs.link(directory, name, node)
+
+    def rmdir(self, path):
+        """Remove an empty directory, as os.rmdir (ENOTEMPTY, ENOTDIR, EBUSY for '/')."""
+        enter(self)
+        node = self._resolve(path)
+        if not isinstance(node, Directory):
+            raise_errno(20, filename=path)
+        if node is self.kernel.fs.root:
+            raise_errno(16, filename=path)
+        directory, name, node = self._entry(path)
+        if node.entries:
+            raise_errno(39, filename=path)
+        del directory.entries[name]
+        directory.nlink -= 1
+
+    def chdir(self, path):
+        """Change the current directory, as os.chdir (ENOENT, ENOTDIR, EACCES)."""
+        enter(self)
+        node = self._resolve(path)
+        if not isinstance(node, Directory):
+            raise_errno(20, filename=path)
+        if not node.may(self.uid, MAY_EXEC):
+            raise_errno(13, filename=path)
+        full = posixpath.normpath(posixpath.join(cwd_of(self), os.fsdecode(path)))
+        self.ext["cwd"] = "/" + full.lstrip("/")
+
+    def getcwd(self):
+        """Return the current directory, as os.getcwd."""
+        enter(self)
+        return cwd_of(self)
+
+    def umask(self, mask):
+        """Set the file mode creation mask and return the previous one, as os.umask."""
+        enter(self)
+        old = umask_of(self)
+        self.ext["umask"] = mask & 0o777
+        return old
+
+    def chmod(self, path, mode):
+        """Change permission bits, as os.chmod (EPERM unless the owner or root)."""
+        enter(self)
+        node = self._resolve(path)
+        if self.uid not in (0, node.uid):
+            raise_errno(1, filename=path)
+        node.mode = node.mode & ~0o7777 | mode & 0o7777
+
+    def listdir(self, path="."):
+        """Return the names in a directory, as os.listdir (ENOTDIR, EACCES without read)."""
+        enter(self)
+        node = self._resolve(path)
+        if not isinstance(node, Directory):
+            raise_errno(20, filename=path)
+        if not node.may(self.uid, MAY_READ):
+            raise_errno(13, filename=path)
+        return list(node.entries)
+
+
+__all__ = ["PathCalls", "cwd_of", "umask_of"]

@@ -1,0 +1,130 @@
+"""Pipes: pipe(2), pipe2(2), pipe(7).
+
+A Pipe is a bounded byte buffer (64 KiB by default, F_SETPIPE_SZ changes it) with a
+read end and a write end, each an inode-like node that open file descriptions point
+to. As Linux fs/pipe.c, the pipe counts the descriptions of each end (pipe->readers,
+pipe->writers), not the descriptors. Reading returns what is there (up to n bytes);
+with nothing there it is end of file once every write end is closed, else it would
+block (WouldBlock, the driven API's sleep) or fails EAGAIN with O_NONBLOCK. Writing
+with no read end open sends SIGPIPE to the writer and fails EPIPE. Writes of up to
+PIPE_BUF (4096) bytes are atomic: they wait until all fits. A longer write takes
+what fits; if the pipe is full it would block (EAGAIN with O_NONBLOCK), and if it
+takes only part, it returns the short count, because a driven call cannot sleep
+half-done (Linux would sleep and finish later; the runner loops as a C library does).
+Capacity is counted in bytes; Linux counts 16 page slots, which differs only for
+interleaved partial reads of small writes.
+"""
+import os
+import stat as S
+
+from ..errors import raise_errno
+from .entry import block, check_still_running
+from .signal import send_signal
+
+PIPE_BUF = 4096                         # limits.h; POSIX atomicity bound
+PIPE_SIZE = 65536                       # default capacity: 16 pages
+PIPE_MAX_SIZE = 1 << 20                 # /proc/sys/fs/pipe-max-size
+SIGPIPE = 13
+
+
+class Pipe:
+    """The shared buffer and the counts of open descriptions on each end."""
+
+    __slots__ = ("buffer", "capacity", "readers", "writers", "ino", "read_end", "write_end")
+
+    def __init__(self, ino):
+        self.buffer = bytearray()
+        self.capacity = PIPE_SIZE
+        self.readers = self.writers = 0
+        self.ino = ino
+        self.read_end = PipeEnd(self, reading=True)
+        self.write_end = PipeEnd(self, reading=False)
+
+    def resize(self, size, uid):
+        """F_SETPIPE_SZ: round up to a power-of-two number of pages; return the new size."""
+        if size <= 0 or size > 1 << 31:
+            raise_errno(22)
+        if size > PIPE_MAX_SIZE and uid != 0:
+            raise_errno(1)
+        pages = 1
+        while pages * 4096 < size:
+            pages *= 2
+        if pages * 4096 < len(self.buffer):
+            raise_errno(16)                                  # EBUSY: would drop data
+        self.capacity = pages * 4096
+        return self.capacity
+
+
+class PipeEnd:
+    """One end of a pipe, as open file descriptions see it (read, write, stat, seek)."""
+
+    __slots__ = ("pipe", "reading")
+    tty = False
+
+    def __init__(self, pipe, reading):
+        self.pipe = pipe
+        self.reading = reading
+
+    # stat(2) of a pipe: a FIFO, owner read/write, size 0.
+    mode = S.S_IFIFO | 0o600
+    uid = nlink = mtime = size = rdev = 0
+
+    @property
+    def ino(self):
+        return self.pipe.ino
+
+    def opened(self, f):
+        if self.reading:
+            self.pipe.readers += 1
+        else:
+            self.pipe.writers += 1
+
+    def release(self, f):
+        if self.reading:
+            self.pipe.readers -= 1
+        else:
+            self.pipe.writers -= 1
+
+    def seek(self, f, offset, whence):
+        raise_errno(29)                                      # ESPIPE
+
+    def read(self, p, f, n):
+        pipe = self.pipe
+        buf = pipe.buffer
+        if n == 0:
+            return b""
+        if buf:
+            data = bytes(buf[:n])
+            del buf[:n]
+            return data
+        if pipe.writers == 0:
+            return b""                                       # end of file
+        if f.flags & os.O_NONBLOCK:
+            raise_errno(11)
+        block(p, "read", f"pipe {pipe.ino} is empty")
+
+    def write(self, p, f, data):
+        pipe = self.pipe
+        n = len(data)
+        if n == 0:
+            return 0
+        if pipe.readers == 0:
+            send_signal(p, SIGPIPE)
+            check_still_running(p)
+            raise_errno(32)                                  # EPIPE
+        room = pipe.capacity - len(pipe.buffer)
+        if room >= n or (n > PIPE_BUF and room > 0):
+            taken = min(room, n)
+            pipe.buffer += data[:taken]
+            return taken
+        if f.flags & os.O_NONBLOCK:
+            raise_errno(11)
+        block(p, "write", f"pipe {pipe.ino} is full")
+
+
+def make_pipe(ino):
+    """Return a new Pipe (its ends are pipe.read_end and pipe.write_end)."""
+    return Pipe(ino)
+
+
+__all__ = ["Pipe", "PipeEnd", "make_pipe", "PIPE_BUF", "PIPE_SIZE", "PIPE_MAX_SIZE"]
