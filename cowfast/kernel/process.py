@@ -5,17 +5,21 @@ acts as that process: its system calls are methods named and shaped as Python's
 `os` module's, mixed in from one module per man-page area (fork.py, exit.py, wait.py,
 signal.py, ids.py, limits.py, memory.py). State names follow gVisor's task states.
 """
+from .exec import ExecCalls
 from .exit import ExitCalls
+from .files import FileCalls
 from .fork import ForkCalls
 from .ids import IdCalls
 from .limits import LimitCalls
 from .memory import MemoryCalls
 from .signal import SignalCalls
+from .stdio import StdioCalls
 from .state import ALIVE, State
 from .wait import WaitCalls
 
 
-class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls, MemoryCalls):
+class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls, FileCalls,
+              StdioCalls, ExecCalls, MemoryCalls):
     """One process: its record in the kernel's table and the handle to drive it.
 
     Kept lean for 100,000 live processes: __slots__, and every per-process table that
