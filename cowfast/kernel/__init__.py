@@ -16,6 +16,7 @@ from ..events import EventLog
 from ..signals import SigAction
 from .entry import Terminated, WouldBlock, raise_errno
 from .exit import find_new_reaper
+from .fileboot import boot as boot_files
 from .image import STACK_INITIAL, STACK_TOP, Image, build_address_space, page_up
 from .info import pfullmem, pmem
 from .memory import Layout
@@ -76,6 +77,7 @@ class Kernel(TableMixin):
         if log_events:
             self.log_events(True)
         self.init = self._boot()
+        boot_files(self)
 
     def _boot(self):
         pid = self.pids.allocate()
