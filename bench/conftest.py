@@ -58,8 +58,8 @@ def pytest_terminal_summary(terminalreporter, config):
         parts = [f"{group:<28} cowfast {_ns(cf)}"]
         if cf and "numpy" in t:
             parts.append(f"numpy {_ns(t['numpy'])} ({t['numpy'] / cf:.3g}x cowfast)")
-        if cf and "memcpy" in t:
-            parts.append(f"memcpy {_ns(t['memcpy'])} (cowfast = {cf / t['memcpy']:.3g}x memcpy)")
+        for role in sorted(r for r in t if r.startswith("memcpy")):
+            parts.append(f"{role} {_ns(t[role])} (cowfast = {cf / t[role]:.3g}x)")
         tr.write_line("  ".join(parts))
 
 
