@@ -6,6 +6,7 @@ issue's targets and PASS/MISS. `--quick` runs small sizes in a few seconds (CI s
 """
 import argparse
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -68,6 +69,9 @@ def med(runs):
 
 
 def run(p):
+    # Metadata first, while the allocator holds no freed nodes that would hide RSS growth.
+    print("measuring metadata ...", file=sys.stderr, flush=True)
+    meta = measure.cowfast_metadata(p["meta_pages"])
     print("warming host memory ...", file=sys.stderr, flush=True)
     p["warm_s"] = measure.warm_host(p["warm"])
     results = {}
@@ -91,11 +95,10 @@ def run(p):
                 mc.setdefault("cow", []).append(measure.memcpy_fresh_once(src))
         del src
         results[(pages, contents)] = (cf, npy, mc)
-    print("measuring single writes and metadata ...", file=sys.stderr, flush=True)
+    print("measuring single writes ...", file=sys.stderr, flush=True)
     writes = (measure.cowfast_single_write(p["writes"], p["k_write"]),
               measure.numpy_single_write(p["writes"] // 10, p["k_write"]),
               measure.loop_overhead(p["writes"], p["k_write"]))
-    meta = measure.cowfast_metadata(p["meta_pages"])
     return results, writes, meta
 
 
@@ -190,7 +193,8 @@ def footnotes(p, writes, meta, elapsed):
         f"Metadata: {engine}; RSS growth of this process while building the parent: "
         f"{meta['rss']:.2f} B/resident page (/proc/self/statm). numpy: intp table, "
         f"refcount and free stack.",
-        f"Total run time {elapsed:.0f} s.",
+        f"Total run time {elapsed:.0f} s; peak RSS of this process "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB.",
     ])
 
 
