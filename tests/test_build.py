@@ -1,4 +1,4 @@
-"""The compiled core really loaded, its constants match Python's, and sanitizers are on when asked."""
+"""The compiled core loaded, its constants match Python's, and sanitizers are on when asked."""
 import errno
 import mmap
 import os

@@ -48,7 +48,8 @@ def test_unmap_middle_keeps_the_ends(aspace):
     assert aspace.stats().rss == 2
 
 
-@pytest.mark.parametrize("addr, length", [(BASE + 1, PAGE), (BASE, 0), ((1 << 48) - PAGE, 2 * PAGE)],
+@pytest.mark.parametrize("addr, length",
+                         [(BASE + 1, PAGE), (BASE, 0), ((1 << 48) - PAGE, 2 * PAGE)],
                          ids=["unaligned", "zero-length", "beyond-48-bits"])
 def test_bad_range_is_einval(aspace, addr, length):
     """Unaligned, empty or out-of-space ranges are EINVAL."""
