@@ -1,0 +1,165 @@
+"""Page-access traces: a `.npz` format with `t`, `pid`, `page`, `op` columns, and a replayer.
+
+Columns, one row per access, in time order:
+    t     float64  seconds since the start of the trace (non-decreasing)
+    pid   int64    the process that acts
+    page  uint64   the page number (address // page_size); for FORK, the child's pid
+    op    uint8    READ (0), WRITE (1), FORK (2: pid forks child `page`), EXIT (3)
+
+Users fill these from their own recordings (perf mem, a Valgrind tool, an
+allocator log). The replayer drives address spaces with the bulk `touch`
+calls: consecutive rows with the same pid and op become one call, so a trace
+with runs of even a few dozen accesses replays at tens of millions a second.
+"""
+import numpy as np
+
+from .engine import AddressSpace
+
+READ, WRITE, FORK, EXIT = 0, 1, 2, 3
+OP_NAMES = {READ: "read", WRITE: "write", FORK: "fork", EXIT: "exit"}
+COLUMNS = {"t": np.float64, "pid": np.int64, "page": np.uint64, "op": np.uint8}
+MAX_PAGE = 1 << 48                    # no page number can reach the 48-bit space
+
+
+class Trace:
+    """The four columns as numpy arrays of the same length."""
+
+    __slots__ = ("t", "pid", "page", "op")
+
+    def __init__(self, t, pid, page, op):
+        self.t = np.ascontiguousarray(t, dtype=np.float64)
+        self.pid = np.ascontiguousarray(pid, dtype=np.int64)
+        self.page = np.ascontiguousarray(page, dtype=np.uint64)
+        self.op = np.ascontiguousarray(op, dtype=np.uint8)
+
+    def __len__(self):
+        return self.page.shape[0]
+
+    def validate(self):
+        """Raise ValueError naming the first problem; return self if there is none."""
+        n = len(self.page)
+        for name in COLUMNS:
+            column = getattr(self, name)
+            if column.ndim != 1 or column.shape[0] != n:
+                raise ValueError(f"column {name!r} has shape {column.shape}, expected ({n},)")
+        if n and np.any(np.diff(self.t) < 0):
+            raise ValueError(f"t decreases at row {int(np.argmax(np.diff(self.t) < 0)) + 1}")
+        bad = self.op > EXIT
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(f"op {int(self.op[row])} at row {row} is not 0-3 "
+                             "(read, write, fork, exit)")
+        access = self.op <= WRITE
+        if np.any(self.page[access] >= MAX_PAGE):
+            raise ValueError("a page number is beyond the 48-bit address space")
+        return self
+
+    def save(self, path):
+        """Write an uncompressed .npz (fast to load; compress it yourself if you must)."""
+        np.savez(path, t=self.t, pid=self.pid, page=self.page, op=self.op)
+
+    @classmethod
+    def load(cls, path):
+        """Read and validate a trace saved by `save` or any tool writing the 4 columns."""
+        with np.load(path) as data:
+            missing = set(COLUMNS) - set(data.files)
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
+            return cls(data["t"], data["pid"], data["page"], data["op"]).validate()
+
+    @classmethod
+    def from_pages(cls, pages, pid=1, op=WRITE, rate=None):
+        """One process's page stream as a trace; rate (accesses/s) spaces the times."""
+        pages = np.ascontiguousarray(pages, dtype=np.uint64)
+        n = len(pages)
+        t = np.arange(n, dtype=np.float64) / rate if rate else np.zeros(n)
+        return cls(t, np.full(n, pid), pages, np.full(n, op))
+
+    @classmethod
+    def concat(cls, traces):
+        """Several traces merged into one, stable-sorted by time."""
+        t = np.concatenate([x.t for x in traces])
+        order = np.argsort(t, kind="stable")
+        return cls(t[order], np.concatenate([x.pid for x in traces])[order],
+                   np.concatenate([x.page for x in traces])[order],
+                   np.concatenate([x.op for x in traces])[order])
+
+
+def runs(trace):
+    """Boundaries of the maximal runs of equal (pid, op): an int array [0, ..., n].
+
+    A fork or exit row is always a run of its own.
+    """
+    n = len(trace)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    change = (trace.pid[1:] != trace.pid[:-1]) | (trace.op[1:] != trace.op[:-1])
+    change |= trace.op[1:] >= FORK
+    change |= trace.op[:-1] >= FORK
+    return np.concatenate(([0], np.flatnonzero(change) + 1, [n])).astype(np.int64)
+
+
+class Replayer:
+    """Drive address spaces through a trace, one bulk touch per run.
+
+    spaces: pid -> AddressSpace to start from. A pid first seen in an access
+    row gets a new AddressSpace on `memory` with [0, map_pages) mapped
+    read-write (map_pages default: the trace's largest page + 1).
+    """
+
+    def __init__(self, memory, spaces=None, map_pages=None):
+        self.memory = memory
+        self.spaces = dict(spaces or {})
+        self.map_pages = map_pages
+        self.accesses = 0
+
+    def _space(self, pid, trace):
+        space = self.spaces.get(pid)
+        if space is None:
+            pages = self.map_pages
+            if pages is None:
+                access = trace.page[trace.op <= WRITE]
+                pages = int(access.max()) + 1 if access.size else 1
+                self.map_pages = pages
+            space = AddressSpace(self.memory)
+            space.map(0, pages * self.memory.page_size)
+            self.spaces[pid] = space
+        return space
+
+    def replay(self, trace, until=None):
+        """Apply the trace's rows (those with t < until, if given); return the accesses done."""
+        if until is not None:
+            trace = _head(trace, int(np.searchsorted(trace.t, until, side="left")))
+        bounds = runs(trace).tolist()       # Python ints: the loop below is per run, not per page
+        pids, ops, pages = trace.pid, trace.op, trace.page
+        done = 0
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            op = int(ops[start])
+            pid = int(pids[start])
+            if op <= WRITE:
+                done += self._space(pid, trace).touch(pages[start:end], write=op == WRITE)
+            elif op == FORK:
+                self.spaces[int(pages[start])] = self._space(pid, trace).fork()
+            else:
+                space = self.spaces.pop(pid, None)
+                if space is not None:
+                    space.close()
+        self.accesses += done
+        return done
+
+    def close(self):
+        """Close every address space the replayer holds."""
+        for space in self.spaces.values():
+            space.close()
+        self.spaces.clear()
+
+
+def _head(trace, n):
+    return Trace(trace.t[:n], trace.pid[:n], trace.page[:n], trace.op[:n])
+
+
+def replay(trace, memory, spaces=None, map_pages=None):
+    """Replay a whole trace on memory; return the Replayer (its .spaces hold the results)."""
+    replayer = Replayer(memory, spaces, map_pages)
+    replayer.replay(trace)
+    return replayer
