@@ -1,0 +1,52 @@
+"""The cost model: defaults labelled, save/load, scaling, and a real (small) probe."""
+import json
+
+import pytest
+
+from cowfast import costmodel
+
+
+def test_missing_file_gives_labelled_defaults(tmp_path):
+    """With no calibration file the defaults come back, saying they are defaults."""
+    model = costmodel.load(tmp_path / "none.json")
+    assert not model.calibrated
+    assert "not calibrated" in model.source
+
+
+def test_env_var_chooses_the_file(tmp_path, monkeypatch):
+    """COWFAST_CALIBRATION overrides the default location."""
+    monkeypatch.setenv(costmodel.ENV_VAR, str(tmp_path / "c.json"))
+    assert costmodel.default_path() == tmp_path / "c.json"
+
+
+def test_save_then_load(tmp_path):
+    """A saved model loads back with its coefficients and a calibrated label."""
+    path = costmodel.save(costmodel.CostModel(cow_fault_ns=1234.0, source="calibrated"),
+                          tmp_path / "sub" / "c.json")
+    model = costmodel.load(path)
+    assert model.cow_fault_ns == 1234.0 and model.calibrated
+    assert "date" in json.loads(path.read_text())
+
+
+def test_predictions_are_linear():
+    """fork_usec and fault_seconds are the coefficients times the counts."""
+    m = costmodel.CostModel(fork_base_ns=1000, fork_ns_per_page=10, cow_fault_ns=2000,
+                            zero_fill_ns=1000, reuse_fault_ns=500)
+    assert m.fork_usec(1000) == pytest.approx(11.0)
+    assert m.fault_seconds(cow_copies=1000, zero_fills=1000, reuses=2000) == pytest.approx(4e-3)
+
+
+def test_huge_pages_scale_fault_costs_not_fork():
+    """A 2 MiB fault copies 512 times the bytes; fork still copies one entry per page."""
+    m = costmodel.CostModel().for_page_size(2 << 20)
+    assert m.cow_fault_ns == pytest.approx(costmodel.CostModel().cow_fault_ns * 512)
+    assert m.fork_ns_per_page == costmodel.CostModel().fork_ns_per_page
+    assert "scaled" in m.source
+
+
+def test_probe_measures_positive_costs():
+    """A small probe of the real kernel gives positive fault costs (values are not asserted:
+    timing belongs to bench/)."""
+    m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=1)
+    assert m.calibrated
+    assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
