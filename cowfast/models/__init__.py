@@ -1,0 +1,28 @@
+"""Large-scale simulation models: each is a frozen-able config dataclass and run(config).
+
+MODELS maps a name to (Config, run). `run_model(name, params)` builds the config
+from a plain dict, which is what sweeps ship to their workers.
+"""
+from . import prefork, snapshot, storm
+from ._base import Result
+from .prefork import PreforkConfig
+from .snapshot import SnapshotConfig
+from .storm import StormConfig
+
+MODELS = {
+    "snapshot": (SnapshotConfig, snapshot.run),
+    "prefork": (PreforkConfig, prefork.run),
+    "storm": (StormConfig, storm.run),
+}
+
+
+def run_model(name, params=None, progress=None):
+    """Run model `name` with config fields from the dict params; return its Result."""
+    try:
+        config_cls, run = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}") from None
+    return run(config_cls(**(params or {})), progress=progress)
+
+
+__all__ = ["MODELS", "PreforkConfig", "Result", "SnapshotConfig", "StormConfig", "run_model"]

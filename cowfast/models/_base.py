@@ -1,0 +1,53 @@
+"""What every model shares: config fields with help text, the Result record, units."""
+import dataclasses
+
+import numpy as np
+
+from .. import costmodel
+
+MIB = 1 << 20
+
+
+def option(default, help, choices=None):
+    """A config field that the CLI turns into --name (help and choices included)."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclasses.dataclass
+class Result:
+    """A model run: scalar figures, series over `x`, and the config that made them.
+
+    summary: plain numbers (bytes, pages, seconds), under Redis's or /proc's names
+    where they exist. series: equal-length numpy arrays, one of them named by `x`.
+    """
+
+    model: str
+    config: dict
+    summary: dict
+    series: dict
+    x: str
+    cost_source: str
+
+    def to_json(self):
+        """A JSON-ready dict: arrays become lists, numpy scalars Python numbers."""
+        return {"model": self.model, "config": self.config, "x": self.x,
+                "cost_source": self.cost_source,
+                "summary": {k: _plain(v) for k, v in self.summary.items()},
+                "series": {k: np.asarray(v).tolist() for k, v in self.series.items()}}
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def costs_for(config_costs, page_size):
+    """The cost model (a CostModel, a JSON path, or None for the saved/default one)
+    for this page size."""
+    model = config_costs if isinstance(config_costs, costmodel.CostModel) else \
+        costmodel.load(config_costs)
+    return model.for_page_size(page_size)
+
+
+def sample_points(total, samples):
+    """samples+1 increasing integer cut points from 0 to total (duplicates removed)."""
+    return np.unique(np.linspace(0, total, max(samples, 1) + 1).round().astype(np.int64))

@@ -1,0 +1,109 @@
+"""Fork-based snapshots (Redis BGSAVE, and any fork-then-serialise design).
+
+A parent holds a data set of records; it forks a child that walks and writes it
+out at `serialise_mib_per_sec` while the parent keeps writing records at
+`writes_per_sec` with the chosen key distribution. Every page the parent writes
+while the child lives is copied; the child keeps the original, which is then
+mapped by the child alone: Redis measures exactly that as the child's private
+dirty memory, `current_cow_size` while it runs and `rdb_last_cow_size` (the
+"Fork CoW" log line) at the end.
+"""
+import dataclasses
+
+import numpy as np
+
+from .. import workloads
+from ..engine import AddressSpace, PhysicalMemory
+from ._base import MIB, Result, costs_for, option, sample_points
+
+
+@dataclasses.dataclass
+class SnapshotConfig:
+    dataset_mib: float = option(1024.0, "size of the data set held by the parent")
+    record_bytes: int = option(1024, "bytes per record (key, value and overhead)")
+    page_size: int = option(4096, "page size in bytes (2097152 for transparent huge pages)")
+    writes_per_sec: float = option(10_000.0, "records the parent writes per second")
+    touches_per_write: int = option(
+        1, "distinct places each write dirties: 1 in place; Redis's SET dirties ~2 "
+           "(the hash-table entry and the new value's allocation)")
+    serialise_mib_per_sec: float = option(200.0, "speed at which the child writes the snapshot")
+    distribution: str = option("uniform", "key distribution of the writes",
+                               choices=workloads.DISTRIBUTIONS)
+    scatter_keys: bool = option(True, "the allocator spreads keys over memory "
+                                      "(off: key k sits in slot k, so a scan is sequential)")
+    skew: float = option(0.99, "Zipf skew (zipf)")
+    hot_fraction: float = option(0.2, "share of keys that are hot (hotcold)")
+    hot_share: float = option(0.8, "share of writes that go to hot keys (hotcold)")
+    samples: int = option(100, "points in the time series")
+    seed: int = option(1, "random seed")
+    costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
+
+
+def expected_cow_pages_uniform(pages, page_writes):
+    """Closed form: distinct pages hit by page_writes uniform draws over pages."""
+    return pages * -np.expm1(page_writes * np.log1p(-1.0 / pages))
+
+
+def run(config=None, progress=None):
+    """Simulate one BGSAVE; return a Result over time t (seconds since the fork).
+
+    progress: callable(done, total) after each sample, for long runs.
+    """
+    c = config or SnapshotConfig()
+    ps = c.page_size
+    n_records = max(1, int(c.dataset_mib * MIB) // c.record_bytes)
+    pages = workloads.pages_spanned(n_records, c.record_bytes, ps)
+    costs = costs_for(c.costs, ps)
+    rng = np.random.default_rng(c.seed)
+    # One placement per place a write dirties: the record itself, then (Redis) the
+    # hash-table entry elsewhere; the allocator scatters keys, so hot keys are spread.
+    placements = [workloads.scatter(n_records, rng) if c.scatter_keys else None
+                  for _ in range(max(1, c.touches_per_write))]
+
+    mem = PhysicalMemory(2 * pages + 64, page_size=ps, contents=False)
+    parent = AddressSpace(mem)
+    parent.map(0, pages * ps)
+    parent.touch(np.arange(pages, dtype=np.uint64))
+    fork_usec = costs.fork_usec(parent.stats().rss)
+    child = parent.fork()
+
+    duration = c.dataset_mib / c.serialise_mib_per_sec
+    n_writes = int(round(c.writes_per_sec * duration))
+    keys = workloads.keys(c.distribution, n_writes, n_records, skew=c.skew,
+                          hot_fraction=c.hot_fraction, hot_share=c.hot_share, seed=rng)
+    cuts = sample_points(n_writes, c.samples)
+    t, cow, extra, copies = [0.0], [0], [0], [0]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        for slots in placements:
+            parent.touch(workloads.object_spans(keys[lo:hi], c.record_bytes, ps, slots=slots))
+        t.append(hi / c.writes_per_sec if c.writes_per_sec else duration)
+        cow.append(child.stats().uss)
+        extra.append(mem.stats().used - pages)
+        copies.append(parent.stats().cow_copies)
+        if progress is not None:
+            progress(len(t) - 1, len(cuts) - 1)
+    parent_stats = parent.stats()
+    child.close()
+    parent.close()
+    mem.close()
+
+    cow_bytes = np.asarray(cow, dtype=np.int64) * ps
+    written = n_writes * c.record_bytes
+    summary = {
+        "dataset_bytes": pages * ps, "pages": pages, "page_size": ps, "records": n_records,
+        "bgsave_seconds": duration, "writes": n_writes, "written_bytes": written,
+        "latest_fork_usec": fork_usec,
+        "rdb_last_cow_size": int(cow_bytes[-1]),
+        "current_cow_size_peak": int(cow_bytes.max()),
+        "peak_extra_memory": int(max(extra) * ps),
+        "cow_share_of_dataset": float(cow_bytes[-1] / (pages * ps)),
+        "cow_amplification": float(cow_bytes[-1] / written) if written else 0.0,
+        "parent_cow_copies": parent_stats.cow_copies,
+        "parent_fault_seconds": costs.fault_seconds(cow_copies=parent_stats.cow_copies),
+    }
+    series = {"t": np.asarray(t), "current_cow_size": cow_bytes,
+              "extra_memory": np.asarray(extra, dtype=np.int64) * ps,
+              "parent_cow_copies": np.asarray(copies, dtype=np.int64),
+              "serialised_bytes": np.minimum(np.asarray(t) * c.serialise_mib_per_sec * MIB,
+                                             pages * ps)}
+    return Result("snapshot", dataclasses.asdict(c), summary, series, "t", costs.source)
