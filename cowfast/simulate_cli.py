@@ -1,0 +1,152 @@
+"""`cowfast simulate snapshot|prefork|storm` and `cowfast calibrate`.
+
+Options come from the models' config dataclasses (one --flag per field, with
+its help text). Prints a summary table; --json writes the whole result,
+--plot a PNG (matplotlib, if installed). Progress goes to stderr on a terminal.
+"""
+import argparse
+import dataclasses
+import json
+import sys
+
+from . import costmodel
+from ._table import bold, table
+from .models import MODELS, run_model
+from .models._base import MIB
+
+def _flag_type(field):
+    if field.type in ("bool", bool):
+        return None
+    return {"int": int, "float": float, "str": str}.get(field.type, field.type)
+
+
+def _add_config_options(parser, config_cls):
+    for field in dataclasses.fields(config_cls):
+        flag = "--" + field.name.replace("_", "-")
+        meta = field.metadata
+        if field.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=field.default, help=meta.get("help"))
+        else:
+            kind = _flag_type(field)
+            parser.add_argument(flag, type=kind, default=field.default,
+                                choices=meta.get("choices"),
+                                help=f"{meta.get('help')} (default {field.default})")
+
+
+def add_parser(subparsers):
+    """Register `simulate` and `calibrate` on the `cowfast` command's subparsers."""
+    sim = subparsers.add_parser("simulate", help="simulate a fork-heavy system at scale",
+                                description=__doc__)
+    models = sim.add_subparsers(dest="model", required=True)
+    for name, (config_cls, run_fn) in MODELS.items():
+        doc = sys.modules[run_fn.__module__].__doc__.strip().splitlines()[0]
+        p = models.add_parser(name, help=doc, description=doc)
+        _add_config_options(p, config_cls)
+        p.add_argument("--plot", metavar="PNG", help="draw memory over time into this file")
+        p.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+        p.set_defaults(func=run)
+    cal = subparsers.add_parser("calibrate", help="measure this kernel's fork and fault costs",
+                                description=costmodel.__doc__.strip().splitlines()[0])
+    cal.add_argument("--output", metavar="JSON", default=None,
+                     help=f"where to save (default ${costmodel.ENV_VAR} or "
+                          "~/.cache/cowfast/calibration.json)")
+    cal.add_argument("--pages", type=int, default=16384, help="pages per fault probe")
+    cal.set_defaults(func=run_calibrate)
+    return sim
+
+
+def _progress(stream):
+    """A progress callable for a terminal, else None (tqdm if installed)."""
+    if not stream.isatty():
+        return None
+
+    def show(done, total):
+        stream.write(f"\r  {done}/{total} ({100 * done // max(total, 1)}%)")
+        if done >= total:
+            stream.write("\r" + " " * 30 + "\r")
+        stream.flush()
+    return show
+
+
+BYTE_FIGURES = ("_size", "_bytes", "_memory", "_peak", "_sharing", "_uss_mean", "_uss_max",
+                "_pss_mean")
+SIMULATED_SECONDS = ("bgsave_seconds", "duration_seconds")
+
+
+def _row(name, value):
+    """One (figure, value, unit) row; the table prints floats with one decimal, so
+    shares become percent and predicted kernel times milliseconds."""
+    if name == "page_size":
+        return [name, int(value), "B"]
+    if name.endswith(BYTE_FIGURES):
+        return [name, float(value) / MIB, "MiB"]
+    if name.endswith("_usec"):
+        return [name, float(value), "us (predicted)"]
+    if name in SIMULATED_SECONDS:
+        return [name, float(value), "s"]
+    if name.endswith("_seconds"):
+        return [name, float(value) * 1000, "ms (predicted)"]
+    if name.endswith("_share") or "_share_of_" in name:
+        return [name, float(value) * 100, "%"]
+    return [name, value, ""]
+
+
+def summary_rows(result):
+    """(figure, value, unit) rows: bytes in MiB, predicted times, shares in percent."""
+    return [_row(name, value) for name, value in result.summary.items() if value is not None]
+
+
+def config_from_args(args):
+    config_cls = MODELS[args.model][0]
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
+
+
+def run(args, out=None):
+    """Run the model named by args.model, print the summary, write --json/--plot."""
+    out = out or sys.stdout
+    result = run_model(args.model, config_from_args(args), progress=_progress(sys.stderr))
+    print(bold(f"cowfast simulate {args.model}", out), file=out)
+    print(table(["figure", "value", "unit"], summary_rows(result)), file=out)
+    print(f"costs: {result.cost_source}", file=out)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result.to_json(), f, indent=1)
+        print(f"wrote {args.json}", file=out)
+    if args.plot:
+        from .models.plot import plot
+        try:
+            plot(result, args.plot)
+            print(f"wrote {args.plot}", file=out)
+        except ImportError as exc:
+            print(f"no plot: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def run_calibrate(args, out=None):
+    """Measure this machine's kernel, save and print the coefficients."""
+    out = out or sys.stdout
+    model = costmodel.calibrate(pages=args.pages)
+    path = costmodel.save(model, args.output)
+    rows = [["fork, fixed", round(model.fork_base_ns / 1000, 1), "us"],
+            ["fork, per resident page", round(model.fork_ns_per_page, 2), "ns"],
+            ["copy-on-write fault", round(model.cow_fault_ns, 1), "ns"],
+            ["zero-fill fault", round(model.zero_fill_ns, 1), "ns"],
+            ["reuse fault", round(model.reuse_fault_ns, 1), "ns"]]
+    print(bold(f"kernel costs for {model.page_size} B pages", out), file=out)
+    print(table(["event", "cost", "unit"], rows), file=out)
+    print(f"saved to {path}", file=out)
+    return 0
+
+
+def main(argv=None):
+    """Stand-alone entry point: `python -m cowfast.simulate_cli simulate snapshot ...`."""
+    parser = argparse.ArgumentParser(prog="cowfast")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
