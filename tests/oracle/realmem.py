@@ -2,7 +2,8 @@
 
 A scenario is a list of steps ``(who, op, first, stop)``: ``who`` is ``"P"`` (the process that
 made the mapping) or ``"C"`` (its child after a ``fork`` step), ``op`` is one of ``write``,
-``read`` (one byte per page of pages ``first..stop-1``), ``protect_r``, ``protect_rw``, ``fork``
+``read`` (one byte per page of pages ``first..stop-1``), ``protect_none``, ``protect_r``,
+``protect_rw``, ``fork``
 or ``exit`` (the child exits and P reaps it). Every step runs in a real process forked from the
 test, on ``mmap(MAP_PRIVATE | MAP_ANONYMOUS)`` memory with transparent huge pages disabled
 (``MADV_NOHUGEPAGE``), and an access step reports the ``ru_minflt`` delta measured around it
@@ -25,6 +26,8 @@ PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 ACCESSES = ("write", "read")
+PROTS = {"protect_none": 0, "protect_r": mmap.PROT_READ,
+         "protect_rw": mmap.PROT_READ | mmap.PROT_WRITE}
 
 
 def _minflt():
@@ -75,7 +78,7 @@ class _Region:
         if op in ACCESSES:
             return _measure(self.m, [i * PAGE for i in range(first, stop)], op == "write",
                             self.scratch)
-        prot = mmap.PROT_READ | (mmap.PROT_WRITE if op == "protect_rw" else 0)
+        prot = PROTS[op]
         if _libc.mprotect(self.addr + first * PAGE, (stop - first) * PAGE, prot):
             raise OSError(ctypes.get_errno(), "mprotect")
         return None

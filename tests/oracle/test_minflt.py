@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from cowfast import PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemory
+from cowfast import AddressSpace, PhysicalMemory
 from tests.oracle import realmem
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -56,6 +56,13 @@ SCENARIOS = {
                                w(C), w(P)],
     "mprotect_r_rw_after_sibling_exit": [w(P), FORK, EXIT, protect(P, "protect_r"),
                                          protect(P, "protect_rw"), w(P)],
+    "mprotect_none_rw_then_access": [w(P, 0, N // 2), protect(P, "protect_none"),
+                                     protect(P, "protect_rw"), r(P), w(P)],
+    "mprotect_r_on_untouched_then_read_then_write": [protect(P, "protect_r"), r(P),
+                                                     protect(P, "protect_rw"), w(P)],
+    "fork_of_read_only_protected_memory": [w(P), protect(P, "protect_r"), FORK,
+                                           protect(P, "protect_rw"), w(P),
+                                           protect(C, "protect_rw"), w(C)],
     "mprotect_after_reuse": [w(P), FORK, EXIT, w(P, 0, N // 2), protect(P, "protect_r"),
                              protect(P, "protect_rw"), w(P)],
 }
@@ -86,7 +93,7 @@ def cowfast_deltas(steps):
             spaces.pop(C).close()
         elif op.startswith("protect"):
             a.protect(BASE + first * realmem.PAGE, (stop - first) * realmem.PAGE,
-                      PROT_READ | (PROT_WRITE if op == "protect_rw" else 0))
+                      realmem.PROTS[op])
         else:
             a.touch(vpns, write=op == "write")
         out.append(a.stats().minor_faults - before if op in realmem.ACCESSES else None)
