@@ -48,6 +48,7 @@ class Inode:
 
     size = 0
     rdev = 0
+    tty = False
 
     def may(self, uid, mask):
         """Return True if a process of this uid may access the inode with mask (MAY_*)."""

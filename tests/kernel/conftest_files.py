@@ -1,0 +1,23 @@
+"""Fixtures for the files layer's tests (imported by its modules: `from .conftest_files import *`)."""
+import pytest
+
+from cowfast.kernel.fdtable import check_descriptions
+
+__all__ = ["descriptions_checked", "write_file", "read_file"]
+
+
+@pytest.fixture(autouse=True)
+def descriptions_checked(kernel):
+    """After each test, every description's count matches the descriptors that point to it."""
+    yield
+    check_descriptions(kernel)
+
+
+def write_file(kernel, path, data, mode=0o644, uid=0):
+    """Create a file in the kernel's file system directly (no system call)."""
+    return kernel.fs.create(path, data, mode, uid)
+
+
+def read_file(kernel, path):
+    """Return a file's bytes directly from the file system."""
+    return bytes(kernel.fs.resolve(path).data)
