@@ -6,8 +6,10 @@ follow Linux's selftests/mm/cow.c where one exists.
 """
 import sys
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from cowfast import AddressSpace, PhysicalMemory
 from tests.oracle import realmem
@@ -119,3 +121,41 @@ def test_minor_faults_match_kernel(steps):
 def test_kernel_runner_sees_faults():
     """The real-kernel runner is not blind: N fresh writes cost N faults, rewriting them none."""
     assert kernel_deltas([w(P), w(P)]) == [N, 0]
+
+
+@st.composite
+def scenarios(draw, length=12):
+    """Random valid scenarios: accesses always allowed by the protection each process set.
+
+    The first step writes page 0, so the mapping has an anon_vma before any fork or split and the
+    known never-written-VMA difference (ZERO_ONLY_FORK) cannot arise.
+    """
+    steps, prot, child = [w(P, 0, 1)], {P: ["rw"] * N}, False
+    for _ in range(length):
+        kind = draw(st.sampled_from(["access", "protect", "exit" if child else "fork"]))
+        who = draw(st.sampled_from([P, C] if child else [P]))
+        first = draw(st.integers(0, N - 1))
+        stop = draw(st.integers(first + 1, N))
+        if kind == "fork":
+            steps.append(FORK)
+            prot[C], child = list(prot[P]), True
+        elif kind == "exit":
+            steps.append(EXIT)
+            child = False
+        elif kind == "protect":
+            op = draw(st.sampled_from(sorted(realmem.PROTS)))
+            steps.append((who, op, first, stop))
+            prot[who][first:stop] = [op.split("_")[1]] * (stop - first)
+        else:
+            op = draw(st.sampled_from(["read", "write"]))
+            allowed = ("rw",) if op == "write" else ("r", "rw")
+            if all(p in allowed for p in prot[who][first:stop]):
+                steps.append((who, op, first, stop))
+    return steps
+
+
+@settings(settings.default, max_examples=25)
+@given(scenarios())
+def test_random_scenarios_match_kernel(steps):
+    """Random mixes of fork, exit, reads, writes and mprotect fault alike on cowfast and Linux."""
+    assert cowfast_deltas(steps) == kernel_deltas(steps)
