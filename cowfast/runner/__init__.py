@@ -1,0 +1,28 @@
+"""Programs that run: a scheduler where fork returns twice, blocking calls, exploration.
+
+    from cowfast.runner import run
+
+    async def main(sys, argv, env):
+        pid = await sys.fork()
+        if pid == 0:
+            await sys.printf("child %d\\n", await sys.getpid())
+            return 0
+        await sys.waitpid(pid, 0)
+        await sys.printf("parent\\n")
+
+    print(run(main).console)
+
+See docs/runner.md.
+"""
+from .policies import ChildFirst, ParentFirst, Policy, Random, RoundRobin, Scripted
+from .programs import Program, load_file, program
+from .replay import ReplayDivergence
+from .scheduler import EmptySchedule, Exit, RunResult, Scheduler, run
+from .syscalls import SYS, Call, InvalidAwait, Sys
+from .task import ProgramCrashed
+from .waiting import Deadlock
+
+__all__ = ["run", "Scheduler", "RunResult", "Exit", "EmptySchedule", "Deadlock",
+           "ReplayDivergence", "ProgramCrashed", "InvalidAwait", "Program", "program",
+           "load_file", "Call", "Sys", "SYS", "Policy", "ParentFirst", "ChildFirst",
+           "RoundRobin", "Random", "Scripted"]

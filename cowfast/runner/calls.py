@@ -1,0 +1,224 @@
+"""System calls the runner implements or wraps: the virtual clock (sleep, alarm, time), the
+signal mask (sigprocmask, sigsuspend), named variables, and handler installation.
+
+Handlers: the kernel is given one callable, the scheduler's dispatcher, for every
+caught signal; when the kernel delivers, the dispatcher queues the signal and the
+scheduler runs the program's own function (possibly async) as a frame on the
+process's stack (task.py). The program's functions live in `task.handlers`, so a
+forked child, whose replay defines its own closures, installs its own (replay.py):
+results that name a handler are recorded as INSTALLED and read back from the table.
+"""
+import math
+import signal as _signal
+
+from .. import signals as S
+from ..errors import WouldBlock
+from ..kernel.signal import action_of
+
+NSEC = 1_000_000_000
+UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
+
+
+class _Installed:
+    """Stands in a recorded result for 'the handler function this process installed'."""
+
+    def __repr__(self):
+        return "<installed handler>"
+
+
+INSTALLED = _Installed()
+
+
+class Block(WouldBlock):
+    """A runner call that must wait: until `deadline` (ns), or for a signal."""
+
+    def __init__(self, why, deadline=None, old_mask=None):
+        super().__init__(why)
+        self.deadline = deadline
+        self.old_mask = old_mask
+
+
+def is_function(handler):
+    return callable(handler) and not isinstance(handler, int)
+
+
+def mask_of(signals):
+    bits = 0
+    for sig in signals:
+        if not 1 <= sig < S.NSIG:
+            raise ValueError(f"signal number {sig} out of range 1-{S.NSIG - 1}")
+        bits |= S.sigmask(sig)
+    return bits
+
+
+# --- handlers: live (kernel call + table) and replay (table only) share apply_* ---
+
+def _program_handler(task, sig, handler, dispatcher):
+    """Translate what the kernel returned into what the program installed."""
+    if handler is dispatcher:
+        entry = task.handlers.get(sig)
+        return entry[0] if entry else S.SIG_DFL
+    return handler
+
+
+def live_signal(sched, task, call):
+    sig, handler = call.args
+    wrapped = sched.dispatcher if is_function(handler) else handler
+    old = task.proc.signal(sig, wrapped)
+    stored = INSTALLED if old is sched.dispatcher else old
+    return apply_signal(task, call, stored)
+
+
+def apply_signal(task, call, stored):
+    """Update the table for signal(sig, handler); return (value for the program, stored)."""
+    sig, handler = call.args
+    value = task.handlers[sig][0] if stored is INSTALLED and sig in task.handlers else stored
+    if is_function(handler):
+        task.handlers[sig] = (handler, 0, frozenset())
+    return value, stored
+
+
+def live_sigaction(sched, task, call):
+    sig = call.args[0]
+    action = call.args[1] if len(call.args) > 1 else (call.kwargs or {}).get("action")
+    wrapped = action
+    if action is not None and is_function(action.handler):
+        wrapped = S.SigAction(sched.dispatcher, action.flags, frozenset(action.mask))
+    old = task.proc.sigaction(sig, wrapped)
+    stored = S.SigAction(INSTALLED if old.handler is sched.dispatcher else old.handler,
+                         old.flags, old.mask)
+    return apply_sigaction(task, call, stored)
+
+
+def apply_sigaction(task, call, stored):
+    sig = call.args[0]
+    action = call.args[1] if len(call.args) > 1 else (call.kwargs or {}).get("action")
+    handler = stored.handler
+    if handler is INSTALLED:
+        handler = task.handlers[sig][0] if sig in task.handlers else S.SIG_DFL
+    if action is not None and is_function(action.handler):
+        task.handlers[sig] = (action.handler, action.flags, frozenset(action.mask))
+    return S.SigAction(handler, stored.flags, stored.mask), stored
+
+
+def live_getsignal(sched, task, call):
+    handler = task.proc.getsignal(*call.args)
+    stored = INSTALLED if handler is sched.dispatcher else handler
+    return apply_getsignal(task, call, stored)
+
+
+def apply_getsignal(task, call, stored):
+    sig = call.args[0]
+    if stored is INSTALLED:
+        return task.handlers[sig][0], stored
+    return stored, stored
+
+
+# Calls whose result must be rebuilt (and the table updated) in replay too.
+APPLY = {"signal": apply_signal, "sigaction": apply_sigaction, "getsignal": apply_getsignal}
+LIVE_HANDLER_CALLS = {"signal": live_signal, "sigaction": live_sigaction,
+                      "getsignal": live_getsignal}
+
+
+# --- the virtual clock ---
+
+def call_time(sched, task, call):
+    return sched.now_ns / NSEC
+
+
+def call_sleep(sched, task, call):
+    (seconds,) = call.args
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    w = task.waiting
+    if w is not None and w.deadline is not None:
+        if sched.now_ns >= w.deadline:
+            return 0
+        raise Block(f"sleeping until {w.deadline / NSEC:g} s", w.deadline)
+    if seconds == 0:
+        return 0
+    raise Block(f"sleeping {seconds} s", sched.now_ns + int(round(seconds * NSEC)))
+
+
+def sleep_left(sched, task):
+    """What sleep(3) returns when a handler interrupts it: the seconds not slept, rounded up."""
+    w = task.interrupted
+    deadline = w.deadline if w is not None else None
+    if deadline is None:
+        return 0
+    return math.ceil(max(deadline - sched.now_ns, 0) / NSEC)
+
+
+def call_alarm(sched, task, call):
+    (seconds,) = call.args
+    if seconds < 0:
+        raise OverflowError("alarm seconds must be non-negative")
+    return sched.set_alarm(task.pid, seconds)
+
+
+# --- the signal mask ---
+
+def call_sigprocmask(sched, task, call):
+    how, signals = call.args
+    p = task.proc
+    old = p.blocked
+    bits = mask_of(signals)
+    if how == _signal.SIG_BLOCK:
+        new = old | bits
+    elif how == _signal.SIG_UNBLOCK:
+        new = old & ~bits
+    elif how == _signal.SIG_SETMASK:
+        new = bits
+    else:
+        raise OSError(22, "Invalid argument")
+    p.blocked = new & ~UNBLOCKABLE
+    return S.signals_in(old)
+
+
+def call_sigsuspend(sched, task, call):
+    (signals,) = call.args
+    p = task.proc
+    w = task.waiting
+    old = w.old_mask if w is not None and w.old_mask is not None else p.blocked
+    p.blocked = mask_of(signals) & ~UNBLOCKABLE
+    raise Block("waiting for a signal (sigsuspend)", old_mask=old)
+
+
+def call_sched_yield(sched, task, call):
+    sched.policy.yielded(sched, task)
+
+
+# --- named variables (cowfast/kernel/memory.py Variables) ---
+
+def call_load(sched, task, call):
+    return task.proc.vars[call.args[0]]
+
+
+def call_store(sched, task, call):
+    name, value = call.args
+    task.proc.vars[name] = value
+
+
+def call_local(sched, task, call):
+    return task.proc.vars.local(*call.args)
+
+
+def call_heap(sched, task, call):
+    return task.proc.vars.heap(*call.args)
+
+
+RUNNER = {
+    "time": call_time, "sleep": call_sleep, "alarm": call_alarm,
+    "sigprocmask": call_sigprocmask, "sigsuspend": call_sigsuspend,
+    "sched_yield": call_sched_yield, "load": call_load, "store": call_store,
+    "local": call_local, "heap": call_heap,
+}
+
+# Calls a handler always interrupts, whatever SA_RESTART says (signal(7)), and what
+# they return then (os-shaped: pause returns None as signal.pause does).
+NEVER_RESTARTED = {"pause": lambda sched, task: None, "sigsuspend": lambda sched, task: None,
+                   "sleep": sleep_left}
+
+
+__all__ = ["RUNNER", "APPLY", "LIVE_HANDLER_CALLS", "NEVER_RESTARTED", "INSTALLED", "Block",
+           "NSEC", "UNBLOCKABLE", "action_of", "mask_of"]

@@ -1,0 +1,424 @@
+"""The scheduler: drives program coroutines on a Kernel, one system call per step.
+
+Shaped as SimPy's Environment: `step()` makes one process do one system call,
+`run(until=)` steps until every program has exited (or the virtual clock reaches
+`until`), `now` is the virtual clock. Outcomes go back into the coroutine with
+`send`, failures with `throw`.
+
+A step of a task: deliver the signals pending for it (its handlers start as frames
+on its stack; a call it was blocked in is then restarted, or fails EINTR, as Linux
+and SA_RESTART decide); run its top request as the driven Process method (or a
+runner call, calls.py); on WouldBlock leave it waiting (waiting.py); otherwise
+record the outcome (task.py), make the child by replay after a fork (replay.py),
+start over after a successful exec (the history restarts there), and run the
+program's Python up to its next request. Every call costs `syscall_cost` seconds of
+virtual time; `sleep` and `alarm` set timers; when nothing can run, the clock jumps
+to the next timer, and with no timer left the run is a Deadlock.
+"""
+import errno
+import heapq
+import os
+import time
+from typing import NamedTuple
+
+from ..errors import WouldBlock
+from ..kernel import Kernel, Terminated
+from ..kernel.signal import deliver_pending, send_signal
+from ..kernel.state import ALIVE, STOPPED
+from .calls import LIVE_HANDLER_CALLS, NEVER_RESTARTED, NSEC, RUNNER
+from .policies import make_policy
+from .programs import as_program, install
+from .replay import replay
+from .task import HANDLER, SEND, THROW, Task
+from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
+
+SIGALRM = 14
+_EXEC_CALLS = frozenset({"execve", "execv", "execl", "execle", "execvp", "execvpe",
+                         "execlp", "execlpe"})
+
+
+class EmptySchedule(Exception):
+    """step() was called with no program left to run (as SimPy's EmptySchedule)."""
+
+
+class Exit(NamedTuple):
+    """How one process ended: its pid, command and wait status."""
+
+    pid: int
+    command: str
+    status: int
+
+
+class RunResult(NamedTuple):
+    """What a run produced: console text, exits in order, memory statistics, the schedule."""
+
+    console: str
+    exits: tuple
+    memory: object
+    schedule: tuple
+    now: float
+    steps: int
+
+
+class _Dispatcher:
+    """The one handler the kernel knows for every caught signal: it queues the signal."""
+
+    __slots__ = ("tasks",)
+
+    def __init__(self, tasks):
+        self.tasks = tasks
+
+    def __call__(self, signum, proc):
+        task = self.tasks.get(proc.pid)
+        if task is not None:
+            task.sig_queue.append(int(signum))
+
+    def __repr__(self):
+        return "<cowfast runner handler>"
+
+
+class _Live:
+    """The settle() source while running: handlers of signals the kernel delivered."""
+
+    live = True
+
+    @staticmethod
+    def next_handler(task):
+        while task.sig_queue:
+            sig = task.sig_queue.pop(0)
+            entry = task.handlers.get(sig)
+            if entry is None:
+                continue
+            _, flags, mask = entry
+            p = task.proc
+            saved = p.blocked
+            add = 0 if flags & 0x40000000 else 1 << (sig - 1)      # SA_NODEFER
+            for s in mask:
+                add |= 1 << (s - 1)
+            p.blocked = saved | (add & ~((1 << 8) | (1 << 18)))  # never SIGKILL, SIGSTOP
+            marker = (HANDLER, sig, saved, task.frames[-1].eintr)
+            task.history.append(marker)
+            task.digest = hash((task.digest, marker))
+            return marker
+        return None
+
+
+LIVE = _Live()
+
+
+class Scheduler:
+    """Runs programs on a kernel. See the module docstring; `cowfast.run()` wraps it.
+
+    kernel: a Kernel to use (default: a new one with `frames` frames). schedule: a
+    policy name ('parent-first', 'child-first', 'round-robin', 'random'), a list of
+    pids (an exact schedule), or a Policy. seed: for 'random'. syscall_cost: seconds
+    of virtual time per system call. trace: switch the kernel's event log on.
+    """
+
+    def __init__(self, kernel=None, schedule="parent-first", seed=None, syscall_cost=1e-6,
+                 frames=1 << 16, page_size=4096, trace=False):
+        self.owns_kernel = kernel is None
+        self.kernel = kernel if kernel is not None else Kernel(frames=frames, page_size=page_size)
+        if trace:
+            self.kernel.log_events(True)
+        self.policy = make_policy(schedule, seed)
+        self.tasks = {}                  # pid -> Task, live programs only
+        self.dispatcher = _Dispatcher(self.tasks)
+        self.cost_ns = int(round(syscall_cost * NSEC))
+        self.now_ns = 0
+        self.gen = 0                     # completed calls: a blocked retry needs progress
+        self.steps = 0
+        self.trail = []                  # the pid of every step: a schedule that reproduces
+        self.exits = []
+        self.alarms = {}                 # pid -> deadline (ns)
+        self.timers = []                 # heap of (deadline, pid) for alarms
+        self.replay_ns = 0               # time spent replaying forked children
+        self.replayed_calls = 0
+        self._dying = []
+        self._execed = None
+        self.kernel.hooks.exit.append(self._on_exit)
+        self.kernel.hooks.exec.append(self._on_exec)
+
+    # --- starting programs ---
+
+    @property
+    def now(self):
+        """The virtual clock, in seconds."""
+        return self.now_ns / NSEC
+
+    def install(self, program, path=None):
+        """Install a program in the kernel's file system (default /bin/NAME); return the path."""
+        return install(self.kernel, as_program(program), path)
+
+    def start(self, program, argv=None, env=None, path=None):
+        """Spawn a process (a child of init) running program; return its pid."""
+        prog = as_program(program)
+        path = install(self.kernel, prog, path)
+        p = self.kernel.spawn(prog.image, text_pages=prog.text_pages, data=prog.data,
+                              bss=prog.bss, text=prog.text)
+        argv = list(argv) if argv is not None else [path]
+        environ = dict(p.ext["environ"])
+        environ.update(env or {})
+        p.ext.update(argv=argv, environ=environ, program=prog)
+        task = self.tasks[p.pid] = Task(p, prog, argv, environ)
+        self.policy.enqueue(task)
+        task.begin()
+        task.settle(LIVE)
+        return p.pid
+
+    # --- stepping ---
+
+    def can_run(self, task):
+        """Can task make its next system call now?"""
+        p = task.proc
+        if task.finished or p.state is STOPPED:
+            return False
+        w = task.waiting
+        if w is None or p.pending & ~p.blocked:
+            return True
+        return can_complete(self, task, w)
+
+    def runnable(self):
+        """The tasks that could step now, by pid."""
+        return [t for pid, t in sorted(self.tasks.items()) if self.can_run(t)]
+
+    def peek(self):
+        """The virtual time of the next step: now if something can run, else the next timer."""
+        if any(self.can_run(t) for t in self.tasks.values()):
+            return self.now
+        nxt = self._next_timer()
+        return self.now if nxt is None else nxt / NSEC
+
+    def step(self):
+        """Make one process do one system call. Raises EmptySchedule, Deadlock."""
+        task = self._choose()
+        self._run(task)
+        self._finish_dead()
+        if not task.finished:
+            self.policy.after_step(self, task)
+        self.steps += 1
+        self.trail.append(task.pid)
+
+    def run(self, until=None, max_steps=None):
+        """Step until every program has exited, or the clock passes `until` seconds."""
+        limit = None if max_steps is None else self.steps + max_steps
+        while self.tasks:
+            if until is not None and self.peek() > until:
+                self.now_ns = max(self.now_ns, int(until * NSEC))
+                break
+            if limit is not None and self.steps >= limit:
+                raise RuntimeError(f"still running after {max_steps} system calls")
+            self.step()
+        return self.result()
+
+    def result(self):
+        """The RunResult so far."""
+        console = getattr(self.kernel, "console", None)
+        return RunResult(console.text() if console is not None else "", tuple(self.exits),
+                         self.kernel.memory.stats(), tuple(self.trail), self.now, self.steps)
+
+    def _choose(self):
+        while True:
+            if not self.tasks:
+                raise EmptySchedule("no program left to run")
+            task = self.policy.choose(self)
+            if task is not None:
+                return task
+            nxt = self._next_timer()
+            if nxt is None:
+                raise Deadlock(deadlock_rows(self), self.now)
+            self.now_ns = max(self.now_ns, nxt)
+            self._fire_alarms()
+            self._finish_dead()
+
+    def _run(self, task):
+        p = task.proc
+        if p.pending & ~p.blocked:
+            self._deliver(task)
+            if task.finished or p.state not in ALIVE or p.state is STOPPED:
+                return
+        call = task.settle(LIVE)
+        frame = task.frames[-1]
+        try:
+            if frame.eintr:
+                kind, value, stored = self._interrupted(task, call)
+            else:
+                kind, value, stored = self._execute(task, call)
+        except WouldBlock as block:
+            if p.state in ALIVE:
+                task.waiting = Waiting(call, self.gen, str(block),
+                                       getattr(block, "deadline", None),
+                                       getattr(block, "old_mask", None))
+                self.policy.blocked(self, task)
+            return
+        except Terminated:
+            return
+        task.waiting = task.interrupted = None
+        self.gen += 1
+        self.now_ns += self.cost_ns
+        if self.timers:
+            self._fire_alarms()
+        if p.state not in ALIVE:
+            return
+        if self._execed is p:
+            self._execed = None
+            self._restart(task)
+            return
+        task.complete(call, kind, value, stored)
+        if call.name == "fork" and kind == SEND:
+            self._make_child(task, call, value)
+        if p.pending & ~p.blocked:
+            self._deliver(task)                   # raised by the call itself: before it returns
+            if p.state not in ALIVE:
+                return
+        task.settle(LIVE)
+
+    def _execute(self, task, call):
+        """Do call for task; return (kind, value, stored). Raises WouldBlock, Terminated."""
+        name = call.name
+        try:
+            handler_call = LIVE_HANDLER_CALLS.get(name)
+            if handler_call is not None:
+                value, stored = handler_call(self, task, call)
+                return SEND, value, stored
+            runner_call = RUNNER.get(name)
+            if runner_call is not None:
+                return SEND, runner_call(self, task, call), None
+            method = getattr(task.proc, name)
+            if call.kwargs:
+                return SEND, method(*call.args, **call.kwargs), None
+            return SEND, method(*call.args), None
+        except (WouldBlock, Terminated):
+            raise
+        except Exception as error:
+            return THROW, error, None
+
+    def _interrupted(self, task, call):
+        """The outcome of a blocked call a handler interrupted (signal(7))."""
+        special = NEVER_RESTARTED.get(call.name)
+        if special is not None:
+            return SEND, special(self, task), None
+        return THROW, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)), None
+
+    def _deliver(self, task):
+        """Run the kernel's delivery; queued handlers start at the next settle()."""
+        p = task.proc
+        w = task.waiting
+        interrupted = deliver_pending(p)
+        if w is not None and w.old_mask is not None:
+            p.blocked = w.old_mask                # sigsuspend's mask ends with the wait
+        if p.state not in ALIVE:
+            return
+        if w is not None and task.sig_queue:
+            task.waiting = None
+            task.interrupted = w
+            if interrupted or w.call.name in NEVER_RESTARTED:
+                task.frames[-1].eintr = True
+
+    def _make_child(self, parent, call, pid):
+        child_proc = self.kernel.process(pid)
+        child = Task(child_proc, parent.program, parent.argv, parent.env)
+        self.tasks[pid] = child
+        records = parent.history[:-1]
+        records.append((call, SEND, 0))
+        t0 = time.perf_counter_ns()
+        self.replayed_calls += replay(child, records)
+        self.replay_ns += time.perf_counter_ns() - t0
+        child.settle(LIVE)
+        self.policy.forked(self, parent, child)
+
+    def _restart(self, task):
+        """After a successful exec: the new program starts with an empty history."""
+        p = task.proc
+        for frame in reversed(task.frames):
+            frame.coro.close()
+        prog = p.ext.get("program")
+        if prog is None or prog.entry is None:
+            raise RuntimeError(f"pid {p.pid} executed {p.command!r}, an image with no "
+                               "program entry for the runner")
+        task.program = prog
+        task.argv = list(p.ext["argv"])
+        task.env = dict(p.ext["environ"])
+        task.history = []
+        task.handlers = {}
+        task.sig_queue = []
+        task.digest = hash(("exec", prog.image, tuple(task.argv)))
+        task.begin()
+        task.settle(LIVE)
+
+    # --- exits and timers ---
+
+    def _on_exit(self, p):
+        task = self.tasks.get(p.pid)
+        if task is not None:
+            self._dying.append(task)
+
+    def _on_exec(self, p):
+        self._execed = p
+
+    def _finish_dead(self):
+        while self._dying:
+            task = self._dying.pop(0)
+            task.close()
+            self.tasks.pop(task.pid, None)
+            self.alarms.pop(task.pid, None)
+            p = task.proc
+            self.exits.append(Exit(task.pid, p.command, p.wstatus))
+
+    def set_alarm(self, pid, seconds):
+        """alarm(2): (re)arm pid's SIGALRM; return the seconds that were left, rounded up."""
+        old = self.alarms.pop(pid, None)
+        left = 0 if old is None else max(1, -(-(old - self.now_ns) // NSEC))
+        if seconds:
+            deadline = self.now_ns + int(round(seconds * NSEC))
+            self.alarms[pid] = deadline
+            heapq.heappush(self.timers, (deadline, pid))
+        return left
+
+    def _fire_alarms(self):
+        timers = self.timers
+        while timers and timers[0][0] <= self.now_ns:
+            deadline, pid = heapq.heappop(timers)
+            if self.alarms.get(pid) == deadline:
+                del self.alarms[pid]
+                send_signal(self.tasks[pid].proc, SIGALRM)
+
+    def _next_timer(self):
+        times = [w.deadline for t in self.tasks.values()
+                 if (w := t.waiting) is not None and w.deadline is not None]
+        times += [d for d in self.alarms.values()]
+        return min(times) if times else None
+
+    def close(self):
+        """Close every coroutine, and the kernel if the scheduler made it."""
+        for task in list(self.tasks.values()):
+            task.close()
+        self.tasks.clear()
+        if self.owns_kernel:
+            self.kernel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, kernel=None,
+        syscall_cost=1e-6, until=None, max_steps=None, trace=None, frames=1 << 16):
+    """Run program (an async main or a Program) to the end; return its RunResult.
+
+    trace: a path to write the kernel's event log as a Chrome trace (Perfetto).
+    """
+    sched = Scheduler(kernel, schedule, seed, syscall_cost, frames, trace=trace is not None)
+    try:
+        sched.start(program, argv, env)
+        result = sched.run(until, max_steps)
+        if trace is not None:
+            sched.kernel.events.to_chrome_trace(trace)
+        return result
+    finally:
+        sched.close()
+
+
+__all__ = ["Scheduler", "run", "RunResult", "Exit", "EmptySchedule", "Deadlock"]

@@ -1,0 +1,133 @@
+"""The `sys` object a program awaits on, and the Call requests it makes.
+
+A program is `async def main(sys, argv, env)`. Each `await sys.NAME(*args)` yields a
+Call to the scheduler, which runs it as the driven Process method of the same name
+(fork, waitpid, printf, execvp, ...; see cowfast/kernel/process.py) or as one of the
+runner's own calls (RUNNER_CALLS: the virtual clock, the signal mask, named
+variables), records the outcome for replay, and sends the result back (or throws the
+error in). `sys` holds no state: everything a program observes comes through it, which
+is what lets fork re-run the program to make the child (replay.py).
+"""
+import inspect
+
+from ..kernel.process import Process
+
+# Calls the scheduler implements itself (scheduler.py, calls.py), beside the kernel's.
+RUNNER_CALLS = frozenset({
+    "sleep", "alarm", "time", "sigsuspend", "sigprocmask", "sched_yield",
+    "load", "store", "local", "heap",
+})
+
+# Process attributes that are views for the caller of the driven API, not system calls.
+_NOT_CALLS = frozenset({
+    "children", "parent", "alive", "is_running", "status", "rlimit_core", "rlimit_soft",
+    "rusage_both", "usage_now", "stdio_pending", "ppid",
+})
+
+
+def _kernel_calls():
+    names = set()
+    for name in dir(Process):
+        if (name.startswith("_") and name != "_exit") or name in _NOT_CALLS:
+            continue
+        if callable(getattr(Process, name, None)):
+            names.add(name)
+    return frozenset(names)
+
+
+KERNEL_CALLS = _kernel_calls()
+CALLS = KERNEL_CALLS | RUNNER_CALLS
+
+
+class Call:
+    """One system-call request: a name and its arguments. Awaiting it yields it to the scheduler."""
+
+    __slots__ = ("name", "args", "kwargs")
+
+    def __init__(self, name, args, kwargs=None):
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+
+    def __await__(self):
+        return (yield self)
+
+    def key(self):
+        """What replay compares: the name and the arguments, functions by their qualified name."""
+        kw = tuple(sorted(self.kwargs.items())) if self.kwargs else ()
+        return (self.name, _plain(self.args), _plain(kw))
+
+    def __repr__(self):
+        parts = [repr(_plain(a)) for a in self.args]
+        if self.kwargs:
+            parts += [f"{k}={_plain(v)!r}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(parts)})"
+
+
+def _plain(value):
+    """Replace callables (handlers made afresh in each run) by a stable description."""
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if callable(value) and not isinstance(value, type) and hasattr(value, "__qualname__"):
+        return f"<function {value.__qualname__}>"
+    if type(value).__name__ == "SigAction":
+        return type(value)(_plain(value.handler), value.flags, value.mask)
+    return value
+
+
+class Sys:
+    """The system-call interface of a program: `await sys.fork()`, `await sys.printf("%d\\n", x)`.
+
+    Every attribute is a function returning an awaitable Call; the names are those of
+    the driven Process (os-shaped: fork, waitpid, kill, signal, sigaction, pipe, read,
+    write, printf, execvp, malloc, ...) and RUNNER_CALLS:
+
+    - sleep(seconds) -> unslept seconds (0, or more when a handler interrupted it), as sleep(3)
+    - alarm(seconds) -> seconds left on the previous alarm; SIGALRM when it expires
+    - time() -> the virtual clock in seconds
+    - sigprocmask(how, signals) -> the previous mask (signal.SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK)
+    - sigsuspend(signals) -> waits for a handler with that mask; raises InterruptedError
+    - sched_yield() -> None (lets the scheduler switch)
+    - load(name) / store(name, value): a named variable of data, bss, heap or stack
+    - local(name, value) / heap(name, value): define a stack / malloc'ed variable
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        if name not in CALLS:
+            raise AttributeError(f"sys has no system call {name!r}")
+
+        def make(*args, **kwargs):
+            return Call(name, args, kwargs or None)
+
+        make.__name__ = name
+        return make
+
+    def __repr__(self):
+        return "<cowfast sys: await sys.<call>(...)>"
+
+
+SYS = Sys()
+
+
+class InvalidAwait(TypeError):
+    """A program awaited something that is not a system call of sys."""
+
+
+def describe_await(coro, value):
+    """Return the message for a program that awaited value instead of a Call."""
+    where = ""
+    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    if frame is not None:
+        where = f"{frame.f_code.co_filename}:{frame.f_lineno}: "
+    what = type(value).__name__
+    hint = ""
+    if inspect.isawaitable(value) or type(value).__module__.startswith("asyncio"):
+        hint = " (asyncio and other event loops do not drive cowfast programs)"
+    return (f"{where}the program awaited {value!r} ({what}), which is not a system call{hint}; "
+            "a program may await only sys.<call>(...), e.g. `await sys.getpid()`")
+
+
+__all__ = ["Call", "Sys", "SYS", "CALLS", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
+           "describe_await"]

@@ -1,0 +1,194 @@
+"""One running program: its stack of coroutines (main and the signal handlers on top), its
+history of system-call outcomes (for replay), and its handler table.
+
+A Frame is one coroutine: `main`, or a handler running on top of the frame it
+interrupted, as Linux builds a signal frame on the user stack. A frame either holds a
+`request` (the Call it awaits, not yet done) or a `resume` (the outcome to send or
+throw into it). `settle()` resumes frames until the top one holds a request: this is
+plain Python with no side effects, so the same code serves live runs and replay.
+Where handler frames come from is the caller's `source`: the kernel's deliveries while
+live (scheduler.py), the recorded markers in replay (replay.py).
+"""
+import inspect
+
+from .syscalls import SYS, Call, InvalidAwait, describe_await
+
+SEND, THROW = 0, 1
+HANDLER = "signal handler"     # history marker: (HANDLER, sig, saved_mask, eintr_below)
+
+
+class ProgramCrashed(RuntimeError):
+    """A program raised an exception it did not catch (a bug in the simulated program)."""
+
+    def __init__(self, pid, command, error):
+        super().__init__(f"program {command!r} (pid {pid}) raised {type(error).__name__}: {error}")
+        self.pid = pid
+        self.command = command
+        self.error = error
+
+
+class Frame:
+    """One coroutine of a task and what it waits for."""
+
+    __slots__ = ("coro", "request", "resume", "saved_mask", "eintr", "sig")
+
+    def __init__(self, coro, sig=0, saved_mask=0):
+        self.coro = coro
+        self.request = None
+        self.resume = (SEND, None)
+        self.saved_mask = saved_mask   # the signal mask to restore when this handler returns
+        self.eintr = False             # its blocked request was interrupted by a handler
+        self.sig = sig                 # 0 for main
+
+
+class Task:
+    """The runner's side of one process running a program."""
+
+    __slots__ = ("pid", "proc", "program", "argv", "env", "frames", "history", "handlers",
+                 "sig_queue", "waiting", "interrupted", "order", "finished", "digest")
+
+    def __init__(self, proc, program, argv, env):
+        self.pid = proc.pid
+        self.proc = proc
+        self.program = program         # cowfast.kernel.fs.Program (entry: async main)
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.frames = []
+        self.history = []              # (Call, kind, value) records and HANDLER markers
+        self.handlers = {}             # sig -> (function, flags, mask) as the program set them
+        self.sig_queue = []            # signals the kernel delivered, handlers not yet started
+        self.waiting = None            # waiting.Waiting while blocked
+        self.interrupted = None        # the Waiting a handler interrupted (sleep's time left)
+        self.order = 0                 # position in the run queue (policies.py)
+        self.finished = False
+        self.digest = 0                # running hash of the history (explore.py's state key)
+
+    def __repr__(self):
+        return f"<Task pid={self.pid} {self.proc.command!r} {self.request()!r}>"
+
+    @property
+    def command(self):
+        return self.proc.command
+
+    def begin(self):
+        """Create the main coroutine (fresh start, fork replay, or after exec)."""
+        coro = self.program.entry(SYS, list(self.argv), dict(self.env))
+        if not inspect.iscoroutine(coro):
+            raise TypeError(f"a program must be `async def main(sys, argv, env)`, "
+                            f"not {self.program.entry!r}")
+        self.frames = [Frame(coro)]
+
+    def request(self):
+        """The Call the top frame waits on (None while it must first be resumed)."""
+        return self.frames[-1].request if self.frames else None
+
+    # --- running Python until the next system call ---
+
+    def settle(self, source):
+        """Resume frames (pushing handlers that source hands out) until the top holds a Call."""
+        frames = self.frames
+        while True:
+            marker = source.next_handler(self)
+            if marker is not None:
+                self.push_handler(marker, source.live)
+                continue
+            frame = frames[-1]
+            if frame.request is not None:
+                return frame.request
+            kind, value = frame.resume
+            frame.resume = None
+            try:
+                got = frame.coro.send(value) if kind == SEND else frame.coro.throw(value)
+            except StopIteration as stop:
+                self._frame_done(frame, stop.value, source.live)
+                continue
+            except SystemExit as leave:
+                self._frame_done(frame, _exit_code(leave.code, self), source.live, main_only=True)
+                continue
+            except Exception as error:
+                raise ProgramCrashed(self.pid, self.command, error) from error
+            if type(got) is not Call:
+                raise InvalidAwait(describe_await(frame.coro, got))
+            frame.request = got
+
+    def _frame_done(self, frame, value, live, main_only=False):
+        frames = self.frames
+        if frame.sig and not main_only:                  # a handler returned
+            frames.pop()
+            if live:
+                self.proc.blocked = frame.saved_mask
+            return
+        # main returned (or raised SystemExit): C's return from main is exit(status).
+        while len(frames) > 1:                           # SystemExit inside a handler
+            frames.pop().coro.close()
+        main = frames[0]
+        main.coro = _Finished()
+        main.request = Call("exit", (_exit_code(value, self),))
+
+    def push_handler(self, marker, live):
+        """Start the handler of the marker's signal on top of the current frame."""
+        _, sig, saved_mask, eintr = marker
+        below = self.frames[-1]
+        below.eintr = eintr
+        function = self.handlers[sig][0]
+        result = function(sig, SYS)
+        if inspect.iscoroutine(result):
+            self.frames.append(Frame(result, sig, saved_mask))
+        elif live:                                       # a plain function: already done
+            self.proc.blocked = saved_mask
+
+    # --- outcomes ---
+
+    def complete(self, call, kind, value, stored=None):
+        """Give the top frame the outcome of its request, and record it."""
+        frame = self.frames[-1]
+        frame.request = None
+        frame.eintr = False
+        frame.resume = (kind, value)
+        record = (call, kind, value if stored is None else stored)
+        self.history.append(record)
+        self.digest = hash((self.digest, call.key(), kind, _outcome_key(kind, record[2])))
+
+    def close(self):
+        """Throw GeneratorExit into every coroutine (the process is gone)."""
+        for frame in reversed(self.frames):
+            try:
+                frame.coro.close()
+            except RuntimeError:
+                pass                                     # it awaited while closing: ignore
+        self.frames = []
+        self.finished = True
+
+
+class _Finished:
+    """Stands in for main's coroutine once it returned (its exit request remains)."""
+
+    def close(self):
+        pass
+
+    def send(self, value):
+        raise RuntimeError("main already returned")
+
+    throw = send
+
+
+def _exit_code(value, task):
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProgramCrashed(task.pid, task.command,
+                             TypeError(f"main must return an int exit status, not {value!r}"))
+    return value
+
+
+def _outcome_key(kind, value):
+    if kind == THROW:
+        return (type(value).__name__, getattr(value, "errno", None))
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "SEND", "THROW"]
