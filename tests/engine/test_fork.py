@@ -131,3 +131,24 @@ def test_many_children_then_all_closed(memory, parent):
         k.close()
     memory.check()
     assert memory.stats().used == 4
+
+
+SIZES = [512, 1024, 4096, 65536, 2 << 20]
+
+
+@pytest.mark.parametrize("page_size", SIZES)
+def test_cow_at_both_ends_of_the_space_for_every_page_size(page_size):
+    """Fork and copy-on-write work at page 0 and at the last page below 2**48, any page size."""
+    from cowfast import PhysicalMemory
+    last = (1 << 48) - page_size
+    with PhysicalMemory(8, page_size=page_size) as mem, AddressSpace(mem) as parent:
+        for addr in (0, last):
+            parent.map(addr, page_size)
+            parent.write(addr + page_size - 2, b"pp")
+        with parent.fork() as child:
+            child.write(last + page_size - 1, b"c")
+            assert parent.read(last + page_size - 2, 2) == b"pp"
+            assert child.read(last + page_size - 2, 2) == b"pc"
+            assert child.read(page_size - 2, 2) == b"pp"
+            assert (child.stats().cow_copies, mem.stats().used) == (1, 3)
+        mem.check()
