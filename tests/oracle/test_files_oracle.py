@@ -1,0 +1,504 @@
+"""Descriptors, pipes, stdio and exec: the same scenarios on the real kernel and on cowfast.
+
+Real scenarios run through tests/oracle/realproc.run_real, inside `clean()`: a process
+whose descriptors 3 and up are all closed (its result goes out on fd 1000), so that
+lowest-free numbering starts at 3 as in a freshly spawned cowfast process. Python's
+os makes descriptors non-inheritable (PEP 446); the real side sets inheritability
+explicitly wherever the C default matters. The stdio scenario compiles a C program
+with gcc (skipped with the reason if there is no C compiler).
+"""
+import errno
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from cowfast.kernel import Kernel
+from tests.oracle.realproc import outcome, run_real, spawn_child
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux semantics")
+
+RESULT_FD = 1000
+
+
+def clean(body):
+    """Run body() in a child whose fds >= 3 are closed; return its JSON-able result."""
+    def scenario():
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                os.dup2(w, RESULT_FD)
+                os.closerange(3, RESULT_FD)
+                data = json.dumps(body()).encode()
+                os.write(RESULT_FD, data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        chunks = []
+        while chunk := os.read(r, 65536):
+            chunks.append(chunk)
+        os.close(r)
+        assert os.waitpid(pid, 0)[1] == 0, "clean scenario failed"
+        return json.loads(b"".join(chunks))
+    return run_real(scenario)
+
+
+def sim():
+    k = Kernel(frames=1024)
+    k.fs.install("/bin/prog", "prog")
+    return k, k.spawn("scenario")
+
+
+def exit_code(k, parent, child):
+    return parent.waitpid(child.pid, 0)[1] >> 8
+
+
+# --- descriptors ---
+
+def test_lowest_free_allocation():
+    """open, dup, pipe and F_DUPFD take the lowest free number, as on Linux."""
+    def steps(open_, close, dup, dup2, dupfd, pipe):
+        out = [open_(), open_(), open_()]
+        close(out[1])
+        out += [open_(), dup(out[0])]
+        close(0)
+        out += [open_(), dup2(out[0], 10), dupfd(out[0], 5), dupfd(out[0], 5), *pipe()]
+        return out
+
+    def real():
+        path = tempfile.mktemp()
+        open(path, "w").close()
+        return steps(lambda: os.open(path, os.O_RDONLY), os.close, os.dup, os.dup2,
+                     lambda fd, n: fcntl.fcntl(fd, fcntl.F_DUPFD, n), os.pipe)
+
+    k, p = sim()
+    p.close(p.open("/tmp/f", os.O_CREAT | os.O_WRONLY))
+    got = steps(lambda: p.open("/tmp/f", os.O_RDONLY), p.close, p.dup, p.dup2,
+                lambda fd, n: p.fcntl(fd, fcntl.F_DUPFD, n), p.pipe)
+    assert clean(real) == got
+
+
+def test_offset_shared_across_fork():
+    """F4/F7: a child's read and lseek move the parent's offset (one description)."""
+    def real():
+        path = tempfile.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"aaaabbbbcccc")
+        fd = os.open(path, os.O_RDONLY)
+        first = os.waitpid(spawn_child(lambda: os.read(fd, 4)[0]), 0)[1] >> 8
+        mine = os.read(fd, 4).decode()
+        os.waitpid(spawn_child(lambda: os.lseek(fd, 0, os.SEEK_SET)), 0)
+        return [first, mine, os.read(fd, 4).decode(), os.lseek(fd, 0, os.SEEK_CUR)]
+
+    k, p = sim()
+    k.fs.create("/tmp/f", b"aaaabbbbcccc")
+    fd = p.open("/tmp/f", os.O_RDONLY)
+    c = k.process(p.fork())
+    c._exit(c.read_fd(fd, 4)[0])
+    first = exit_code(k, p, c)
+    mine = p.read_fd(fd, 4).decode()
+    c = k.process(p.fork())
+    c.lseek(fd, 0, os.SEEK_SET)
+    c._exit(0)
+    p.waitpid(c.pid, 0)
+    assert clean(real) == [first, mine, p.read_fd(fd, 4).decode(), p.lseek(fd, 0, os.SEEK_CUR)]
+
+
+def test_nonblock_shared_across_fork():
+    """D7/D12: O_NONBLOCK set by the child is the parent's too; its empty read is EAGAIN."""
+    def real():
+        r, w = os.pipe()
+        os.waitpid(spawn_child(lambda: os.set_blocking(r, False)), 0)
+        return [fcntl.fcntl(r, fcntl.F_GETFL), fcntl.fcntl(w, fcntl.F_GETFL),
+                outcome(os.read, r, 1)]
+
+    k, p = sim()
+    r, w = p.pipe()
+    c = k.process(p.fork())
+    c.set_blocking(r, False)
+    c._exit(0)
+    p.waitpid(c.pid, 0)
+    got = [p.fcntl(r, fcntl.F_GETFL), p.fcntl(w, fcntl.F_GETFL), list(outcome(p.read_fd, r, 1))]
+    assert clean(real) == got
+
+
+def test_fd_flags_and_status_flags():
+    """D1/D4/D5/D6: F_GETFD after O_CLOEXEC, dup, dup3, F_DUPFD_CLOEXEC; F_GETFL of a file."""
+    def steps(open_, dup, dup3, dupfd_cloexec, getfd, getfl):
+        a = open_(os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        b = dup(a)
+        c = dupfd_cloexec(b)
+        dup3(b, 9, os.O_CLOEXEC)
+        return [getfd(a), getfd(b), getfd(c), getfd(9), getfl(a), getfl(c)]
+
+    def real():
+        path = tempfile.mktemp()
+        return steps(lambda flags: os.open(path, flags | os.O_CREAT),
+                     lambda fd: fcntl.fcntl(fd, fcntl.F_DUPFD, 0),
+                     lambda fd, fd2, flags: os.dup2(fd, fd2, inheritable=False),
+                     lambda fd: fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0),
+                     lambda fd: fcntl.fcntl(fd, fcntl.F_GETFD),
+                     lambda fd: fcntl.fcntl(fd, fcntl.F_GETFL))
+
+    k, p = sim()
+    got = steps(lambda flags: p.open("/tmp/f", flags | os.O_CREAT), p.dup, p.dup3,
+                lambda fd: p.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0),
+                lambda fd: p.fcntl(fd, fcntl.F_GETFD), lambda fd: p.fcntl(fd, fcntl.F_GETFL))
+    assert clean(real) == got
+
+
+def test_fd_errors():
+    """EBADF and EINVAL from close, dup2, dup3, fcntl and lseek, as Linux orders them."""
+    def steps(close, dup2, dup3, fcntl_, lseek, pipe, regular):
+        r, w = pipe()
+        return [outcome(close, 99), outcome(dup2, 99, 5), outcome(dup2, r, -1),
+                outcome(dup3, r, r, 0), outcome(fcntl_, 99, 9999), outcome(fcntl_, r, 9999),
+                outcome(fcntl_, r, fcntl.F_DUPFD, -1), outcome(lseek, r, 0, os.SEEK_SET),
+                outcome(fcntl_, regular, fcntl.F_GETPIPE_SZ), outcome(fcntl_, r, fcntl.F_GETPIPE_SZ)]
+
+    def real():
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def dup3(fd, fd2, flags):
+            if libc.dup3(fd, fd2, flags) < 0:
+                raise OSError(ctypes.get_errno(), "dup3")
+        return steps(os.close, os.dup2, dup3, fcntl.fcntl, os.lseek, os.pipe,
+                     os.open(tempfile.mktemp(), os.O_RDWR | os.O_CREAT))
+
+    k, p = sim()
+    got = steps(p.close, p.dup2, p.dup3, p.fcntl, p.lseek, p.pipe,
+                p.open("/tmp/f", os.O_RDWR | os.O_CREAT))
+    assert clean(real) == [list(x) for x in got]
+
+
+# --- pipes ---
+
+def test_pipe_eof_epipe_and_capacity():
+    """EOF after the writer exits; EPIPE with SIGPIPE ignored; 64 KiB then EAGAIN."""
+    def real():
+        r, w = os.pipe()
+        os.waitpid(spawn_child(lambda: os.write(w, b"hi") and 0), 0)
+        os.close(w)
+        eof = [os.read(r, 10).decode(), os.read(r, 10).decode()]
+        os.close(r)
+        r, w = os.pipe2(os.O_NONBLOCK)
+        filled = os.write(w, b"x" * 70000)
+        full = outcome(os.write, w, b"y")
+        os.close(r)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        return eof + [filled, full, outcome(os.write, w, b"z")]
+
+    k, p = sim()
+    r, w = p.pipe()
+    c = k.process(p.fork())
+    c.write_fd(w, b"hi")
+    c._exit(0)
+    p.waitpid(c.pid, 0)
+    p.close(w)
+    eof = [p.read_fd(r, 10).decode(), p.read_fd(r, 10).decode()]
+    p.close(r)
+    r, w = p.pipe2(os.O_NONBLOCK)
+    filled = p.write_fd(w, b"x" * 70000)
+    full = list(outcome(p.write_fd, w, b"y"))
+    p.close(r)
+    p.signal(signal.SIGPIPE, signal.SIG_IGN)
+    assert clean(real) == eof + [filled, full, list(outcome(p.write_fd, w, b"z"))]
+
+
+def test_sigpipe_kills_the_writer():
+    """A write with no reader and SIGPIPE at default: the writer dies of SIGPIPE."""
+    def real():
+        r, w = os.pipe()
+        os.close(r)
+        return os.waitpid(spawn_child(lambda: os.write(w, b"x") and 0), 0)[1]
+
+    from cowfast.kernel import Terminated
+    k, p = sim()
+    r, w = p.pipe()
+    p.close(r)
+    c = k.process(p.fork())
+    with pytest.raises(Terminated):
+        c.write_fd(w, b"x")
+    assert clean(real) == p.waitpid(c.pid, 0)[1]
+
+
+# --- exec ---
+
+CHECK_FDS = ("import os, sys\n"
+             "fds = [int(a) for a in sys.argv[1:]]\n"
+             "def is_open(fd):\n"
+             "    try:\n"
+             "        os.fstat(fd)\n"
+             "        return 1\n"
+             "    except OSError:\n"
+             "        return 0\n"
+             "sys.exit(sum(is_open(fd) << i for i, fd in enumerate(fds)))\n")
+
+
+def test_cloexec_across_exec():
+    """E14/D8/D9: O_CLOEXEC, pipe2(O_CLOEXEC), F_DUPFD_CLOEXEC close at exec; others stay."""
+    def real():
+        path = tempfile.mktemp()
+        a = os.open(path, os.O_RDWR | os.O_CREAT)
+        os.set_inheritable(a, True)
+        b = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        r2, w2 = os.pipe()
+        os.set_inheritable(r2, True)
+        os.set_inheritable(w2, True)
+        c = fcntl.fcntl(a, fcntl.F_DUPFD_CLOEXEC, 0)
+        d = os.dup2(b, 20)
+        fds = [a, b, r, w, r2, w2, c, d]
+        pid = spawn_child(lambda: os.execv(sys.executable, [sys.executable, "-S", "-c", CHECK_FDS,
+                                                            *map(str, fds)]))
+        return [fds, os.waitpid(pid, 0)[1] >> 8]
+
+    k, p = sim()
+    a = p.open("/tmp/f", os.O_RDWR | os.O_CREAT)
+    b = p.open("/tmp/f", os.O_RDONLY | os.O_CLOEXEC)
+    r, w = p.pipe2(os.O_CLOEXEC)
+    r2, w2 = p.pipe()
+    c = p.fcntl(a, fcntl.F_DUPFD_CLOEXEC, 0)
+    d = p.dup2(b, 20)
+    fds = [a, b, r, w, r2, w2, c, d]
+    child = k.process(p.fork())
+    child.execv("/bin/prog", ["prog"])
+    mask = sum((fd in child.fdtable.fds()) << i for i, fd in enumerate(fds))
+    assert clean(real) == [fds, mask]
+
+
+def _real_exec_errno(path, argv, env=None):
+    def body():
+        try:
+            os.execve(path, argv, env or {})
+        except OSError as e:
+            return e.errno
+        return 0
+    return os.waitpid(spawn_child(body), 0)[1] >> 8
+
+
+def test_exec_errnos():
+    """E4/E8/E11: ENOENT, EACCES, ENOTDIR, ENAMETOOLONG, ENOEXEC, E2BIG as Linux returns them."""
+    cases = ["missing", "empty path", "directory", "mode 0644", "mode 0444", "zero length",
+             "through a file", "long name", "too many args", "one huge arg"]
+
+    def args(base):
+        f, dir_, empty = f"{base}/f", base, f"{base}/empty"
+        return {"missing": (f"{base}/nope", ["x"]), "empty path": ("", ["x"]),
+                "directory": (dir_, ["x"]), "mode 0644": (f + "644", ["x"]),
+                "mode 0444": (f + "444", ["x"]), "zero length": (empty, ["x"]),
+                "through a file": (f + "644/fake", ["x"]), "long name": ("/" + "a" * 256, ["x"]),
+                "too many args": ("/bin/true", ["x"] + ["y" * 1000] * 3000),
+                "one huge arg": ("/bin/true", ["x", "y" * 131072])}
+
+    def real():
+        base = tempfile.mkdtemp()
+        for name, mode in (("f644", 0o644), ("f444", 0o444), ("empty", 0o755)):
+            with open(f"{base}/{name}", "wb") as fh:
+                fh.write(b"" if name == "empty" else b"\x7fELF")
+            os.chmod(f"{base}/{name}", mode)
+        table = args(base)
+        return [_real_exec_errno(*table[c]) for c in cases]
+
+    k, p = sim()
+    k.fs.makedirs("/t")
+    for name, mode in (("f644", 0o644), ("f444", 0o444), ("empty", 0o755)):
+        k.fs.create(f"/t/{name}", b"" if name == "empty" else b"\x7fELF", mode)
+    k.fs.install("/bin/true", "true")
+    table = args("/t")
+    got = []
+    for case in cases:
+        c = k.process(p.fork())
+        got.append(outcome(c.execv, *table[case]))
+        c._exit(0)
+        p.waitpid(c.pid, 0)
+    assert clean(real) == [getattr(errno, name) for _, name in got]
+
+
+def test_execvp_search_errnos():
+    """E18 through glibc's own execvp: EACCES remembered, ENOENT when absent, ENOEXEC -> sh."""
+    def real():
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        base = tempfile.mkdtemp()
+        os.mkdir(f"{base}/a")
+        os.mkdir(f"{base}/b")
+        with open(f"{base}/a/tool", "wb") as fh:
+            fh.write(b"\x7fELF")
+        with open(f"{base}/b/script", "wb") as fh:
+            fh.write(b"exit 7\n")
+        os.chmod(f"{base}/b/script", 0o755)
+        os.environ["PATH"] = f"{base}/a:{base}/b"
+
+        def run(name):
+            def body():
+                argv = (ctypes.c_char_p * 2)(name.encode(), None)
+                libc.execvp(name.encode(), argv)
+                return 100 + ctypes.get_errno()
+            return os.waitpid(spawn_child(body), 0)[1] >> 8
+        return [run("tool"), run("nosuch"), run("script")]
+
+    k, p = sim()
+    k.fs.makedirs("/a")
+    k.fs.makedirs("/b")
+    k.fs.create("/a/tool", b"\x7fELF", 0o644)
+    k.fs.create("/b/script", b"exit 7\n", 0o755)
+    p.putenv("PATH", "/a:/b")
+    got = []
+    for name in ("tool", "nosuch"):
+        c = k.process(p.fork())
+        with pytest.raises(OSError) as info:
+            c.execvp(name, [name])
+        got.append(100 + info.value.errno)
+        c._exit(0)
+    c = k.process(p.fork())
+    c.execvp("script", ["script"])
+    assert c.argv == ["/bin/sh", "/b/script"]
+    got.append(7)                      # the real /bin/sh ran it: `exit 7`
+    assert clean(real) == got
+
+
+CHECK_SIGNALS = ("import signal, sys\n"
+                 "names = sys.argv[1:]\n"
+                 "print(' '.join(str(int(signal.getsignal(getattr(signal, n)))) for n in names))\n")
+
+
+def test_signal_dispositions_across_exec():
+    """E13: caught handlers become SIG_DFL at exec; ignored signals stay ignored."""
+    names = ["SIGUSR1", "SIGUSR2", "SIGHUP", "SIGTERM"]
+
+    def setup(set_signal):
+        set_signal(signal.SIGUSR1, lambda *a: None)
+        set_signal(signal.SIGUSR2, signal.SIG_IGN)
+        set_signal(signal.SIGHUP, signal.SIG_IGN)
+        set_signal(signal.SIGTERM, lambda *a: None)
+
+    def real():
+        setup(signal.signal)
+        r, w = os.pipe()
+
+        def child():
+            os.dup2(w, 1)
+            os.execv(sys.executable, [sys.executable, "-S", "-c", CHECK_SIGNALS, *names])
+        pid = spawn_child(child)
+        os.close(w)
+        out = os.read(r, 100).decode().split()
+        os.waitpid(pid, 0)
+        return [int(x) for x in out]
+
+    k, p = sim()
+    setup(p.signal)
+    c = k.process(p.fork())
+    c.execv("/bin/prog", ["prog"])
+    got = [int(c.getsignal(getattr(signal, n))) for n in names]
+    assert clean(real) == got
+
+
+# --- stdio: a real C program ---
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+int main(int argc, char **argv) {
+    printf("Hello world\n");
+    write(1, "Ciao\n", 5);
+    printf("no newline ");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (argv[1][0] == 'e') exit(0);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    exit(0);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory):
+    """The TLPI 25-2 program (printf, write, fork, exit or _exit) compiled with gcc."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler: the stdio scenario needs the real C library's buffering")
+    d = tmp_path_factory.mktemp("stdio")
+    (d / "fork_stdio.c").write_text(C_PROGRAM)
+    subprocess.run([cc, "-O0", "-o", str(d / "fork_stdio"), str(d / "fork_stdio.c")], check=True)
+    return str(d / "fork_stdio")
+
+
+def run_c(program, how, where):
+    """Run the C program with stdout on a file, a pipe or a pty (raw); return its output."""
+    if where == "pipe":
+        return subprocess.run([program, how], stdout=subprocess.PIPE, check=True).stdout
+    if where == "file":
+        with tempfile.TemporaryFile() as f:
+            subprocess.run([program, how], stdout=f, check=True)
+            f.seek(0)
+            return f.read()
+    import pty
+    import tty
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    subprocess.run([program, how], stdout=slave, check=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+
+
+def run_sim(how, where):
+    """The same program on cowfast; return what reached its stdout."""
+    k = Kernel(frames=1024)
+    harness = k.spawn("harness")
+    r = w = None
+    if where == "pipe":
+        r, w = harness.pipe()
+    prog = k.process(harness.fork())
+    if where == "pipe":
+        prog.dup2(w, 1)
+        prog.close(r)
+        prog.close(w)
+        harness.close(w)
+    elif where == "file":
+        fd = prog.open("/tmp/out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        prog.dup2(fd, 1)
+        prog.close(fd)
+    prog.printf("Hello world\n")
+    prog.write_fd(1, b"Ciao\n")
+    prog.printf("no newline ")
+    child = k.process(prog.fork())
+    child.exit(0) if how == "exit" else child._exit(0)
+    prog.waitpid(child.pid, 0)
+    prog.exit(0)
+    if where == "pipe":
+        return harness.read_fd(r, 65536)
+    if where == "file":
+        return bytes(k.fs.resolve("/tmp/out").data)
+    return k.console.output()
+
+
+@pytest.mark.parametrize("where", ["file", "pipe", "tty"])
+@pytest.mark.parametrize("how", ["exit", "_exit"])
+def test_stdio_double_flush_matches_the_c_library(c_program, how, where):
+    """X10: printf before fork is written twice when both exit, once when the child _exits."""
+    assert run_sim(how, where) == run_c(c_program, how, where)
