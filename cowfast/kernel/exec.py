@@ -25,6 +25,7 @@ import errno as E
 import os
 import resource
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from .. import signals as S
 from ..errors import raise_errno
@@ -250,10 +251,13 @@ class ExecCalls:
 
     # --- the environment (environ(7)): process memory, copied at fork, replaced by execve ---
 
+    # The dict is shared by a parent and its forked children and never changed in place:
+    # putenv and unsetenv give the process a new one (copy-on-write, cheap forks).
+
     @property
     def environ(self):
-        """The process's environment, a dict of str (os.environ's role)."""
-        return self.ext["environ"]
+        """The process's environment, a read-only mapping of str (change it with putenv)."""
+        return MappingProxyType(self.ext["environ"])
 
     def getenv(self, key, default=None):
         """Return the value of key, or default, as os.getenv (not a system call)."""
@@ -263,11 +267,13 @@ class ExecCalls:
         """Set key to value in this process only, as setenv(3)."""
         if not key or "=" in key:
             raise ValueError("illegal environment variable name")
-        self.ext["environ"][key] = value
+        self.ext["environ"] = {**self.ext["environ"], key: value}
 
     def unsetenv(self, key):
         """Remove key from this process's environment, as unsetenv(3)."""
-        self.ext["environ"].pop(key, None)
+        env = dict(self.ext["environ"])
+        env.pop(key, None)
+        self.ext["environ"] = env
 
     @property
     def argv(self):

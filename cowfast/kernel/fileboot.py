@@ -16,7 +16,7 @@ from .files import O_LARGEFILE
 from .fs import FileSystem, Program
 from .stdio import copy_streams, drop_streams, flush_all
 
-DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/"}
+DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/"}     # shared, never changed in place
 DEFAULT_UMASK = 0o022
 
 
@@ -44,7 +44,7 @@ def start_process(p):
     console = OpenFile(k.console, os.O_RDWR | O_LARGEFILE, k.fs.open_files)
     for fd in (0, 1, 2):
         table.install(fd, console)
-    p.ext = {"cwd": "/", "umask": DEFAULT_UMASK, "environ": dict(DEFAULT_ENV),
+    p.ext = {"cwd": "/", "umask": DEFAULT_UMASK, "environ": DEFAULT_ENV,
              "argv": [p.command]}
 
 
@@ -52,10 +52,8 @@ def fork_files(parent, child):
     """fork: the child's table points at the parent's descriptions; env and stdio copied."""
     if parent.fdtable is not None:
         child.fdtable = parent.fdtable.copy()
-    ext = parent.ext
-    if ext is not None:
-        child.ext = dict(ext)
-        child.ext["environ"] = dict(ext["environ"])
+    if parent.ext is not None:
+        child.ext = dict(parent.ext)        # the environment dict is shared copy-on-write
     copy_streams(parent, child)
 
 

@@ -398,3 +398,25 @@ def test_hashbang_loop_is_eloop(kernel, child):
     """A script whose interpreter is itself fails ELOOP after a few rounds."""
     write_file(kernel, "/tmp/loop", b"#!/tmp/loop\n", mode=0o755)
     assert errno_of(child.execv, "/tmp/loop", ["l"]) == errno.ELOOP
+
+
+# --- the environment ---
+
+def test_environment_is_a_private_copy_after_fork(kernel, sh):
+    """F3: parent and child each change their own environment; neither sees the other's."""
+    sh.putenv("LTP_FORK04", "PASS")
+    child = kernel.process(sh.fork())
+    assert child.getenv("LTP_FORK04") == "PASS"
+    child.unsetenv("LTP_FORK04")
+    child.putenv("LTP_FORK04", "FAIL")
+    assert sh.getenv("LTP_FORK04") == "PASS"
+    sh.putenv("ONLY_PARENT", "1")
+    assert child.getenv("ONLY_PARENT") is None
+
+
+def test_environ_view_is_read_only(sh):
+    """environ cannot be changed in place (putenv/unsetenv do it), so forks can share it."""
+    with pytest.raises(TypeError):
+        sh.environ["X"] = "y"
+    with pytest.raises(ValueError):
+        sh.putenv("A=B", "c")

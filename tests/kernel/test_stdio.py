@@ -219,3 +219,34 @@ def test_unknown_stream_is_value_error(sh):
     """Only stdout and stderr exist."""
     with pytest.raises(ValueError):
         sh.fputs("x", "stdin")
+
+
+def test_exit_flush_into_a_closed_pipe_dies_of_sigpipe(kernel, sh):
+    """exit's flush into a pipe nobody reads kills the process with SIGPIPE, as in C."""
+    from cowfast.kernel import Terminated
+    from cowfast.waitstatus import WTERMSIG
+    r, w = sh.pipe()
+    child = kernel.process(sh.fork())
+    child.dup2(w, 1)
+    for p in (sh, child):
+        p.close(r)
+    child.printf("to nobody\n")
+    with pytest.raises(Terminated):
+        child.exit(0)
+    assert WTERMSIG(sh.waitpid(child.pid, 0)[1]) == signal.SIGPIPE
+
+
+def test_exit_on_a_full_pipe_would_block_and_can_be_retried(kernel, sh):
+    """exit's flush into a full pipe raises WouldBlock; after the reader drains it, exit finishes."""
+    r, w = sh.pipe()
+    child = kernel.process(sh.fork())
+    child.dup2(w, 1)
+    child.close(w)
+    child.write_fd(1, b"x" * 65536)
+    child.printf("tail")
+    with pytest.raises(WouldBlock):
+        child.exit(0)
+    assert len(sh.read_fd(r, 65536)) == 65536
+    child.exit(0)
+    assert sh.waitpid(child.pid, 0) == (child.pid, 0)
+    assert sh.read_fd(r, 100) == b"tail"
