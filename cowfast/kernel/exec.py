@@ -211,8 +211,9 @@ class ExecCalls:
         """execve with glibc's PATH search (the caller's PATH), ENOEXEC files run by /bin/sh.
 
         env None means this process's environment. Raises EACCES if any candidate gave
-        EACCES, else the last error (ENOENT when nothing was found); ENAMETOOLONG for a
-        name of NAME_MAX or more.
+        EACCES, else the last error (ENOENT when nothing was found); an error that is not
+        "not found here" (ENAMETOOLONG for a name over NAME_MAX, ENOEXEC without a shell,
+        E2BIG, ...) at once.
         """
         _check_args(argv, env, "execvpe" if env is not None else "execv")
         env = self.environ if env is None else env
@@ -222,9 +223,6 @@ class ExecCalls:
         if "/" in os.fsdecode(file):
             return self._exec_or_script(file, argv, env)
         path = self.environ.get("PATH", CS_PATH)
-        if len(os.fsencode(file)) >= 255 or len(os.fsencode(path)) >= 4096:
-            enter(self)
-            raise_errno(E.ENAMETOOLONG, filename=file)
         got_eacces, last = False, None
         for directory in path.split(":"):
             candidate = f"{directory}/{os.fsdecode(file)}" if directory else os.fsdecode(file)

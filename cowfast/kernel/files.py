@@ -23,7 +23,7 @@ from .fs import MAY_READ, MAY_WRITE, Directory, RegularFile
 from .paths import PathCalls, cwd_of, umask_of
 from .pipe import Pipe, PipeEnd
 
-O_LARGEFILE = 0o100000          # the kernel's bit on x86-64 (force_o_largefile); os.O_LARGEFILE is 0
+O_LARGEFILE = 0o100000          # x86-64 kernel's bit (force_o_largefile); os.O_LARGEFILE is 0
 SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | _fcntl.FASYNC | os.O_DIRECT | os.O_NOATIME
 F_GETPIPE_SZ = _fcntl.F_GETPIPE_SZ
 F_SETPIPE_SZ = _fcntl.F_SETPIPE_SZ
@@ -71,7 +71,7 @@ class FileCalls(PathCalls):
         else:
             self._may_open(node, path, flags)
         f = OpenFile(node, flags | O_LARGEFILE, fs.open_files)
-        if flags & os.O_TRUNC and isinstance(node, RegularFile) and f.writable:
+        if flags & os.O_TRUNC and isinstance(node, RegularFile):
             node.data.clear()
             node.program = None
         return self.fdtable.alloc(f, nofile_limit(self), 0, bool(flags & os.O_CLOEXEC))

@@ -49,7 +49,7 @@ class Stream:
 
 
 def streams_of(p):
-    """Return p's {name: Stream}, making stdout and stderr at first use (as glibc's static FILEs)."""
+    """Return p's {name: Stream}, making stdout and stderr at first use (glibc's static FILEs)."""
     if p.stdio is None:
         p.stdio = {name: Stream(fd) for name, fd in STREAM_FDS.items()}
     return p.stdio

@@ -1,4 +1,4 @@
-"""Fixtures for the files layer's tests (imported by its modules: `from .conftest_files import *`)."""
+"""Fixtures of the files tests; their modules import them: `from .conftest_files import *`."""
 import pytest
 
 from cowfast.kernel.fdtable import check_descriptions

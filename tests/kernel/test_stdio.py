@@ -237,7 +237,7 @@ def test_exit_flush_into_a_closed_pipe_dies_of_sigpipe(kernel, sh):
 
 
 def test_exit_on_a_full_pipe_would_block_and_can_be_retried(kernel, sh):
-    """exit's flush into a full pipe raises WouldBlock; after the reader drains it, exit finishes."""
+    """exit's flush into a full pipe raises WouldBlock; once the reader drains it, exit ends."""
     r, w = sh.pipe()
     child = kernel.process(sh.fork())
     child.dup2(w, 1)

@@ -163,7 +163,8 @@ def test_fd_errors():
         return [outcome(close, 99), outcome(dup2, 99, 5), outcome(dup2, r, -1),
                 outcome(dup3, r, r, 0), outcome(fcntl_, 99, 9999), outcome(fcntl_, r, 9999),
                 outcome(fcntl_, r, fcntl.F_DUPFD, -1), outcome(lseek, r, 0, os.SEEK_SET),
-                outcome(fcntl_, regular, fcntl.F_GETPIPE_SZ), outcome(fcntl_, r, fcntl.F_GETPIPE_SZ)]
+                outcome(fcntl_, regular, fcntl.F_GETPIPE_SZ),
+                outcome(fcntl_, r, fcntl.F_GETPIPE_SZ)]
 
     def real():
         import ctypes
@@ -326,7 +327,7 @@ def test_exec_errnos():
 
 
 def test_execvp_search_errnos():
-    """E18 through glibc's own execvp: EACCES remembered, ENOENT when absent, ENOEXEC -> sh."""
+    """E18 through glibc's execvp: EACCES remembered, ENOENT, ENAMETOOLONG, ENOEXEC -> /bin/sh."""
     def real():
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -346,7 +347,7 @@ def test_execvp_search_errnos():
                 libc.execvp(name.encode(), argv)
                 return 100 + ctypes.get_errno()
             return os.waitpid(spawn_child(body), 0)[1] >> 8
-        return [run("tool"), run("nosuch"), run("script")]
+        return [run("tool"), run("nosuch"), run("a" * 255), run("a" * 256), run("script")]
 
     k, p = sim()
     k.fs.makedirs("/a")
@@ -355,7 +356,7 @@ def test_execvp_search_errnos():
     k.fs.create("/b/script", b"exit 7\n", 0o755)
     p.putenv("PATH", "/a:/b")
     got = []
-    for name in ("tool", "nosuch"):
+    for name in ("tool", "nosuch", "a" * 255, "a" * 256):
         c = k.process(p.fork())
         with pytest.raises(OSError) as info:
             c.execvp(name, [name])
