@@ -24,3 +24,13 @@ __all__ = [
 ]
 
 # --- process layer (issue 3) ---
+
+# --- files and exec (issue 4) ---
+from .kernel.devices import Console  # noqa: E402
+from .kernel.fdtable import check_descriptions  # noqa: E402
+from .kernel.fs import Program  # noqa: E402
+from .kernel.pipe import PIPE_BUF  # noqa: E402
+from .kernel.stdio import _IOFBF, _IOLBF, _IONBF, BUFSIZ  # noqa: E402
+
+__all__ += ["Console", "Program", "check_descriptions", "PIPE_BUF", "_IOFBF", "_IOLBF", "_IONBF",
+            "BUFSIZ"]
