@@ -68,9 +68,9 @@ def replay(task, records):
         asked = task.settle(source)
         if source.index >= n:
             break
-        recorded, kind, stored = records[source.index]
+        recorded, kind, stored, key = records[source.index]
         calls += 1
-        if recorded.key() != asked.key():
+        if key != asked.key():
             raise ReplayDivergence(task.pid, task.command, calls, recorded, asked)
         source.index += 1
         apply = APPLY.get(asked.name)

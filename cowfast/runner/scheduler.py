@@ -29,6 +29,7 @@ from .calls import LIVE_HANDLER_CALLS, NEVER_RESTARTED, NSEC, RUNNER
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
+from .syscalls import ALIASES
 from .task import HANDLER, SEND, THROW, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
@@ -284,7 +285,7 @@ class Scheduler:
             runner_call = RUNNER.get(name)
             if runner_call is not None:
                 return SEND, runner_call(self, task, call), None
-            method = getattr(task.proc, name)
+            method = getattr(task.proc, ALIASES.get(name, name))
             if call.kwargs:
                 return SEND, method(*call.args, **call.kwargs), None
             return SEND, method(*call.args), None
@@ -320,7 +321,7 @@ class Scheduler:
         child = Task(child_proc, parent.program, parent.argv, parent.env)
         self.tasks[pid] = child
         records = parent.history[:-1]
-        records.append((call, SEND, 0))
+        records.append((call, SEND, 0, call.key()))
         t0 = time.perf_counter_ns()
         self.replayed_calls += replay(child, records)
         self.replay_ns += time.perf_counter_ns() - t0
@@ -405,13 +406,17 @@ class Scheduler:
 
 
 def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, kernel=None,
-        syscall_cost=1e-6, until=None, max_steps=None, trace=None, frames=1 << 16):
+        syscall_cost=1e-6, until=None, max_steps=None, trace=None, frames=1 << 16,
+        install=None):
     """Run program (an async main or a Program) to the end; return its RunResult.
 
+    install: {path: program} to put in the file system first (for exec).
     trace: a path to write the kernel's event log as a Chrome trace (Perfetto).
     """
     sched = Scheduler(kernel, schedule, seed, syscall_cost, frames, trace=trace is not None)
     try:
+        for path, prog in (install or {}).items():
+            sched.install(prog, path)
         sched.start(program, argv, env)
         result = sched.run(until, max_steps)
         if trace is not None:

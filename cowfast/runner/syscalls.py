@@ -35,8 +35,13 @@ def _kernel_calls():
     return frozenset(names)
 
 
+# A program's read/write are os.read/os.write on descriptors, as in C; the kernel names
+# those read_fd/write_fd because its read/write are memory accesses, which programs
+# reach as peek(addr, size)/poke(addr, data) (or through named variables).
+ALIASES = {"read": "read_fd", "write": "write_fd", "peek": "read", "poke": "write"}
+
 KERNEL_CALLS = _kernel_calls()
-CALLS = KERNEL_CALLS | RUNNER_CALLS
+CALLS = KERNEL_CALLS | RUNNER_CALLS | frozenset(ALIASES)
 
 
 class Call:
@@ -66,8 +71,14 @@ class Call:
 
 def _plain(value):
     """Replace callables (handlers made afresh in each run) by a stable description."""
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return tuple(_plain(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _plain(v)) for k, v in value.items())
+    if isinstance(value, bytearray):
+        return bytes(value)
     if callable(value) and not isinstance(value, type) and hasattr(value, "__qualname__"):
         return f"<function {value.__qualname__}>"
     if type(value).__name__ == "SigAction":
@@ -90,6 +101,8 @@ class Sys:
     - sched_yield() -> None (lets the scheduler switch)
     - load(name) / store(name, value): a named variable of data, bss, heap or stack
     - local(name, value) / heap(name, value): define a stack / malloc'ed variable
+    - read(fd, n) / write(fd, data): os.read / os.write; peek(addr, size) / poke(addr, data):
+      raw memory (the kernel's read/write)
     """
 
     __slots__ = ()
@@ -129,5 +142,5 @@ def describe_await(coro, value):
             "a program may await only sys.<call>(...), e.g. `await sys.getpid()`")
 
 
-__all__ = ["Call", "Sys", "SYS", "CALLS", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
+__all__ = ["Call", "Sys", "SYS", "CALLS", "ALIASES", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
            "describe_await"]

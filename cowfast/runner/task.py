@@ -15,6 +15,7 @@ from .syscalls import SYS, Call, InvalidAwait, describe_await
 
 SEND, THROW = 0, 1
 HANDLER = "signal handler"     # history marker: (HANDLER, sig, saved_mask, eintr_below)
+# A call record is (Call, SEND or THROW, value, Call.key() taken when it was made).
 
 
 class ProgramCrashed(RuntimeError):
@@ -145,9 +146,10 @@ class Task:
         frame.request = None
         frame.eintr = False
         frame.resume = (kind, value)
-        record = (call, kind, value if stored is None else stored)
+        key = call.key()
+        record = (call, kind, value if stored is None else stored, key)
         self.history.append(record)
-        self.digest = hash((self.digest, call.key(), kind, _outcome_key(kind, record[2])))
+        self.digest = hash((self.digest, _hashable(key), kind, _hashable(_outcome_key(kind, record[2]))))
 
     def close(self):
         """Throw GeneratorExit into every coroutine (the process is gone)."""
@@ -184,6 +186,10 @@ def _exit_code(value, task):
 def _outcome_key(kind, value):
     if kind == THROW:
         return (type(value).__name__, getattr(value, "errno", None))
+    return value
+
+
+def _hashable(value):
     try:
         hash(value)
         return value

@@ -1,0 +1,217 @@
+"""Every distinct interleaving of system calls, and every distinct outcome they give.
+
+explore() is a stateless model checker in the manner of CHESS and VeriSoft: a run is
+a sequence of steps (one system call of one process each); wherever more than one
+process could make the next call, each choice is explored, by running the program
+again from the start along the chosen prefix (coroutines cannot be copied). State
+hashing prunes the search: at a choice point the whole visible state is summarised
+(every process's table entry and its history digest, descriptors, pipe buffers,
+files, the console transcript, memory statistics, clock and timers); a state seen
+before has had all its continuations explored already, so the run stops there.
+Because every program is deterministic given what it observed, two runs with the
+same summary continue identically.
+
+Each distinct outcome (console transcript, exit statuses, final memory statistics, or
+a deadlock) comes with the schedule (pid of each step) that reproduces it through
+`run(program, schedule=list(schedule))`.
+"""
+import time
+from typing import NamedTuple
+
+from ..kernel.fs import Directory, RegularFile
+from ..kernel.pipe import PipeEnd
+from .policies import Policy
+from .scheduler import Scheduler
+from .waiting import Deadlock
+
+
+class Outcome(NamedTuple):
+    """How one run ended: console text, (pid, command, status) by pid, MemoryStats, deadlock."""
+
+    console: str
+    exits: tuple
+    memory: object
+    deadlock: str = ""
+
+
+class Exploration(NamedTuple):
+    """explore()'s answer: outcome -> a schedule reproducing it, and the search's size."""
+
+    outcomes: dict
+    runs: int
+    states: int
+    pruned: int
+    complete: bool
+    seconds: float
+
+    def consoles(self):
+        """The distinct console transcripts, sorted."""
+        return sorted({o.console for o in self.outcomes})
+
+    def __len__(self):
+        return len(self.outcomes)
+
+
+class _Pruned(Exception):
+    """This run reached a state whose continuations are explored already."""
+
+
+class _Explorer(Policy):
+    """Follows a prefix, then takes the lowest pid, queueing the other choices."""
+
+    name = "explore"
+    preemptive = True
+
+    def __init__(self, prefix, search):
+        super().__init__()
+        self.prefix = prefix
+        self.search = search
+
+    def choose(self, sched):
+        ready = sched.runnable()
+        if not ready:
+            return None
+        step = len(sched.trail)
+        if step < len(self.prefix):
+            pid = self.prefix[step]
+            for task in ready:
+                if task.pid == pid:
+                    return task
+            raise RuntimeError(f"explore: step {step} expected pid {pid} to be runnable "
+                               f"(runnable: {[t.pid for t in ready]}); is the program "
+                               "deterministic?")
+        if len(ready) > 1:
+            search = self.search
+            if search.prune:
+                key = state_key(sched)
+                if key in search.visited:
+                    raise _Pruned
+                search.visited.add(key)
+            trail = tuple(sched.trail)
+            for task in reversed(ready[1:]):
+                search.pending.append(trail + (task.pid,))
+        return ready[0]
+
+
+class _Search:
+    def __init__(self, prune):
+        self.prune = prune
+        self.visited = set()
+        self.pending = [()]
+
+
+def explore(program, argv=None, env=None, *, prune=True, max_runs=100_000,
+            max_steps=10_000, syscall_cost=1e-6, frames=4096, page_size=4096, install=None):
+    """Run program under every distinct interleaving; return an Exploration.
+
+    prune: use state hashing (False explores every interleaving, for checking).
+    max_runs: stop after this many runs (Exploration.complete is then False).
+    max_steps: a run longer than this counts as an outcome "no end" (a livelock).
+    install: {path: program} to put in the file system first (for exec).
+    """
+    search = _Search(prune)
+    outcomes = {}
+    runs = pruned = 0
+    t0 = time.perf_counter()
+    while search.pending and runs < max_runs:
+        prefix = search.pending.pop()
+        runs += 1
+        sched = Scheduler(None, _Explorer(prefix, search), None, syscall_cost, frames,
+                          page_size)
+        try:
+            for path, prog in (install or {}).items():
+                sched.install(prog, path)
+            sched.start(program, argv, env)
+            outcome = _finish(sched, max_steps)
+        except _Pruned:
+            pruned += 1
+            continue
+        except Exception as error:
+            error.add_note(f"explore: schedule {list(sched.trail)}")
+            raise
+        finally:
+            sched.close()
+        outcomes.setdefault(outcome, tuple(sched.trail))
+    return Exploration(outcomes, runs, len(search.visited), pruned, not search.pending,
+                       time.perf_counter() - t0)
+
+
+def _finish(sched, max_steps):
+    deadlock = ""
+    try:
+        while sched.tasks:
+            if sched.steps >= max_steps:
+                deadlock = f"no end after {max_steps} system calls"
+                break
+            sched.step()
+    except Deadlock as d:
+        deadlock = "\n".join("  ".join(map(str, row)) for row in d.rows)
+    result = sched.result()
+    exits = tuple(sorted((e.pid, e.command, e.status) for e in result.exits))
+    return Outcome(result.console, exits, result.memory, deadlock)
+
+
+# --- the state summary ---
+
+def state_key(sched):
+    """A hashable summary of everything that decides how a run can go on from here."""
+    k = sched.kernel
+    procs = []
+    pipes = {}
+    for pid, p in sorted(k.procs.items()):
+        task = sched.tasks.get(pid)
+        procs.append((pid, p.ppid(), p.pgid, p.sid, p.state.value, p.wstatus, p.pending,
+                      p.blocked, tuple(sorted(p.waitable)) if p.waitable else (),
+                      _task_key(task), _fds_key(p, pipes),
+                      p.aspace.stats() if p.aspace is not None else None))
+    console = getattr(k, "console", None)
+    return (tuple(procs), tuple(sorted(pipes.items())),
+            tuple(console.records) if console is not None else (),
+            _files_key(k), k.memory.stats(), k.pids.last, sched.now_ns,
+            tuple(sorted(sched.alarms.items())))
+
+
+def _task_key(task):
+    if task is None:
+        return None
+    w = task.waiting
+    return (task.digest, len(task.frames), tuple(task.sig_queue),
+            None if w is None else (w.call.name, w.deadline, w.old_mask))
+
+
+def _fds_key(p, pipes):
+    table = p.fdtable
+    if table is None:
+        return ()
+    out = []
+    for fd, f in enumerate(table.files):
+        if f is None:
+            continue
+        node = f.node
+        if isinstance(node, PipeEnd):
+            pipe = node.pipe
+            pipes[pipe.ino] = (bytes(pipe.buffer), pipe.readers, pipe.writers)
+            ident = ("pipe", pipe.ino, node.reading)
+        else:
+            ident = ("inode", getattr(node, "ino", 0))
+        out.append((fd, ident, f.flags, f.offset, f.refs, bool(table.cloexec >> fd & 1)))
+    return tuple(out)
+
+
+def _files_key(k):
+    fs = getattr(k, "fs", None)
+    if fs is None:
+        return ()
+    out = []
+    todo = [("", fs.root)]
+    while todo:
+        path, node = todo.pop()
+        for name, child in sorted(node.entries.items()):
+            if isinstance(child, Directory):
+                todo.append((f"{path}/{name}", child))
+            elif isinstance(child, RegularFile) and child.program is None:
+                out.append((f"{path}/{name}", bytes(child.data), child.mode))
+    return tuple(sorted(out))
+
+
+__all__ = ["explore", "Exploration", "Outcome", "state_key"]
