@@ -8,7 +8,6 @@ process's stack (task.py). The program's functions live in `task.handlers`, so a
 forked child, whose replay defines its own closures, installs its own (replay.py):
 results that name a handler are recorded as INSTALLED and read back from the table.
 """
-import math
 import signal as _signal
 
 from .. import signals as S
@@ -141,12 +140,18 @@ def call_sleep(sched, task, call):
 
 
 def sleep_left(sched, task):
-    """What sleep(3) returns when a handler interrupts it: the seconds not slept, rounded up."""
+    """What sleep(3) returns when a handler interrupts it: the seconds not slept, rounded
+    to the nearest (glibc rounds nanosleep's remainder so)."""
     w = task.interrupted
     deadline = w.deadline if w is not None else None
     if deadline is None:
         return 0
-    return math.ceil(max(deadline - sched.now_ns, 0) / NSEC)
+    return seconds_rounded(max(deadline - sched.now_ns, 0))
+
+
+def seconds_rounded(ns):
+    """Whole seconds of ns, half up, as glibc sleep and Linux alarm report time left."""
+    return (ns + NSEC // 2) // NSEC
 
 
 def call_alarm(sched, task, call):

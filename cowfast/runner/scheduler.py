@@ -25,7 +25,7 @@ from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
 from ..kernel.signal import deliver_pending, send_signal
 from ..kernel.state import ALIVE, STOPPED
-from .calls import LIVE_HANDLER_CALLS, NEVER_RESTARTED, NSEC, RUNNER
+from .calls import LIVE_HANDLER_CALLS, NEVER_RESTARTED, NSEC, RUNNER, seconds_rounded
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
@@ -191,8 +191,16 @@ class Scheduler:
         return self.now if nxt is None else nxt / NSEC
 
     def step(self):
-        """Make one process do one system call. Raises EmptySchedule, Deadlock."""
+        """Make one process do one system call. Raises EmptySchedule, Deadlock.
+
+        When nothing can run, the clock first jumps to the next timer; if that ends the
+        last program (an alarm's default action), the step does nothing more.
+        """
+        if not self.tasks:
+            raise EmptySchedule("no program left to run")
         task = self._choose()
+        if task is None:
+            return
         self._run(task)
         self._finish_dead()
         if not task.finished:
@@ -219,9 +227,7 @@ class Scheduler:
                          self.kernel.memory.stats(), tuple(self.trail), self.now, self.steps)
 
     def _choose(self):
-        while True:
-            if not self.tasks:
-                raise EmptySchedule("no program left to run")
+        while self.tasks:
             task = self.policy.choose(self)
             if task is not None:
                 return task
@@ -231,6 +237,7 @@ class Scheduler:
             self.now_ns = max(self.now_ns, nxt)
             self._fire_alarms()
             self._finish_dead()
+        return None
 
     def _run(self, task):
         p = task.proc
@@ -367,9 +374,10 @@ class Scheduler:
             self.exits.append(Exit(task.pid, p.command, p.wstatus))
 
     def set_alarm(self, pid, seconds):
-        """alarm(2): (re)arm pid's SIGALRM; return the seconds that were left, rounded up."""
+        """alarm(2): (re)arm pid's SIGALRM; return the seconds that were left (Linux
+        alarm_setitimer: rounded to the nearest, at least 1 if any time was left)."""
         old = self.alarms.pop(pid, None)
-        left = 0 if old is None else max(1, -(-(old - self.now_ns) // NSEC))
+        left = 0 if old is None else max(1, seconds_rounded(old - self.now_ns))
         if seconds:
             deadline = self.now_ns + int(round(seconds * NSEC))
             self.alarms[pid] = deadline
