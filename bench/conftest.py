@@ -43,6 +43,25 @@ def numpy_parent(pages, contents):
     gc.collect()
 
 
+@pytest.fixture
+def pedantic(benchmark):
+    """benchmark.pedantic(target, setup=, teardown=, ...) that also tears down when disabled.
+
+    Under --benchmark-disable pytest-benchmark 5.2 runs setup and the target once and
+    never the teardown, which would leave children open and refcounts raised.
+    """
+    def run(target, setup, teardown=None, **rounds):
+        if not (benchmark.disabled and teardown):
+            return benchmark.pedantic(target, setup=setup, teardown=teardown, **rounds)
+
+        def target_then_teardown(*args, **kwargs):
+            result = target(*args, **kwargs)
+            teardown(*args, **kwargs)
+            return result
+        return benchmark.pedantic(target_then_teardown, setup=setup, **rounds)
+    return run
+
+
 def pytest_terminal_summary(terminalreporter, config):
     session = getattr(config, "_benchmarksession", None)
     benches = [b for b in getattr(session, "benchmarks", []) if b]

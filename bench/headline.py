@@ -5,6 +5,7 @@ resident pages (4 KiB contents and metadata only) and 2^24 (metadata only), with
 issue's targets and PASS/MISS. `--quick` runs small sizes in a few seconds (CI smoke).
 """
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -12,7 +13,7 @@ import sys
 import time
 
 import measure
-from workloads import label, log2, memcpy_source
+from workloads import label, log2
 
 # (pages, contents) per configuration, and repetitions: k for the microsecond operations,
 # k_cow for the ones that rebuild a whole resident parent each run.
@@ -80,8 +81,7 @@ def run(p):
         k, k_cow = p["k"], p["k_cow"]
         cf = measure.cowfast_steady(pages, contents, k, k_cow)
         npy = measure.numpy_steady(pages, contents, k, k_cow)
-        src = memcpy_source(pages) if contents else None
-        mc = measure.memcpy_steady(src, k_cow) if contents else {}
+        mc = measure.memcpy_steady(pages, k_cow) if contents else {}
         for d in (cf, npy):
             d["cow"], d["destroy_all"] = [], []
         # Copies into fresh memory, interleaved run by run: the VM's memory behaves
@@ -92,8 +92,7 @@ def run(p):
                 d["cow"].append(cow)
                 d["destroy_all"].append(destroy)
             if contents:
-                mc.setdefault("cow", []).append(measure.memcpy_fresh_once(src))
-        del src
+                mc.setdefault("cow", []).append(measure.memcpy_fresh_once(pages))
         results[(pages, contents)] = (cf, npy, mc)
     print("measuring single writes ...", file=sys.stderr, flush=True)
     writes = (measure.cowfast_single_write(p["writes"], p["k_write"]),
@@ -158,12 +157,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of seconds")
     args = ap.parse_args(argv)
     p = QUICK if args.quick else FULL
-    t0 = time.monotonic()
+    t0, load0 = time.monotonic(), os.getloadavg()[0]
     results, writes, meta = run(p)
     rows, misses = table_rows(results, writes, meta, p["meta_pages"])
     mode = "QUICK (smoke sizes, not the headline)" if args.quick else "full"
-    print(f"cowfast headline benchmark, {mode}: {platform.machine()}, Python "
-          f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"cowfast headline benchmark, {mode}: {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at start "
+          f"{load0:.1f}, at end {os.getloadavg()[0]:.1f}")
     print(render(rows))
     print(footnotes(p, writes, meta, time.monotonic() - t0))
     if misses:

@@ -11,8 +11,9 @@ import time
 import numpy as np
 
 from baselines import memcpy_fresh
-from workloads import (BASE, PAGE, close_cowfast, memcpy_source, resident_cowfast,
-                       resident_numpy, vpn_array)
+from workloads import (BASE, PAGE, close_cowfast, cow_all_cowfast, cow_all_numpy,
+                       destroy_cowfast, destroy_numpy, fork_cowfast, fork_numpy,
+                       memcpy_source, resident_cowfast, resident_numpy, vpn_array)
 
 now = time.perf_counter_ns
 
@@ -71,12 +72,12 @@ def cowfast_fresh(pages, contents):
     Returns (ns of the copies, ns of destroying the child that holds them).
     """
     mem, parent = resident_cowfast(pages, contents)
-    child = parent.fork()
+    child = fork_cowfast(parent)
     _prefault(pages, contents)
-    cow_ns, _ = _timed(child.touch, vpn_array(pages), True)
+    cow_ns, _ = _timed(cow_all_cowfast, child, vpn_array(pages))
     copied = child.stats().cow_copies
     assert copied == pages, f"cowfast copied {copied} of {pages} pages"
-    destroy_ns, _ = _timed(child.close)
+    destroy_ns, _ = _timed(destroy_cowfast, child)
     assert mem.stats().used == pages
     close_cowfast(mem, parent)
     return cow_ns, destroy_ns
@@ -85,24 +86,29 @@ def cowfast_fresh(pages, contents):
 def numpy_fresh(pages, contents):
     """As cowfast_fresh, on a new numpy engine."""
     eng, table = resident_numpy(pages, contents)
-    child = eng.fork(table)
+    child = fork_numpy(eng, table)
     idx = np.arange(pages)
     _prefault(pages, contents)
-    cow_ns, copied = _timed(eng.cow, child, idx)
+    cow_ns, copied = _timed(cow_all_numpy, eng, child, idx)
     assert copied == pages, f"numpy copied {copied} of {pages} pages"
-    destroy_ns, _ = _timed(eng.destroy, child)
+    destroy_ns, _ = _timed(destroy_numpy, eng, child)
     assert eng.used() == pages
     del eng, table, child
     gc.collect()
     return cow_ns, destroy_ns
 
 
-def memcpy_fresh_once(src):
-    """The same bytes copied into memory allocated inside the timed region."""
-    _prefault(len(src), True)
+def memcpy_fresh_once(pages):
+    """The same bytes copied into memory allocated inside the timed region.
+
+    The source is built per run, not held across the interleaved runs: that keeps the
+    peak at two copies (8 GiB at 2^20 pages), not three.
+    """
+    src = memcpy_source(pages)
+    _prefault(pages, True)
     ns, dst = _timed(memcpy_fresh, src)
     assert dst[-1, -1] == src[-1, -1]
-    del dst
+    del dst, src
     gc.collect()
     return ns
 
@@ -115,19 +121,19 @@ def cowfast_steady(pages, contents, k, k_cow):
     with _NoGC():
         for _ in range(k):
             t0 = now()
-            child = parent.fork()
+            child = fork_cowfast(parent)
             t1 = now()
-            child.close()
+            destroy_cowfast(child)
             t2 = now()
             out["fork"].append(t1 - t0)
             out["destroy0"].append(t2 - t1)
     assert mem.stats().used == pages, "a child that wrote nothing left frames behind"
     vpns = vpn_array(pages)
     for _ in range(k_cow + 1):  # the first run moves frames onto the free stack: not kept
-        child = parent.fork()
-        ns, _ = _timed(child.touch, vpns, True)
+        child = fork_cowfast(parent)
+        ns, _ = _timed(cow_all_cowfast, child, vpns)
         assert child.stats().cow_copies == pages
-        child.close()
+        destroy_cowfast(child)
         out["cow_warm"].append(ns)
     del out["cow_warm"][0]
     mem.check()
@@ -141,18 +147,18 @@ def numpy_steady(pages, contents, k, k_cow):
     with _NoGC():
         for _ in range(k):
             t0 = now()
-            child = eng.fork(table)
+            child = fork_numpy(eng, table)
             t1 = now()
-            eng.destroy(child)
+            destroy_numpy(eng, child)
             t2 = now()
             out["fork"].append(t1 - t0)
             out["destroy0"].append(t2 - t1)
     idx = np.arange(pages)
     for _ in range(k_cow + 1):
-        child = eng.fork(table)
-        ns, copied = _timed(eng.cow, child, idx)
+        child = fork_numpy(eng, table)
+        ns, copied = _timed(cow_all_numpy, eng, child, idx)
         assert copied == pages
-        eng.destroy(child)
+        destroy_numpy(eng, child)
         out["cow_warm"].append(ns)
     del out["cow_warm"][0]
     assert eng.used() == pages
@@ -162,12 +168,15 @@ def numpy_steady(pages, contents, k, k_cow):
     return out
 
 
-def memcpy_steady(src, k):
+def memcpy_steady(pages, k):
     """The same bytes copied into memory already touched (the recycled-frames peer)."""
+    src = memcpy_source(pages)
     dst = np.empty_like(src)
     dst.fill(0)
     runs = [_timed(np.copyto, dst, src)[0] for _ in range(k)]
     assert dst[-1, -1] == src[-1, -1]
+    del src, dst
+    gc.collect()
     return {"cow_warm": runs}
 
 

@@ -9,57 +9,55 @@ import numpy as np
 import pytest
 
 from baselines import memcpy_fresh
-from workloads import cow_all_cowfast, cow_all_numpy, label, memcpy_source, vpn_array
+from workloads import (cow_all_cowfast, cow_all_numpy, destroy_cowfast, destroy_numpy,
+                       fork_cowfast, fork_numpy, label, memcpy_source, vpn_array)
 
 ROUNDS = 5
 
 
 @pytest.mark.benchmark(group="cow")
-def test_cow_cowfast(benchmark, cowfast_parent, pages, contents):
+def test_cow_cowfast(benchmark, pedantic, cowfast_parent, pages, contents):
     mem, parent = cowfast_parent
     vpns = vpn_array(pages)
     copied = []
 
     def setup():
-        return (parent.fork(), vpns), {}
-
-    def cow(child, vpns):
-        child.touch(vpns, write=True)
+        return (fork_cowfast(parent), vpns), {}
 
     def teardown(child, vpns):
         copied.append(child.stats().cow_copies)
-        child.close()
+        destroy_cowfast(child)
 
     benchmark.group = f"cow {label(pages, contents)}"
     benchmark.extra_info.update(role="cowfast", pages=pages)
-    benchmark.pedantic(cow, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=1)
+    pedantic(cow_all_cowfast, setup=setup, teardown=teardown, rounds=ROUNDS,
+                       warmup_rounds=1)
     assert copied and all(n == pages for n in copied), copied
-    assert cow_all_cowfast(parent.fork(), vpns) == pages  # the shared workload agrees
 
 
 @pytest.mark.benchmark(group="cow")
-def test_cow_numpy(benchmark, numpy_parent, pages, contents):
+def test_cow_numpy(benchmark, pedantic, numpy_parent, pages, contents):
     eng, table = numpy_parent
     idx = np.arange(pages)
     copied = []
 
     def setup():
-        return (eng, eng.fork(table), idx), {}
+        return (eng, fork_numpy(eng, table), idx), {}
 
     def teardown(eng, child, idx):
         copied.append(int((child != table).sum()))  # every entry now names a new frame
-        eng.destroy(child)
+        destroy_numpy(eng, child)
 
     benchmark.group = f"cow {label(pages, contents)}"
     benchmark.extra_info.update(role="numpy", baseline=True, pages=pages)
-    benchmark.pedantic(cow_all_numpy, setup=setup, teardown=teardown, rounds=ROUNDS,
+    pedantic(cow_all_numpy, setup=setup, teardown=teardown, rounds=ROUNDS,
                        warmup_rounds=1)
     assert copied and all(n == pages for n in copied), copied
 
 
 @pytest.mark.parametrize("into", ["fresh", "touched"])
 @pytest.mark.benchmark(group="cow")
-def test_cow_memcpy(benchmark, pages, into):
+def test_cow_memcpy(benchmark, pedantic, pages, into):
     """fresh: into np.empty inside the timing (first touch paid, as copies into never-used
     frames pay it); touched: into memory already written, the peer of recycled frames."""
     src = memcpy_source(pages)
@@ -77,5 +75,5 @@ def test_cow_memcpy(benchmark, pages, into):
 
     benchmark.group = f"cow {label(pages, True)}"
     benchmark.extra_info.update(role=f"memcpy {into}", baseline=True, pages=pages)
-    benchmark.pedantic(copy_into, setup=lambda: ((src, made), {}), teardown=teardown,
+    pedantic(copy_into, setup=lambda: ((src, made), {}), teardown=teardown,
                        rounds=ROUNDS, warmup_rounds=1)

@@ -6,11 +6,11 @@ the cowfast figure (against a 5 us target).
 """
 import pytest
 
-from workloads import fork_numpy, label
+from workloads import destroy_cowfast, destroy_numpy, fork_cowfast, fork_numpy, label
 
 
 @pytest.mark.benchmark(group="fork")
-def test_fork_cowfast(benchmark, cowfast_parent, pages, contents):
+def test_fork_cowfast(benchmark, pedantic, cowfast_parent, pages, contents):
     mem, parent = cowfast_parent
     made = []
 
@@ -18,20 +18,20 @@ def test_fork_cowfast(benchmark, cowfast_parent, pages, contents):
         return (parent, made), {}
 
     def fork_into(parent, out):
-        out.append(parent.fork())
+        out.append(fork_cowfast(parent))
 
     def teardown(parent, out):
-        out.pop().close()  # closing the child restores the parent's refcounts
+        destroy_cowfast(out.pop())  # closing the child restores the parent's refcounts
 
     benchmark.group = f"fork {label(pages, contents)}"
     benchmark.extra_info.update(role="cowfast", pages=pages)
-    benchmark.pedantic(fork_into, setup=setup, teardown=teardown, rounds=50, warmup_rounds=2)
+    pedantic(fork_into, setup=setup, teardown=teardown, rounds=50, warmup_rounds=2)
     assert not made
     assert mem.stats().used == pages
 
 
 @pytest.mark.benchmark(group="fork")
-def test_fork_numpy(benchmark, numpy_parent, pages, contents):
+def test_fork_numpy(benchmark, pedantic, numpy_parent, pages, contents):
     eng, table = numpy_parent
     made = []
 
@@ -42,9 +42,9 @@ def test_fork_numpy(benchmark, numpy_parent, pages, contents):
         out.append(fork_numpy(eng, table))
 
     def teardown(eng, table, out):
-        eng.destroy(out.pop())
+        destroy_numpy(eng, out.pop())
 
     benchmark.group = f"fork {label(pages, contents)}"
     benchmark.extra_info.update(role="numpy", baseline=True, pages=pages)
-    benchmark.pedantic(fork_into, setup=setup, teardown=teardown, rounds=20, warmup_rounds=1)
+    pedantic(fork_into, setup=setup, teardown=teardown, rounds=20, warmup_rounds=1)
     assert eng.used() == pages
