@@ -10,6 +10,7 @@ import platform
 import resource
 import statistics
 import sys
+import textwrap
 import time
 
 import measure
@@ -175,7 +176,7 @@ def main(argv=None):
 def footnotes(p, writes, meta, elapsed):
     engine = (f"{meta['engine']:.2f} B from {meta['source']}"
               if meta["engine"] is not None else "the engine exposes no count (table: RSS)")
-    return "\n".join([
+    notes = [
         f"Times: median of k runs (min in brackets), time.perf_counter_ns, GC off; "
         f"k={p['k']} for fork/destroy-no-writes, k={p['k_cow']} for CoW and "
         f"destroy-all-copied. PASS/MISS judged on the median.",
@@ -196,7 +197,8 @@ def footnotes(p, writes, meta, elapsed):
         f"refcount and free stack.",
         f"Total run time {elapsed:.0f} s; peak RSS of this process "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB.",
-    ])
+    ]
+    return "\n".join(textwrap.fill(n, 110, subsequent_indent="  ") for n in notes)
 
 
 if __name__ == "__main__":
