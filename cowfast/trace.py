@@ -85,18 +85,28 @@ class Trace:
                    np.concatenate([x.op for x in traces])[order])
 
 
+_RUN_CHUNK = 1 << 16                     # rows compared at a time: stays in cache
+
+
 def runs(trace):
     """Boundaries of the maximal runs of equal (pid, op): an int array [0, ..., n].
 
     A fork or exit row is always a run of its own.
     """
     n = len(trace)
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    change = (trace.pid[1:] != trace.pid[:-1]) | (trace.op[1:] != trace.op[:-1])
-    change |= trace.op[1:] >= FORK
-    change |= trace.op[:-1] >= FORK
-    return np.concatenate(([0], np.flatnonzero(change) + 1, [n])).astype(np.int64)
+    pid, op = trace.pid, trace.op
+    found = [np.zeros(1, dtype=np.int64)]
+    for lo in range(0, max(n - 1, 0), _RUN_CHUNK):
+        hi = min(lo + _RUN_CHUNK, n - 1)
+        change = pid[lo + 1:hi + 1] != pid[lo:hi]
+        change |= op[lo + 1:hi + 1] != op[lo:hi]
+        found.append(np.flatnonzero(change) + (lo + 1))
+    bounds = np.concatenate(found)
+    special = np.flatnonzero(op >= FORK)
+    if special.size:                        # isolate forks and exits
+        edges = np.concatenate([special, special + 1])
+        bounds = np.union1d(bounds, edges[edges < n])
+    return np.concatenate((bounds, [n])).astype(np.int64) if n else bounds
 
 
 class Replayer:
@@ -130,18 +140,22 @@ class Replayer:
         """Apply the trace's rows (those with t < until, if given); return the accesses done."""
         if until is not None:
             trace = _head(trace, int(np.searchsorted(trace.t, until, side="left")))
-        bounds = runs(trace).tolist()       # Python ints: the loop below is per run, not per page
-        pids, ops, pages = trace.pid, trace.op, trace.page
+        bounds = runs(trace)
+        # Per-run values as Python ints up front: the loop below runs once per run,
+        # and numpy scalar conversions would cost more than a short run's touch.
+        run_ops = trace.op[bounds[:-1]].tolist()
+        run_pids = trace.pid[bounds[:-1]].tolist()
+        bounds = bounds.tolist()
+        pages, spaces = trace.page, self.spaces
         done = 0
-        for start, end in zip(bounds[:-1], bounds[1:]):
-            op = int(ops[start])
-            pid = int(pids[start])
+        for start, end, op, pid in zip(bounds[:-1], bounds[1:], run_ops, run_pids):
             if op <= WRITE:
-                done += self._space(pid, trace).touch(pages[start:end], write=op == WRITE)
+                space = spaces.get(pid) or self._space(pid, trace)
+                done += space.touch(pages[start:end], write=op == WRITE)
             elif op == FORK:
-                self.spaces[int(pages[start])] = self._space(pid, trace).fork()
+                spaces[int(pages[start])] = self._space(pid, trace).fork()
             else:
-                space = self.spaces.pop(pid, None)
+                space = spaces.pop(pid, None)
                 if space is not None:
                     space.close()
         self.accesses += done
