@@ -54,13 +54,13 @@ class FileCalls(PathCalls):
 
         Raises EMFILE (RLIMIT_NOFILE reached), ENOENT, ENOTDIR, ENAMETOOLONG, EACCES, EEXIST
         (O_CREAT|O_EXCL on an existing file), EISDIR (writing, or O_CREAT, on a directory),
-        EINVAL (O_TMPFILE and other unsupported flags), all as OSError subclasses.
+        EOPNOTSUPP (O_PATH, O_TMPFILE: not simulated), all as OSError subclasses.
         """
         enter(self)
         if 0 <= nofile_limit(self) <= self.fdtable.lowest_free():
             raise_errno(24)
         if flags & (os.O_TMPFILE | os.O_PATH) & ~os.O_DIRECTORY:
-            raise_errno(22)
+            raise_errno(95)                              # EOPNOTSUPP: not simulated
         fs, uid, cwd = self.kernel.fs, self.uid, cwd_of(self)
         try:
             node = fs.resolve(path, cwd, uid)

@@ -8,6 +8,9 @@ process memory, so fork copies it and exit(3) of parent and child both flush it
 (TLPI 25-2: text printed without a newline before fork appears twice), while _exit
 and a successful execve drop it unflushed.
 
+When text is written follows glibc's _IO_new_file_xsputn (see _put), which
+tests/oracle/test_stdio_oracle.py checks against compiled C programs.
+
 The bytes of a buffer are kept in the Stream (the simulated memory may hold no
 contents) and mirrored into the malloc'ed block, so the page is dirtied, counted in
 rss, and copied on write after fork as in C. printf never blocks: when a flush would
@@ -29,7 +32,7 @@ STREAM_FDS = {"stdout": 1, "stderr": 2}
 class Stream:
     """One FILE: its descriptor, buffering mode, buffer size, pending bytes, heap address."""
 
-    __slots__ = ("fd", "mode", "size", "buf", "addr")
+    __slots__ = ("fd", "mode", "size", "buf", "addr", "putting")
 
     def __init__(self, fd):
         self.fd = fd
@@ -37,11 +40,13 @@ class Stream:
         self.size = 0
         self.buf = bytearray()
         self.addr = None
+        self.putting = False            # glibc's _IO_CURRENTLY_PUTTING: has written through
 
     def copy(self):
         s = Stream.__new__(Stream)
-        s.fd, s.mode, s.size, s.buf, s.addr = self.fd, self.mode, self.size, bytearray(self.buf), \
-            self.addr
+        s.fd, s.mode, s.size, s.addr, s.putting = (self.fd, self.mode, self.size, self.addr,
+                                                   self.putting)
+        s.buf = bytearray(self.buf)
         return s
 
     def __repr__(self):
@@ -77,14 +82,25 @@ def drop_streams(p):
     p.stdio = None
 
 
-def _setup(p, s):
-    """First output on a stream whose mode is not set: pick it as glibc's _IO_file_doallocate."""
+def _blksize(p, fd):
+    """st_blksize of fd as glibc sizes a buffer by it: 1024 on a terminal, else 4096."""
     files = p.fdtable.files
-    f = files[s.fd] if s.fd < len(files) else None
-    tty = f is not None and f.node.tty
-    s.mode = _IOLBF if tty else _IOFBF
-    s.size = 1024 if tty else 4096
-    _allocate(p, s)
+    f = files[fd] if 0 <= fd < len(files) else None
+    return 1024 if f is not None and f.node.tty else 4096
+
+
+def _setup(p, s):
+    """First output: decide what is undecided, as glibc's _IO_file_doallocate.
+
+    An undecided stream is line buffered on a terminal and fully buffered elsewhere; a
+    buffered stream without a buffer mallocs one of st_blksize bytes.
+    """
+    size = _blksize(p, s.fd)
+    if s.mode is None:
+        s.mode = _IOLBF if size == 1024 else _IOFBF
+    if s.mode != _IONBF and not s.size:
+        s.size = size
+        _allocate(p, s)
 
 
 def _allocate(p, s):
@@ -119,27 +135,53 @@ def _mirror(p, s):
 
 
 def _put(p, s, data):
-    """Queue data on s and write out what its buffering mode says must go now."""
-    if s.mode is None:
+    """Queue data on s and write out what glibc's _IO_new_file_xsputn would write now.
+
+    Until the stream has written once (and after setvbuf) nothing counts as buffer
+    space, so the first output goes through an overflow; a line buffered stream that
+    has room fills up to the data's last newline and flushes; otherwise the room is
+    filled, and if data is left the buffer is flushed, whole blocks of the rest are
+    written directly (blocks of the buffer size, when it is 128 bytes or more; else
+    all of it) and the tail is buffered (a line buffered tail is flushed through its
+    last newline). Each planned write is a prefix of the pending bytes.
+    """
+    if s.mode is None or (not s.size and s.mode != _IONBF):
         _setup(p, s)
-    buf = s.buf
-    buf += data
-    if s.mode == _IONBF:
-        due = len(buf)
-    elif s.mode == _IOLBF:
-        due = buf.rfind(b"\n") + 1
-        if len(buf) >= s.size:
-            due = len(buf)
-    else:
-        due = len(buf) // s.size * s.size if len(buf) >= s.size else 0
+    n = len(data)
+    plan = [len(s.buf) + n] if s.mode == _IONBF else _plan(s, data)
+    s.buf += data
     try:
-        if due:
-            _flush(p, s, due)
-        elif s.addr is not None:
+        for count in plan:
+            _flush(p, s, count)
+        if not plan and s.addr is not None:
             _mirror(p, s)
     except WouldBlock:
         p.state, p.sleeping_in = RUNNING, None      # printf itself does not sleep: data waits
-    return len(data)
+    return n
+
+
+def _plan(s, data):
+    n, size, pending = len(data), s.size, len(s.buf)
+    count, must_flush = 0, False
+    if s.putting:
+        count = max(size - pending, 0)
+        if s.mode == _IOLBF and count >= n:
+            nl = data.rfind(b"\n")
+            if nl >= 0:
+                count, must_flush = nl + 1, True
+    count = min(count, n)
+    rest = n - count
+    if not rest and not must_flush:
+        return []
+    s.putting = True
+    plan = [pending + count]                         # _IO_OVERFLOW: the whole buffer
+    direct = rest - (rest % size if size >= 128 else 0)
+    if direct:
+        plan.append(direct)
+    tail = data[n - rest + direct:]
+    if s.mode == _IOLBF and b"\n" in tail:
+        plan.append(tail.rfind(b"\n") + 1)
+    return plan
 
 
 def _encode(text):
@@ -193,19 +235,29 @@ class StdioCalls:
             s = self._stream(name)
             _flush(self, s, len(s.buf))
 
-    def setvbuf(self, stream, mode, size=BUFSIZ):
-        """Set stream's buffering to _IOFBF, _IOLBF or _IONBF (pending output is flushed first).
+    def setvbuf(self, stream, mode, size=None):
+        """Set stream's buffering to _IOFBF, _IOLBF or _IONBF, as glibc's _IO_setvbuf.
 
-        Raises OSError EINVAL for another mode, as glibc returns EOF for it.
+        With a size, as C with a buffer of that many bytes: pending output is flushed
+        and the stream starts afresh. Without one, as C with a NULL buffer: the mode
+        changes and the buffer (st_blksize bytes, allocated now for _IOFBF, at the first
+        output for _IOLBF) stays. _IONBF flushes. Raises OSError EINVAL for another mode.
         """
         enter(self)
-        if mode not in (_IOFBF, _IOLBF, _IONBF) or size < 0:
+        if mode not in (_IOFBF, _IOLBF, _IONBF) or (size is not None and size <= 0):
             raise OSError(22, os.strerror(22))
         s = self._stream(stream)
-        _flush(self, s, len(s.buf))
+        if mode == _IONBF or size is not None:
+            _flush(self, s, len(s.buf))
+            s.putting = False
+        elif s.mode == _IOLBF and mode == _IOFBF:
+            s.putting = False           # a line buffer's put area is empty: next put overflows
         s.mode = mode
-        if mode != _IONBF:
-            s.size = size or BUFSIZ
+        if size is not None and mode != _IONBF:
+            s.size = size
+            _allocate(self, s)
+        elif mode == _IOFBF and not s.size:
+            s.size = _blksize(self, s.fd)
             _allocate(self, s)
 
     def stdio_pending(self, stream="stdout"):

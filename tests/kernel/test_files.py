@@ -351,3 +351,30 @@ def test_x2_file_written_without_close_survives_exit(kernel, sh):
     sh.waitpid(child.pid, 0)
     fd = sh.open("/tmp/x2", os.O_RDONLY)
     assert sh.read_fd(fd, 100) == b"0123456789"
+
+
+def test_o_path_and_o_tmpfile_are_not_simulated(sh):
+    """O_PATH and O_TMPFILE descriptors are refused with EOPNOTSUPP rather than faked."""
+    for flags in (os.O_PATH, os.O_TMPFILE | os.O_RDWR):
+        with pytest.raises(OSError) as info:
+            sh.open("/tmp", flags)
+        assert info.value.errno == 95
+
+
+def test_installed_program_is_an_executable_elf_file(kernel, sh):
+    """An installed program is a regular 0755 file whose bytes start with the ELF magic."""
+    kernel.fs.install("/usr/bin/tool", entry=print)
+    st = sh.stat("/usr/bin/tool")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o755
+    fd = sh.open("/usr/bin/tool", os.O_RDONLY)
+    assert sh.read_fd(fd, 4) == b"\x7fELF"
+    assert kernel.fs.resolve("/usr/bin/tool").program.entry is print
+
+
+def test_nonblocking_console_read_is_eagain(sh, kernel):
+    """With O_NONBLOCK on the console's description, a read with nothing typed is EAGAIN."""
+    sh.set_blocking(0, False)
+    with pytest.raises(BlockingIOError):
+        sh.read_fd(0, 10)
+    kernel.console.hangup()
+    assert sh.read_fd(0, 10) == b""

@@ -28,12 +28,23 @@ def test_console_stdout_is_line_buffered(kernel, sh):
 
 
 def test_file_stdout_is_fully_buffered(kernel, sh):
-    """Redirected to a file, stdout writes only when 4096 bytes are pending."""
+    """Redirected to a file, stdout holds 4096 bytes and writes them when more text comes."""
     to_file(sh)
     sh.printf("line\n")
-    assert read_file(kernel, "/tmp/out") == b""
     sh.printf("x" * 4091)
+    assert read_file(kernel, "/tmp/out") == b""
+    sh.printf("y")
     assert read_file(kernel, "/tmp/out") == b"line\n" + b"x" * 4091
+    assert sh.stdio_pending() == b"y"
+
+
+def test_large_printf_writes_whole_blocks_directly(kernel, sh):
+    """Past a full buffer, glibc writes whole 4096-byte blocks at once and keeps the tail."""
+    to_file(sh)
+    sh.printf("ab")
+    sh.printf("x" * 10000)
+    assert len(read_file(kernel, "/tmp/out")) == 8192
+    assert sh.stdio_pending() == b"x" * 1810
 
 
 def test_pipe_stdout_is_fully_buffered(sh):
@@ -88,12 +99,23 @@ def test_setvbuf_line_buffered_on_a_file(kernel, sh):
 
 
 def test_setvbuf_full_on_console_with_size(kernel, sh):
-    """setvbuf(_IOFBF, 8) on the console holds text until 8 bytes are pending."""
-    sh.setvbuf("stdout", _IOFBF, 8)
+    """setvbuf(_IOFBF, 256) on the console ignores newlines and writes 256 bytes when full."""
+    sh.setvbuf("stdout", _IOFBF, 256)
     sh.printf("ab\ncd\n")
     assert kernel.console.output() == b""
-    sh.printf("ef")
-    assert kernel.console.output() == b"ab\ncd\nef"
+    sh.printf("x" * 300)
+    assert kernel.console.output() == b"ab\ncd\n" + b"x" * 250
+    assert sh.stdio_pending() == b"x" * 50
+
+
+def test_setvbuf_without_size_keeps_pending_text(kernel, sh):
+    """setvbuf without a size (C's NULL buffer) changes the mode without flushing."""
+    to_file(sh)
+    sh.printf("kept")
+    sh.setvbuf("stdout", _IOLBF)
+    assert sh.stdio_pending() == b"kept"
+    sh.printf("\n")
+    assert read_file(kernel, "/tmp/out") == b"kept\n"
 
 
 def test_setvbuf_bad_mode_is_einval(sh):

@@ -4,16 +4,14 @@ Real scenarios run through tests/oracle/realproc.run_real, inside `clean()`: a p
 whose descriptors 3 and up are all closed (its result goes out on fd 1000), so that
 lowest-free numbering starts at 3 as in a freshly spawned cowfast process. Python's
 os makes descriptors non-inheritable (PEP 446); the real side sets inheritability
-explicitly wherever the C default matters. The stdio scenario compiles a C program
-with gcc (skipped with the reason if there is no C compiler).
+explicitly wherever the C default matters. stdio is compared with the real C library
+in test_stdio_oracle.py.
 """
 import errno
 import fcntl
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 
@@ -403,103 +401,3 @@ def test_signal_dispositions_across_exec():
     c.execv("/bin/prog", ["prog"])
     got = [int(c.getsignal(getattr(signal, n))) for n in names]
     assert clean(real) == got
-
-
-# --- stdio: a real C program ---
-
-C_PROGRAM = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <sys/wait.h>
-int main(int argc, char **argv) {
-    printf("Hello world\n");
-    write(1, "Ciao\n", 5);
-    printf("no newline ");
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (argv[1][0] == 'e') exit(0);
-        _exit(0);
-    }
-    waitpid(pid, NULL, 0);
-    exit(0);
-}
-"""
-
-
-@pytest.fixture(scope="module")
-def c_program(tmp_path_factory):
-    """The TLPI 25-2 program (printf, write, fork, exit or _exit) compiled with gcc."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler: the stdio scenario needs the real C library's buffering")
-    d = tmp_path_factory.mktemp("stdio")
-    (d / "fork_stdio.c").write_text(C_PROGRAM)
-    subprocess.run([cc, "-O0", "-o", str(d / "fork_stdio"), str(d / "fork_stdio.c")], check=True)
-    return str(d / "fork_stdio")
-
-
-def run_c(program, how, where):
-    """Run the C program with stdout on a file, a pipe or a pty (raw); return its output."""
-    if where == "pipe":
-        return subprocess.run([program, how], stdout=subprocess.PIPE, check=True).stdout
-    if where == "file":
-        with tempfile.TemporaryFile() as f:
-            subprocess.run([program, how], stdout=f, check=True)
-            f.seek(0)
-            return f.read()
-    import pty
-    import tty
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    subprocess.run([program, how], stdout=slave, check=True)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return out
-
-
-def run_sim(how, where):
-    """The same program on cowfast; return what reached its stdout."""
-    k = Kernel(frames=1024)
-    harness = k.spawn("harness")
-    r = w = None
-    if where == "pipe":
-        r, w = harness.pipe()
-    prog = k.process(harness.fork())
-    if where == "pipe":
-        prog.dup2(w, 1)
-        prog.close(r)
-        prog.close(w)
-        harness.close(w)
-    elif where == "file":
-        fd = prog.open("/tmp/out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        prog.dup2(fd, 1)
-        prog.close(fd)
-    prog.printf("Hello world\n")
-    prog.write_fd(1, b"Ciao\n")
-    prog.printf("no newline ")
-    child = k.process(prog.fork())
-    child.exit(0) if how == "exit" else child._exit(0)
-    prog.waitpid(child.pid, 0)
-    prog.exit(0)
-    if where == "pipe":
-        return harness.read_fd(r, 65536)
-    if where == "file":
-        return bytes(k.fs.resolve("/tmp/out").data)
-    return k.console.output()
-
-
-@pytest.mark.parametrize("where", ["file", "pipe", "tty"])
-@pytest.mark.parametrize("how", ["exit", "_exit"])
-def test_stdio_double_flush_matches_the_c_library(c_program, how, where):
-    """X10: printf before fork is written twice when both exit, once when the child _exits."""
-    assert run_sim(how, where) == run_c(c_program, how, where)
