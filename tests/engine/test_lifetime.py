@@ -104,7 +104,7 @@ def test_memory_collected_before_its_spaces():
 
 def test_random_finalizer_order_is_safe():
     """A cycle holding a memory and forked spaces is collected in any order without a crash."""
-    for _ in range(20):
+    for _ in range(5):
         mem = PhysicalMemory(16, page_size=512)
         a = AddressSpace(mem)
         a.map(0, 4 * 512)
