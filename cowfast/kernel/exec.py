@@ -124,7 +124,7 @@ def do_execve(p, path, argv, env, comm_path=None, depth=0):
         raise
     # The point of no return: from here the old program is gone.
     _replace_memory(p, img, aspace, commit, stack)
-    _begin_new_exec(p, comm_path or path, program, argv, env)
+    _begin_new_exec(p, comm_path or path, node, argv, env)
 
 
 def _replace_memory(p, img, aspace, commit, stack):
@@ -137,7 +137,7 @@ def _replace_memory(p, img, aspace, commit, stack):
     old_aspace.close()
 
 
-def _begin_new_exec(p, path, program, argv, env):
+def _begin_new_exec(p, path, node, argv, env):
     k = p.kernel
     p.fdtable.close_on_exec()
     drop_streams(p)
@@ -153,11 +153,22 @@ def _begin_new_exec(p, path, program, argv, env):
     ext = p.ext
     ext["argv"] = [os.fsdecode(a) for a in argv]
     ext["environ"] = dict(os.fsdecode(e).partition("=")[::2] for e in env)
-    ext["program"] = program
+    ext["program"] = node.program
+    set_exe(p, node)
     if k.emit is not None:
         k.emit(k.clock, "exec", p.pid, path=os.fsdecode(path), command=p.command)
     for hook in k.hooks.exec:
         hook(p)
+
+
+def set_exe(p, node):
+    """Make node the file p runs (None: none), keeping the files' running counts (ETXTBSY)."""
+    old = p.ext.get("exe")
+    if old is not None:
+        old.running -= 1
+    if node is not None:
+        node.running += 1
+    p.ext["exe"] = node
 
 
 def _encode_env(env):

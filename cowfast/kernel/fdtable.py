@@ -154,7 +154,8 @@ def check_descriptions(kernel):
     """Recompute every description's reference count from the live processes' tables.
 
     Raises AssertionError if a count is off, a description with descriptors is missing
-    from the kernel's registry, or the registry holds one nobody refers to (a leak).
+    from the kernel's registry, the registry holds one nobody refers to (a leak), or a
+    program file's count of running processes is off.
     """
     counts = {}
     for p in kernel.procs.values():
@@ -174,6 +175,14 @@ def check_descriptions(kernel):
         assert f in registry, f"{f} not registered"
     leaked = [f for f in registry if f not in counts]
     assert not leaked, f"descriptions with no descriptor: {leaked}"
+    runners = {}
+    for p in kernel.procs.values():
+        exe = p.ext.get("exe") if p.ext else None
+        if exe is not None:
+            assert p.aspace is not None, f"zombie {p.pid} still runs a file"
+            runners[exe] = runners.get(exe, 0) + 1
+    for exe, n in runners.items():
+        assert exe.running == n, f"{exe}: running {exe.running} but {n} processes"
     return len(registry)
 
 

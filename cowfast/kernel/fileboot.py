@@ -11,6 +11,7 @@ environment; exit(3) flushes stdio; _exit closes every descriptor.
 import os
 
 from .devices import Console, Null
+from .exec import set_exe
 from .fdtable import FdTable, OpenFile
 from .files import O_LARGEFILE
 from .fs import FileSystem, Program
@@ -54,13 +55,19 @@ def fork_files(parent, child):
         child.fdtable = parent.fdtable.copy()
     if parent.ext is not None:
         child.ext = dict(parent.ext)        # the environment dict is shared copy-on-write
+        exe = child.ext.get("exe")
+        if exe is not None:
+            exe.running += 1
     copy_streams(parent, child)
 
 
 def exit_files(p):
-    """_exit: close every descriptor (pipes see their writers go), drop stdio unflushed."""
+    """_exit: close every descriptor (pipes see their writers go), stop running the file,
+    drop stdio unflushed."""
     if p.fdtable is not None:
         p.fdtable.close_all()
+    if p.ext is not None:
+        set_exe(p, None)
     drop_streams(p)
 
 

@@ -54,6 +54,7 @@ class FileCalls(PathCalls):
 
         Raises EMFILE (RLIMIT_NOFILE reached), ENOENT, ENOTDIR, ENAMETOOLONG, EACCES, EEXIST
         (O_CREAT|O_EXCL on an existing file), EISDIR (writing, or O_CREAT, on a directory),
+        ETXTBSY (writing a program that a process runs),
         EOPNOTSUPP (O_PATH, O_TMPFILE: not simulated), all as OSError subclasses.
         """
         enter(self)
@@ -103,6 +104,8 @@ class FileCalls(PathCalls):
             want |= MAY_WRITE
         if not node.may(self.uid, want):
             raise_errno(13, filename=path)
+        if want & MAY_WRITE and getattr(node, "running", 0):
+            raise_errno(26, filename=path)              # ETXTBSY: a process runs it
 
     def close(self, fd):
         """Close fd, as os.close; the description goes when its last descriptor does (EBADF)."""

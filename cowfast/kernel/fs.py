@@ -84,13 +84,14 @@ class Inode:
 class RegularFile(Inode):
     """A regular file: its bytes, and the Program it runs if it is an installed executable."""
 
-    __slots__ = ("data", "program", "writers")
+    __slots__ = ("data", "program", "writers", "running")
 
     def __init__(self, ino, mode, uid, data=b"", program=None):
         super().__init__(ino, S.S_IFREG | mode, uid)
         self.data = bytearray(data)
         self.program = program          # cleared by any write: it is no longer that binary
         self.writers = 0                # descriptions open for writing (execve's ETXTBSY)
+        self.running = 0                # processes running it (open for writing: ETXTBSY)
 
     @property
     def size(self):

@@ -258,6 +258,26 @@ def test_program_open_for_writing_is_etxtbsy(sh, child, prog):
     sh.close(fd)
 
 
+def test_running_program_cannot_be_opened_for_writing(kernel, sh, child, prog):
+    """A program some process runs fails ETXTBSY when opened for writing, until it exits."""
+    child.execv(prog, ["prog"])
+    grandchild = kernel.process(child.fork())
+    child.exit(0)
+    assert errno_of(sh.open, prog, os.O_WRONLY) == errno.ETXTBSY
+    sh.close(sh.open(prog, os.O_RDONLY))
+    grandchild.exit(0)
+    sh.close(sh.open(prog, os.O_WRONLY))
+
+
+def test_exec_of_another_program_releases_the_first(kernel, child, prog):
+    """Exec'ing a second program stops the process running the first (it may be written)."""
+    kernel.fs.install("/usr/bin/other", "other")
+    child.execv(prog, ["prog"])
+    child.execv("/usr/bin/other", ["other"])
+    assert kernel.fs.resolve(prog).running == 0
+    assert kernel.fs.resolve("/usr/bin/other").running == 1
+
+
 def test_too_many_arguments_is_e2big(child, prog):
     """E8: arguments beyond a quarter of RLIMIT_STACK fail E2BIG; so does one string of 128 KiB."""
     assert errno_of(child.execv, prog, ["x"] + ["y" * 1000] * 3000) == errno.E2BIG

@@ -401,3 +401,42 @@ def test_signal_dispositions_across_exec():
     c.execv("/bin/prog", ["prog"])
     got = [int(c.getsignal(getattr(signal, n))) for n in names]
     assert clean(real) == got
+
+
+def test_text_file_busy_both_ways():
+    """E5: exec of a file open for writing, and opening a running program for writing, ETXTBSY."""
+    def real():
+        import shutil
+        import time
+        path = tempfile.mktemp()
+        shutil.copy("/bin/sleep", path)
+        fd = os.open(path, os.O_WRONLY)
+        busy_exec = os.waitpid(spawn_child(lambda: _exec_errno(path, ["s", "0"])), 0)[1] >> 8
+        os.close(fd)
+        pid = spawn_child(lambda: os.execv(path, ["s", "0.3"]))
+        time.sleep(0.1)
+        busy_open = outcome(os.open, path, os.O_WRONLY)
+        os.waitpid(pid, 0)
+        after = outcome(lambda: os.close(os.open(path, os.O_WRONLY)))
+        return [busy_exec, busy_open, after]
+
+    k, p = sim()
+    fd = p.open("/bin/prog", os.O_WRONLY)
+    c = k.process(p.fork())
+    busy_exec = outcome(c.execv, "/bin/prog", ["s", "0"])[1]
+    c._exit(0)
+    p.close(fd)
+    c = k.process(p.fork())
+    c.execv("/bin/prog", ["s"])
+    busy_open = list(outcome(p.open, "/bin/prog", os.O_WRONLY))
+    c.exit(0)
+    p.waitpid(c.pid, 0)
+    after = list(outcome(lambda: p.close(p.open("/bin/prog", os.O_WRONLY))))
+    assert clean(real) == [getattr(errno, busy_exec), busy_open, after]
+
+
+def _exec_errno(path, argv):
+    try:
+        os.execv(path, argv)
+    except OSError as e:
+        return e.errno
