@@ -20,12 +20,15 @@ import json
 import mmap
 import os
 import resource
+import select
+import signal
 import traceback
 
 PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 ACCESSES = ("write", "read")
+TIMEOUT = 60                                    # seconds a scenario may take, however loaded
 PROTS = {"protect_none": 0, "protect_r": mmap.PROT_READ,
          "protect_rw": mmap.PROT_READ | mmap.PROT_WRITE}
 
@@ -95,13 +98,17 @@ def _readline(fd):
 
 
 def _serve(region, cmd_r, res_w):
-    """The child: run the steps P sends, reply with each delta, exit on 'exit'."""
-    while True:
-        op, first, stop = _readline(cmd_r).split()
-        if op == "exit":
-            os._exit(0)
-        delta = region.step(op, int(first), int(stop))
-        os.write(res_w, f"{delta}\n".encode())
+    """The child: run the steps P sends, reply with each delta, exit on 'exit' (or any error,
+    which P then sees as the end of its result pipe)."""
+    try:
+        while True:
+            op, first, stop = _readline(cmd_r).split()
+            if op == "exit":
+                break
+            delta = region.step(op, int(first), int(stop))
+            os.write(res_w, f"{delta}\n".encode())
+    finally:
+        os._exit(0)
 
 
 def _drive(steps, pages):
@@ -113,7 +120,11 @@ def _drive(steps, pages):
             res_r, res_w = os.pipe()
             pid = os.fork()
             if pid == 0:
+                os.close(cmd_w)
+                os.close(res_r)
                 _serve(region, cmd_r, res_w)
+            os.close(cmd_r)
+            os.close(res_w)
             child = (pid, cmd_w, res_r)
             out.append(None)
         elif who == "C":
@@ -147,7 +158,13 @@ def run(steps, pages):
         os._exit(0)
     os.close(w)
     chunks = []
-    while chunk := os.read(r, 65536):
+    while True:
+        if not select.select([r], [], [], TIMEOUT)[0]:
+            os.kill(pid, signal.SIGKILL)            # hung: never leave it behind
+            break
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
         chunks.append(chunk)
     os.close(r)
     os.waitpid(pid, 0)
