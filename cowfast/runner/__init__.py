@@ -14,6 +14,7 @@
 
 See docs/runner.md.
 """
+from .explore import Exploration, Outcome, explore
 from .policies import ChildFirst, ParentFirst, Policy, Random, RoundRobin, Scripted
 from .programs import Program, load_file, program
 from .replay import ReplayDivergence
@@ -22,7 +23,7 @@ from .syscalls import SYS, Call, InvalidAwait, Sys
 from .task import ProgramCrashed
 from .waiting import Deadlock
 
-__all__ = ["run", "Scheduler", "RunResult", "Exit", "EmptySchedule", "Deadlock",
+__all__ = ["run", "explore", "Exploration", "Outcome", "Scheduler", "RunResult", "Exit", "EmptySchedule", "Deadlock",
            "ReplayDivergence", "ProgramCrashed", "InvalidAwait", "Program", "program",
            "load_file", "Call", "Sys", "SYS", "Policy", "ParentFirst", "ChildFirst",
            "RoundRobin", "Random", "Scripted"]
