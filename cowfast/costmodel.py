@@ -190,8 +190,11 @@ def _cow_and_reuse_ns(pages):
     return cow, reuse
 
 
-def calibrate(pages=16384, fork_pages=(1024, 32768), repeat=5):
+def calibrate(pages=16384, fork_pages=(1024, 32768), repeat=15):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
+
+    Fork times are the minimum of `repeat` forks: on a busy machine a fork of a
+    few milliseconds is often preempted, and the minimum is the kernel's own cost.
 
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).

@@ -1,0 +1,220 @@
+"""Reality check: a real redis-server's BGSAVE copy-on-write vs cowfast's snapshot model.
+
+    apt-get install -y redis-server      # Debian's package; runs here on 127.0.0.1 only
+    python bench/check_redis.py [--keys 2000000] [--value-bytes 100]
+
+Loads a data set with DEBUG POPULATE, then for several write rates: a writer
+thread SETs uniformly random existing keys at that rate while BGSAVE runs;
+the script reads rdb_last_cow_size and latest_fork_usec from INFO, and runs
+the snapshot model with the same data set size, the measured write count and
+the measured BGSAVE duration. A SET of an existing key with a raw-encoded
+value dirties three scattered places: its hash-table entry (the value pointer
+changes) and the slots of the new value's robj and sds, which jemalloc's LIFO
+caches take from the value freed by the previous SET, itself a random key. So
+the model runs with touches_per_write=3 (2 for values of 44 bytes or less,
+embstr: robj and sds in one allocation). Nothing is fitted to the results.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from cowfast import costmodel
+from cowfast.models.snapshot import SnapshotConfig, run
+
+MIB = 1 << 20
+
+
+class Redis:
+    """A minimal RESP client: enough for INFO, DEBUG, BGSAVE and pipelined SETs."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.file = self.sock.makefile("rb")
+
+    @staticmethod
+    def encode(*args):
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(parts)
+
+    def reply(self):
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2]
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        return rest
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.reply()
+
+    def info(self, section):
+        text = self.call("INFO", section).decode()
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def start_server(workdir):
+    with socket.socket() as s:                    # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", workdir, "--enable-debug-command", "local",
+         "--rdbcompression", "no", "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            r = Redis(port)
+            r.call("PING")
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+class Writer(threading.Thread):
+    """SETs uniformly random keys key:0 .. key:N-1 at `rate` a second, in pipelined batches."""
+
+    def __init__(self, port, keys, value_bytes, rate, seed=1):
+        super().__init__(daemon=True)
+        self.redis = Redis(port)
+        self.keys, self.value, self.rate = keys, b"x" * value_bytes, rate
+        self.rng = np.random.default_rng(seed)
+        self.done = 0
+        self.stop = threading.Event()
+
+    def run(self):
+        batch = max(1, int(self.rate / 200))      # 200 batches a second
+        start = time.perf_counter()
+        while not self.stop.is_set():
+            ids = self.rng.integers(0, self.keys, batch)
+            self.redis.sock.sendall(b"".join(
+                Redis.encode("SET", f"key:{i}", self.value) for i in ids))
+            for _ in range(batch):
+                self.redis.reply()
+            self.done += batch
+            lag = self.done / self.rate - (time.perf_counter() - start)
+            if lag > 0:
+                time.sleep(lag)
+
+
+def bgsave(redis, writer=None):
+    """Run one BGSAVE; return (seconds, writes done meanwhile, INFO persistence, stats)."""
+    before = writer.done if writer else 0
+    t0 = time.perf_counter()
+    redis.call("BGSAVE")
+    while redis.info("persistence")["rdb_bgsave_in_progress"] == "1":
+        time.sleep(0.002)
+    seconds = time.perf_counter() - t0
+    writes = (writer.done if writer else 0) - before
+    return seconds, writes, redis.info("persistence"), redis.info("stats")
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def fork_usec_samples(redis, server_pid, n):
+    """latest_fork_usec of n BGSAVEs, each child killed at once (only the fork is wanted).
+
+    A fork of milliseconds on a busy machine is often preempted: the minimum of
+    many is the kernel's own cost, as cowfast calibrate takes it."""
+    samples = []
+    for _ in range(n):
+        redis.call("BGSAVE")
+        samples.append(int(redis.info("stats")["latest_fork_usec"]))
+        for child in children_of(server_pid):
+            os.kill(child, signal.SIGKILL)
+        while redis.info("persistence")["rdb_bgsave_in_progress"] == "1":
+            time.sleep(0.005)
+    return samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=2_000_000)
+    parser.add_argument("--value-bytes", type=int, default=100)
+    parser.add_argument("--rates", default="2000,5000,20000,60000")
+    parser.add_argument("--costs", help="calibration JSON (default: calibrate now, here)")
+    args = parser.parse_args()
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server not found: apt-get install -y redis-server")
+    # tmpfs when there is one: the child then runs at CPU speed, not the disk's
+    workdir = tempfile.mkdtemp(prefix="cowfast-redis-",
+                               dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    proc, port = start_server(workdir)
+    try:
+        redis = Redis(port)
+        redis.call("DEBUG", "POPULATE", args.keys, "key", args.value_bytes)
+        memory = redis.info("memory")
+        used, rss = int(memory["used_memory"]), int(memory["used_memory_rss"])
+        seconds0, _, p0, _ = bgsave(redis)
+        base_cow = int(p0["rdb_last_cow_size"])
+        forks = fork_usec_samples(redis, proc.pid, 15)
+        costs = costmodel.load(args.costs) if args.costs else costmodel.calibrate()
+        fork_model = costs.fork_usec(rss // 4096)
+        touches = 2 if args.value_bytes <= 44 else 3
+        print(f"{args.keys:,} keys of {args.value_bytes} B: used_memory {used / MIB:.1f} MiB; "
+              f"BGSAVE with no writes: {seconds0:.2f} s, rdb_last_cow_size {base_cow / MIB:.2f} MiB "
+              f"(the child's own pages)")
+        print(f"latest_fork_usec (min of 15) {min(forks):,} us (median {np.median(forks):,.0f}) for {rss / MIB:.0f} MiB resident; "
+              f"cost model {fork_model:,.0f} us ({min(forks) and fork_model / min(forks) - 1:+.1%}); "
+              f"costs: {costs.source}")
+        print(f"{'rate/s':>8} {'writes':>9} {'bgsave s':>8} {'real CoW MiB':>12} "
+              f"{'model MiB':>9} {'error':>7} {'err-base':>8} {'fork us':>8}")
+        rows = []
+        for rate in [float(r) for r in args.rates.split(",")]:
+            writer = Writer(port, args.keys, args.value_bytes, rate)
+            writer.start()
+            time.sleep(0.5)                        # let the writer reach its rate
+            seconds, writes, pers, stats = bgsave(redis, writer)
+            writer.stop.set()
+            writer.join()
+            real = int(pers["rdb_last_cow_size"])
+            model = run(SnapshotConfig(
+                dataset_mib=used / MIB, record_bytes=max(1, used // args.keys),
+                writes_per_sec=writes / seconds, serialise_mib_per_sec=used / MIB / seconds,
+                touches_per_write=touches, samples=4, costs=costs))
+            predicted = model.summary["rdb_last_cow_size"]
+            error = predicted / real - 1
+            error_base = (predicted + base_cow) / real - 1
+            fork_real = int(stats["latest_fork_usec"])
+            rows.append((rate, writes, seconds, real, predicted, error, error_base, fork_real))
+            print(f"{rate:>8,.0f} {writes:>9,} {seconds:>8.2f} {real / MIB:>12.1f} "
+                  f"{predicted / MIB:>9.1f} {error:>+7.1%} {error_base:>+8.1%} {fork_real:>8,}")
+        print("error: model / real - 1; err-base: the model plus the child's own pages "
+              "(the no-write BGSAVE's figure)")
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
