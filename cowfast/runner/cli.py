@@ -1,0 +1,134 @@
+"""`cowfast run FILE.py` and `cowfast explore FILE.py`: the runner's subcommands.
+
+cowfast/cli.py calls add_parsers(subparsers) and, for these commands, handle(args).
+A program file defines `async def main(sys, argv, env)` (see programs.load_file), and
+optionally INSTALL = {path: program} for the programs it executes.
+"""
+import os
+import signal
+import sys
+
+from .._table import bold, table
+from .explore import explore
+from .programs import load_file
+from .scheduler import run
+from .waiting import Deadlock
+
+COMMANDS = ("run", "explore")
+
+
+def add_parsers(sub):
+    """Add the `run` and `explore` subcommands to an argparse subparsers object."""
+    r = sub.add_parser("run", help="run a program file (async def main(sys, argv, env))")
+    r.add_argument("file", help="the program: a Python file defining async main")
+    r.add_argument("args", nargs="*", help="arguments for the program (after --)")
+    r.add_argument("--schedule", default="parent-first",
+                   help="parent-first (default), child-first, round-robin, random, or a "
+                        "comma-separated list of pids as explore prints")
+    r.add_argument("--seed", type=int, default=None, help="seed for --schedule random")
+    r.add_argument("--trace", metavar="OUT.json",
+                   help="write the kernel's events as a Chrome trace (open in Perfetto)")
+    r.add_argument("--cost", type=float, default=1e-6,
+                   help="virtual seconds per system call (default 1e-6)")
+    r.set_defaults(handler=cmd_run)
+    e = sub.add_parser("explore", help="run a program under every interleaving of its calls")
+    e.add_argument("file")
+    e.add_argument("args", nargs="*")
+    e.add_argument("--no-prune", action="store_true",
+                   help="no state hashing: every interleaving (slower; for checking)")
+    e.add_argument("--max-runs", type=int, default=100_000)
+    e.set_defaults(handler=cmd_explore)
+
+
+def handle(args, out=None):
+    """Run the subcommand args names; return the exit code."""
+    return args.handler(args, out or sys.stdout)
+
+
+def _schedule(text):
+    if text and text[0].isdigit():
+        return [int(pid) for pid in text.split(",") if pid]
+    return text
+
+
+def describe_status(status):
+    """'exited 0', 'killed by SIGALRM', 'killed by SIGSEGV (core dumped)'."""
+    if status is None:
+        return "-"
+    if os.WIFEXITED(status):
+        return f"exited {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by {name}" + (" (core dumped)" if os.WCOREDUMP(status) else "")
+    return f"status {status:#x}"
+
+
+def _exits_table(exits):
+    rows = [[pid, command, describe_status(status)] for pid, command, status in exits]
+    return table(["pid", "command", "how it ended"], rows)
+
+
+def _memory_table(m):
+    return table(["frames used", "minor faults", "zero fills", "copies", "reuses"],
+                 [[m.used, m.minor_faults, m.zero_fills, m.cow_copies, m.reuses]])
+
+
+def cmd_run(args, out):
+    program, module = load_file(args.file)
+    argv = [args.file, *args.args]
+    try:
+        result = run(program, argv, schedule=_schedule(args.schedule), seed=args.seed,
+                     syscall_cost=args.cost, trace=args.trace,
+                     install=getattr(module, "INSTALL", None))
+    except Deadlock as deadlock:
+        print(bold("deadlock", out), file=out)
+        print(str(deadlock), file=out)
+        return 1
+    except ValueError as error:                       # a --schedule that does not fit
+        print(f"cowfast run: {error}", file=sys.stderr)
+        return 2
+    out.write(result.console)
+    print(file=out)
+    print(bold(f"{len(result.exits)} processes, {result.steps} system calls, "
+               f"{result.now:.6f} s virtual time", out), file=out)
+    print(_exits_table([(e.pid, e.command, e.status) for e in result.exits]), file=out)
+    print(file=out)
+    print(_memory_table(result.memory), file=out)
+    if args.trace:
+        print(f"\ntrace written to {args.trace}", file=out)
+    return 0
+
+
+def cmd_explore(args, out):
+    program, module = load_file(args.file)
+    found = explore(program, [args.file, *args.args], prune=not args.no_prune,
+                    max_runs=args.max_runs, install=getattr(module, "INSTALL", None))
+    how = "every interleaving" if args.no_prune else "state hashing"
+    print(bold(f"{len(found)} distinct outcomes from {found.runs} runs ({how}: "
+               f"{found.states} choice points, {found.pruned} runs cut) in "
+               f"{found.seconds:.2f} s" + ("" if found.complete else "; NOT COMPLETE"), out),
+          file=out)
+    for n, (outcome, schedule) in enumerate(found.outcomes.items(), 1):
+        print(file=out)
+        print(bold(f"outcome {n}", out), file=out)
+        if outcome.deadlock:
+            print("  deadlock:", file=out)
+            for line in outcome.deadlock.splitlines():
+                print(f"    {line}", file=out)
+        print("  console:", file=out)
+        for line in outcome.console.splitlines() or ["(nothing)"]:
+            print(f"    {line}", file=out)
+        for line in _exits_table(outcome.exits).splitlines():
+            print(f"  {line}", file=out)
+        print(f"  memory: {outcome.memory.cow_copies} copies, {outcome.memory.minor_faults} "
+              f"minor faults, {outcome.memory.used} frames in use at the end", file=out)
+        print(f"  reproduce: cowfast run {args.file} --schedule {','.join(map(str, schedule))}",
+              file=out)
+    return 0
+
+
+__all__ = ["add_parsers", "handle", "COMMANDS", "describe_status"]
