@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from . import demo
+from .runner import cli as runner_cli
 
 
 def main(argv=None):
@@ -11,7 +12,10 @@ def main(argv=None):
     d = sub.add_parser("demo", help="fork a process-sized address space, write it, measure it")
     d.add_argument("--mib", type=int, default=1024, help="size of the data set (default 1024)")
     d.add_argument("--page-size", type=int, default=4096)
+    runner_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in runner_cli.COMMANDS:
+        return runner_cli.handle(args)
     if args.command == "demo":
         demo.run(sys.stdout, data_mib=args.mib, page_size=args.page_size)
     return 0
