@@ -34,3 +34,20 @@ from .kernel.stdio import _IOFBF, _IOLBF, _IONBF, BUFSIZ  # noqa: E402
 
 __all__ += ["Console", "Program", "check_descriptions", "PIPE_BUF", "_IOFBF", "_IOLBF", "_IONBF",
             "BUFSIZ"]
+
+# --- program runner (issue 5) ---
+from .runner import (  # noqa: E402
+    Deadlock,
+    Exploration,
+    InvalidAwait,
+    ProgramCrashed,
+    ReplayDivergence,
+    RunResult,
+    Scheduler,
+    explore,
+    program,
+    run,
+)
+
+__all__ += ["Scheduler", "run", "explore", "program", "RunResult", "Exploration", "Deadlock",
+            "ReplayDivergence", "ProgramCrashed", "InvalidAwait"]
