@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from . import demo
+from . import simulate_cli
 from .runner import cli as runner_cli
 
 
@@ -12,6 +13,7 @@ def main(argv=None):
     d = sub.add_parser("demo", help="fork a process-sized address space, write it, measure it")
     d.add_argument("--mib", type=int, default=1024, help="size of the data set (default 1024)")
     d.add_argument("--page-size", type=int, default=4096)
+    simulate_cli.add_parser(sub)
     runner_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command in runner_cli.COMMANDS:
