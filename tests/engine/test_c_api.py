@@ -148,3 +148,19 @@ def test_zero_length_access_with_null_buffer_is_ok(space):
     """A zero-length read or write may pass NULL for the buffer."""
     assert lib.cf_as_read(space, 0x10000, NULL, 0, fault()) == lib.CF_OK
     assert lib.cf_as_write(space, 0x10000, NULL, 0, fault()) == lib.CF_OK
+
+
+def test_check_rejects_null_problems_and_null_message(mem):
+    """cf_mem_check needs a problems pointer, and a buffer whenever msglen > 0."""
+    problems = ffi.new("uint64_t *")
+    assert lib.cf_mem_check(mem, ffi.new("char[]", 8), 8, NULL) == lib.CF_EINVAL
+    assert lib.cf_mem_check(mem, NULL, 8, problems) == lib.CF_EINVAL
+
+
+@pytest.mark.parametrize("msglen", [0, 1], ids=["no-buffer", "one-byte"])
+def test_check_with_tiny_message_buffer(mem, space, msglen):
+    """cf_mem_check works with no message buffer or a one-byte one (never writes past it)."""
+    problems = ffi.new("uint64_t *", 99)
+    msg = ffi.new("char[]", msglen) if msglen else NULL
+    assert lib.cf_mem_check(mem, msg, msglen, problems) == lib.CF_OK
+    assert problems[0] == 0
