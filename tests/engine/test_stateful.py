@@ -152,7 +152,13 @@ class EngineMatchesModel(RuleBasedStateMachine):
             assert a.stats() == r.stats()
 
     def teardown(self):
-        for a, _ in self.live:
+        """Every mapped slot's bytes agree too, read or not during the program."""
+        for a, r in self.live:
+            for vpn in SLOTS if self.contents else ():
+                if vpn in r.pages:
+                    a.protect(vpn * PAGE, PAGE, PROT_READ)
+                    r.protect(vpn * PAGE, PAGE, PROT_READ)
+                    assert a.read(vpn * PAGE, PAGE) == r.read(vpn * PAGE, PAGE)
             a.close()
         self.mem.check()
         assert self.mem.stats().used == 0
