@@ -117,7 +117,7 @@ def explore(program, argv=None, env=None, *, prune=True, max_runs=100_000,
         prefix = search.pending.pop()
         runs += 1
         sched = Scheduler(None, _Explorer(prefix, search), None, syscall_cost, frames,
-                          page_size)
+                          page_size, hashing=True)
         try:
             for path, prog in (install or {}).items():
                 sched.install(prog, path)

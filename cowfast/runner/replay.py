@@ -16,7 +16,7 @@ same point.
 import copy
 
 from .calls import APPLY
-from .task import HANDLER, THROW
+from .task import HANDLER, THROW, digest_step
 
 
 class ReplayDivergence(RuntimeError):
@@ -34,23 +34,18 @@ class ReplayDivergence(RuntimeError):
         self.asked = asked
 
 
-class _Records:
-    """The settle() source for replay: handler markers come from the record."""
+class _NoMarkers:
+    """The settle() source in replay: replay() itself pushes the recorded handlers, which
+    always come before any resume of the same settle (a resume never calls the kernel)."""
 
     live = False
 
-    def __init__(self, records):
-        self.records = records
-        self.index = 0
-
-    def next_handler(self, task):
-        records = self.records
-        if self.index < len(records) and records[self.index][0] == HANDLER:
-            marker = records[self.index]
-            self.index += 1
-            task.history.append(marker)
-            return marker
+    @staticmethod
+    def next_handler(task):
         return None
+
+
+_NO_MARKERS = _NoMarkers()
 
 
 def outcome(kind, value):
@@ -59,25 +54,43 @@ def outcome(kind, value):
 
 
 def replay(task, records):
-    """Run task's fresh program through records, leaving it live right after the last one."""
+    """Run task's fresh program through records, leaving it live right after the last one.
+
+    records becomes the task's history (the child's record is its parent's up to the
+    fork). Returns the number of calls replayed.
+    """
     task.begin()
-    source = _Records(records)
     n = len(records)
-    calls = 0
-    while source.index < n:
-        asked = task.settle(source)
-        if source.index >= n:
-            break
-        recorded, kind, stored, key = records[source.index]
+    i = calls = 0
+    while i < n:
+        record = records[i]
+        if record[0] == HANDLER:
+            task.push_handler(record, False)
+            i += 1
+            continue
+        frame = task.frames[-1]
+        asked = frame.request
+        if asked is None:
+            asked = task.settle(_NO_MARKERS)
+            frame = task.frames[-1]
+        recorded, kind, stored, key = record
         calls += 1
-        if key != asked.key():
+        if key != asked.key():               # the recorded key was taken when the call was made
             raise ReplayDivergence(task.pid, task.command, calls, recorded, asked)
-        source.index += 1
-        apply = APPLY.get(asked.name)
         value = stored
+        apply = APPLY.get(asked.name)
         if apply is not None and kind != THROW:
-            value, stored = apply(task, asked, stored)
-        task.complete(asked, kind, outcome(kind, value), stored)
+            value, _ = apply(task, asked, stored)
+        frame.request = None
+        frame.eintr = False
+        frame.resume = (kind, outcome(kind, value))
+        i += 1
+    task.history = records
+    if task.hashing:
+        digest = 0
+        for record in records:
+            digest = digest_step(digest, record)
+        task.digest = digest
     return calls
 
 

@@ -30,7 +30,7 @@ from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
 from .syscalls import ALIASES
-from .task import HANDLER, SEND, THROW, Task
+from .task import HANDLER, SEND, THROW, Task, digest_step
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
 SIGALRM = 14
@@ -99,7 +99,8 @@ class _Live:
             p.blocked = saved | (add & ~((1 << 8) | (1 << 18)))  # never SIGKILL, SIGSTOP
             marker = (HANDLER, sig, saved, task.frames[-1].eintr)
             task.history.append(marker)
-            task.digest = hash((task.digest, marker))
+            if task.hashing:
+                task.digest = digest_step(task.digest, marker)
             return marker
         return None
 
@@ -114,11 +115,13 @@ class Scheduler:
     policy name ('parent-first', 'child-first', 'round-robin', 'random'), a list of
     pids (an exact schedule), or a Policy. seed: for 'random'. syscall_cost: seconds
     of virtual time per system call. trace: switch the kernel's event log on.
+    hashing: keep a digest of each history (explore's state key; off for speed).
     """
 
     def __init__(self, kernel=None, schedule="parent-first", seed=None, syscall_cost=1e-6,
-                 frames=1 << 16, page_size=4096, trace=False):
+                 frames=1 << 16, page_size=4096, trace=False, hashing=False):
         self.owns_kernel = kernel is None
+        self.hashing = hashing
         self.kernel = kernel if kernel is not None else Kernel(frames=frames, page_size=page_size)
         if trace:
             self.kernel.log_events(True)
@@ -162,6 +165,7 @@ class Scheduler:
         environ.update(env or {})
         p.ext.update(argv=argv, environ=environ, program=prog)
         task = self.tasks[p.pid] = Task(p, prog, argv, environ)
+        task.hashing = self.hashing
         self.policy.enqueue(task)
         task.begin()
         task.settle(LIVE)
@@ -326,6 +330,7 @@ class Scheduler:
     def _make_child(self, parent, call, pid):
         child_proc = self.kernel.process(pid)
         child = Task(child_proc, parent.program, parent.argv, parent.env)
+        child.hashing = self.hashing
         self.tasks[pid] = child
         records = parent.history[:-1]
         records.append((call, SEND, 0, call.key()))

@@ -46,7 +46,7 @@ class Task:
     """The runner's side of one process running a program."""
 
     __slots__ = ("pid", "proc", "program", "argv", "env", "frames", "history", "handlers",
-                 "sig_queue", "waiting", "interrupted", "order", "finished", "digest")
+                 "sig_queue", "waiting", "interrupted", "order", "finished", "digest", "hashing")
 
     def __init__(self, proc, program, argv, env):
         self.pid = proc.pid
@@ -63,6 +63,7 @@ class Task:
         self.order = 0                 # position in the run queue (policies.py)
         self.finished = False
         self.digest = 0                # running hash of the history (explore.py's state key)
+        self.hashing = False           # keep digest up to date (only explore needs it)
 
     def __repr__(self):
         return f"<Task pid={self.pid} {self.proc.command!r} {self.request()!r}>"
@@ -140,16 +141,18 @@ class Task:
 
     # --- outcomes ---
 
-    def complete(self, call, kind, value, stored=None):
+    def complete(self, call, kind, value, stored=None, key=None):
         """Give the top frame the outcome of its request, and record it."""
         frame = self.frames[-1]
         frame.request = None
         frame.eintr = False
         frame.resume = (kind, value)
-        key = call.key()
+        if key is None:
+            key = call.key()
         record = (call, kind, value if stored is None else stored, key)
         self.history.append(record)
-        self.digest = hash((self.digest, _hashable(key), kind, _hashable(_outcome_key(kind, record[2]))))
+        if self.hashing:
+            self.digest = digest_step(self.digest, record)
 
     def close(self):
         """Throw GeneratorExit into every coroutine (the process is gone)."""
@@ -183,6 +186,14 @@ def _exit_code(value, task):
     return value
 
 
+def digest_step(digest, record):
+    """Fold one history record (a call or a HANDLER marker) into a running digest."""
+    if record[0] == HANDLER:
+        return hash((digest, record))
+    _, kind, value, key = record
+    return hash((digest, _hashable(key), kind, _hashable(_outcome_key(kind, value))))
+
+
 def _outcome_key(kind, value):
     if kind == THROW:
         return (type(value).__name__, getattr(value, "errno", None))
@@ -197,4 +208,4 @@ def _hashable(value):
         return repr(value)
 
 
-__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "SEND", "THROW"]
+__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "SEND", "THROW", "digest_step"]
