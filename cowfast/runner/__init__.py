@@ -23,7 +23,7 @@ from .syscalls import SYS, Call, InvalidAwait, Sys
 from .task import ProgramCrashed
 from .waiting import Deadlock
 
-__all__ = ["run", "explore", "Exploration", "Outcome", "Scheduler", "RunResult", "Exit", "EmptySchedule", "Deadlock",
-           "ReplayDivergence", "ProgramCrashed", "InvalidAwait", "Program", "program",
+__all__ = ["run", "explore", "Exploration", "Outcome", "Scheduler", "RunResult", "Exit",
+           "EmptySchedule", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InvalidAwait", "Program", "program",
            "load_file", "Call", "Sys", "SYS", "Policy", "ParentFirst", "ChildFirst",
            "RoundRobin", "Random", "Scripted"]

@@ -15,22 +15,21 @@ program's Python up to its next request. Every call costs `syscall_cost` seconds
 virtual time; `sleep` and `alarm` set timers; when nothing can run, the clock jumps
 to the next timer, and with no timer left the run is a Deadlock.
 """
-import errno
 import heapq
-import os
 import time
 from typing import NamedTuple
 
 from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
-from ..kernel.signal import deliver_pending, send_signal
+from ..kernel.signal import send_signal
 from ..kernel.state import ALIVE, STOPPED
-from .calls import LIVE_HANDLER_CALLS, NEVER_RESTARTED, NSEC, RUNNER, seconds_rounded
+from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, seconds_rounded
+from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
 from .syscalls import ALIASES
-from .task import HANDLER, SEND, THROW, Task, digest_step
+from .task import SEND, THROW, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
 SIGALRM = 14
@@ -61,53 +60,6 @@ class RunResult(NamedTuple):
     steps: int
 
 
-class _Dispatcher:
-    """The one handler the kernel knows for every caught signal: it queues the signal."""
-
-    __slots__ = ("tasks",)
-
-    def __init__(self, tasks):
-        self.tasks = tasks
-
-    def __call__(self, signum, proc):
-        task = self.tasks.get(proc.pid)
-        if task is not None:
-            task.sig_queue.append(int(signum))
-
-    def __repr__(self):
-        return "<cowfast runner handler>"
-
-
-class _Live:
-    """The settle() source while running: handlers of signals the kernel delivered."""
-
-    live = True
-
-    @staticmethod
-    def next_handler(task):
-        while task.sig_queue:
-            sig = task.sig_queue.pop(0)
-            entry = task.handlers.get(sig)
-            if entry is None:
-                continue
-            _, flags, mask = entry
-            p = task.proc
-            saved = p.blocked
-            add = 0 if flags & 0x40000000 else 1 << (sig - 1)      # SA_NODEFER
-            for s in mask:
-                add |= 1 << (s - 1)
-            p.blocked = saved | (add & ~((1 << 8) | (1 << 18)))  # never SIGKILL, SIGSTOP
-            marker = (HANDLER, sig, saved, task.frames[-1].eintr)
-            task.history.append(marker)
-            if task.hashing:
-                task.digest = digest_step(task.digest, marker)
-            return marker
-        return None
-
-
-LIVE = _Live()
-
-
 class Scheduler:
     """Runs programs on a kernel. See the module docstring; `cowfast.run()` wraps it.
 
@@ -127,7 +79,7 @@ class Scheduler:
             self.kernel.log_events(True)
         self.policy = make_policy(schedule, seed)
         self.tasks = {}                  # pid -> Task, live programs only
-        self.dispatcher = _Dispatcher(self.tasks)
+        self.dispatcher = Dispatcher(self.tasks)
         self.cost_ns = int(round(syscall_cost * NSEC))
         self.now_ns = 0
         self.gen = 0                     # completed calls: a blocked retry needs progress
@@ -246,14 +198,14 @@ class Scheduler:
     def _run(self, task):
         p = task.proc
         if p.pending & ~p.blocked:
-            self._deliver(task)
+            deliver(task)
             if task.finished or p.state not in ALIVE or p.state is STOPPED:
                 return
         call = task.settle(LIVE)
         frame = task.frames[-1]
         try:
             if frame.eintr:
-                kind, value, stored = self._interrupted(task, call)
+                kind, value, stored = interrupted_outcome(self, task, call)
             else:
                 kind, value, stored = self._execute(task, call)
         except WouldBlock as block:
@@ -280,7 +232,7 @@ class Scheduler:
         if call.name == "fork" and kind == SEND:
             self._make_child(task, call, value)
         if p.pending & ~p.blocked:
-            self._deliver(task)                   # raised by the call itself: before it returns
+            deliver(task)                   # raised by the call itself: before it returns
             if p.state not in ALIVE:
                 return
         task.settle(LIVE)
@@ -304,28 +256,6 @@ class Scheduler:
             raise
         except Exception as error:
             return THROW, error, None
-
-    def _interrupted(self, task, call):
-        """The outcome of a blocked call a handler interrupted (signal(7))."""
-        special = NEVER_RESTARTED.get(call.name)
-        if special is not None:
-            return SEND, special(self, task), None
-        return THROW, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)), None
-
-    def _deliver(self, task):
-        """Run the kernel's delivery; queued handlers start at the next settle()."""
-        p = task.proc
-        w = task.waiting
-        interrupted = deliver_pending(p)
-        if w is not None and w.old_mask is not None:
-            p.blocked = w.old_mask                # sigsuspend's mask ends with the wait
-        if p.state not in ALIVE:
-            return
-        if w is not None and task.sig_queue:
-            task.waiting = None
-            task.interrupted = w
-            if interrupted or w.call.name in NEVER_RESTARTED:
-                task.frames[-1].eintr = True
 
     def _make_child(self, parent, call, pid):
         child_proc = self.kernel.process(pid)
