@@ -186,3 +186,54 @@ def test_fork_inside_an_async_handler():
             await sys.wait()
 
     assert lines(run(main)) == ["2 after handler", "child in handler", "3 after handler"]
+
+
+def test_handler_that_ran_before_fork_runs_again_in_the_childs_replay():
+    """A handler's effect on locals before fork is rebuilt in the child by replaying it."""
+    import signal
+
+    async def main(sys, argv, env):
+        count = [0]
+
+        async def on_usr1(signum, frame):
+            count[0] += await sys.getpid()            # a call inside the handler, replayed too
+
+        await sys.signal(signal.SIGUSR1, on_usr1)
+        await sys.raise_signal(signal.SIGUSR1)
+        await sys.raise_signal(signal.SIGUSR1)
+        if await sys.fork() == 0:
+            await sys.printf("child sees %d\n", count[0])
+            return 0
+        await sys.wait()
+        await sys.printf("parent sees %d\n", count[0])
+
+    assert lines(run(main)) == ["child sees 4", "parent sees 4"]
+
+
+def test_blocked_call_restarted_after_a_handler_replays_in_order():
+    """A waitpid restarted (SA_RESTART) after a SIGCHLD handler that forked is replayed in
+    the handler's child in the same order: handler, then the restarted wait."""
+    import signal
+
+    from cowfast.signals import SA_RESTART, SigAction
+
+    async def main(sys, argv, env):
+        made = []
+
+        async def on_chld(signum, frame):
+            if not made:
+                pid = await sys.fork()
+                if pid == 0:
+                    await sys.printf("born in a handler\n")
+                    await sys._exit(0)
+                made.append(pid)
+
+        await sys.sigaction(signal.SIGCHLD, SigAction(on_chld, SA_RESTART))
+        first = await sys.fork()
+        if first == 0:
+            return 0
+        await sys.waitpid(first, 0)
+        await sys.waitpid(made[0], 0)
+        await sys.printf("parent done\n")
+
+    assert lines(run(main)) == ["born in a handler", "parent done"]
