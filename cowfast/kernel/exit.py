@@ -13,6 +13,7 @@ from .entry import enter
 from .limits import combine
 from .signal import SIGCHLD, notify_parent, send_signal
 from .state import ALIVE, REAPED, ZOMBIE
+from .waitq import WaitQueue
 
 
 def do_exit(p, status):
@@ -50,8 +51,8 @@ def _notify_or_reap(zombie):
     else:
         parent = zombie.real_parent
         if parent.waitable is None:
-            parent.waitable = {}
-        parent.waitable[zombie.pid] = zombie
+            parent.waitable = WaitQueue()
+        parent.waitable.add(zombie)
 
 
 def find_new_reaper(p):
@@ -77,8 +78,9 @@ def _forget_original_parent(p):
         if child.state is ZOMBIE:
             _notify_or_reap(child)
         elif child.stop_report or child.continued:
-            reaper.waitable = reaper.waitable or {}
-            reaper.waitable[child.pid] = child
+            if reaper.waitable is None:
+                reaper.waitable = WaitQueue()
+            reaper.waitable.add(child)
         if k.emit is not None:
             k.emit(k.clock, "reparent", child.pid, ppid=reaper.pid)
 
@@ -97,7 +99,7 @@ def release(zombie):
     parent = zombie.real_parent
     del parent.childmap[pid]
     if parent.waitable is not None:
-        parent.waitable.pop(pid, None)
+        parent.waitable.discard(pid)
     k.unlist(zombie)
     zombie.state = REAPED
     if k.emit is not None:

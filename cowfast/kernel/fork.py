@@ -53,6 +53,7 @@ class ForkCalls:
         child.aspace = aspace
         child.mem = mem.copy()
         child.fork_result = 0
+        child.hiwater = self.hiwater
         if self.actions is not None:
             child.actions = self.actions
             child.actions_shared = self.actions_shared = True

@@ -108,11 +108,13 @@ class LimitCalls:
         """Return this process's own usage vector (the snapshot taken at exit, once dead)."""
         if self.final is not None:
             return self.final
-        if self.aspace is None:
-            return (0, 0, self.nsignals, 0, 0, 0, 0)
+        if self.aspace is None or not self.accessed:
+            # No access since fork: the engine's counters are still 0, and stats() (a
+            # page-table walk) is skipped, which keeps fork + _exit O(1).
+            return (0, 0, self.nsignals, self.hiwater, 0, 0, 0)
         st = self.aspace.stats()
-        maxrss = st.rss * self.kernel.page_size // 1024
-        return (st.minor_faults, 0, self.nsignals, maxrss, st.cow_copies, st.zero_fills,
+        self.hiwater = max(self.hiwater, st.rss * self.kernel.page_size // 1024)
+        return (st.minor_faults, 0, self.nsignals, self.hiwater, st.cow_copies, st.zero_fills,
                 st.reuses)
 
     def rusage_both(self):

@@ -13,6 +13,7 @@ from .. import signals as S
 from ..waitstatus import W_TERMCODE
 from .entry import check_still_running, enter, raise_errno
 from .state import ALIVE, RUNNING, SLEEPING, STOPPED
+from .waitq import WaitQueue
 
 SIGCHLD = S.Signals.SIGCHLD
 SIGCONT = S.Signals.SIGCONT
@@ -107,8 +108,8 @@ def _resume(p):
 def _report_to_parent(p):
     parent = p.real_parent
     if parent.waitable is None:
-        parent.waitable = {}
-    parent.waitable[p.pid] = p
+        parent.waitable = WaitQueue()
+    parent.waitable.add(p)
 
 
 def notify_parent_cldstop(p):

@@ -134,6 +134,8 @@ class TableMixin:
             else:
                 assert p.aspace is not None
                 committed += p.mem.commit
+            for c in (p.waitable.values() if p.waitable else ()):
+                assert c.real_parent is p and (c.state is ZOMBIE or c.stop_report or c.continued)
             for cpid, c in (p.childmap or {}).items():
                 assert self.procs.get(cpid) is c and c.real_parent is p
         assert {g: set(m) for g, m in self.pgrps.items()} == groups, "process groups"

@@ -49,6 +49,8 @@ def _eligible(p, pid, pgid, options):
     if options & W.WCLONE and not options & W.WALL:
         return False                   # fork()ed children use SIGCHLD: only __WALL sees them
     wexited = options & W.WEXITED
+    if pgid is None and pid <= 0 and wexited:
+        return True                        # any child at all (avoid scanning the table)
     if pid > 0:
         child = p.childmap.get(pid)
         return child is not None and (wexited or child.state is not ZOMBIE)
@@ -73,11 +75,17 @@ def do_wait(p, pid, pgid, options, call):
                 status = _report(child, options)
                 found = child if status is not None else None
         else:
-            for child in waitable.values():
-                if (pgid is None or child.pgid == pgid) and (found is None or child.seq < found.seq):
-                    st = _report(child, options)
-                    if st is not None:
-                        found, status = child, st
+            if pgid is None:                     # the usual case: the first in list order
+                child = waitable.first()
+                status = _report(child, options)
+                found = child if status is not None else None
+            if found is None:                    # a group, or the first has nothing for options
+                for child in waitable.values():
+                    if (pgid is None or child.pgid == pgid) and (
+                            found is None or child.seq < found.seq):
+                        st = _report(child, options)
+                        if st is not None:
+                            found, status = child, st
     if found is None:
         if not _eligible(p, pid, pgid, options):
             raise_errno(10)
@@ -99,7 +107,7 @@ def _consume(p, child, status):
     else:
         child.stop_report = 0
     if not child.stop_report and not child.continued:
-        p.waitable.pop(child.pid, None)
+        p.waitable.discard(child.pid)
     if k.emit is not None:
         k.emit(k.clock, "wait", p.pid, child=child.pid, status=status)
 
