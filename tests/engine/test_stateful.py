@@ -5,9 +5,9 @@ pages_done) must match, and after every step the engine's invariant checker runs
 and every live space's statistics must equal the model's. Memories are small (40 frames), so that
 running out of frames is common.
 
-Where it happens: sixteen "slots", four pages on each side-by-side pair of the boundaries between
-page-table nodes of each level (512-entry nodes: a leaf spans 512 pages, the next level 512**2,
-...), so that ranges and accesses cross nodes that fork shares and writes unshare.
+Where it happens: sixteen "slots", four pages straddling a page-table node boundary of each level
+(512-entry nodes: a leaf spans 512 pages, the level above 512**2, ...), so that ranges and
+accesses cross the nodes that fork shares and writes unshare.
 """
 import hypothesis.strategies as st
 import numpy as np
@@ -122,7 +122,8 @@ class EngineMatchesModel(RuleBasedStateMachine):
     @rule(s=spaces, slots=st.lists(st.integers(0, WINDOW), max_size=12), write=st.booleans())
     def touch(self, s, slots, write):
         a, r = s
-        arr = np.array([SLOTS[i] if i < WINDOW else 7 for i in slots], dtype=np.uint64)
+        unmapped = 7                                # no slot: a SEGV_MAPERR part-way
+        arr = np.array([SLOTS[i] if i < WINDOW else unmapped for i in slots], dtype=np.uint64)
         self._same(lambda: a.touch(arr, write=write), lambda: r.touch(arr, write=write))
 
     @rule(s=spaces, write=st.booleans())
