@@ -440,3 +440,31 @@ def _exec_errno(path, argv):
         os.execv(path, argv)
     except OSError as e:
         return e.errno
+
+
+def test_hashbang_arguments():
+    """E12: `#!interp  one  two ` passes one argument "one  two", the path, then argv[1:]."""
+    def real():
+        path = tempfile.mktemp()
+        with open(path, "wb") as fh:
+            fh.write(b"#!/bin/echo  one  two \t\nignored\n")
+        os.chmod(path, 0o755)
+        r, w = os.pipe()
+
+        def child():
+            os.dup2(w, 1)
+            os.execv(path, ["ignored-argv0", "x", "y"])
+        pid = spawn_child(child)
+        os.close(w)
+        out = os.read(r, 1000).decode()
+        os.waitpid(pid, 0)
+        return out.replace(path, "SCRIPT")
+
+    k, p = sim()
+    k.fs.install("/bin/echo", "echo")
+    k.fs.create("/tmp/s", b"#!/bin/echo  one  two \t\nignored\n", 0o755)
+    c = k.process(p.fork())
+    c.execv("/tmp/s", ["ignored-argv0", "x", "y"])
+    assert c.argv[0] == "/bin/echo"
+    echoed = " ".join(c.argv[1:]).replace("/tmp/s", "SCRIPT") + "\n"
+    assert clean(real) == echoed
