@@ -95,8 +95,8 @@ def _script(node, path, argv):
     line = bytes(node.data[2:256]).split(b"\n", 1)[0].split(b"\0", 1)[0].strip(b" \t")
     if not line:
         raise_errno(E.ENOEXEC, filename=path)
-    interp, _, arg = line.replace(b"\t", b" ").partition(b" ")
-    arg = arg.strip(b" ")
+    cut = min((i for i in (line.find(b" "), line.find(b"\t")) if i >= 0), default=len(line))
+    interp, arg = line[:cut], line[cut:].lstrip(b" \t")     # tabs inside arg are kept
     return os.fsdecode(interp), [interp] + ([arg] if arg else []) + [os.fsencode(path)] + argv[1:]
 
 
