@@ -1,0 +1,76 @@
+"""The classic fork programs, shown: console output, process tree, copy-on-write sharing.
+
+`walk(out)` runs each program of examples/ (in a source checkout) under the default
+schedule and prints, for each, what it wrote to the console, the process tree at the
+last moment the most processes were alive (ps), each process's memory at that moment
+(rss, pss, uss, shared, copies) and what the run copied and freed. It is meant to be
+called by `cowfast demo` (see the report of issue 5: one line in cowfast/demo.py).
+"""
+import pathlib
+
+from .._table import bold, table
+from .programs import load_file
+from .scheduler import Scheduler
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+SHOWN = ("segments", "child_copy", "printf_fork", "shared_offset", "zombie", "orphan",
+         "double_fork", "sigchld_server", "fork_exec")
+
+
+def _snapshot(sched):
+    k = sched.kernel
+    rows = []
+    for p in k.procs.values():
+        if p.aspace is None or p.pid == 1:
+            continue
+        s = p.aspace.stats()
+        rows.append([p.pid, p.ppid(), p.command, p.status(), s.rss, round(s.pss, 1), s.uss,
+                     s.shared, s.cow_copies])
+    return k.format_ps(), rows
+
+
+def show(name, out):
+    """Run examples/NAME.py and print its console, tree and memory tables to out."""
+    program, module = load_file(str(EXAMPLES / f"{name}.py"))
+    sched = Scheduler(frames=4096)
+    try:
+        for path, prog in (getattr(module, "INSTALL", None) or {}).items():
+            sched.install(prog, path)
+        sched.start(program)
+        best, used_peak = None, 0
+        while sched.tasks:
+            sched.step()
+            alive = sum(1 for p in sched.kernel.procs.values() if p.aspace is not None)
+            if best is None or alive >= best[0]:
+                best = (alive, _snapshot(sched))
+            used_peak = max(used_peak, sched.kernel.memory.stats().used)
+        result = sched.result()
+    finally:
+        sched.close()
+    title = (module.__doc__ or name).strip().splitlines()[0]
+    print(bold(f"{name}: {title}", out), file=out)
+    print("console:", file=out)
+    for line in result.console.splitlines():
+        print(f"  {line}", file=out)
+    ps_text, rows = best[1]
+    print("process tree when the most processes were alive:", file=out)
+    for line in ps_text.splitlines():
+        print(f"  {line}", file=out)
+    print(table(["pid", "ppid", "command", "state", "rss", "pss", "uss", "shared", "copies"],
+                rows), file=out)
+    m = result.memory
+    print(f"copy-on-write copies in the run: {m.cow_copies}; frames in use at the peak "
+          f"{used_peak}, at the end {m.used} (freed {used_peak - m.used})", file=out)
+    print(file=out)
+
+
+def walk(out, names=SHOWN):
+    """Show each classic program in turn (nothing if examples/ is not there)."""
+    if not EXAMPLES.is_dir():
+        print("(examples/ not found: the classic programs ship with the source tree)", file=out)
+        return
+    for name in names:
+        show(name, out)
+
+
+__all__ = ["walk", "show", "SHOWN"]
