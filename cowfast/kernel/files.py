@@ -19,7 +19,7 @@ import resource
 from ..errors import raise_errno
 from .entry import enter
 from .fdtable import OpenFile
-from .fs import MAY_READ, MAY_WRITE, Directory, RegularFile
+from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory, RegularFile
 from .paths import PathCalls, cwd_of, umask_of
 from .pipe import Pipe, PipeEnd
 
@@ -32,15 +32,6 @@ F_SETPIPE_SZ = _fcntl.F_SETPIPE_SZ
 def nofile_limit(p):
     """Return p's soft RLIMIT_NOFILE (-1 for unlimited)."""
     return p.rlimit_soft(resource.RLIMIT_NOFILE)
-
-
-def open_file(p, node, flags, cloexec=False, start=0):
-    """Make a description of node with flags and install it at p's lowest free fd >= start."""
-    table = p.fdtable
-    limit = nofile_limit(p)
-    if 0 <= limit <= table.lowest_free(start):
-        raise_errno(24)
-    return table.alloc(OpenFile(node, flags, p.kernel.fs.open_files), limit, start, cloexec)
 
 
 class FileCalls(PathCalls):
@@ -84,7 +75,7 @@ class FileCalls(PathCalls):
             raise_errno(21, filename=path)
         if not isinstance(directory, Directory):
             raise_errno(20, filename=path)
-        if not directory.may(self.uid, MAY_WRITE | 1):
+        if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
             raise_errno(13, filename=path)
         node = RegularFile(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid)
         node.mtime = self.kernel.clock
@@ -290,4 +281,4 @@ class FileCalls(PathCalls):
         return r, w
 
 
-__all__ = ["FileCalls", "open_file", "nofile_limit", "O_LARGEFILE"]
+__all__ = ["FileCalls", "nofile_limit", "O_LARGEFILE"]
