@@ -114,7 +114,8 @@ def main():
         print(f"{kind:>7} {what:>16} {size:>6} {real['private'] / MIB:>9.2f} "
               f"{predicted / MIB:>9.2f} {error:>+7.1%} {base / MIB:>8.2f} {net_error:>+7.1%}")
     print("error: model / real - 1; net err: against real minus base, the growth of the same "
-          "child holding one object (the interpreter's own pages); nan: under 256 KiB left to compare")
+          "child holding one object\n(the interpreter's own pages); nan: under 256 KiB left "
+          "to compare")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,8 @@ Loads a data set with DEBUG POPULATE, then for several write rates: a writer
 thread SETs uniformly random existing keys at that rate while BGSAVE runs;
 the script reads rdb_last_cow_size and latest_fork_usec from INFO, and runs
 the snapshot model with the same data set size, the measured write count and
-the measured BGSAVE duration. A SET of an existing key with a raw-encoded
-value dirties three scattered places: its hash-table entry (the value pointer
-changes) and the slots of the new value's robj and sds, which jemalloc's LIFO
-caches take from the value freed by the previous SET, itself a random key. So
-the model runs with touches_per_write=3 (2 for values of 44 bytes or less,
-embstr: robj and sds in one allocation). Nothing is fitted to the results.
+the measured BGSAVE duration, and with the layout of Redis's own structures
+(`redis_layout`): nothing is fitted to the results.
 """
 import argparse
 import os
@@ -64,6 +60,34 @@ class Redis:
     def info(self, section):
         text = self.call("INFO", section).decode()
         return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def jemalloc_class(n):
+    """jemalloc's small size class for an n-byte request (16-byte quantum, 4 classes per
+    doubling above 128)."""
+    if n <= 16:
+        return 8 if n <= 8 else 16
+    if n <= 128:
+        return -(-n // 16) * 16
+    step = 1 << ((n - 1).bit_length() - 3)
+    return -(-n // step) * step
+
+
+def redis_layout(value_bytes):
+    """Bytes per key of each region a SET of an existing key dirties, as `layout`.
+
+    A SET writes the key's dictEntry (the value pointer changes: 24 B, jemalloc's
+    32-byte class). Its new value takes the slots jemalloc's LIFO caches give back
+    first: those of the value the previous SET freed, itself a random key's. A raw
+    value (over 44 B) is a 16-byte robj plus an sds; DEBUG POPULATE's robjs share
+    the 16-byte class with the keys' names (each key adds one of each: 32 B a key),
+    so three regions. An embstr value is one block of robj and sds; the keys' names
+    then sit in 16-byte slabs that nothing writes. The hash-table buckets are never
+    written either: they are the rest of used_memory.
+    """
+    if value_bytes <= 44:
+        return f"32,{jemalloc_class(16 + 3 + value_bytes + 1)}"
+    return f"32,32,{jemalloc_class(3 + value_bytes + 1)}"
 
 
 def start_server(workdir):
@@ -178,13 +202,14 @@ def main():
         forks = fork_usec_samples(redis, proc.pid, 15)
         costs = costmodel.load(args.costs) if args.costs else costmodel.calibrate()
         fork_model = costs.fork_usec(rss // 4096)
-        touches = 2 if args.value_bytes <= 44 else 3
+        layout = redis_layout(args.value_bytes)
         print(f"{args.keys:,} keys of {args.value_bytes} B: used_memory {used / MIB:.1f} MiB; "
-              f"BGSAVE with no writes: {seconds0:.2f} s, rdb_last_cow_size {base_cow / MIB:.2f} MiB "
-              f"(the child's own pages)")
-        print(f"latest_fork_usec (min of 15) {min(forks):,} us (median {np.median(forks):,.0f}) for {rss / MIB:.0f} MiB resident; "
-              f"cost model {fork_model:,.0f} us ({min(forks) and fork_model / min(forks) - 1:+.1%}); "
-              f"costs: {costs.source}")
+              f"BGSAVE with no writes: {seconds0:.2f} s, "
+              f"rdb_last_cow_size {base_cow / MIB:.2f} MiB (the child's own pages)")
+        fork_error = fork_model / min(forks) - 1 if min(forks) else float("nan")
+        print(f"latest_fork_usec (min of 15) {min(forks):,} us (median {np.median(forks):,.0f}) "
+              f"for {rss / MIB:.0f} MiB resident; cost model {fork_model:,.0f} us "
+              f"({fork_error:+.1%}); costs: {costs.source}; layout {layout}")
         print(f"{'rate/s':>8} {'writes':>9} {'bgsave s':>8} {'real CoW MiB':>12} "
               f"{'model MiB':>9} {'error':>7} {'err-base':>8} {'fork us':>8}")
         rows = []
@@ -199,7 +224,7 @@ def main():
             model = run(SnapshotConfig(
                 dataset_mib=used / MIB, record_bytes=max(1, used // args.keys),
                 writes_per_sec=writes / seconds, serialise_mib_per_sec=used / MIB / seconds,
-                touches_per_write=touches, samples=4, costs=costs))
+                layout=layout, samples=4, costs=costs))
             predicted = model.summary["rdb_last_cow_size"]
             error = predicted / real - 1
             error_base = (predicted + base_cow) / real - 1

@@ -24,8 +24,11 @@ class SnapshotConfig:
     page_size: int = option(4096, "page size in bytes (2097152 for transparent huge pages)")
     writes_per_sec: float = option(10_000.0, "records the parent writes per second")
     touches_per_write: int = option(
-        1, "distinct places each write dirties: 1 in place; Redis's SET dirties ~2 "
-           "(the hash-table entry and the new value's allocation)")
+        1, "scattered places each write dirties, anywhere in the data set (1: in place)")
+    layout: str = option(
+        "", "bytes per record of each place a write dirties, comma-separated, each its own "
+            "region (an allocator size class); the rest of the data set is never written. "
+            "Overrides touches_per_write. Redis SET of 100-B values: '24,32,112'")
     serialise_mib_per_sec: float = option(200.0, "speed at which the child writes the snapshot")
     distribution: str = option("uniform", "key distribution of the writes",
                                choices=workloads.DISTRIBUTIONS)
@@ -44,6 +47,25 @@ def expected_cow_pages_uniform(pages, page_writes):
     return pages * -np.expm1(page_writes * np.log1p(-1.0 / pages))
 
 
+def _regions(c, n_records, pages):
+    """(first page, bytes per record) of each place a write dirties.
+
+    Without a layout: touches_per_write places, each anywhere in the whole data set.
+    With one: a region per size, back to back from page 0, each page-aligned (an
+    allocator keeps each size class in slabs of its own); they must fit the data set.
+    """
+    if not c.layout:
+        return [(0, c.record_bytes)] * max(1, c.touches_per_write)
+    sizes = [int(x) for x in c.layout.split(",")]
+    regions, first = [], 0
+    for size in sizes:
+        regions.append((first, size))
+        first += workloads.pages_spanned(n_records, size, c.page_size)
+    if first > pages:
+        raise ValueError(f"layout {c.layout!r} needs {first} pages, the data set has {pages}")
+    return regions
+
+
 def run(config=None, progress=None):
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork).
 
@@ -55,10 +77,10 @@ def run(config=None, progress=None):
     pages = workloads.pages_spanned(n_records, c.record_bytes, ps)
     costs = costs_for(c.costs, ps)
     rng = np.random.default_rng(c.seed)
-    # One placement per place a write dirties: the record itself, then (Redis) the
-    # hash-table entry elsewhere; the allocator scatters keys, so hot keys are spread.
+    regions = _regions(c, n_records, pages)
+    # One placement per region: the allocator scatters records, so hot keys are spread.
     placements = [workloads.scatter(n_records, rng) if c.scatter_keys else None
-                  for _ in range(max(1, c.touches_per_write))]
+                  for _ in regions]
 
     mem = PhysicalMemory(2 * pages + 64, page_size=ps, contents=False)
     parent = AddressSpace(mem)
@@ -74,8 +96,8 @@ def run(config=None, progress=None):
     cuts = sample_points(n_writes, c.samples)
     t, cow, extra, copies = [0.0], [0], [0], [0]
     for lo, hi in zip(cuts[:-1], cuts[1:]):
-        for slots in placements:
-            parent.touch(workloads.object_spans(keys[lo:hi], c.record_bytes, ps, slots=slots))
+        for (first_page, size), slots in zip(regions, placements):
+            parent.touch(workloads.object_spans(keys[lo:hi], size, ps, first_page, slots))
         t.append(hi / c.writes_per_sec if c.writes_per_sec else duration)
         cow.append(child.stats().uss)
         extra.append(mem.stats().used - pages)

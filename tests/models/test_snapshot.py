@@ -60,3 +60,19 @@ def test_fork_time_from_cost_model():
     assert r.summary["latest_fork_usec"] == pytest.approx((1000 + 10 * PAGES) / 1000)
     assert r.summary["parent_fault_seconds"] == pytest.approx(
         r.summary["parent_cow_copies"] * 2000e-9)
+
+
+def test_layout_regions_saturate_separately_and_leave_the_rest_unwritten():
+    """With a layout, each region is copied by its own closed form; the rest never is."""
+    # 16 MiB of 1 KiB records = 16384 records; regions of 64 B (256 pages) and 256 B
+    # (1024 pages) per record; 4096 writes each touch both.
+    r = run(config(layout="64,256"))
+    want = (expected_cow_pages_uniform(256, 4096) + expected_cow_pages_uniform(1024, 4096))
+    assert r.summary["rdb_last_cow_size"] == pytest.approx(want * 4096, rel=0.02)
+    assert r.summary["rdb_last_cow_size"] <= (256 + 1024) * 4096
+
+
+def test_layout_larger_than_data_set_is_refused():
+    """A layout that does not fit the data set is an error naming it."""
+    with pytest.raises(ValueError, match="layout"):
+        run(config(layout="2048"))
