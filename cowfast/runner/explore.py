@@ -161,7 +161,7 @@ def state_key(sched):
     for pid, p in sorted(k.procs.items()):
         task = sched.tasks.get(pid)
         procs.append((pid, p.ppid(), p.pgid, p.sid, p.state.value, p.wstatus, p.pending,
-                      p.blocked, tuple(sorted(p.waitable)) if p.waitable else (),
+                      p.blocked, tuple(sorted(c.pid for c in p.waitable.values())) if p.waitable else (),
                       _task_key(task), _fds_key(p, pipes),
                       p.aspace.stats() if p.aspace is not None else None))
     console = getattr(k, "console", None)

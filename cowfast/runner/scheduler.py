@@ -214,6 +214,9 @@ class Scheduler:
                                        getattr(block, "deadline", None),
                                        getattr(block, "old_mask", None))
                 self.policy.blocked(self, task)
+                k = self.kernel
+                if k.emit is not None:
+                    k.emit(k.clock, "block", task.pid, call=repr(call), why=str(block))
             return
         except Terminated:
             return
@@ -265,8 +268,12 @@ class Scheduler:
         records = parent.history[:-1]
         records.append((call, SEND, 0, call.key()))
         t0 = time.perf_counter_ns()
-        self.replayed_calls += replay(child, records)
+        calls = replay(child, records)
         self.replay_ns += time.perf_counter_ns() - t0
+        self.replayed_calls += calls
+        k = self.kernel
+        if k.emit is not None:
+            k.emit(k.clock, "replay", pid, calls=calls)
         child.settle(LIVE)
         self.policy.forked(self, parent, child)
 

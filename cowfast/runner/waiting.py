@@ -41,12 +41,39 @@ def _pipe_of(p, fd):
     return (node, False) if isinstance(node, PipeEnd) else (None, False)
 
 
+def _wait_selector(call):
+    """(pid, pgid) as do_wait selects for a wait call; (0, None) is any child."""
+    args = call.args
+    if call.name in ("waitpid", "wait4") and args:
+        pid = args[0]
+        if pid > 0:
+            return pid, None
+        if pid == 0:
+            return 0, 0                       # the caller's group (checked below)
+        if pid < -1:
+            return 0, -pid
+    return 0, None
+
+
+def _child_has_report(p, call):
+    waitable = p.waitable
+    if not waitable:
+        return False
+    pid, pgid = _wait_selector(call)
+    if pid:
+        return waitable.get(pid) is not None
+    if pgid is None:
+        return True
+    group = p.pgid if pgid == 0 else pgid
+    return any(child.pgid == group for child in waitable.values())
+
+
 def can_complete(sched, task, w):
     """Could task's blocked call complete now (signals aside)?"""
     name = w.call.name
     p = task.proc
     if name in WAIT_CALLS:
-        return sched.gen != w.gen and (bool(p.waitable) or not p.childmap)
+        return sched.gen != w.gen and (not p.childmap or _child_has_report(p, w.call))
     if name in SIGNAL_ONLY:
         return False
     if name == "sleep":

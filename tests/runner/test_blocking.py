@@ -132,3 +132,41 @@ def test_run_until_stops_at_that_time():
     sched.run()
     assert not sched.tasks
     sched.close()
+
+
+def test_wait_for_one_child_is_not_woken_by_another():
+    """waitpid(A) stays blocked while only B has exited: no retry until A has a report."""
+    async def main(sys, argv, env):
+        a = await sys.fork()
+        if a == 0:
+            await sys.sleep(5)
+            return 1
+        b = await sys.fork()
+        if b == 0:
+            return 2
+        got, _ = await sys.waitpid(a, 0)
+        await sys.printf("%d\n", got == a)
+        await sys.waitpid(b, 0)
+
+    sched = Scheduler()
+    sched.start(main)
+    sched.run()
+    waits = [pid for pid in sched.trail if pid == 2]
+    assert sched.result().console == "1\n"
+    assert len(waits) <= 8                        # fork, fork, waitpid (blocked + done), ...
+    sched.close()
+
+
+def test_trace_records_blocks_and_replays():
+    """With the event log on, blocking and replay appear as events beside the kernel's."""
+    async def main(sys, argv, env):
+        if await sys.fork() == 0:
+            return 0
+        await sys.wait()
+
+    sched = Scheduler(trace=True)
+    sched.start(main)
+    sched.run()
+    kinds = sched.kernel.events.kinds()
+    assert "replay" in kinds and "fork" in kinds
+    sched.close()
