@@ -15,16 +15,16 @@ Capacity is counted in bytes; Linux counts 16 page slots, which differs only for
 interleaved partial reads of small writes.
 """
 import os
+import signal
 import stat as S
 
 from ..errors import raise_errno
 from .entry import block, check_still_running
-from .signal import send_signal
+from .signal import deliver_pending, send_signal
 
 PIPE_BUF = 4096                         # limits.h; POSIX atomicity bound
 PIPE_SIZE = 65536                       # default capacity: 16 pages
 PIPE_MAX_SIZE = 1 << 20                 # /proc/sys/fs/pipe-max-size
-SIGPIPE = 13
 
 
 class Pipe:
@@ -109,7 +109,9 @@ class PipeEnd:
         if n == 0:
             return 0
         if pipe.readers == 0:
-            send_signal(p, SIGPIPE)
+            send_signal(p, signal.SIGPIPE)
+            if p.pending & ~p.blocked:
+                deliver_pending(p)                           # a handler runs before write returns
             check_still_running(p)
             raise_errno(32)                                  # EPIPE
         room = pipe.capacity - len(pipe.buffer)
@@ -122,9 +124,4 @@ class PipeEnd:
         block(p, "write", f"pipe {pipe.ino} is full")
 
 
-def make_pipe(ino):
-    """Return a new Pipe (its ends are pipe.read_end and pipe.write_end)."""
-    return Pipe(ino)
-
-
-__all__ = ["Pipe", "PipeEnd", "make_pipe", "PIPE_BUF", "PIPE_SIZE", "PIPE_MAX_SIZE"]
+__all__ = ["Pipe", "PipeEnd", "PIPE_BUF", "PIPE_SIZE", "PIPE_MAX_SIZE"]
