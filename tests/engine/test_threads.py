@@ -115,3 +115,24 @@ def test_concurrent_readers_see_consistent_stats_while_writers_run():
     mem.check()
     assert mem.stats().used == PAGES
     parent.close()
+
+
+def test_threads_sharing_one_address_space_keep_exact_counts():
+    """Threads writing disjoint pages of the same space: every zero fill counted once."""
+    mem = PhysicalMemory(THREADS * PAGES, page_size=PAGE)
+    a = AddressSpace(mem)
+    a.map(0, THREADS * PAGES * PAGE)
+
+    def work(i, barrier):
+        mine = ALL + np.uint64(i * PAGES)
+        barrier.wait()
+        for k in range(PAGES):
+            a.write(int(mine[k]) * PAGE + i, bytes([i + 1]))
+        a.touch(mine)
+
+    run_threads(work)
+    mem.check()
+    s = a.stats()
+    assert (s.zero_fills, s.minor_faults, s.rss) == (THREADS * PAGES,) * 3
+    assert all(a.read(i * PAGES * PAGE + i, 1) == bytes([i + 1]) for i in range(THREADS))
+    a.close()
