@@ -33,8 +33,6 @@ from .task import SEND, THROW, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
 SIGALRM = 14
-_EXEC_CALLS = frozenset({"execve", "execv", "execl", "execle", "execvp", "execvpe",
-                         "execlp", "execlpe"})
 
 
 class EmptySchedule(Exception):
@@ -266,7 +264,7 @@ class Scheduler:
         child.hashing = self.hashing
         self.tasks[pid] = child
         records = parent.history[:-1]
-        records.append((call, SEND, 0, call.key()))
+        records.append((call, SEND, 0, parent.history[-1][3]))    # the child's fork gives 0
         t0 = time.perf_counter_ns()
         calls = replay(child, records)
         self.replay_ns += time.perf_counter_ns() - t0
@@ -345,6 +343,10 @@ class Scheduler:
         for task in list(self.tasks.values()):
             task.close()
         self.tasks.clear()
+        hooks = self.kernel.hooks
+        if self._on_exit in hooks.exit:
+            hooks.exit.remove(self._on_exit)
+            hooks.exec.remove(self._on_exec)
         if self.owns_kernel:
             self.kernel.close()
 

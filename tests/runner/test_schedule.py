@@ -130,3 +130,22 @@ def test_argv_and_env_reach_main():
 
     out = run(main, argv=["prog", "x"], env={"LANG": "C"}).console
     assert out == "['prog', 'x'] C /bin:/usr/bin\n"
+
+
+def test_scheduler_on_a_given_kernel_leaves_it_usable():
+    """A Scheduler on the caller's kernel removes its hooks on close; the kernel stays open."""
+    from cowfast.kernel import Kernel
+
+    async def main(sys, argv, env):
+        if await sys.fork() == 0:
+            return 0
+        await sys.wait()
+
+    kernel = Kernel(frames=1024)
+    with Scheduler(kernel) as sched:
+        sched.start(main)
+        sched.run()
+    assert sched._on_exit not in kernel.hooks.exit
+    assert kernel.spawn("after").pid > 0
+    kernel.check()
+    kernel.close()
