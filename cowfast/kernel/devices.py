@@ -7,6 +7,7 @@ buffered), lseek fails ESPIPE, each write is recorded with the pid that made it,
 reads take what `feed()` typed, block (WouldBlock) when nothing is typed, give EAGAIN
 with O_NONBLOCK, and give end of file after `hangup()`.
 """
+import errno as E
 import os
 import stat as S
 
@@ -74,11 +75,11 @@ class Console(Device):
         if self.hung_up or n == 0:
             return b""
         if f.flags & os.O_NONBLOCK:
-            raise_errno(11)
+            raise_errno(E.EAGAIN)
         block(p, "read", "the console has no input")
 
     def seek(self, f, offset, whence):
-        raise_errno(29)                 # ESPIPE, as for every tty
+        raise_errno(E.ESPIPE)                   # as for every tty
 
     def feed(self, data):
         """Type data on the console for processes to read."""

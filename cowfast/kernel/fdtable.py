@@ -9,6 +9,7 @@ lowest free number (Linux alloc_fd()); fork copies the table, so both processes'
 descriptors share each description; the description is released when its last
 descriptor is closed, by close or by exit.
 """
+import errno as E
 import os
 
 from ..errors import raise_errno
@@ -67,7 +68,7 @@ class FdTable:
             f = files[fd]
             if f is not None:
                 return f
-        raise_errno(9)
+        raise_errno(E.EBADF)
 
     def lowest_free(self, start=0):
         files = self.files
@@ -80,7 +81,7 @@ class FdTable:
         """Install f at the lowest free fd >= start; return it, or raise EMFILE at limit."""
         fd = self.lowest_free(start)
         if limit >= 0 and fd >= limit:
-            raise_errno(24)
+            raise_errno(E.EMFILE)
         self.install(fd, f, cloexec)
         return fd
 

@@ -12,6 +12,7 @@ os.read and os.write are `read_fd` and `write_fd` here, because Process.read(add
 size) and Process.write(addr, data) are the memory accesses of memory.py (a process
 writing to address 0 must get SIGSEGV, not write to its stdin).
 """
+import errno as E
 import fcntl as _fcntl
 import os
 import resource
@@ -50,9 +51,9 @@ class FileCalls(PathCalls):
         """
         enter(self)
         if 0 <= nofile_limit(self) <= self.fdtable.lowest_free():
-            raise_errno(24)
+            raise_errno(E.EMFILE)
         if flags & (os.O_TMPFILE | os.O_PATH) & ~os.O_DIRECTORY:
-            raise_errno(95)                              # EOPNOTSUPP: not simulated
+            raise_errno(E.EOPNOTSUPP)           # not simulated
         fs, uid, cwd = self.kernel.fs, self.uid, cwd_of(self)
         try:
             node = fs.resolve(path, cwd, uid)
@@ -72,11 +73,11 @@ class FileCalls(PathCalls):
         fs = self.kernel.fs
         directory, name = fs.resolve(path, cwd_of(self), self.uid, parent=True)
         if os.fsencode(path).endswith(b"/"):
-            raise_errno(21, filename=path)
+            raise_errno(E.EISDIR, filename=path)
         if not isinstance(directory, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         node = RegularFile(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid)
         node.mtime = self.kernel.clock
         return fs.link(directory, name, node)
@@ -84,19 +85,19 @@ class FileCalls(PathCalls):
     def _may_open(self, node, path, flags):
         acc = flags & os.O_ACCMODE
         if flags & os.O_CREAT and flags & os.O_EXCL:
-            raise_errno(17, filename=path)
+            raise_errno(E.EEXIST, filename=path)
         if isinstance(node, Directory):
             if acc != os.O_RDONLY or flags & os.O_CREAT:
-                raise_errno(21, filename=path)
+                raise_errno(E.EISDIR, filename=path)
         elif flags & os.O_DIRECTORY:
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         want = {os.O_RDONLY: MAY_READ, os.O_WRONLY: MAY_WRITE}.get(acc, MAY_READ | MAY_WRITE)
         if flags & os.O_TRUNC:
             want |= MAY_WRITE
         if not node.may(self.uid, want):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         if want & MAY_WRITE and getattr(node, "running", 0):
-            raise_errno(26, filename=path)              # ETXTBSY: a process runs it
+            raise_errno(E.ETXTBSY, filename=path)   # a process runs it
 
     def close(self, fd):
         """Close fd, as os.close; the description goes when its last descriptor does (EBADF)."""
@@ -120,10 +121,10 @@ class FileCalls(PathCalls):
         """
         enter(self, "read")
         if n < 0:
-            raise_errno(22)
+            raise_errno(E.EINVAL)
         f = self.fdtable.get(fd)
         if not f.readable:
-            raise_errno(9)
+            raise_errno(E.EBADF)
         return f.node.read(self, f, n)
 
     def write_fd(self, fd, data):
@@ -136,7 +137,7 @@ class FileCalls(PathCalls):
         enter(self, "write")
         f = self.fdtable.get(fd)
         if not f.writable:
-            raise_errno(9)
+            raise_errno(E.EBADF)
         return f.node.write(self, f, data)
 
     def lseek(self, fd, pos, how):
@@ -186,13 +187,13 @@ class FileCalls(PathCalls):
         """dup2 with flags (only O_CLOEXEC): EINVAL for other flags or fd == fd2."""
         enter(self)
         if flags & ~os.O_CLOEXEC or fd == fd2:
-            raise_errno(22)
+            raise_errno(E.EINVAL)
         return self._dup3(fd, fd2, bool(flags))
 
     def _dup3(self, fd, fd2, cloexec):
         limit = nofile_limit(self)
         if fd2 < 0 or 0 <= limit <= fd2:
-            raise_errno(9)
+            raise_errno(E.EBADF)
         f = self.fdtable.get(fd)
         self.fdtable.install(fd2, f, cloexec)
         return fd2
@@ -212,9 +213,9 @@ class FileCalls(PathCalls):
         if cmd in (_fcntl.F_DUPFD, _fcntl.F_DUPFD_CLOEXEC):
             limit = nofile_limit(self)
             if arg < 0 or 0 <= limit <= arg:
-                raise_errno(22)
+                raise_errno(E.EINVAL)
             if 0 <= limit <= table.lowest_free(arg):
-                raise_errno(24)
+                raise_errno(E.EMFILE)
             return table.alloc(f, limit, arg, cmd == _fcntl.F_DUPFD_CLOEXEC)
         if cmd == _fcntl.F_GETFD:
             return int(table.get_cloexec(fd))
@@ -228,10 +229,10 @@ class FileCalls(PathCalls):
             return 0
         if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
             if not isinstance(f.node, PipeEnd):
-                raise_errno(9)
+                raise_errno(E.EBADF)
             pipe = f.node.pipe
             return pipe.capacity if cmd == F_GETPIPE_SZ else pipe.resize(arg, self.uid)
-        raise_errno(22)
+        raise_errno(E.EINVAL)
 
     def get_inheritable(self, fd):
         """Return True unless fd has FD_CLOEXEC, as os.get_inheritable."""
@@ -264,12 +265,12 @@ class FileCalls(PathCalls):
         """
         enter(self)
         if flags & ~(os.O_CLOEXEC | os.O_NONBLOCK | os.O_DIRECT):
-            raise_errno(22)
+            raise_errno(E.EINVAL)
         table = self.fdtable
         limit = nofile_limit(self)
         first = table.lowest_free()
         if 0 <= limit <= table.lowest_free(first + 1):
-            raise_errno(24)
+            raise_errno(E.EMFILE)
         fs = self.kernel.fs
         pipe = Pipe(fs._ino())
         cloexec = bool(flags & os.O_CLOEXEC)

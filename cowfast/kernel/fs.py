@@ -9,6 +9,7 @@ directory, and may execute a file only when some execute bit is set, as
 CAP_DAC_OVERRIDE allows. Names and paths are limited as Linux limits them
 (NAME_MAX 255 bytes per component, PATH_MAX 4096 bytes with the NUL).
 """
+import errno as E
 import os
 import stat as S
 from typing import Callable, NamedTuple, Optional
@@ -68,9 +69,9 @@ class Inode:
         elif whence in (os.SEEK_DATA, os.SEEK_HOLE) and 0 <= offset < self.size:
             pos = offset if whence == os.SEEK_DATA else self.size     # no holes kept
         else:
-            raise_errno(6 if whence in (os.SEEK_DATA, os.SEEK_HOLE) else 22)
+            raise_errno(E.ENXIO if whence in (os.SEEK_DATA, os.SEEK_HOLE) else E.EINVAL)
         if pos < 0:
-            raise_errno(22)
+            raise_errno(E.EINVAL)
         f.offset = pos
         return pos
 
@@ -135,10 +136,10 @@ class Directory(Inode):
         self.nlink = 2
 
     def read(self, p, f, n):
-        raise_errno(21)                                      # EISDIR, as read(2) on a directory
+        raise_errno(E.EISDIR)                   # as read(2) on a directory
 
     def write(self, p, f, data):
-        raise_errno(9)                                       # never opened for writing
+        raise_errno(E.EBADF)                    # never opened for writing
 
 
 class FileSystem:
@@ -164,9 +165,9 @@ class FileSystem:
         """
         raw = os.fsencode(path)
         if not raw:
-            raise_errno(2, filename=path)
+            raise_errno(E.ENOENT, filename=path)
         if len(raw) >= PATH_MAX:
-            raise_errno(36, filename=path)
+            raise_errno(E.ENAMETOOLONG, filename=path)
         if b"\0" in raw:
             raise ValueError("embedded null byte")
         node = self.root if raw.startswith(b"/") else self._walk(os.fsencode(cwd), self.root, 0)
@@ -174,15 +175,15 @@ class FileSystem:
         last = None
         if parent:
             if not names or names[-1] == b"..":
-                raise_errno(17 if not names else 21, filename=path)
+                raise_errno(E.EEXIST if not names else E.EISDIR, filename=path)
             names, last = names[:-1], names[-1]
         node = self._walk(b"/".join(names), node, uid, path)
         if parent:
             if len(last) > NAME_MAX:
-                raise_errno(36, filename=path)
+                raise_errno(E.ENAMETOOLONG, filename=path)
             return node, os.fsdecode(last)
         if raw.endswith(b"/") and not isinstance(node, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         return node
 
     def _walk(self, relative, node, uid, path=None):
@@ -190,17 +191,17 @@ class FileSystem:
             if not name or name == b".":
                 continue
             if not isinstance(node, Directory):
-                raise_errno(20, filename=path)
+                raise_errno(E.ENOTDIR, filename=path)
             if len(name) > NAME_MAX:
-                raise_errno(36, filename=path)
+                raise_errno(E.ENAMETOOLONG, filename=path)
             if not node.may(uid, MAY_EXEC):
-                raise_errno(13, filename=path)
+                raise_errno(E.EACCES, filename=path)
             if name == b"..":
                 node = node.parent
                 continue
             child = node.entries.get(os.fsdecode(name))
             if child is None:
-                raise_errno(2, filename=path)
+                raise_errno(E.ENOENT, filename=path)
             node = child
         return node
 

@@ -5,6 +5,7 @@ Every process has a current directory and a umask (kept in `p.ext`, copied at fo
 kept by execve). Errnos are Linux's fs/namei.c ones, with the filename attached as
 Python's os functions attach it.
 """
+import errno as E
 import os
 import posixpath
 import stat as S
@@ -42,14 +43,14 @@ class PathCalls:
         """Return (directory, name, inode) for an existing last component, checking w+x."""
         directory, name = self._resolve(path, parent=True)
         if not isinstance(directory, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         node = directory.entries.get(name)
         if node is None:
-            raise_errno(2, filename=path)
+            raise_errno(E.ENOENT, filename=path)
         if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         if (directory.mode & S.S_ISVTX and self.uid not in (0, node.uid, directory.uid)):
-            raise_errno(1, filename=path)             # sticky directory (/tmp)
+            raise_errno(E.EPERM, filename=path)     # sticky directory (/tmp)
         return directory, name, node
 
     def unlink(self, path):
@@ -61,10 +62,10 @@ class PathCalls:
         enter(self)
         if os.fsencode(path).endswith(b"/"):
             self._resolve(path)
-            raise_errno(21, filename=path)
+            raise_errno(E.EISDIR, filename=path)
         directory, name, node = self._entry(path)
         if isinstance(node, Directory):
-            raise_errno(21, filename=path)
+            raise_errno(E.EISDIR, filename=path)
         del directory.entries[name]
         node.nlink -= 1
 
@@ -79,12 +80,12 @@ class PathCalls:
         except FileNotFoundError:
             pass
         else:
-            raise_errno(17, filename=path)
+            raise_errno(E.EEXIST, filename=path)
         directory, name = self._resolve(path, parent=True)
         if not isinstance(directory, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         node = Directory(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid, directory)
         fs.link(directory, name, node)
 
@@ -93,12 +94,12 @@ class PathCalls:
         enter(self)
         node = self._resolve(path)
         if not isinstance(node, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         if node is self.kernel.fs.root:
-            raise_errno(16, filename=path)
+            raise_errno(E.EBUSY, filename=path)
         directory, name, node = self._entry(path)
         if node.entries:
-            raise_errno(39, filename=path)
+            raise_errno(E.ENOTEMPTY, filename=path)
         del directory.entries[name]
         directory.nlink -= 1
 
@@ -107,9 +108,9 @@ class PathCalls:
         enter(self)
         node = self._resolve(path)
         if not isinstance(node, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         if not node.may(self.uid, MAY_EXEC):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         full = posixpath.normpath(posixpath.join(cwd_of(self), os.fsdecode(path)))
         self.ext["cwd"] = "/" + full.lstrip("/")
 
@@ -130,7 +131,7 @@ class PathCalls:
         enter(self)
         node = self._resolve(path)
         if self.uid not in (0, node.uid):
-            raise_errno(1, filename=path)
+            raise_errno(E.EPERM, filename=path)
         node.mode = node.mode & ~0o7777 | mode & 0o7777
 
     def listdir(self, path="."):
@@ -138,9 +139,9 @@ class PathCalls:
         enter(self)
         node = self._resolve(path)
         if not isinstance(node, Directory):
-            raise_errno(20, filename=path)
+            raise_errno(E.ENOTDIR, filename=path)
         if not node.may(self.uid, MAY_READ):
-            raise_errno(13, filename=path)
+            raise_errno(E.EACCES, filename=path)
         return list(node.entries)
 
 

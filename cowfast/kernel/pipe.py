@@ -14,6 +14,7 @@ half-done (Linux would sleep and finish later; the runner loops as a C library d
 Capacity is counted in bytes; Linux counts 16 page slots, which differs only for
 interleaved partial reads of small writes.
 """
+import errno as E
 import os
 import signal
 import stat as S
@@ -43,14 +44,14 @@ class Pipe:
     def resize(self, size, uid):
         """F_SETPIPE_SZ: round up to a power-of-two number of pages; return the new size."""
         if size <= 0 or size > 1 << 31:
-            raise_errno(22)
+            raise_errno(E.EINVAL)
         if size > PIPE_MAX_SIZE and uid != 0:
-            raise_errno(1)
+            raise_errno(E.EPERM)
         pages = 1
         while pages * 4096 < size:
             pages *= 2
         if pages * 4096 < len(self.buffer):
-            raise_errno(16)                                  # EBUSY: would drop data
+            raise_errno(E.EBUSY)                # it would drop data
         self.capacity = pages * 4096
         return self.capacity
 
@@ -86,7 +87,7 @@ class PipeEnd:
             self.pipe.writers -= 1
 
     def seek(self, f, offset, whence):
-        raise_errno(29)                                      # ESPIPE
+        raise_errno(E.ESPIPE)
 
     def read(self, p, f, n):
         pipe = self.pipe
@@ -100,7 +101,7 @@ class PipeEnd:
         if pipe.writers == 0:
             return b""                                       # end of file
         if f.flags & os.O_NONBLOCK:
-            raise_errno(11)
+            raise_errno(E.EAGAIN)
         block(p, "read", f"pipe {pipe.ino} is empty")
 
     def write(self, p, f, data):
@@ -113,14 +114,14 @@ class PipeEnd:
             if p.pending & ~p.blocked:
                 deliver_pending(p)                           # a handler runs before write returns
             check_still_running(p)
-            raise_errno(32)                                  # EPIPE
+            raise_errno(E.EPIPE)
         room = pipe.capacity - len(pipe.buffer)
         if room >= n or (n > PIPE_BUF and room > 0):
             taken = min(room, n)
             pipe.buffer += data[:taken]
             return taken
         if f.flags & os.O_NONBLOCK:
-            raise_errno(11)
+            raise_errno(E.EAGAIN)
         block(p, "write", f"pipe {pipe.ino} is full")
 
 

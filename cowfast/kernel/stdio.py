@@ -18,6 +18,7 @@ block (a full pipe) the data stays buffered and the next flush retries it; fflus
 and exit's flush raise WouldBlock then, and can be called again. A failed write (EPIPE,
 EBADF) discards the buffer and raises, as glibc discards it and sets the error flag.
 """
+import errno as E
 import os
 
 from ..errors import WouldBlock
@@ -245,7 +246,7 @@ class StdioCalls:
         """
         enter(self)
         if mode not in (_IOFBF, _IOLBF, _IONBF) or (size is not None and size <= 0):
-            raise OSError(22, os.strerror(22))
+            raise OSError(E.EINVAL, os.strerror(E.EINVAL))
         s = self._stream(stream)
         if mode == _IONBF or size is not None:
             _flush(self, s, len(s.buf))
