@@ -115,7 +115,13 @@ def test_fork_exec_finds_the_program_on_path():
 
 def test_printf_before_fork_is_written_twice():
     """The unflushed "hello " is copied by fork and flushed by both exits."""
-    assert consoles("printf_fork") == ["hello from the child\nhello from the parent\n"]
+    assert consoles("printf_fork") == ["hello hello from the parent\n"]
+
+
+def test_printf_before_fork_is_written_once_when_the_child_uses__exit():
+    """_exit does not flush the child's copy of the buffer."""
+    program, _ = load_file(str(EXAMPLES / "printf_fork.py"))
+    assert explore(program, ["printf_fork", "_exit"]).consoles() == ["hello from the parent\n"]
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")))
