@@ -30,6 +30,8 @@ def add_parsers(sub):
                    help="write the kernel's events as a Chrome trace (open in Perfetto)")
     r.add_argument("--cost", type=float, default=1e-6,
                    help="virtual seconds per system call (default 1e-6)")
+    r.add_argument("--stdin", metavar="TEXT", default=None,
+                   help="text typed on the console for the program to read, then end of file")
     r.set_defaults(handler=cmd_run)
     e = sub.add_parser("explore", help="run a program under every interleaving of its calls")
     e.add_argument("file")
@@ -82,7 +84,7 @@ def cmd_run(args, out):
     argv = [args.file, *args.args]
     try:
         result = run(program, argv, schedule=_schedule(args.schedule), seed=args.seed,
-                     syscall_cost=args.cost, trace=args.trace,
+                     syscall_cost=args.cost, trace=args.trace, stdin=args.stdin,
                      install=getattr(module, "INSTALL", None))
     except Deadlock as deadlock:
         print(bold("deadlock", out), file=out)

@@ -359,16 +359,20 @@ class Scheduler:
 
 def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, kernel=None,
         syscall_cost=1e-6, until=None, max_steps=None, trace=None, frames=1 << 16,
-        install=None):
+        install=None, stdin=None):
     """Run program (an async main or a Program) to the end; return its RunResult.
 
     install: {path: program} to put in the file system first (for exec).
+    stdin: text typed on the console, then end of file (None: nothing, reads wait).
     trace: a path to write the kernel's event log as a Chrome trace (Perfetto).
     """
     sched = Scheduler(kernel, schedule, seed, syscall_cost, frames, trace=trace is not None)
     try:
         for path, prog in (install or {}).items():
             sched.install(prog, path)
+        if stdin is not None:
+            sched.kernel.console.feed(stdin)
+            sched.kernel.console.hangup()
         sched.start(program, argv, env)
         result = sched.run(until, max_steps)
         if trace is not None:

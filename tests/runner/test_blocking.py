@@ -170,3 +170,14 @@ def test_trace_records_blocks_and_replays():
     kinds = sched.kernel.events.kinds()
     assert "replay" in kinds and "fork" in kinds
     sched.close()
+
+
+def test_console_input_is_read_until_end_of_file():
+    """stdin= types text on the console; reads of fd 0 get it, then end of file."""
+    async def main(sys, argv, env):
+        got = b""
+        while data := await sys.read(0, 3):
+            got += data
+        await sys.printf("%s|\n", got.decode().upper())
+
+    assert run(main, stdin="abcdefg").console == "ABCDEFG|\n"
