@@ -144,3 +144,23 @@ def test_state_hashing_loses_no_outcome_of_any_example(name):
     full = explore(program, install=install, prune=False)
     assert full.complete
     assert set(full.outcomes) == set(explore(program, install=install).outcomes)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kernel_stays_consistent_under_random_schedules(seed):
+    """After every example under a random schedule, the kernel's table and memory check out
+    and every descriptor is closed."""
+    from cowfast.kernel.fdtable import check_descriptions
+    from cowfast.runner import Scheduler
+
+    for path in sorted(EXAMPLES.glob("*.py")):
+        program, module = load_file(str(path))
+        sched = Scheduler(schedule="random", seed=seed, frames=4096)
+        for where, prog in (getattr(module, "INSTALL", None) or {}).items():
+            sched.install(prog, where)
+        sched.start(program)
+        sched.run()
+        sched.kernel.check()
+        check_descriptions(sched.kernel)
+        assert set(sched.kernel.procs) == {1}
+        sched.close()
