@@ -113,10 +113,6 @@ def apply_getsignal(task, call, stored):
     return stored, stored
 
 
-# Calls whose result must be rebuilt (and the table updated) in replay too.
-APPLY = {"signal": apply_signal, "sigaction": apply_sigaction, "getsignal": apply_getsignal}
-LIVE_HANDLER_CALLS = {"signal": live_signal, "sigaction": live_sigaction,
-                      "getsignal": live_getsignal}
 
 
 # --- the virtual clock ---
@@ -193,6 +189,37 @@ def call_sched_yield(sched, task, call):
     sched.policy.yielded(sched, task)
 
 
+# --- atexit(3) and exit(3): the program's functions run as frames, so they may await ---
+
+class Reenter(Exception):
+    """exit() started an async atexit function: the exit is done again when it returns."""
+
+
+def call_atexit(sched, task, call):
+    return apply_atexit(task, call, None)[0]
+
+
+def apply_atexit(task, call, stored):
+    function = call.args[0]
+    task.atexit.append((function, call.args[1:]))
+    return function, stored
+
+
+def call_exit(sched, task, call):
+    """exit(3): atexit functions last-registered-first (each may await), then the kernel's
+    exit (stdio flush, _exit)."""
+    from .task import ATEXIT, HANDLER, digest_step
+    p = task.proc
+    while task.atexit:
+        marker = (HANDLER, ATEXIT, p.blocked, False)
+        task.history.append(marker)
+        if task.hashing:
+            task.digest = digest_step(task.digest, marker)
+        if task.push_handler(marker, True):
+            raise Reenter
+    return p.exit(*call.args)
+
+
 # --- named variables (cowfast/kernel/memory.py Variables) ---
 
 def call_load(sched, task, call):
@@ -212,10 +239,16 @@ def call_heap(sched, task, call):
     return task.proc.vars.heap(*call.args)
 
 
+# Calls whose result must be rebuilt (and the table updated) in replay too.
+APPLY = {"signal": apply_signal, "sigaction": apply_sigaction, "getsignal": apply_getsignal,
+         "atexit": apply_atexit}
+LIVE_HANDLER_CALLS = {"signal": live_signal, "sigaction": live_sigaction,
+                      "getsignal": live_getsignal}
 RUNNER = {
     "time": call_time, "sleep": call_sleep, "alarm": call_alarm,
     "sigprocmask": call_sigprocmask, "sigsuspend": call_sigsuspend,
-    "sched_yield": call_sched_yield, "load": call_load, "store": call_store,
+    "sched_yield": call_sched_yield, "atexit": call_atexit, "exit": call_exit,
+    "load": call_load, "store": call_store,
     "local": call_local, "heap": call_heap,
 }
 
@@ -226,4 +259,5 @@ NEVER_RESTARTED = {"pause": lambda sched, task: None, "sigsuspend": lambda sched
 
 
 __all__ = ["RUNNER", "APPLY", "LIVE_HANDLER_CALLS", "NEVER_RESTARTED", "INSTALLED", "Block",
+           "Reenter",
            "NSEC", "UNBLOCKABLE", "action_of", "mask_of"]

@@ -23,7 +23,7 @@ from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
 from ..kernel.signal import send_signal
 from ..kernel.state import ALIVE, STOPPED
-from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, seconds_rounded
+from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
 from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
@@ -218,6 +218,9 @@ class Scheduler:
             return
         except Terminated:
             return
+        except Reenter:                     # exit() started an async atexit function
+            task.settle(LIVE)
+            return
         task.waiting = task.interrupted = None
         self.gen += 1
         self.now_ns += self.cost_ns
@@ -253,7 +256,7 @@ class Scheduler:
             if call.kwargs:
                 return SEND, method(*call.args, **call.kwargs), None
             return SEND, method(*call.args), None
-        except (WouldBlock, Terminated):
+        except (WouldBlock, Terminated, Reenter):
             raise
         except Exception as error:
             return THROW, error, None

@@ -15,6 +15,7 @@ from .syscalls import SYS, Call, InvalidAwait, describe_await
 
 SEND, THROW = 0, 1
 HANDLER = "signal handler"     # history marker: (HANDLER, sig, saved_mask, eintr_below)
+ATEXIT = -1                    # the marker's sig for an atexit function run by exit()
 # A call record is (Call, SEND or THROW, value, Call.key() taken when it was made).
 
 
@@ -39,14 +40,15 @@ class Frame:
         self.resume = (SEND, None)
         self.saved_mask = saved_mask   # the signal mask to restore when this handler returns
         self.eintr = False             # its blocked request was interrupted by a handler
-        self.sig = sig                 # 0 for main
+        self.sig = sig                 # 0 for main, ATEXIT for an atexit function
 
 
 class Task:
     """The runner's side of one process running a program."""
 
     __slots__ = ("pid", "proc", "program", "argv", "env", "frames", "history", "handlers",
-                 "sig_queue", "waiting", "interrupted", "order", "finished", "digest", "hashing")
+                 "sig_queue", "waiting", "interrupted", "order", "finished", "digest", "hashing",
+                 "atexit")
 
     def __init__(self, proc, program, argv, env):
         self.pid = proc.pid
@@ -58,6 +60,7 @@ class Task:
         self.history = []              # (Call, kind, value) records and HANDLER markers
         self.handlers = {}             # sig -> (function, flags, mask) as the program set them
         self.sig_queue = []            # signals the kernel delivered, handlers not yet started
+        self.atexit = []               # (function, args) registered with atexit, run by exit
         self.waiting = None            # waiting.Waiting while blocked
         self.interrupted = None        # the Waiting a handler interrupted (sleep's time left)
         self.order = 0                 # position in the run queue (policies.py)
@@ -117,7 +120,7 @@ class Task:
         frames = self.frames
         if frame.sig and not main_only:                  # a handler returned
             frames.pop()
-            if live:
+            if live and frame.sig > 0:
                 self.proc.blocked = frame.saved_mask
             return
         # main returned (or raised SystemExit): C's return from main is exit(status).
@@ -132,12 +135,16 @@ class Task:
         _, sig, saved_mask, eintr = marker
         below = self.frames[-1]
         below.eintr = eintr
-        function = self.handlers[sig][0]
-        result = function(sig, SYS)
+        if sig == ATEXIT:
+            function, args = self.atexit.pop()
+            result = function(*args)
+        else:
+            result = self.handlers[sig][0](sig, SYS)
         if inspect.iscoroutine(result):
             self.frames.append(Frame(result, sig, saved_mask))
-        elif live:                                       # a plain function: already done
+        elif live and sig > 0:                           # a plain function: already done
             self.proc.blocked = saved_mask
+        return inspect.iscoroutine(result)
 
     # --- outcomes ---
 
@@ -208,4 +215,5 @@ def _hashable(value):
         return repr(value)
 
 
-__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "SEND", "THROW", "digest_step"]
+__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "ATEXIT", "SEND", "THROW",
+           "digest_step"]

@@ -237,3 +237,26 @@ def test_blocked_call_restarted_after_a_handler_replays_in_order():
         await sys.printf("parent done\n")
 
     assert lines(run(main)) == ["born in a handler", "parent done"]
+
+
+def test_atexit_functions_run_in_both_processes_and_may_await():
+    """atexit functions registered before fork run at each process's exit(), last first;
+    they may make system calls; _exit skips them."""
+    async def main(sys, argv, env):
+        async def bye(who):
+            await sys.printf("bye from %s %d\n", who, await sys.getpid())
+
+        def first():
+            pass
+
+        await sys.atexit(first)
+        await sys.atexit(bye, "atexit")
+        pid = await sys.fork()
+        if pid == 0:
+            return 0                               # exit(0): runs bye in the child
+        await sys.waitpid(pid, 0)
+        if await sys.fork() == 0:
+            await sys._exit(0)                     # no atexit functions
+        await sys.wait()
+
+    assert lines(run(main)) == ["bye from atexit 3", "bye from atexit 2"]
