@@ -293,6 +293,7 @@ class Scheduler:
         task.history = []
         task.handlers = {}
         task.sig_queue = []
+        task.atexit = []                    # execve drops atexit functions
         task.digest = hash(("exec", prog.image, tuple(task.argv)))
         task.begin()
         task.settle(LIVE)

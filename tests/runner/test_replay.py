@@ -260,3 +260,19 @@ def test_atexit_functions_run_in_both_processes_and_may_await():
         await sys.wait()
 
     assert lines(run(main)) == ["bye from atexit 3", "bye from atexit 2"]
+
+
+def test_exec_drops_atexit_functions():
+    """After exec, the old program's atexit functions do not run at exit."""
+    @program("quiet")
+    async def quiet(sys, argv, env):
+        return 0
+
+    async def main(sys, argv, env):
+        async def bye():
+            await sys.printf("bye\n")
+
+        await sys.atexit(bye)
+        await sys.execv("/bin/quiet", ["quiet"])
+
+    assert run(main, install={"/bin/quiet": quiet}).console == ""
