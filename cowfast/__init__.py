@@ -24,6 +24,31 @@ __all__ = [
 ]
 
 # --- process layer (issue 3) ---
+from . import signals, waitstatus  # noqa: E402
+from .events import Event, EventLog  # noqa: E402
+from .kernel import Kernel, Process, PsRow, State, Terminated  # noqa: E402
+from .kernel.info import pfullmem, pmem  # noqa: E402
+from .signals import (  # noqa: E402
+    PR_GET_CHILD_SUBREAPER, PR_GET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG,
+    SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SigAction,
+)
+from .waitstatus import (  # noqa: E402
+    CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED, P_ALL, P_PGID,
+    P_PID, P_PIDFD, WCONTINUED, WCOREDUMP, WEXITED, WEXITSTATUS, WIFCONTINUED, WIFEXITED,
+    WIFSIGNALED, WIFSTOPPED, WNOHANG, WNOWAIT, WSTOPPED, WSTOPSIG, WTERMSIG, WUNTRACED,
+    waitstatus_to_exitcode,
+)
+
+__all__ += [
+    "signals", "waitstatus", "Event", "EventLog", "Kernel", "Process", "PsRow", "State",
+    "Terminated", "pmem", "pfullmem", "SigAction", "PR_GET_CHILD_SUBREAPER", "PR_GET_PDEATHSIG",
+    "PR_SET_CHILD_SUBREAPER", "PR_SET_PDEATHSIG", "SA_NOCLDSTOP", "SA_NOCLDWAIT", "SA_NODEFER",
+    "SA_RESETHAND", "SA_RESTART", "SA_SIGINFO", "CLD_CONTINUED", "CLD_DUMPED", "CLD_EXITED",
+    "CLD_KILLED", "CLD_STOPPED", "CLD_TRAPPED", "P_ALL", "P_PGID", "P_PID", "P_PIDFD",
+    "WCONTINUED", "WCOREDUMP", "WEXITED", "WEXITSTATUS", "WIFCONTINUED", "WIFEXITED",
+    "WIFSIGNALED", "WIFSTOPPED", "WNOHANG", "WNOWAIT", "WSTOPPED", "WSTOPSIG", "WTERMSIG",
+    "WUNTRACED", "waitstatus_to_exitcode",
+]
 
 # --- files and exec (issue 4) ---
 from .kernel.devices import Console  # noqa: E402

@@ -10,11 +10,7 @@ import os
 
 from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPPED
 
-try:                                      # the lead adds WouldBlock to cowfast.errors
-    from ..errors import WouldBlock
-except ImportError:                       # pragma: no cover - only before errors.py has it
-    class WouldBlock(Exception):
-        """The call would block on Linux; nothing changed, retry later."""
+from ..errors import WouldBlock
 
 
 class Terminated(Exception):

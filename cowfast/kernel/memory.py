@@ -15,7 +15,7 @@ import resource
 from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
 from .entry import check_still_running, enter, raise_errno
-from .image import INT, MMAP_TOP, STACK_TOP, Var, page_up
+from .image import MMAP_TOP, STACK_TOP, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
 
@@ -316,6 +316,7 @@ class MemoryCalls(InfoCalls):
     @property
     def vars(self):
         """The process's named variables: vars['g'] reads, vars['g'] = 5 writes."""
+        from .variables import Variables
         return Variables(self)
 
     def _push(self, size):
@@ -339,59 +340,6 @@ class MemoryCalls(InfoCalls):
         return sp
 
 
-class Variables:
-    """A view of one process's named variables (data, bss, heap and stack)."""
-
-    __slots__ = ("p",)
-
-    def __init__(self, p):
-        self.p = p
-
-    def __getitem__(self, name):
-        v = self.p.mem.find(name)
-        raw = self.p.read(v.addr, v.size)
-        return INT.unpack(raw)[0] if v.is_int else raw
-
-    def __setitem__(self, name, value):
-        v = self.p.mem.find(name)
-        raw = INT.pack(value) if v.is_int else bytes(value)
-        if len(raw) > v.size:
-            raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
-        self.p.write(v.addr, raw)
-
-    def __contains__(self, name):
-        try:
-            self.p.mem.find(name)
-        except KeyError:
-            return False
-        return True
-
-    def address(self, name):
-        """Return the address of variable name."""
-        return self.p.mem.find(name).addr
-
-    def info(self, name):
-        """Return the Var (addr, size, is_int, segment) of name."""
-        return self.p.mem.find(name)
-
-    def heap(self, name, value):
-        """Define name on the heap (malloc), initialised to value (int or bytes); return its address."""
-        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
-        addr = self.p.malloc(len(raw))
-        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
-        self.p.write(addr, raw)
-        return addr
-
-    def local(self, name, value):
-        """Define name on the stack, initialised to value (int or bytes); return its address."""
-        enter(self.p)
-        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
-        addr = self.p._push(len(raw))
-        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
-        self.p.write(addr, raw)
-        return addr
-
-
 def _log_faults(k, p, before, after):
     faults = after.minor_faults - before.minor_faults
     if faults:
@@ -402,5 +350,5 @@ def _log_faults(k, p, before, after):
         k.emit(k.clock, "copy", p.pid, pages=copies)
 
 
-__all__ = ["Layout", "MemoryCalls", "Variables", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS",
+__all__ = ["Layout", "MemoryCalls", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS",
            "MAP_FIXED", "check_still_running"]

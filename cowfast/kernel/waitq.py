@@ -47,8 +47,21 @@ class WaitQueue:
             heapq.heappop(heap)
         return None
 
+    # Read-only dict views, so callers may treat it as {pid: child}.
     def values(self):
         return self.members.values()
+
+    def keys(self):
+        return self.members.keys()
+
+    def items(self):
+        return self.members.items()
+
+    def __contains__(self, pid):
+        return pid in self.members
+
+    def __iter__(self):
+        return iter(self.members)
 
     def __bool__(self):
         return bool(self.members)

@@ -1,0 +1,61 @@
+"""Named variables of a C program: globals in data and bss, heap blocks, stack locals.
+
+`p.vars["g"]` reads a variable and `p.vars["g"] = 5` writes it, through the process's
+own reads and writes (so copy-on-write and SIGSEGV apply). An int variable is a C long
+(8 bytes, little-endian); a bytes variable has a fixed size.
+"""
+from .entry import enter
+from .image import INT, Var
+
+
+class Variables:
+    """A view of one process's named variables (data, bss, heap and stack)."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, p):
+        self.p = p
+
+    def __getitem__(self, name):
+        v = self.p.mem.find(name)
+        raw = self.p.read(v.addr, v.size)
+        return INT.unpack(raw)[0] if v.is_int else raw
+
+    def __setitem__(self, name, value):
+        v = self.p.mem.find(name)
+        raw = INT.pack(value) if v.is_int else bytes(value)
+        if len(raw) > v.size:
+            raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
+        self.p.write(v.addr, raw)
+
+    def __contains__(self, name):
+        try:
+            self.p.mem.find(name)
+        except KeyError:
+            return False
+        return True
+
+    def address(self, name):
+        """Return the address of variable name."""
+        return self.p.mem.find(name).addr
+
+    def info(self, name):
+        """Return the Var (addr, size, is_int, segment) of name."""
+        return self.p.mem.find(name)
+
+    def heap(self, name, value):
+        """Define name on the heap (malloc), initialised to value (int or bytes); return its address."""
+        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        addr = self.p.malloc(len(raw))
+        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
+        self.p.write(addr, raw)
+        return addr
+
+    def local(self, name, value):
+        """Define name on the stack, initialised to value (int or bytes); return its address."""
+        enter(self.p)
+        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        addr = self.p._push(len(raw))
+        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
+        self.p.write(addr, raw)
+        return addr
