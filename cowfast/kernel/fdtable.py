@@ -155,8 +155,9 @@ def check_descriptions(kernel):
     """Recompute every description's reference count from the live processes' tables.
 
     Raises AssertionError if a count is off, a description with descriptors is missing
-    from the kernel's registry, the registry holds one nobody refers to (a leak), or a
-    program file's count of running processes is off.
+    from the kernel's registry, the registry holds one nobody refers to (a leak), a
+    pipe's count of readers or writers or a file's count of writers disagrees with the
+    descriptions, or a program file's count of running processes is off.
     """
     counts = {}
     for p in kernel.procs.values():
@@ -176,6 +177,17 @@ def check_descriptions(kernel):
         assert f in registry, f"{f} not registered"
     leaked = [f for f in registry if f not in counts]
     assert not leaked, f"descriptions with no descriptor: {leaked}"
+    ends = {}
+    for f in registry:
+        key = (f.node, f.writable)
+        ends[key] = ends.get(key, 0) + 1
+    for (node, writable), n in ends.items():
+        pipe = getattr(node, "pipe", None)
+        if pipe is not None:
+            held = pipe.writers if not node.reading else pipe.readers
+            assert held == n, f"pipe {pipe.ino}: {held} counted, {n} descriptions"
+        elif writable and hasattr(node, "writers"):
+            assert node.writers == n, f"inode {node.ino}: {node.writers} writers, {n} open"
     runners = {}
     for p in kernel.procs.values():
         exe = p.ext.get("exe") if p.ext else None
