@@ -57,7 +57,7 @@ def add_parser(subparsers):
 
 
 def _progress(stream):
-    """A progress callable for a terminal, else None (tqdm if installed)."""
+    """A progress line on stderr when it is a terminal, else None."""
     if not stream.isatty():
         return None
 

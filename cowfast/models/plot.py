@@ -11,23 +11,24 @@ INSTALL_HINT = "plots need matplotlib: pip install 'cowfast[plot]' (or pip insta
 
 
 def _curves(result):
-    """(x label, x, total memory MiB, copy-on-write MiB, title) for each model."""
+    """(x label, x, total memory MiB, extra MiB, extra's label, title) for each model."""
     s, summary = result.series, result.summary
     if result.model == "snapshot":
         base = summary["dataset_bytes"]
         return ("seconds since fork", s["t"], (base + s["extra_memory"]) / MIB,
-                s["current_cow_size"] / MIB,
+                s["current_cow_size"] / MIB, "copy-on-write (the child's private pages)",
                 f"BGSAVE of {base / MIB:,.0f} MiB, {summary['page_size']} B pages: "
                 f"rdb_last_cow_size {summary['rdb_last_cow_size'] / MIB:,.1f} MiB, "
                 f"fork {summary['latest_fork_usec']:,.0f} us")
     if result.model == "prefork":
         total = s["total_memory"] / MIB
         return ("requests per worker", s["requests"], total,
-                total - summary["heap_bytes"] / MIB,
+                total - summary["heap_bytes"] / MIB, "copy-on-write (workers' copies)",
                 f"{summary['workers']} workers over a {summary['heap_bytes'] / MIB:,.0f} MiB "
                 f"heap: worker USS {summary['worker_uss_mean'] / MIB:,.1f} MiB each")
     if result.model == "storm":
         return ("seconds", s["t"], s["memory"] / MIB, s["extra_memory"] / MIB,
+                "children's copies and own memory",
                 f"{summary['children']:,} children at {summary['processes_per_second']:,.0f}/s: "
                 f"peak {summary['peak_memory'] / MIB:,.0f} MiB")
     raise ValueError(f"no plot for model {result.model!r}")
@@ -42,11 +43,10 @@ def plot(result, path):
     matplotlib.use("Agg")               # no display: render straight to the file
     import matplotlib.pyplot as plt
 
-    xlabel, x, total, cow, title = _curves(result)
+    xlabel, x, total, cow, cow_label, title = _curves(result)
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.fill_between(x, 0, total - cow, color="#9ecae1", label="shared with the fork / base",
-                    step=None)
-    ax.fill_between(x, total - cow, total, color="#fd8d3c", label="copy-on-write (copied pages)")
+    ax.fill_between(x, 0, total - cow, color="#9ecae1", label="the parent's memory (shared)")
+    ax.fill_between(x, total - cow, total, color="#fd8d3c", label=cow_label)
     ax.plot(x, total, color="#08519c", lw=1.5, label="total memory")
     peak = int(np.argmax(total))
     ax.plot([x[peak]], [total[peak]], "v", color="#a50f15", ms=10)
