@@ -4,8 +4,9 @@
 (drivers/char/mem.c null_lseek). The console is the terminal every spawned process
 starts with on descriptors 0, 1 and 2: isatty() is true there (so stdout is line
 buffered), lseek fails ESPIPE, each write is recorded with the pid that made it, and
-reads take what `feed()` typed, block (WouldBlock) when nothing is typed, give EAGAIN
-with O_NONBLOCK, and give end of file after `hangup()`.
+reads take what `feed()` typed, at most one line each (canonical mode), block
+(WouldBlock) when nothing is typed, give EAGAIN with O_NONBLOCK, and give end of file
+after `hangup()`.
 """
 import errno as E
 import os
@@ -68,9 +69,11 @@ class Console(Device):
         return len(data)
 
     def read(self, p, f, n):
-        if self.typed:
-            data = bytes(self.typed[:n])
-            del self.typed[:n]
+        typed = self.typed
+        if typed:
+            end = typed.find(b"\n", 0, n)              # canonical mode: at most one line
+            data = bytes(typed[:end + 1 if end >= 0 else n])
+            del typed[:len(data)]
             return data
         if self.hung_up or n == 0:
             return b""

@@ -378,3 +378,11 @@ def test_nonblocking_console_read_is_eagain(sh, kernel):
         sh.read_fd(0, 10)
     kernel.console.hangup()
     assert sh.read_fd(0, 10) == b""
+
+
+def test_console_read_returns_one_line_at_a_time(sh, kernel):
+    """The console is in canonical mode: a read returns at most one typed line."""
+    kernel.console.feed("first\nsecond\n")
+    assert sh.read_fd(0, 100) == b"first\n"
+    assert sh.read_fd(0, 3) == b"sec"
+    assert sh.read_fd(0, 100) == b"ond\n"
