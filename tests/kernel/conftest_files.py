@@ -3,7 +3,7 @@ import pytest
 
 from cowfast.kernel.fdtable import check_descriptions
 
-__all__ = ["descriptions_checked", "write_file", "read_file"]
+__all__ = ["descriptions_checked", "write_file", "read_file", "errno_of"]
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +21,10 @@ def write_file(kernel, path, data, mode=0o644, uid=0):
 def read_file(kernel, path):
     """Return a file's bytes directly from the file system."""
     return bytes(kernel.fs.resolve(path).data)
+
+
+def errno_of(call, *args):
+    """Call call(*args), which must raise OSError, and return its errno."""
+    with pytest.raises(OSError) as info:
+        call(*args)
+    return info.value.errno

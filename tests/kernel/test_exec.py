@@ -10,7 +10,7 @@ import pytest
 from cowfast.signals import SA_NOCLDWAIT, SigAction
 
 from .conftest_files import *  # noqa: F401,F403
-from .conftest_files import write_file
+from .conftest_files import errno_of, write_file
 
 
 @pytest.fixture
@@ -24,12 +24,6 @@ def prog(kernel):
 def child(kernel, sh):
     """A child of sh that has just been forked."""
     return kernel.process(sh.fork())
-
-
-def errno_of(call, *args):
-    with pytest.raises(OSError) as info:
-        call(*args)
-    return info.value.errno
 
 
 def test_exec_keeps_identity(kernel, sh, child, prog):

@@ -6,7 +6,7 @@ import resource
 import pytest
 
 from .conftest_files import *  # noqa: F401,F403
-from .conftest_files import write_file
+from .conftest_files import errno_of, write_file
 
 RW_CREAT = os.O_RDWR | os.O_CREAT
 
@@ -16,12 +16,6 @@ def fd(sh, kernel):
     """A descriptor of sh open O_RDWR on a 10-byte file."""
     write_file(kernel, "/tmp/f", b"0123456789")
     return sh.open("/tmp/f", os.O_RDWR)
-
-
-def errno_of(call, *args):
-    with pytest.raises(OSError) as info:
-        call(*args)
-    return info.value.errno
 
 
 def test_new_descriptor_is_lowest_free(sh, fd):

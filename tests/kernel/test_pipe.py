@@ -11,12 +11,7 @@ from cowfast import WouldBlock
 from cowfast.waitstatus import WIFSIGNALED, WTERMSIG
 
 from .conftest_files import *  # noqa: F401,F403
-
-
-def errno_of(call, *args):
-    with pytest.raises(OSError) as info:
-        call(*args)
-    return info.value.errno
+from .conftest_files import errno_of
 
 
 def test_pipe_returns_lowest_free_pair(sh):
