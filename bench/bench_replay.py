@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from cowfast import PhysicalMemory, workloads
-from cowfast.trace import FORK, READ, WRITE, Replayer, Trace
+from cowfast.kernel import Kernel
+from cowfast.trace import FORK, READ, WRITE, KernelReplayer, Replayer, Trace
 
 PAGES = 1 << 18                      # 1 GiB of 4 KiB pages
 
@@ -41,18 +42,23 @@ def build_trace(accesses, run_length, pattern="zipf", seed=1):
                  np.concatenate([head_op, op]).astype(np.uint8)).validate()
 
 
-def time_replay(trace):
+def time_replay(trace, kernel=False):
     best = float("inf")
     for _ in range(3):
-        mem = PhysicalMemory(5 * PAGES, contents=False)
-        rep = Replayer(mem, map_pages=PAGES)
+        if kernel:                       # the same trace through a Kernel's system calls
+            k = Kernel(frames=5 * PAGES + 4096, contents=False)
+            mem, rep = k.memory, KernelReplayer(k, map_pages=PAGES)
+        else:
+            mem = PhysicalMemory(5 * PAGES, contents=False)
+            rep = Replayer(mem, map_pages=PAGES)
         t0 = time.perf_counter()
         done = rep.replay(trace)
         best = min(best, time.perf_counter() - t0)
         assert done == len(trace) - 3, done          # every access applied
         mem.check()
         rep.close()
-        mem.close()
+        if not kernel:
+            mem.close()
     return best
 
 
@@ -69,6 +75,10 @@ def main():
             n = len(trace)
             print(f"{pattern:>8}  {run_length:>10,}  {-(-args.accesses // run_length):>10,}  "
                   f"{seconds:>8.3f}  {n / seconds / 1e6:>12.1f}")
+    trace = build_trace(args.accesses, 1000, "scan")
+    seconds = time_replay(trace, kernel=True)
+    print(f"{'scan':>8}  {1000:>10,}  {-(-args.accesses // 1000):>10,}  {seconds:>8.3f}  "
+          f"{len(trace) / seconds / 1e6:>12.1f}  through cowfast.Kernel (KernelReplayer)")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ from . import costmodel, workloads  # noqa: E402
 from .costmodel import CostModel  # noqa: E402
 from .models import PreforkConfig, Result, SnapshotConfig, StormConfig, run_model  # noqa: E402
 from .sweep import SweepResult, sweep  # noqa: E402  (binds cowfast.sweep to the function)
-from .trace import Replayer, Trace  # noqa: E402
+from .trace import KernelReplayer, Replayer, Trace  # noqa: E402
 
 __all__ += ["costmodel", "workloads", "CostModel", "PreforkConfig", "Result", "SnapshotConfig",
-            "StormConfig", "run_model", "SweepResult", "sweep", "Replayer", "Trace"]
+            "StormConfig", "run_model", "SweepResult", "sweep", "KernelReplayer", "Replayer",
+            "Trace"]

@@ -7,9 +7,12 @@ Columns, one row per access, in time order:
     op    uint8    READ (0), WRITE (1), FORK (2: pid forks child `page`), EXIT (3)
 
 Users fill these from their own recordings (perf mem, a Valgrind tool, an
-allocator log). The replayer drives address spaces with the bulk `touch`
+allocator log). `Replayer` drives engine address spaces with the bulk `touch`
 calls: consecutive rows with the same pid and op become one call, so a trace
-with runs of even a few dozen accesses replays at tens of millions a second.
+with runs of a thousand accesses replays at tens of millions a second.
+`KernelReplayer` drives the processes of a `cowfast.Kernel` the same way
+(their system calls: touch, fork, _exit), with the trace's pages placed in a
+private mapping at MAP_BASE.
 """
 import numpy as np
 
@@ -19,6 +22,7 @@ READ, WRITE, FORK, EXIT = 0, 1, 2, 3
 OP_NAMES = {READ: "read", WRITE: "write", FORK: "fork", EXIT: "exit"}
 COLUMNS = {"t": np.float64, "pid": np.int64, "page": np.uint64, "op": np.uint8}
 MAX_PAGE = 1 << 48                    # no page number can reach the 48-bit space
+MAP_BASE = 1 << 36                    # where KernelReplayer maps the traced pages (64 GiB)
 
 
 class Trace:
@@ -123,18 +127,23 @@ class Replayer:
         self.map_pages = map_pages
         self.accesses = 0
 
+    def _pages_to_map(self, trace):
+        if self.map_pages is None:
+            access = trace.page[trace.op <= WRITE]
+            self.map_pages = int(access.max()) + 1 if access.size else 1
+        return self.map_pages
+
     def _space(self, pid, trace):
         space = self.spaces.get(pid)
         if space is None:
-            pages = self.map_pages
-            if pages is None:
-                access = trace.page[trace.op <= WRITE]
-                pages = int(access.max()) + 1 if access.size else 1
-                self.map_pages = pages
             space = AddressSpace(self.memory)
-            space.map(0, pages * self.memory.page_size)
+            space.map(0, self._pages_to_map(trace) * self.memory.page_size)
             self.spaces[pid] = space
         return space
+
+    def _addresses(self, trace):
+        """The page numbers to touch (the trace's own here)."""
+        return trace.page
 
     def replay(self, trace, until=None):
         """Apply the trace's rows (those with t < until, if given); return the accesses done."""
@@ -146,14 +155,14 @@ class Replayer:
         run_ops = trace.op[bounds[:-1]].tolist()
         run_pids = trace.pid[bounds[:-1]].tolist()
         bounds = bounds.tolist()
-        pages, spaces = trace.page, self.spaces
+        pages, spaces = self._addresses(trace), self.spaces
         done = 0
         for start, end, op, pid in zip(bounds[:-1], bounds[1:], run_ops, run_pids):
             if op <= WRITE:
                 space = spaces.get(pid) or self._space(pid, trace)
                 done += space.touch(pages[start:end], write=op == WRITE)
             elif op == FORK:
-                spaces[int(pages[start])] = self._space(pid, trace).fork()
+                spaces[int(trace.page[start])] = self._space(pid, trace).fork()
             else:
                 space = spaces.pop(pid, None)
                 if space is not None:
@@ -166,6 +175,57 @@ class Replayer:
         for space in self.spaces.values():
             space.close()
         self.spaces.clear()
+
+
+class _ProcessSpace:
+    """A kernel process seen as a space: touch, fork and close are its system calls."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process):
+        self.process = process
+
+    def touch(self, pages, write=True):
+        return self.process.touch(pages, write)
+
+    def fork(self):
+        return _ProcessSpace(self.process.kernel.process(self.process.fork()))
+
+    def close(self):
+        if self.process.aspace is not None:     # still alive: it exits now
+            self.process._exit(0)
+
+    def stats(self):
+        return self.process.aspace.stats()
+
+
+class KernelReplayer(Replayer):
+    """Drive a cowfast.Kernel's processes through a trace.
+
+    A trace pid first seen in an access row becomes `kernel.spawn(command)` with
+    map_pages private pages mapped at MAP_BASE; trace page p is page
+    MAP_BASE // page_size + p there. FORK rows call the process's fork(), EXIT rows
+    its _exit(0). `.spaces` maps trace pids to objects whose `.process` is the
+    kernel's Process.
+    """
+
+    def __init__(self, kernel, map_pages=None, command="replay"):
+        super().__init__(kernel.memory, None, map_pages)
+        self.kernel = kernel
+        self.command = command
+
+    def _space(self, pid, trace):
+        space = self.spaces.get(pid)
+        if space is None:
+            from .kernel.memory import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE
+            process = self.kernel.spawn(self.command)
+            process.mmap(self._pages_to_map(trace) * self.memory.page_size,
+                         flags=MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr=MAP_BASE)
+            space = self.spaces[pid] = _ProcessSpace(process)
+        return space
+
+    def _addresses(self, trace):
+        return trace.page + np.uint64(MAP_BASE // self.memory.page_size)
 
 
 def _head(trace, n):

@@ -80,3 +80,26 @@ def test_replay_fork_and_exit_rows():
     assert set(rep.spaces) == {1}
     mem.check()
     rep.close()
+
+
+def test_kernel_replay_matches_engine_replay():
+    """Driving a cowfast.Kernel's processes gives the same faults as driving spaces."""
+    kernel_mod = pytest.importorskip("cowfast.kernel")
+    from cowfast.trace import KernelReplayer
+    rng = np.random.default_rng(3)
+    parent = Trace.from_pages(workloads.uniform(500, 64, rng), pid=7)
+    fork = Trace([1e9], [7], [8], [FORK])
+    after = Trace.concat([Trace.from_pages(workloads.uniform(300, 64, rng), pid=7),
+                          Trace.from_pages(workloads.uniform(300, 64, rng), pid=8, op=READ)])
+    after.t += 2e9
+    trace = Trace.concat([parent, fork, after]).validate()
+    kernel = kernel_mod.Kernel(frames=4096, contents=False)
+    krep = KernelReplayer(kernel, map_pages=64)
+    krep.replay(trace)
+    rep = replay(trace, PhysicalMemory(512, contents=False), map_pages=64)
+    for pid in (7, 8):
+        k, e = krep.spaces[pid].stats(), rep.spaces[pid].stats()
+        assert (k.cow_copies, k.zero_fills, k.reuses) == (e.cow_copies, e.zero_fills, e.reuses)
+    krep.spaces[8].close()
+    assert krep.spaces[8].process.aspace is None
+    rep.close()
