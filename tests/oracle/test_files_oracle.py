@@ -468,3 +468,50 @@ def test_hashbang_arguments():
     assert c.argv[0] == "/bin/echo"
     echoed = " ".join(c.argv[1:]).replace("/tmp/s", "SCRIPT") + "\n"
     assert clean(real) == echoed
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make files for another user")
+def test_permissions_of_another_user():
+    """E3 and open/unlink/mkdir errnos for uid 65534 against root's files, as Linux decides."""
+    def steps(base, call):
+        return [call("open", f"{base}/secret", os.O_RDONLY),         # 0600 root file
+                call("open", f"{base}/readable", os.O_WRONLY),       # 0644 root file
+                call("open", f"{base}/readable", os.O_RDONLY),
+                call("open", f"{base}/closed/f", os.O_RDONLY),       # 0700 directory
+                call("open", f"{base}/new", os.O_WRONLY | os.O_CREAT),   # 0755 root directory
+                call("unlink", f"{base}/sticky/rootfile"),           # 1777 directory
+                call("mkdir", f"{base}/newdir"),
+                call("exec", f"{base}/private"),                     # 0700 executable
+                call("exec", f"{base}/readable")]
+
+    def setup(mkdir, create, chmod, base):
+        for d, mode in (("", 0o755), ("/closed", 0o700), ("/sticky", 0o1777)):
+            mkdir(base + d)
+            chmod(base + d, mode)
+        for name, mode in (("/secret", 0o600), ("/readable", 0o644), ("/closed/f", 0o644),
+                           ("/sticky/rootfile", 0o644), ("/private", 0o700)):
+            create(base + name)
+            chmod(base + name, mode)
+
+    def real():
+        base = tempfile.mktemp()
+        setup(os.mkdir, lambda p: open(p, "wb").close(), os.chmod, base)
+        os.setgid(65534)
+        os.setuid(65534)
+
+        def call(name, path, *args):
+            if name == "exec":
+                return os.waitpid(spawn_child(lambda: _exec_errno(path, ["x"])), 0)[1] >> 8
+            return outcome(getattr(os, name), path, *args)[1]
+        return steps(base, call)
+
+    k, root = sim()
+    setup(root.mkdir, lambda p: root.close(root.open(p, os.O_CREAT | os.O_WRONLY)), root.chmod,
+          "/base")
+    user = k.spawn("user", uid=65534)
+
+    def call(name, path, *args):
+        if name == "exec":
+            return getattr(errno, outcome(user.execv, path, ["x"])[1])
+        return outcome(getattr(user, name), path, *args)[1]
+    assert clean(real) == steps("/base", call)
