@@ -119,6 +119,49 @@ class ProcessTable(RuleBasedStateMachine):
         except PermissionError:
             pass
 
+    @precondition(_any_running)
+    @rule(n=picks, pages=st.integers(-6, 12))
+    def sbrk(self, n, pages):
+        p = self._pick(n)
+        try:
+            p.sbrk(max(pages * 4096, p.mem.image.brk_start - p.sbrk(0)))
+        except OSError:
+            pass
+
+    @precondition(_any_running)
+    @rule(n=picks, pages=st.integers(1, 8), shared=st.booleans(), write=st.booleans())
+    def mmap(self, n, pages, shared, write):
+        p = self._pick(n)
+        try:
+            addr = p.mmap(pages * 4096, flags=(0x01 if shared else 0x02) | 0x20)
+        except OSError:
+            return
+        if write:
+            try:
+                p.write(addr, b"m" * pages * 4096)
+            except OSError:
+                pass
+
+    @precondition(_any_running)
+    @rule(n=picks, m=picks, pages=st.integers(1, 4))
+    def munmap(self, n, m, pages):
+        p = self._pick(n)
+        regions = sorted(p.mem.regions or ())
+        if regions:
+            start = regions[m % len(regions)]
+            p.munmap(start + 4096 * (m % 2), pages * 4096)
+
+    @precondition(_any_running)
+    @rule(n=picks, size=st.integers(0, 300_000), free=st.booleans())
+    def malloc(self, n, size, free):
+        p = self._pick(n)
+        try:
+            addr = p.malloc(size)
+        except OSError:
+            return
+        if free:
+            p.free(addr)
+
     @invariant()
     def consistent(self):
         self.k.check()
