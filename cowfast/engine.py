@@ -198,6 +198,8 @@ class AddressSpace(_Handle):
         """
         if not self.memory.contents:
             raise ValueError("memory keeps no contents (contents=False): use touch()")
+        if size < 0:                        # as cffi says for every other unsigned argument
+            raise OverflowError("can't convert negative int to unsigned")
         buf = ffi.new("char[]", size) if size else None
         rc = _as_read(self._live(), addr, buf if size else ffi.NULL, size, self._fault)
         if rc:
@@ -249,6 +251,13 @@ class AddressSpace(_Handle):
         check(lib.cf_as_stats(self._live(), s))
         return AddressSpaceStats(s.rss, s.pss_fx / _PSS_ONE, s.uss, s.shared,
                                  s.minor_faults, s.cow_copies, s.zero_fills, s.reuses)
+
+    def resident(self):
+        """(rss, peak): resident pages now and at most since creation, as /proc's
+        VmRSS and VmHWM. O(1), where stats() may walk the page tables."""
+        out = ffi.new("uint64_t[2]")
+        check(lib.cf_as_resident(self._live(), out, out + 1))
+        return out[0], out[1]
 
     def __repr__(self):
         return f"<AddressSpace {'closed' if self._ptr is None else 'open'}>"

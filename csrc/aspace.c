@@ -80,6 +80,7 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 		struct node *root = as->root, *from = parent->root;
 		memcpy(root->child, from->child, sizeof(root->child));
 		root->used = from->used;
+		as->rss = as->hwm = parent->rss;
 		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 			if (root->child[i]) {
 				root->child[i]->ref++;
@@ -122,8 +123,10 @@ static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t 
 		if (!leaf || i == 0)
 			leaf = walk_alloc_locked(as, vpn);
 		uint64_t old = leaf->pte[i];
-		if (pte_has_frame(old))
+		if (pte_has_frame(old)) {
 			frame_put_locked(m, pte_frame(old));
+			as->rss--;
+		}
 		leaf->used += !old;
 		uint64_t pte = flags;
 		if (flags & PTE_SHARED) {
@@ -135,6 +138,7 @@ static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t 
 			if (m->contents && recycled)
 				memset(frame_bytes(m, f), 0, 1u << m->page_shift);
 			pte = pte_make(flags | PTE_PRESENT | PTE_WRITABLE, f);
+			rss_add(as, 1);
 		}
 		leaf->pte[i] = pte;
 	}
@@ -153,13 +157,14 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	if (shared && last - first + 1 > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
 	if (!rc) {
 		uint64_t pte = PTE_MAPPED | ((uint64_t)prot << PTE_PROT_SHIFT) |
 			       (shared ? PTE_SHARED : 0);
 		map_range_locked(as, first, last, pte);
 		m->gen++;
 	}
+	node_cache_trim_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -232,7 +237,7 @@ int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 		rc = CF_EFAULT;
 	}
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
 	if (!rc) {
 		struct node *leaf = NULL;
 		for (uint64_t vpn = first; vpn <= last; vpn++) {
@@ -242,6 +247,7 @@ int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 			leaf->pte[i] = pte_protect(leaf->pte[i], prot);
 		}
 	}
+	node_cache_trim_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

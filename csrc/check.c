@@ -141,6 +141,11 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 		problem(&r, "%llu nodes reachable, %llu alive", (unsigned long long)count,
 			(unsigned long long)m->nodes);
 	check_frames(m, expect, &r);
+	stats_refresh_locked(m);	/* counts every space's resident pages afresh */
+	for (cf_as *as = m->spaces; as; as = as->next)
+		if (as->stats_gen == m->gen && as->cached.rss != as->rss)
+			problem(&r, "space counts %llu resident pages, its table holds %llu",
+				(unsigned long long)as->rss, (unsigned long long)as->cached.rss);
 	rc = CF_OK;
 out:
 	pthread_mutex_unlock(&m->lock);

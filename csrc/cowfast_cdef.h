@@ -48,5 +48,6 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
+int cf_as_resident(cf_as *as, uint64_t *rss, uint64_t *peak);
 
 int cf_build_sanitized(void);

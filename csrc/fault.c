@@ -40,6 +40,7 @@ static inline void batch_end(struct batch *b, cf_as *as)
 	m->fresh = b->fresh;
 	m->used += allocs;
 	as->minor_faults += faults;
+	rss_add(as, b->zero_fills);
 	as->cow_copies += b->copies;
 	as->zero_fills += b->zero_fills;
 	as->reuses += b->reuses;
@@ -192,13 +193,12 @@ static int access_args(const cf_as *as, uint64_t addr, size_t len, const void *b
 	return CF_OK;
 }
 
-/* The private leaf of @vpn for a PTE change, unless @leaf already is. */
+/* The private leaf of @vpn for a PTE change, unless @leaf already is.
+ * Preconditions: the nodes it may copy are reserved. */
 static hot_inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
 {
 	if (*ex)
 		return leaf;
-	if (node_reserve_locked(as->mem, as->mem->levels))
-		return NULL;
 	*ex = true;
 	return walk_alloc_locked(as, vpn);
 }
@@ -265,7 +265,7 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 	if (!rc && frames_needed(as, first, last) > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
 	if (!rc)
 		copy_range_locked(as, addr, (uint8_t *)src, len, true);	/* only read */
 	pthread_mutex_unlock(&m->lock);
@@ -282,7 +282,7 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 	pthread_mutex_lock(&m->lock);
 	rc = check_range(as, addr, first, last, false, fault);
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_bound(m, first, last));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
 	if (!rc)
 		copy_range_locked(as, addr, dst, len, false);
 	pthread_mutex_unlock(&m->lock);
@@ -315,9 +315,9 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 	} else if (pte & PTE_PRESENT) {
 		return CF_OK;
 	}
-	struct node *l = make_private(as, vpn, *leaf, ex);
-	if (!l)
+	if (!*ex && node_reserve_locked(as->mem, as->mem->levels))
 		return CF_ENOMEM;
+	struct node *l = make_private(as, vpn, *leaf, ex);
 	*leaf = l;
 	if (!write) {
 		fault_read(b, l, i);

@@ -113,7 +113,15 @@ struct cf_as {
 	uint64_t stats_gen;		/* mem->gen when cached was computed */
 	struct cf_as_stats cached;	/* rss, uss, shared, pss_fx          */
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;
+	uint64_t rss, hwm;		/* resident pages now and at most (VmRSS, VmHWM) */
 };
+
+static inline void rss_add(cf_as *as, uint64_t pages)
+{
+	as->rss += pages;
+	if (as->rss > as->hwm)
+		as->hwm = as->rss;
+}
 
 #define FREE_BIT 0x80000000u
 #define NO_FRAME 0x7fffffffu	/* above every frame index: nframes <= CF_MAX_FRAMES */
@@ -168,7 +176,8 @@ int node_reserve_locked(cf_mem *m, uint64_t n);
 struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive);
 bool path_shared(const cf_as *as, uint64_t vpn);
 struct node *walk_alloc_locked(cf_as *as, uint64_t vpn);
-uint64_t nodes_bound(const cf_mem *m, uint64_t first, uint64_t last);
+uint64_t nodes_needed(const cf_as *as, uint64_t first, uint64_t last, bool create);
+void node_cache_trim_locked(cf_mem *m);
 static inline unsigned node_index(uint64_t vpn, uint32_t level)
 {
 	return (unsigned)(vpn >> (NODE_BITS * level)) & NODE_MASK;
@@ -177,7 +186,7 @@ void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last);
 void node_free_locked(cf_mem *m, struct node *n);
 
 /* stats.c */
-void stats_refresh_locked(cf_mem *m);
+void stats_refresh_locked(cf_mem *m);	/* on success every as->stats_gen == m->gen */
 
 /* aspace.c */
 static inline uint64_t va_pages(const cf_mem *m) { return 1ull << (CF_VA_BITS - m->page_shift); }

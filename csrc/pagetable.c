@@ -68,14 +68,57 @@ int node_reserve_locked(cf_mem *m, uint64_t n)
 	return CF_OK;
 }
 
-/* How many nodes below the root may be allocated or copied by an operation
- * on pages [first, last]: every node position that range spans. */
-uint64_t nodes_bound(const cf_mem *m, uint64_t first, uint64_t last)
+/* Nodes below level @top (exclusive) covering pages [first, last]. */
+static uint64_t positions(uint64_t first, uint64_t last, uint32_t top)
 {
 	uint64_t n = 0;
-	for (uint32_t lvl = 1; lvl < m->levels; lvl++)
+	for (uint32_t lvl = 1; lvl <= top; lvl++)
 		n += (last >> (NODE_BITS * lvl)) - (first >> (NODE_BITS * lvl)) + 1;
 	return n;
+}
+
+/* Nodes below @n that an operation on [first, last] will copy (shared, or
+ * under a shared node) or, when @create, allocate where none is. */
+static uint64_t need_below(const struct node *n, uint64_t base, uint64_t first, uint64_t last,
+			   bool shared, bool create)
+{
+	uint64_t step = 1ull << (NODE_BITS * n->level), count = 0;
+	uint64_t lo = first > base ? (first - base) / step : 0;
+	uint64_t hi = last < base + (step << NODE_BITS) - 1 ? (last - base) / step : NODE_MASK;
+	for (uint64_t i = lo; i <= hi; i++) {
+		const struct node *c = n->child[i];
+		uint64_t cbase = base + i * step;
+		if (!c) {
+			if (create)
+				count += positions(first > cbase ? first : cbase,
+						   last < cbase + step - 1 ? last : cbase + step - 1,
+						   n->level);
+			continue;
+		}
+		bool s = shared || c->ref > 1;
+		count += s;
+		if (c->level > 0)
+			count += need_below(c, cbase, first, last, s, create);
+	}
+	return count;
+}
+
+/* Exactly the nodes that changing pages [first, last] of @as will take, so
+ * that all-or-nothing calls reserve no more host memory than they use. */
+uint64_t nodes_needed(const cf_as *as, uint64_t first, uint64_t last, bool create)
+{
+	return need_below(as->root, 0, first, last, false, create);
+}
+
+/* Give back reserved nodes beyond the cache's size after an operation. */
+void node_cache_trim_locked(cf_mem *m)
+{
+	while (m->node_cached > NODE_CACHE_MAX) {
+		struct node *n = m->node_cache;
+		m->node_cache = n->child[0];
+		m->node_cached--;
+		free(n);
+	}
 }
 
 /* Drop a reference on @n; the last one releases its frames or children. */
@@ -213,18 +256,33 @@ struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
 	return n;
 }
 
+/* Pages below @n that hold a frame (a subtree about to be dropped). */
+static uint64_t resident_below(const struct node *n)
+{
+	uint64_t count = 0;
+	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+		if (n->level == 0)
+			count += pte_has_frame(n->pte[i]);
+		else if (n->child[i])
+			count += resident_below(n->child[i]);
+	}
+	return count;
+}
+
 /* Remove pages [first, last] below *@slot, a node covering pages from @base.
- * Whole nodes are dropped by reference; emptied nodes are freed.
+ * Whole nodes are dropped by reference; emptied nodes are freed. Returns the
+ * resident pages the space lost.
  * Preconditions: 2 nodes a level reserved (only the range's ends are copied). */
-static void unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint64_t first,
-			      uint64_t last)
+static uint64_t unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint64_t first,
+				  uint64_t last)
 {
 	struct node *n = *slot;
-	uint64_t span = 1ull << (NODE_BITS * (n->level + 1));
+	uint64_t span = 1ull << (NODE_BITS * (n->level + 1)), lost = 0;
 	if (first <= base && last >= base + span - 1) {
+		lost = resident_below(n);
 		node_put_locked(m, n);
 		*slot = NULL;
-		return;
+		return lost;
 	}
 	if (n->ref > 1)
 		n = node_unshare_locked(m, slot);
@@ -238,12 +296,14 @@ static void unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint
 		if (n->level == 0) {
 			if (!n->pte[i])
 				continue;
-			if (pte_has_frame(n->pte[i]))
+			if (pte_has_frame(n->pte[i])) {
 				frame_put_locked(m, pte_frame(n->pte[i]));
+				lost++;
+			}
 			n->pte[i] = 0;
 			n->used--;
 		} else if (n->child[i]) {
-			unmap_node_locked(m, &n->child[i], base + i * step, first, last);
+			lost += unmap_node_locked(m, &n->child[i], base + i * step, first, last);
 			if (!n->child[i])
 				n->used--;
 		}
@@ -252,6 +312,7 @@ static void unmap_node_locked(cf_mem *m, struct node **slot, uint64_t base, uint
 		node_put_locked(m, n);
 		*slot = NULL;
 	}
+	return lost;
 }
 
 /* Unmap pages [first, last] of @as; the root stays even when empty. */
@@ -263,7 +324,7 @@ void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last)
 	for (uint64_t i = first / step; i <= last / step; i++) {
 		if (!root->child[i])
 			continue;
-		unmap_node_locked(as->mem, &root->child[i], i * step, first, last);
+		as->rss -= unmap_node_locked(as->mem, &root->child[i], i * step, first, last);
 		if (!root->child[i])
 			root->used--;
 	}

@@ -159,3 +159,14 @@ int cf_as_stats(cf_as *as, struct cf_as_stats *out)
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
+
+int cf_as_resident(cf_as *as, uint64_t *rss, uint64_t *peak)
+{
+	if (!as || !rss || !peak)
+		return CF_EINVAL;
+	pthread_mutex_lock(&as->mem->lock);
+	*rss = as->rss;
+	*peak = as->hwm;
+	pthread_mutex_unlock(&as->mem->lock);
+	return CF_OK;
+}

@@ -168,11 +168,6 @@ def _in_child_with_address_space_limit(extra_bytes, body):
     return got.decode() or None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: cf_as_protect reserves a node for every page-table position the range spans "
-    "(nodes_bound) before changing anything, even when no node is shared, and keeps the "
-    "reserve in the node cache past NODE_CACHE_MAX: protecting a 64 GiB mapping needs another "
-    "~129 MiB of host memory and fails with ENOMEM when it is not there"))
 def test_protect_of_private_mapping_takes_no_host_memory():
     """protect of a large, unshared mapping succeeds without host memory to spare."""
     from cowfast import AddressSpace, PhysicalMemory

@@ -150,9 +150,6 @@ def test_negative_address_overflows(aspace):
         aspace.read(-1, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "engine bug: read() allocates ffi.new('char[]', size) before the C call, so a negative "
-    "size raises ValueError('negative array length'), not cffi's OverflowError (docs/engine.md)"))
 def test_negative_size_overflows(aspace):
     """A negative read size is refused with OverflowError, like every negative number."""
     aspace.map(BASE, PAGE)
