@@ -435,3 +435,12 @@ def test_environ_view_is_read_only(sh):
         sh.environ["X"] = "y"
     with pytest.raises(ValueError):
         sh.putenv("A=B", "c")
+
+
+def test_exec_is_logged(kernel, child, prog):
+    """With the event log on, a successful exec records an `exec` event with path and command."""
+    kernel.log_events(True)
+    child.execv(prog, ["prog"])
+    event = [e for e in kernel.events if e.kind == "exec"][0]
+    assert event.pid == child.pid
+    assert event.fields == {"path": prog, "command": "prog"}
