@@ -3,7 +3,7 @@
 A scenario is a list of steps ``(who, op, first, stop)``: ``who`` is ``"P"`` (the process that
 made the mapping) or ``"C"`` (its child after a ``fork`` step), ``op`` is one of ``write``,
 ``read`` (one byte per page of pages ``first..stop-1``), ``protect_none``, ``protect_r``,
-``protect_rw``, ``fork``
+``protect_rw``, ``smaps`` (this mapping's Rss, Private, Shared and Pss), ``fork``
 or ``exit`` (the child exits and P reaps it). Every step runs in a real process forked from the
 test, on ``mmap(MAP_PRIVATE | MAP_ANONYMOUS)`` memory with transparent huge pages disabled
 (``MADV_NOHUGEPAGE``), and an access step reports the ``ru_minflt`` delta measured around it
@@ -77,14 +77,37 @@ class _Region:
         self.addr = ctypes.addressof(self._view)
 
     def step(self, op, first, stop):
-        """Run one step in this process; return its minor-fault delta (None if not an access)."""
+        """Run one step in this process; return its minor-fault delta (None if not an access),
+        or for ``smaps`` this mapping's figures."""
         if op in ACCESSES:
             return _measure(self.m, [i * PAGE for i in range(first, stop)], op == "write",
                             self.scratch)
+        if op == "smaps":
+            return self.smaps()
         prot = PROTS[op]
         if _libc.mprotect(self.addr + first * PAGE, (stop - first) * PAGE, prot):
             raise OSError(ctypes.get_errno(), "mprotect")
         return None
+
+
+    def smaps(self):
+        """[rss, uss, shared] in pages and Pss in kB, summed over the VMAs of this mapping
+        (mprotect may have split it), from /proc/self/smaps."""
+        lo, hi = self.addr, self.addr + len(self.m)
+        kb = {"Rss": 0, "Pss": 0, "Private_Clean": 0, "Private_Dirty": 0, "Shared_Clean": 0,
+              "Shared_Dirty": 0}
+        inside = False
+        with open("/proc/self/smaps") as f:
+            for line in f:
+                head = line.split()[0]
+                if "-" in head and not head.endswith(":"):
+                    start, end = (int(x, 16) for x in head.split("-"))
+                    inside = lo <= start and end <= hi
+                elif inside and head[:-1] in kb:
+                    kb[head[:-1]] += int(line.split()[1])
+        page_kb = PAGE // 1024
+        return [kb["Rss"] // page_kb, (kb["Private_Clean"] + kb["Private_Dirty"]) // page_kb,
+                (kb["Shared_Clean"] + kb["Shared_Dirty"]) // page_kb, kb["Pss"]]
 
 
 def _readline(fd):
@@ -106,7 +129,7 @@ def _serve(region, cmd_r, res_w):
             if op == "exit":
                 break
             delta = region.step(op, int(first), int(stop))
-            os.write(res_w, f"{delta}\n".encode())
+            os.write(res_w, (json.dumps(delta) + "\n").encode())
     finally:
         os._exit(0)
 
@@ -134,8 +157,7 @@ def _drive(steps, pages):
                 child = None
                 out.append(None)
             else:
-                delta = _readline(child[2]).strip()
-                out.append(None if delta == "None" else int(delta))
+                out.append(json.loads(_readline(child[2])))
         else:
             out.append(region.step(op, first, stop))
     if child is not None:

@@ -1,7 +1,8 @@
-"""Minor faults per step: cowfast against the real kernel's ru_minflt on anonymous private memory.
+"""cowfast against the real kernel on anonymous private memory: ru_minflt and smaps per step.
 
 Each scenario runs on real memory in real forked processes (tests/oracle/realmem.py) and on
-cowfast, and every access step must cost the same number of minor faults on both. Scenario names
+cowfast; every access step must cost the same number of minor faults on both, and after every
+step each process's Rss, Private, Shared and Pss for the mapping must match. Scenario names
 follow Linux's selftests/mm/cow.c where one exists.
 """
 import sys
@@ -96,6 +97,10 @@ def cowfast_deltas(steps):
         elif op.startswith("protect"):
             a.protect(BASE + first * realmem.PAGE, (stop - first) * realmem.PAGE,
                       realmem.PROTS[op])
+        elif op == "smaps":
+            got = a.stats()
+            out.append([got.rss, got.uss, got.shared, int(got.pss * realmem.PAGE) // 1024])
+            continue
         else:
             a.touch(vpns, write=op == "write")
         out.append(a.stats().minor_faults - before if op in realmem.ACCESSES else None)
@@ -106,9 +111,20 @@ def cowfast_deltas(steps):
 
 
 def kernel_deltas(steps):
-    """The real kernel's minimum ru_minflt delta per access step over REPEATS runs."""
+    """The real kernel's minimum ru_minflt delta per access step over REPEATS runs (smaps
+    figures have no noise: the first run's)."""
     runs = [realmem.run(steps, N) for _ in range(REPEATS)]
-    return [None if d[0] is None else min(d) for d in zip(*runs)]
+    return [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
+
+
+def with_smaps(steps):
+    """The scenario with each live process's smaps figures taken after every step."""
+    out, child = [], False
+    for step in steps:
+        out.append(step)
+        child = {"fork": True, "exit": False}.get(step[1], child)
+        out += [(who, "smaps", 0, 0) for who in ([P, C] if child else [P])]
+    return out
 
 
 @pytest.mark.parametrize("steps", [pytest.param(s, id=k) for k, s in SCENARIOS.items()]
@@ -116,6 +132,16 @@ def kernel_deltas(steps):
 def test_minor_faults_match_kernel(steps):
     """Every access step costs cowfast exactly the minor faults it costs the real kernel."""
     assert cowfast_deltas(steps) == kernel_deltas(steps)
+
+
+@pytest.mark.parametrize("steps", [pytest.param(s, id=k) for k, s in SCENARIOS.items()]
+                         + [pytest.param(ZERO_ONLY_FORK.values[0], id=ZERO_ONLY_FORK.id)])
+def test_smaps_match_kernel(steps):
+    """After every step each process's rss, uss, shared and pss equal the kernel's smaps."""
+    steps = with_smaps(steps)
+    stats = [i for i, s in enumerate(steps) if s[1] == "smaps"]
+    got, want = cowfast_deltas(steps), kernel_deltas(steps)
+    assert [got[i] for i in stats] == [want[i] for i in stats]
 
 
 def test_kernel_runner_sees_faults():
@@ -154,8 +180,9 @@ def scenarios(draw, length=12):
     return steps
 
 
-@settings(settings.default, max_examples=25)
+@settings(settings.default, max_examples=15)
 @given(scenarios())
 def test_random_scenarios_match_kernel(steps):
-    """Random mixes of fork, exit, reads, writes and mprotect fault alike on cowfast and Linux."""
+    """Random mixes of fork, exit, reads, writes and mprotect: same faults, same smaps figures."""
+    steps = with_smaps(steps)
     assert cowfast_deltas(steps) == kernel_deltas(steps)
