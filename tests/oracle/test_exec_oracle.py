@@ -63,7 +63,7 @@ def test_cloexec_across_exec():
     assert clean(real) == [fds, mask]
 
 
-def _realexec_errno(path, argv, env=None):
+def _real_exec_errno(path, argv, env=None):
     def body():
         try:
             os.execve(path, argv, env or {})
@@ -94,7 +94,7 @@ def test_exec_errnos():
                 fh.write(b"" if name == "empty" else b"\x7fELF")
             os.chmod(f"{base}/{name}", mode)
         table = args(base)
-        return [_realexec_errno(*table[c]) for c in cases]
+        return [_real_exec_errno(*table[c]) for c in cases]
 
     k, p = sim()
     k.fs.makedirs("/t")
