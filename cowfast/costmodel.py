@@ -6,15 +6,21 @@ probe and `save()`s them as JSON; `load()` returns the saved model, or the
 defaults below, labelled as such, when there is no calibration file.
 
 The probe (4 KiB pages, transparent huge pages off by madvise):
-- fork: time os.fork() of this process holding N1 and N2 written pages; the
-  slope is the per-page cost (Linux copies each PTE and takes a page reference),
-  the intercept the fixed cost (Python's at-fork hooks included);
+- fork: time os.fork() of this process holding 1 Ki to 64 Ki written pages
+  (Linux copies each PTE and takes a page reference). The cost per page grows
+  with the size once the page tables and page structs outgrow the caches, so
+  the model keeps the measured curve and interpolates along it; beyond its end
+  it extends the last segment's slope. The smallest size gives the fixed cost
+  (Python's at-fork hooks included);
 - copy-on-write: the child writes one byte in each shared page;
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
 - zero fill: one write to each page of a fresh anonymous mapping.
 Each fault cost is the timed pass minus a second, fault-free pass over the
-same pages, so the store itself is not counted.
+same pages, so the store itself is not counted. Every time is the calling
+thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the kernel's work in fork and in
+faults is charged to the thread that caused it), so a busy machine's
+preemptions do not count; fork times are the minimum of `repeat` forks.
 """
 import dataclasses
 import json
@@ -36,11 +42,14 @@ class CostModel:
 
     # Defaults: the probe's figures on a 2-core Linux 6.18 VM, used only when this
     # machine has no calibration file; `source` says so wherever they are shown.
-    fork_base_ns: float = 320_000.0
-    fork_ns_per_page: float = 15.0
-    cow_fault_ns: float = 2_200.0
-    zero_fill_ns: float = 1_280.0
-    reuse_fault_ns: float = 700.0
+    fork_base_ns: float = 250_000.0
+    fork_ns_per_page: float = 42.0
+    # (resident pages, fork ns) measured; empty: the straight line above
+    fork_curve: tuple = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
+                         (65536, 3_000_000.0))
+    cow_fault_ns: float = 2_600.0
+    zero_fill_ns: float = 1_500.0
+    reuse_fault_ns: float = 900.0
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"
 
@@ -62,7 +71,14 @@ class CostModel:
     def fork_usec(self, resident_pages):
         """Predicted fork() time in microseconds for a process with that many resident pages
         (Redis's latest_fork_usec)."""
-        return (self.fork_base_ns + self.fork_ns_per_page * resident_pages) / 1000.0
+        if not self.fork_curve:
+            return (self.fork_base_ns + self.fork_ns_per_page * resident_pages) / 1000.0
+        pages, ns = zip(*self.fork_curve)
+        if resident_pages >= pages[-1]:
+            slope = ((ns[-1] - ns[-2]) / (pages[-1] - pages[-2])) if len(pages) > 1 else 0.0
+            return (ns[-1] + max(slope, 0.0) * (resident_pages - pages[-1])) / 1000.0
+        return float(np.interp(resident_pages, (0, *pages),
+                               (self.fork_base_ns, *ns))) / 1000.0
 
     def fault_seconds(self, cow_copies=0, zero_fills=0, reuses=0):
         """Predicted kernel time in seconds spent in those faults."""
@@ -75,7 +91,10 @@ class CostModel:
     @classmethod
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        fields = {k: v for k, v in data.items() if k in names}
+        if "fork_curve" in fields:      # JSON brings lists back; the model is frozen
+            fields["fork_curve"] = tuple(tuple(point) for point in fields["fork_curve"])
+        return cls(**fields)
 
 
 def default_path():
@@ -119,10 +138,10 @@ def _region(pages):
 
 
 def _write_pass_ns(view, value):
-    """Time one store into each page (a strided numpy store: no Python per page)."""
-    t0 = time.perf_counter_ns()
+    """CPU time of one store into each page (a strided numpy store: no Python per page)."""
+    t0 = time.thread_time_ns()
     view[::PROBE_PAGE] = value
-    return time.perf_counter_ns() - t0
+    return time.thread_time_ns() - t0
 
 
 def _fault_ns(view, value, pages):
@@ -142,16 +161,16 @@ def _zero_fill_ns(pages):
 
 
 def _fork_ns(pages, repeat):
-    """Minimum time of os.fork() in the parent while holding `pages` written pages."""
+    """Minimum CPU time of os.fork() in the parent while holding `pages` written pages."""
     m, view = _region(pages)
     view[::PROBE_PAGE] = 1
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter_ns()
+        t0 = time.thread_time_ns()
         pid = os.fork()
         if pid == 0:
             os._exit(0)
-        best = min(best, time.perf_counter_ns() - t0)
+        best = min(best, time.thread_time_ns() - t0)
         os.waitpid(pid, 0)
     del view
     m.close()
@@ -190,27 +209,25 @@ def _cow_and_reuse_ns(pages):
     return cow, reuse
 
 
-def calibrate(pages=16384, fork_pages=(1024, 32768), repeat=15):
+def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
-
-    Fork times are the minimum of `repeat` forks: on a busy machine a fork of a
-    few milliseconds is often preempted, and the minimum is the kernel's own cost.
 
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
-    small, large = fork_pages
-    fork_small = _fork_ns(small, repeat)
-    fork_large = _fork_ns(large, repeat)
-    per_page = max(fork_large - fork_small, 0) / (large - small)
-    base = max(fork_small - per_page * small, 0.0)
+    curve = [(n, float(_fork_ns(n, repeat))) for n in sorted(fork_pages)]
+    for i in range(1, len(curve)):      # the minimum of noisy samples can dip: keep it monotone
+        curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
+    (n0, t0), (n1, t1) = curve[0], curve[-1]
+    per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
+    base = max(t0 - per_page * n0, 0.0)
     cows, reuses, zeros = [], [], []
     for _ in range(3):
         cow, reuse = _cow_and_reuse_ns(pages)
         cows.append(cow)
         reuses.append(reuse)
         zeros.append(_zero_fill_ns(pages))
-    return CostModel(fork_base_ns=base, fork_ns_per_page=per_page,
+    return CostModel(fork_base_ns=base, fork_ns_per_page=per_page, fork_curve=tuple(curve),
                      cow_fault_ns=float(np.median(cows)), zero_fill_ns=float(np.median(zeros)),
                      reuse_fault_ns=float(np.median(reuses)), page_size=PROBE_PAGE,
                      source="calibrated")

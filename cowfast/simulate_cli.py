@@ -52,6 +52,8 @@ def add_parser(subparsers):
                      help=f"where to save (default ${costmodel.ENV_VAR} or "
                           "~/.cache/cowfast/calibration.json)")
     cal.add_argument("--pages", type=int, default=16384, help="pages per fault probe")
+    cal.add_argument("--fork-pages", default="1024,8192,32768,65536",
+                     help="resident sizes in pages at which fork is timed (comma-separated)")
     cal.set_defaults(func=run_calibrate)
     return sim
 
@@ -127,13 +129,14 @@ def run(args, out=None):
 def run_calibrate(args, out=None):
     """Measure this machine's kernel, save and print the coefficients."""
     out = out or sys.stdout
-    model = costmodel.calibrate(pages=args.pages)
+    sizes = tuple(int(n) for n in args.fork_pages.split(","))
+    model = costmodel.calibrate(pages=args.pages, fork_pages=sizes)
     path = costmodel.save(model, args.output)
-    rows = [["fork, fixed", round(model.fork_base_ns / 1000, 1), "us"],
-            ["fork, per resident page", round(model.fork_ns_per_page, 2), "ns"],
-            ["copy-on-write fault", round(model.cow_fault_ns, 1), "ns"],
-            ["zero-fill fault", round(model.zero_fill_ns, 1), "ns"],
-            ["reuse fault", round(model.reuse_fault_ns, 1), "ns"]]
+    rows = [[f"fork with {n:,} resident pages", ns / 1000, "us"] for n, ns in model.fork_curve]
+    rows += [["fork, per resident page (overall)", model.fork_ns_per_page, "ns"],
+             ["copy-on-write fault", model.cow_fault_ns, "ns"],
+             ["zero-fill fault", model.zero_fill_ns, "ns"],
+             ["reuse fault", model.reuse_fault_ns, "ns"]]
     print(bold(f"kernel costs for {model.page_size} B pages", out), file=out)
     print(table(["event", "cost", "unit"], rows), file=out)
     print(f"saved to {path}", file=out)

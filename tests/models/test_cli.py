@@ -56,6 +56,7 @@ def test_calibrate_saves_where_asked(tmp_path, capsys):
     """`cowfast calibrate --output F` saves a calibration that load() then reads."""
     from cowfast import costmodel
     path = tmp_path / "cal.json"
-    simulate_cli.main(["calibrate", "--output", str(path), "--pages", "256"])
+    simulate_cli.main(["calibrate", "--output", str(path), "--pages", "256",
+                       "--fork-pages", "64,512"])
     assert costmodel.load(path).calibrated
     assert "copy-on-write fault" in capsys.readouterr().out

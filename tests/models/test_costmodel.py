@@ -30,7 +30,8 @@ def test_save_then_load(tmp_path):
 
 def test_predictions_are_linear():
     """fork_usec and fault_seconds are the coefficients times the counts."""
-    m = costmodel.CostModel(fork_base_ns=1000, fork_ns_per_page=10, cow_fault_ns=2000,
+    m = costmodel.CostModel(fork_base_ns=1000, fork_ns_per_page=10, fork_curve=(),
+                            cow_fault_ns=2000,
                             zero_fill_ns=1000, reuse_fault_ns=500)
     assert m.fork_usec(1000) == pytest.approx(11.0)
     assert m.fault_seconds(cow_copies=1000, zero_fills=1000, reuses=2000) == pytest.approx(4e-3)
@@ -48,5 +49,22 @@ def test_probe_measures_positive_costs():
     """A small probe of the real kernel gives positive fault costs (values are not asserted:
     timing belongs to bench/)."""
     m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=1)
+    assert [n for n, _ in m.fork_curve] == [64, 1024]
     assert m.calibrated
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
+
+
+def test_fork_curve_interpolates_and_extends_last_slope():
+    """With a measured curve, fork time interpolates between points and extends the last
+    segment's slope beyond them."""
+    m = costmodel.CostModel(fork_base_ns=100_000,
+                            fork_curve=((1000, 200_000.0), (3000, 600_000.0)))
+    assert m.fork_usec(0) == pytest.approx(100.0)
+    assert m.fork_usec(2000) == pytest.approx(400.0)
+    assert m.fork_usec(5000) == pytest.approx(1000.0)
+
+
+def test_fork_curve_survives_json(tmp_path):
+    """A saved curve loads back as the same tuples."""
+    m = costmodel.CostModel(fork_curve=((1, 2.0), (3, 4.0)), source="calibrated")
+    assert costmodel.load(costmodel.save(m, tmp_path / "c.json")).fork_curve == m.fork_curve

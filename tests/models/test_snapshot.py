@@ -5,7 +5,7 @@ from cowfast.costmodel import CostModel
 from cowfast.models.snapshot import SnapshotConfig, expected_cow_pages_uniform, run
 
 MIB = 1 << 20
-COSTS = CostModel(fork_base_ns=1000, fork_ns_per_page=10, cow_fault_ns=2000)
+COSTS = CostModel(fork_base_ns=1000, fork_ns_per_page=10, fork_curve=(), cow_fault_ns=2000)
 PAGES = 16 * MIB // 4096          # 4096 pages, 4 records of 1 KiB each
 
 

@@ -2,7 +2,8 @@
 from cowfast.costmodel import CostModel
 from cowfast.models.storm import StormConfig, run
 
-COSTS = CostModel(fork_base_ns=1000, fork_ns_per_page=0, cow_fault_ns=1000, zero_fill_ns=1000,
+COSTS = CostModel(fork_base_ns=1000, fork_ns_per_page=0, fork_curve=(), cow_fault_ns=1000,
+                  zero_fill_ns=1000,
                   reuse_fault_ns=1000)
 
 
