@@ -3,7 +3,7 @@ import pytest
 
 from cowfast.kernel.fdtable import check_descriptions
 
-__all__ = ["descriptions_checked", "write_file", "read_file", "errno_of"]
+__all__ = ["descriptions_checked", "prog", "write_file", "read_file", "errno_of"]
 
 
 @pytest.fixture(autouse=True)
@@ -11,6 +11,13 @@ def descriptions_checked(kernel):
     """After each test, every description's count matches the descriptors that point to it."""
     yield
     check_descriptions(kernel)
+
+
+@pytest.fixture
+def prog(kernel):
+    """/usr/bin/prog: an installed program with a data variable `answer`."""
+    kernel.fs.install("/usr/bin/prog", text_pages=2, data={"answer": 42})
+    return "/usr/bin/prog"
 
 
 def write_file(kernel, path, data, mode=0o644, uid=0):
