@@ -111,12 +111,13 @@ class Kernel(TableMixin):
         return img
 
     def spawn(self, command="a.out", *, text_pages=4, data=None, bss=None, text=None, uid=0,
-              new_session=False):
-        """Start a new program as a child of init, in a new process group; return its Process.
+              new_session=True):
+        """Start a new program as a child of init and return its Process.
 
         The address space is laid out as a C program's (image.py): shared text, data
-        initialised from `data`, zeroed `bss`, an empty heap, a stack. new_session also
-        makes it a session leader (as setsid(1)).
+        initialised from `data`, zeroed `bss`, an empty heap, a stack. It leads a new
+        session and process group, as services started by init do (setsid);
+        new_session=False leaves it in init's session, leading only a new group.
 
         Raises BlockingIOError (EAGAIN) when no pid is free, OSError (ENOMEM) when strict
         overcommit cannot commit its memory.

@@ -5,14 +5,15 @@ the pool at once), then the resources of later layers (exit hooks: descriptors),
 then exit_notify(): children are re-parented before the process becomes a zombie,
 so a zombie never has children (forget_original_parent, find_new_reaper: the nearest
 living ancestor that is a child subreaper, else init; gVisor task_exit.go
-findReparentTargetLocked). release() is release_task(): the pid, its groups and the
+findReparentTargetLocked); a process group orphaned with stopped members gets SIGHUP and
+SIGCONT (kill_orphaned_pgrp). release() is release_task(): the pid, its groups and the
 table entry are freed when the zombie is reaped.
 """
 from ..waitstatus import W_EXITCODE
 from .entry import enter
 from .limits import combine
-from .signal import SIGCHLD, notify_parent, send_signal
-from .state import ALIVE, REAPED, ZOMBIE
+from .signal import SIGCHLD, SIGCONT, SIGHUP, notify_parent, send_signal
+from .state import ALIVE, REAPED, STOPPED, ZOMBIE
 from .waitq import WaitQueue
 
 
@@ -30,6 +31,7 @@ def do_exit(p, status):
         p.aspace = None
     if p.childmap:
         _forget_original_parent(p)
+    kill_orphaned_pgrp(p, None)
     p.state = ZOMBIE
     p.wstatus = status
     p.pending = 0
@@ -75,6 +77,7 @@ def _forget_original_parent(p):
         k.adopt(reaper, child)
         if child.pdeath_signal and child.state in ALIVE:
             send_signal(child, child.pdeath_signal)
+        kill_orphaned_pgrp(child, p)
         if child.state is ZOMBIE:
             _notify_or_reap(child)
         elif child.stop_report or child.continued:
@@ -83,6 +86,36 @@ def _forget_original_parent(p):
             reaper.waitable.add(child)
         if k.emit is not None:
             k.emit(k.clock, "reparent", child.pid, ppid=reaper.pid)
+
+
+def kill_orphaned_pgrp(p, parent):
+    """SIGHUP then SIGCONT to p's group if it just became orphaned with a stopped member.
+
+    Linux kill_orphaned_pgrp(): at p's exit (parent None: the link was p's own parent)
+    or when p is re-parented away from `parent`, a group whose members no longer have a
+    parent in another group of the same session (init does not count) and that holds a
+    stopped process is sent SIGHUP then SIGCONT (man exit(3)).
+    """
+    ignored = p
+    if parent is None:
+        parent = p.real_parent
+    else:
+        ignored = None
+    pgid = p.pgid
+    if parent.pgid == pgid or parent.sid != p.sid:
+        return                            # the usual fork child: its parent's own group
+    group = p.kernel.pgrps.get(pgid, {})
+    if not any(m.state is STOPPED for m in group.values()):
+        return
+    for m in group.values():
+        if m is ignored or m.state is ZOMBIE or m.real_parent.pid == 1:
+            continue
+        if m.real_parent.pgid != pgid and m.real_parent.sid == m.sid:
+            return                        # still a link to a job-control parent
+    for sig in (SIGHUP, SIGCONT):
+        for m in list(group.values()):
+            if m is not ignored:          # the exiting process takes no more signals
+                send_signal(m, sig)
 
 
 def reap(parent, zombie):

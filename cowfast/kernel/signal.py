@@ -17,6 +17,7 @@ from .waitq import WaitQueue
 
 SIGCHLD = S.Signals.SIGCHLD
 SIGCONT = S.Signals.SIGCONT
+SIGHUP = S.Signals.SIGHUP
 SIGKILL = S.Signals.SIGKILL
 SIGSEGV = S.Signals.SIGSEGV
 _CONT_BIT = S.sigmask(SIGCONT)

@@ -123,3 +123,46 @@ def test_prctl_unknown_option_is_einval(sh):
     """Options cowfast does not model are EINVAL."""
     with pytest.raises(OSError):
         sh.prctl(12345)
+
+
+def test_orphaned_group_with_stopped_member_gets_sighup_and_sigcont(kernel, sh):
+    """exit(3): a group orphaned by an exit, with a stopped member, gets SIGHUP then SIGCONT."""
+    leader = kernel.process(sh.fork())
+    leader.setpgid(0, 0)                             # a job: its parent sh is the link outside
+    stopped = kernel.process(leader.fork())
+    handled = kernel.process(leader.fork())
+    got = []
+    handled.signal(signal.SIGHUP, lambda s, p: got.append(s))
+    leader.kill(stopped.pid, signal.SIGSTOP)
+    leader._exit(0)
+    assert stopped.status() == "dead"                # SIGHUP after the SIGCONT, reaped by init
+    handled.getpid()
+    assert got == [signal.SIGHUP] and handled.status() == "running"
+
+
+def test_group_without_stopped_members_is_left_alone(kernel, sh):
+    """No stopped member: an orphaned group gets nothing."""
+    leader = kernel.process(sh.fork())
+    leader.setpgid(0, 0)
+    c = kernel.process(leader.fork())
+    leader._exit(0)
+    assert c.status() == "running" and c.sigpending() == set()
+
+
+def test_group_that_was_already_orphaned_gets_nothing(kernel, sh):
+    """A session leader's exit orphans no group: its parent was in another session."""
+    leader = kernel.process(sh.fork())
+    leader.setsid()
+    stopped = kernel.process(leader.fork())
+    leader.kill(stopped.pid, signal.SIGSTOP)
+    leader._exit(0)
+    assert stopped.status() == "stopped"
+
+
+def test_fork_child_exit_keeps_the_group(kernel, sh):
+    """A child in its parent's group exiting orphans nothing, even with a stopped sibling."""
+    a = kernel.process(sh.fork())
+    b = kernel.process(sh.fork())
+    sh.kill(b.pid, signal.SIGSTOP)
+    a._exit(0)
+    assert b.status() == "stopped"

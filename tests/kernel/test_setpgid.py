@@ -3,9 +3,11 @@ import pytest
 
 
 def test_child_inherits_group_and_session(kernel, sh, child):
-    """fork keeps pgid and sid; spawn starts a new group in init's session."""
+    """fork keeps pgid and sid; spawn starts a new session and group, as init's services."""
     assert child.getpgid(0) == sh.pid == sh.getpgrp()
-    assert child.getsid(0) == 1 and kernel.init.getsid(0) == 1
+    assert child.getsid(0) == sh.pid == sh.getsid(0) and kernel.init.getsid(0) == 1
+    other = kernel.spawn("daemon", new_session=False)
+    assert other.getsid(0) == 1 and other.getpgrp() == other.pid
 
 
 def test_setpgid_zero_zero_makes_a_new_group(child):

@@ -151,3 +151,44 @@ def _read_all(fd):
         if not chunk:
             return data.decode()
         data += chunk
+
+
+def test_orphaned_group_with_stopped_member_is_hung_up():
+    """exit(3): S (subreaper) -> B (setsid) -> A (own group) -> C stopped; A exits: C dies of SIGHUP."""
+    def real():
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        r, w = os.pipe()
+
+        def b_body():
+            os.setsid()
+
+            def a_body():
+                os.setpgid(0, 0)
+                c = spawn_child(lambda: time.sleep(10) or 0)
+                os.kill(c, signal.SIGSTOP)
+                os.waitpid(c, os.WUNTRACED)
+                os.write(w, f"{c}".encode())
+                return 3
+            a = spawn_child(a_body)
+            return os.waitpid(a, 0)[1] >> 8
+        b = spawn_child(b_body)
+        os.close(w)
+        c = int(_read_all(r))
+        status_c = os.waitpid(c, 0)[1]
+        status_b = os.waitpid(b, 0)[1]
+        return [status_c, status_b]
+
+    k, s = sim()
+    s.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    b = k.process(s.fork())
+    b.setsid()
+    a = k.process(b.fork())
+    a.setpgid(0, 0)
+    c = k.process(a.fork())
+    a.kill(c.pid, signal.SIGSTOP)
+    a.waitpid(c.pid, os.WUNTRACED)
+    a._exit(3)
+    b._exit(b.waitpid(a.pid, 0)[1] >> 8)
+    status_c = s.waitpid(c.pid, 0)[1]
+    status_b = s.waitpid(b.pid, 0)[1]
+    assert run_real(real) == [status_c, status_b] == [signal.SIGHUP, 0x300]
