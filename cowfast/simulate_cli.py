@@ -28,10 +28,10 @@ def _add_config_options(parser, config_cls):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
                                 default=field.default, help=meta.get("help"))
         else:
-            kind = _flag_type(field)
-            parser.add_argument(flag, type=kind, default=field.default,
+            shown = "none" if field.default in ("", None) else field.default
+            parser.add_argument(flag, type=_flag_type(field), default=field.default,
                                 choices=meta.get("choices"),
-                                help=f"{meta.get('help')} (default {field.default})")
+                                help=f"{meta.get('help')} (default {shown})")
 
 
 def add_parser(subparsers):

@@ -28,7 +28,7 @@ class SnapshotConfig:
     layout: str = option(
         "", "bytes per record of each place a write dirties, comma-separated, each its own "
             "region (an allocator size class); the rest of the data set is never written. "
-            "Overrides touches_per_write. Redis SET of 100-B values: '24,32,112'")
+            "Overrides touches_per_write. Redis SET of 100-B values: '32,32,112'")
     serialise_mib_per_sec: float = option(200.0, "speed at which the child writes the snapshot")
     distribution: str = option("uniform", "key distribution of the writes",
                                choices=workloads.DISTRIBUTIONS)
