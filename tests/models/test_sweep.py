@@ -72,3 +72,9 @@ def test_dask_local_cluster():
             distributed.Client(cluster) as client:
         result = sweep("snapshot", GRID, base=BASE, executor=client.get_executor())
     _check(result)
+
+
+def test_run_model_names_the_models_it_knows():
+    """An unknown model name is refused with the list of models."""
+    with pytest.raises(ValueError, match="snapshot, prefork, storm"):
+        run_model("bgsave")
