@@ -157,7 +157,8 @@ def main(argv=None):
     print(f"  ratio (real / cowfast, medians): {_med(real) / _med(cf):.0f}x")
     m = many_processes(args.procs)
     print(f"{m['n']:,} live processes (children of one 256-page process)")
-    print(f"  fork {m['fork_us']:.1f} us each, _exit {m['exit_us']:.1f} us, wait {m['wait_us']:.1f} us")
+    print(f"  fork {m['fork_us']:.1f} us each, _exit {m['exit_us']:.1f} us, "
+          f"wait {m['wait_us']:.1f} us")
     print(f"  host memory {m['total_host_mib']:.0f} MiB held: "
           f"{m['host_bytes_per_process']:.0f} B per process "
           f"(engine metadata {m['engine_metadata_per_process']:.0f} B)")

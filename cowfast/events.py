@@ -53,7 +53,7 @@ class EventLog:
         return [e.kind for e in self.events]
 
     def to_jsonl(self, file=None):
-        """Return the log as JSON Lines text; also write it to `file` (path or text file) if given."""
+        """Return the log as JSON Lines; also write it to `file` (a path or text file) if given."""
         text = "".join(json.dumps({k: _jsonable(v) for k, v in e.as_dict().items()}) + "\n"
                        for e in self.events)
         _write(file, text)

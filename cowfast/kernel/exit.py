@@ -12,7 +12,7 @@ table entry are freed when the zombie is reaped.
 from ..waitstatus import W_EXITCODE
 from .entry import enter
 from .limits import combine
-from .signal import SIGCHLD, SIGCONT, SIGHUP, notify_parent, send_signal
+from .signal import SIGCONT, SIGHUP, notify_parent, send_signal
 from .state import ALIVE, REAPED, STOPPED, ZOMBIE
 from .waitq import WaitQueue
 
@@ -184,4 +184,4 @@ class ExitCalls:
         return func
 
 
-__all__ = ["ExitCalls", "do_exit", "find_new_reaper", "reap", "release", "SIGCHLD"]
+__all__ = ["ExitCalls", "do_exit", "find_new_reaper", "kill_orphaned_pgrp", "reap", "release"]

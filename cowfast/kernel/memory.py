@@ -14,7 +14,7 @@ import resource
 
 from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
-from .entry import check_still_running, enter, raise_errno
+from .entry import enter, raise_errno
 from .image import MMAP_TOP, STACK_TOP, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
@@ -343,12 +343,11 @@ class MemoryCalls(InfoCalls):
 def _log_faults(k, p, before, after):
     faults = after.minor_faults - before.minor_faults
     if faults:
-        k.emit(k.clock, "fault", p.pid, faults=faults, zero_fills=after.zero_fills - before.zero_fills,
-               reuses=after.reuses - before.reuses)
+        k.emit(k.clock, "fault", p.pid, faults=faults,
+               zero_fills=after.zero_fills - before.zero_fills, reuses=after.reuses - before.reuses)
     copies = after.cow_copies - before.cow_copies
     if copies:
         k.emit(k.clock, "copy", p.pid, pages=copies)
 
 
-__all__ = ["Layout", "MemoryCalls", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS",
-           "MAP_FIXED", "check_still_running"]
+__all__ = ["Layout", "MemoryCalls", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_FIXED"]

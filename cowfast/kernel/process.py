@@ -44,7 +44,7 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls,
         self.pid = pid
         self.real_parent = parent
         self.childmap = None            # pid -> Process, in fork/adoption order, zombies included
-        self.waitable = None            # pid -> child with a report for wait (zombie, stop, continue)
+        self.waitable = None            # WaitQueue: children with a report (zombie, stop, continue)
         self.seq = 0                    # position among the parent's children (Linux list order)
         self.pgid = pid
         self.sid = pid

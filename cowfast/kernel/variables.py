@@ -44,7 +44,7 @@ class Variables:
         return self.p.mem.find(name)
 
     def heap(self, name, value):
-        """Define name on the heap (malloc), initialised to value (int or bytes); return its address."""
+        """Define name on the heap (malloc), set to value (int or bytes); return its address."""
         raw = INT.pack(value) if isinstance(value, int) else bytes(value)
         addr = self.p.malloc(len(raw))
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))

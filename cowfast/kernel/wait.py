@@ -134,7 +134,7 @@ class WaitCalls:
         Returns (0, 0) with WNOHANG when a selected child exists but none changed.
 
         Raises:
-            ChildProcessError: ECHILD, no child matches pid (or SIGCHLD is ignored and all are gone).
+            ChildProcessError: ECHILD, no child matches pid (or SIGCHLD is ignored, all gone).
             InterruptedError: EINTR, a handler without SA_RESTART ran while it was sleeping here.
             OSError: EINVAL, options has an unknown bit.
             ProcessLookupError: ESRCH, pid is INT_MIN.

@@ -26,7 +26,7 @@ def test_default_action_kills_without_core_when_rlimit_core_is_zero(sh, child, s
 
 @pytest.mark.parametrize("sig", CORE + NO_CORE)
 def test_core_flag_exactly_for_core_signals_when_allowed(sh, child, sig):
-    """W7 with cores enabled: WCOREDUMP exactly for ABRT, BUS, FPE, ILL, QUIT, SEGV, SYS, TRAP, XCPU, XFSZ."""
+    """W7 with cores enabled: WCOREDUMP exactly for ABRT BUS FPE ILL QUIT SEGV SYS TRAP XCPU XFSZ."""
     child.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     sh.kill(child.pid, sig)
     _, status = sh.wait()

@@ -1,4 +1,4 @@
-"""The C program's memory: layout, brk/sbrk, malloc/free, mmap/munmap/mprotect, SIGSEGV, psutil views."""
+"""A C program's memory: layout, brk, malloc, mmap, mprotect, SIGSEGV, psutil's views."""
 import resource
 import signal
 

@@ -1,4 +1,4 @@
-"""Orphans and subreapers: exit(3) re-parenting, prctl(2) PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG."""
+"""Orphans and subreapers: exit(3) re-parenting, prctl(2) CHILD_SUBREAPER and PDEATHSIG."""
 import signal
 
 import pytest

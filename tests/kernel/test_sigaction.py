@@ -54,7 +54,7 @@ def test_bad_handler_is_type_error(sh):
 
 
 def test_handler_runs_at_targets_next_system_call(kernel, sh, child):
-    """Another process's signal is pending until the target's next call; then the handler runs there."""
+    """A signal from another process is pending until the target's next call; its handler runs then."""
     got = []
     child.signal(signal.SIGUSR1, lambda s, p: got.append((s, p.pid)))
     sh.kill(child.pid, signal.SIGUSR1)

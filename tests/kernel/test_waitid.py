@@ -36,7 +36,7 @@ def test_bad_options_are_einval(sh, child, options):
 @pytest.mark.parametrize("idtype,id", [(P_PID, 0), (P_PID, -1), (P_PGID, -1), (99, 0),
                                        (P_PIDFD, 3)])
 def test_bad_idtype_or_id_is_einval(sh, child, idtype, id):
-    """I15: P_PID id <= 0, P_PGID id < 0, unknown idtype -> EINVAL (P_PIDFD: no descriptors here)."""
+    """I15: P_PID id <= 0, P_PGID id < 0, unknown idtype, P_PIDFD (no pidfds here) -> EINVAL."""
     with pytest.raises(OSError) as info:
         sh.waitid(idtype, id, WEXITED)
     assert info.value.errno == 22

@@ -87,7 +87,8 @@ def test_subreaper_adopts_grandchild_and_gets_sigchld_twice():
             deadline = time.monotonic() + 5
             while len(got) < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)               # let Python run the second SIGCHLD handler
-            os.write(w, f"{status_b} {status_c} {len(got)} {prctl(PR_GET_CHILD_SUBREAPER)}".encode())
+            sub = prctl(PR_GET_CHILD_SUBREAPER)
+            os.write(w, f"{status_b} {status_c} {len(got)} {sub}".encode())
         a = spawn_child(a_body)
         os.waitpid(a, 0)
         os.close(w)
@@ -154,7 +155,7 @@ def _read_all(fd):
 
 
 def test_orphaned_group_with_stopped_member_is_hung_up():
-    """exit(3): S (subreaper) -> B (setsid) -> A (own group) -> C stopped; A exits: C dies of SIGHUP."""
+    """exit(3): S (subreaper) -> B (setsid) -> A (own group) -> C stopped; A exits: C gets SIGHUP."""
     def real():
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         r, w = os.pipe()

@@ -48,8 +48,8 @@ def test_kill_errnos():
     victim = k.process(p.fork())
     attacker = k.process(p.fork())
     attacker.setuid(NOBODY)
-    res = [outcome(attacker.kill, victim.pid, signal.SIGTERM), outcome(attacker.kill, victim.pid, 0),
-           outcome(attacker.kill, NOT_A_PID, 0)]
+    res = [outcome(attacker.kill, victim.pid, signal.SIGTERM),
+           outcome(attacker.kill, victim.pid, 0), outcome(attacker.kill, NOT_A_PID, 0)]
     res += [outcome(p.kill, victim.pid, 999), outcome(p.kill, victim.pid, -1),
             outcome(p.kill, -NOT_A_PID, 0), outcome(p.kill, -(1 << 31), 0),
             outcome(p.killpg, NOT_A_PID, 0), outcome(p.kill, victim.pid, 0)]

@@ -1,4 +1,4 @@
-"""wait/waitpid/waitid: errnos, WNOHANG, order, stop/continue reports, on the real kernel and cowfast."""
+"""wait/waitpid/waitid on the real kernel and cowfast: errnos, WNOHANG, order, stop/continue."""
 import os
 import signal
 import sys
@@ -120,7 +120,7 @@ def test_stop_continue_and_kill_reports():
 
 
 def test_waitid_wnowait_then_reap_then_echild():
-    """I13, I12, I15: WSTOPPED on a zombie is ECHILD; WNOWAIT twice; reap; ECHILD; exit(300) -> 44."""
+    """I12, I13, I15: WSTOPPED on a zombie is ECHILD; WNOWAIT twice, reap, ECHILD; 300 -> 44."""
     def real():
         pid = spawn_child(lambda: 300)
         wait_until_exited(pid)
