@@ -67,9 +67,10 @@ def fork_exit_wait(k, p):
     return pid
 
 
-def cowfast_cycle(pages, cycles, contents=False):
+def cowfast_cycle(pages, cycles, contents=False, log=False):
     """Return ns per cycle (a list) for a process with `pages` resident pages."""
     k, p = resident_process(pages, contents)
+    k.log_events(log)
     used = k.memory.stats().used
     assert p.memory_info().rss >= pages * PAGE
     times = []
@@ -83,6 +84,7 @@ def cowfast_cycle(pages, cycles, contents=False):
     finally:
         gc.enable()
     assert k.memory.stats().used == used and len(k.procs) == 2
+    assert (len(k.events) >= 3 * cycles) if log else len(k.events) == 0
     k.check()
     k.close()
     return times
@@ -155,6 +157,8 @@ def main(argv=None):
     print(f"  real kernel  median {_med(real) / 1e3:10.1f} us   min {min(real) / 1e3:10.1f} us"
           f"   ({len(real)} cycles, rss {rss} pages)")
     print(f"  ratio (real / cowfast, medians): {_med(real) / _med(cf):.0f}x")
+    logged = cowfast_cycle(pages, args.cycles, log=True)
+    print(f"  cowfast with the event log on: median {_med(logged) / 1e3:.1f} us")
     m = many_processes(args.procs)
     print(f"{m['n']:,} live processes (children of one 256-page process)")
     print(f"  fork {m['fork_us']:.1f} us each, _exit {m['exit_us']:.1f} us, "

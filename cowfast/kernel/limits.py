@@ -7,6 +7,7 @@ CPU). RUSAGE_CHILDREN holds the totals of reaped children and their own reaped
 descendants, added only at reap time, as Linux does (ru_maxrss is the maximum).
 """
 import resource
+from typing import NamedTuple
 
 from .. import signals as S
 from .entry import enter, raise_errno
@@ -31,6 +32,18 @@ _KNOWN = frozenset(range(16))          # RLIMIT_CPU (0) .. RLIMIT_RTTIME (15) on
 # Usage vector: the order of the fields kept per process (summed, maxrss maxed).
 MINFLT, MAJFLT, NSIGNALS, MAXRSS, COW_COPIES, ZERO_FILLS, REUSES = range(7)
 ZERO_USAGE = (0, 0, 0, 0, 0, 0, 0)
+
+
+class Usage(NamedTuple):
+    """A process's counters: faults as getrusage names them, and the engine's breakdown."""
+
+    minor_faults: int
+    major_faults: int
+    nsignals: int
+    maxrss_kib: int
+    cow_copies: int
+    zero_fills: int
+    reuses: int
 
 
 def combine(a, b):
@@ -116,6 +129,14 @@ class LimitCalls:
         self.hiwater = max(self.hiwater, st.rss * self.kernel.page_size // 1024)
         return (st.minor_faults, 0, self.nsignals, self.hiwater, st.cow_copies, st.zero_fills,
                 st.reuses)
+
+    def usage(self):
+        """Return this process's own Usage (a zombie keeps the figures it died with)."""
+        return Usage(*self.usage_now())
+
+    def children_usage(self):
+        """Return the Usage totals of reaped children and their descendants (RUSAGE_CHILDREN)."""
+        return Usage(*(self.cusage or ZERO_USAGE))
 
     def rusage_both(self):
         """Return the struct_rusage wait4 reports for this child: its own plus its children's."""

@@ -180,3 +180,17 @@ def test_wait_after_sleep_then_signal_without_sa_restart_is_eintr(kernel, sh, ch
         sh.wait()
     with pytest.raises(WouldBlock):
         sh.wait()
+
+
+def test_children_usage_adds_copies_and_faults_at_reap(kernel, sh):
+    """children_usage() totals the engine's counters (copies, zero fills) of reaped children."""
+    sh.vars["buf"] = b"x" * 4096
+    c = kernel.process(sh.fork())
+    c.vars["buf"] = b"y"                          # one copy-on-write copy
+    c.vars.heap("h", b"z" * 8192)                 # zero-filled pages
+    own = c.usage()
+    assert own.cow_copies == 1 and own.zero_fills >= 2 and own.minor_faults >= 3
+    c._exit(0)
+    assert sh.children_usage().cow_copies == 0
+    sh.wait()
+    assert sh.children_usage() == own
