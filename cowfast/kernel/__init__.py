@@ -141,7 +141,6 @@ class Kernel(TableMixin):
         p.mem.commit = commit
         img.users += 1
         p.uid = uid
-        p.accessed = True                # loading data faulted pages in
         p.pgid = pid
         p.sid = pid if new_session else self.init.sid
         self.attach(p, self.init)

@@ -121,9 +121,10 @@ class LimitCalls:
         """Return this process's own usage vector (the snapshot taken at exit, once dead)."""
         if self.final is not None:
             return self.final
-        if self.aspace is None or not self.accessed:
-            # No access since fork: the engine's counters are still 0, and stats() (a
-            # page-table walk) is skipped, which keeps fork + _exit O(1).
+        if self.aspace is None or (self.fault_mark is not None and
+                                   self.fault_mark == self.kernel.memory.stats().minor_faults):
+            # No fault anywhere since this process was forked: its counters are still 0
+            # and stats() (a page-table walk) is skipped, keeping fork + _exit O(1).
             return (0, 0, self.nsignals, self.hiwater, 0, 0, 0)
         st = self.aspace.stats()
         self.hiwater = max(self.hiwater, st.rss * self.kernel.page_size // 1024)

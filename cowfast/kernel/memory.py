@@ -133,7 +133,6 @@ class MemoryCalls(InfoCalls):
 
     def _access(self, op, *args):
         k = self.kernel
-        self.accessed = True
         before = self.aspace.stats() if k.emit is not None else None
         try:
             result = op(*args)

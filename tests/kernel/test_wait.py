@@ -194,3 +194,19 @@ def test_children_usage_adds_copies_and_faults_at_reap(kernel, sh):
     assert sh.children_usage().cow_copies == 0
     sh.wait()
     assert sh.children_usage() == own
+
+
+def test_faults_made_by_other_layers_are_counted_at_exit(kernel, sh):
+    """A write straight to the AddressSpace (as the stdio layer does) still reaches wait4's rusage."""
+    c = kernel.process(sh.fork())
+    c.aspace.write(sh.vars.address("g"), b"\x07")
+    c._exit(0)
+    assert sh.wait4(c.pid, 0)[2].ru_minflt == 1
+
+
+def test_child_that_touched_nothing_reports_zero_faults(kernel, sh):
+    """fork then _exit: no fault, so the child's minflt is 0 (and no page-table walk is needed)."""
+    sh.vars["g"] = 5
+    c = kernel.process(sh.fork())
+    c._exit(0)
+    assert c.minflt() == 0 and sh.wait4(c.pid, 0)[2].ru_minflt == 0
