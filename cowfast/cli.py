@@ -20,7 +20,8 @@ def main(argv=None):
         return runner_cli.handle(args)
     if args.command == "demo":
         demo.run(sys.stdout, data_mib=args.mib, page_size=args.page_size)
-    return 0
+        return 0
+    return args.func(args)      # simulate, calibrate: their parsers name their handler
 
 
 if __name__ == "__main__":
