@@ -1,7 +1,9 @@
-"""`cowfast demo`: a process-sized address space forked, written and measured.
+"""`cowfast demo`: a process-sized address space forked, written and measured,
+then the classic fork programs run on the simulated kernel.
 
-The story of a snapshotting fork (Redis BGSAVE and friends): a parent holding
-a data set forks; the child only reads it while the parent keeps writing.
+The first part is the story of a snapshotting fork (Redis BGSAVE and friends):
+a parent holding a data set forks; the child only reads it while the parent
+keeps writing.
 """
 import time
 
@@ -68,3 +70,9 @@ def run(out, data_mib=1024, page_size=4096, seed=1):
     mem.check()
     parent.close()
     mem.close()
+    print(file=out)
+    print(bold("5. Programs that run: the classic fork programs on the simulated kernel", out),
+          file=out)
+    print(file=out)
+    from .runner.demo import walk     # the kernel and runner load only for this part
+    walk(out)
