@@ -1,13 +1,14 @@
 """Run a page-access scenario on real anonymous private memory and count minor faults.
 
-A scenario is a list of steps ``(who, op, first, stop)``: ``who`` is ``"P"`` (the process that
-made the mapping) or ``"C"`` (its child after a ``fork`` step), ``op`` is one of ``write``,
-``read`` (one byte per page of pages ``first..stop-1``), ``protect_none``, ``protect_r``,
-``protect_rw``, ``smaps`` (this mapping's Rss, Private, Shared and Pss), ``fork``
-or ``exit`` (the child exits and P reaps it). Every step runs in a real process forked from the
-test, on ``mmap(MAP_PRIVATE | MAP_ANONYMOUS)`` memory with transparent huge pages disabled
-(``MADV_NOHUGEPAGE``), and an access step reports the ``ru_minflt`` delta measured around it
-inside the process that made the access.
+A scenario is a list of steps ``(who, op, first, stop)``. ``who`` is ``"P"`` (the process that
+made the mapping), ``"C"`` (made by P's ``fork``) or ``"G"`` (made by C's ``fork``). ``op`` is one
+of ``write`` or ``read`` (one byte per page of pages ``first..stop-1``), ``protect_none``,
+``protect_r``, ``protect_rw``, ``smaps`` (this mapping's Rss, Private, Shared and Pss), ``fork``
+or ``exit`` (``who`` exits; C may exit before G, which P then adopts as child subreaper). Every
+step runs in a real process forked from the test, on ``mmap(MAP_PRIVATE | MAP_ANONYMOUS)``
+memory with transparent huge pages disabled (``MADV_NOHUGEPAGE``), and an access step reports
+the ``ru_minflt`` delta measured around it inside the process that made the access. P talks to
+the others through a pair of FIFOs each.
 
 Python itself faults too: after a fork each heap page the interpreter writes (a refcount) is a
 copy-on-write fault. So every access runs its exact code path once on an empty page list and
@@ -21,13 +22,18 @@ import mmap
 import os
 import resource
 import select
+import shutil
 import signal
+import tempfile
 import traceback
 
 PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 ACCESSES = ("write", "read")
+GENERATIONS = ("P", "C", "G")                   # a fork by one makes the next
+NEXT = dict(zip(GENERATIONS, GENERATIONS[1:]))
+PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT = 60                                    # seconds a scenario may take, however loaded
 PROTS = {"protect_none": 0, "protect_r": mmap.PROT_READ,
          "protect_rw": mmap.PROT_READ | mmap.PROT_WRITE}
@@ -91,23 +97,24 @@ class _Region:
 
 
     def smaps(self):
-        """[rss, uss, shared] in pages and Pss in kB, summed over the VMAs of this mapping
-        (mprotect may have split it), from /proc/self/smaps."""
+        """[rss, uss, shared] in pages, then Pss in kB and the number of VMAs it was summed
+        over: mprotect may have split the mapping, and smaps rounds Pss down per VMA."""
         lo, hi = self.addr, self.addr + len(self.m)
         kb = {"Rss": 0, "Pss": 0, "Private_Clean": 0, "Private_Dirty": 0, "Shared_Clean": 0,
               "Shared_Dirty": 0}
-        inside = False
+        inside, vmas = False, 0
         with open("/proc/self/smaps") as f:
             for line in f:
                 head = line.split()[0]
                 if "-" in head and not head.endswith(":"):
                     start, end = (int(x, 16) for x in head.split("-"))
                     inside = lo <= start and end <= hi
+                    vmas += inside
                 elif inside and head[:-1] in kb:
                     kb[head[:-1]] += int(line.split()[1])
         page_kb = PAGE // 1024
         return [kb["Rss"] // page_kb, (kb["Private_Clean"] + kb["Private_Dirty"]) // page_kb,
-                (kb["Shared_Clean"] + kb["Shared_Dirty"]) // page_kb, kb["Pss"]]
+                (kb["Shared_Clean"] + kb["Shared_Dirty"]) // page_kb, kb["Pss"], vmas]
 
 
 def _readline(fd):
@@ -120,50 +127,102 @@ def _readline(fd):
     return buf.decode()
 
 
-def _serve(region, cmd_r, res_w):
-    """The child: run the steps P sends, reply with each delta, exit on 'exit' (or any error,
-    which P then sees as the end of its result pipe)."""
+def _serve(region, fifo_dir, name, inherited):
+    """A process other than P: open its two FIFOs, then run the steps P sends and reply with
+    each result; 'fork' starts the next generation, 'exit' (or any error) ends the process, which
+    P sees as the end of its result FIFO."""
     try:
+        for fd in inherited:                        # else an ancestor's exit would never show
+            os.close(fd)
+        cmd = os.open(f"{fifo_dir}/{name}.cmd", os.O_RDONLY)
+        res = os.open(f"{fifo_dir}/{name}.res", os.O_WRONLY)
         while True:
-            op, first, stop = _readline(cmd_r).split()
+            op, first, stop = _readline(cmd).split()
             if op == "exit":
                 break
-            delta = region.step(op, int(first), int(stop))
-            os.write(res_w, (json.dumps(delta) + "\n").encode())
+            if op == "fork":
+                if os.fork() == 0:
+                    _serve(region, fifo_dir, NEXT[name], [cmd, res])
+                result = None
+            else:
+                result = region.step(op, int(first), int(stop))
+            os.write(res, (json.dumps(result) + "\n").encode())
     finally:
         os._exit(0)
 
 
-def _drive(steps, pages):
-    """Process P: make the mapping, run the scenario, return one delta (or None) per step."""
-    region, child, out = _Region(pages), None, []
-    for who, op, first, stop in steps:
+class _Driver:
+    """Process P: the mapping's maker, and the one that talks to every other process."""
+
+    def __init__(self, pages, keep_open):
+        self.region, self.keep_open = _Region(pages), keep_open
+        self.dir = tempfile.mkdtemp(prefix="cowfast-oracle-")
+        self.fifos = {}                             # name -> (cmd fd, res fd)
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)   # orphans come back to be reaped
+
+    def _connect(self, name):
+        for end in ("cmd", "res"):
+            os.mkfifo(f"{self.dir}/{name}.{end}")
+        return name
+
+    def _opened(self, name):
+        cmd = os.open(f"{self.dir}/{name}.cmd", os.O_WRONLY)
+        self.fifos[name] = (cmd, os.open(f"{self.dir}/{name}.res", os.O_RDONLY))
+
+    def _send(self, name, op, first=0, stop=0):
+        os.write(self.fifos[name][0], f"{op} {first} {stop}\n".encode())
+
+    def _exit(self, name):
+        """Tell `name` to exit and wait until it has: its FIFO closes after its memory is gone
+        (do_exit: exit_mm() before exit_files())."""
+        self._send(name, "exit")
+        cmd, res = self.fifos.pop(name)
+        while os.read(res, 4096):
+            pass
+        os.close(cmd)
+        os.close(res)
+        for end in ("cmd", "res"):
+            os.unlink(f"{self.dir}/{name}.{end}")
+
+    def step(self, who, op, first, stop):
+        if op == "fork" and who == "P":
+            inherited = [self.keep_open] + [fd for pair in self.fifos.values() for fd in pair]
+            name = self._connect(NEXT[who])
+            if os.fork() == 0:
+                _serve(self.region, self.dir, name, inherited)
+            self._opened(name)
+            return None
+        if who == "P":
+            return self.region.step(op, first, stop)
+        if op == "exit":
+            self._exit(who)
+            return None
         if op == "fork":
-            cmd_r, cmd_w = os.pipe()
-            res_r, res_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(cmd_w)
-                os.close(res_r)
-                _serve(region, cmd_r, res_w)
-            os.close(cmd_r)
-            os.close(res_w)
-            child = (pid, cmd_w, res_r)
-            out.append(None)
-        elif who == "C":
-            os.write(child[1], f"{op} {first} {stop}\n".encode())
-            if op == "exit":
-                os.waitpid(child[0], 0)
-                child = None
-                out.append(None)
-            else:
-                out.append(json.loads(_readline(child[2])))
-        else:
-            out.append(region.step(op, first, stop))
-    if child is not None:
-        os.write(child[1], b"exit 0 0\n")
-        os.waitpid(child[0], 0)
-    return out
+            self._connect(NEXT[who])
+        self._send(who, op, first, stop)
+        result = json.loads(_readline(self.fifos[who][1]))
+        if op == "fork":
+            self._opened(NEXT[who])
+        return result
+
+    def finish(self):
+        for name in sorted(self.fifos, key=GENERATIONS.index, reverse=True):
+            self._exit(name)
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _drive(steps, pages, keep_open):
+    """Run every step in order; return one result (or None) per step."""
+    driver = _Driver(pages, keep_open)
+    try:
+        return [driver.step(*step) for step in steps]
+    finally:
+        driver.finish()
 
 
 def run(steps, pages):
@@ -173,7 +232,7 @@ def run(steps, pages):
     if pid == 0:
         try:
             os.close(r)
-            payload = {"deltas": _drive(steps, pages)}
+            payload = {"deltas": _drive(steps, pages, w)}
         except BaseException:                       # report, never return into pytest
             payload = {"error": traceback.format_exc()}
         os.write(w, json.dumps(payload).encode())
