@@ -119,6 +119,7 @@ class AddressSpace:
         self.mem, self.accounted = memory, accounted
         self.pages = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.peak = 0                               # VmHWM: the most resident pages ever
         self.closed = False
         memory.spaces.append(self)
 
@@ -197,6 +198,12 @@ class AddressSpace:
             self._count("reuses")
         p.exclusive = True
 
+    def _rss(self):
+        return sum(p.resident() for p in self.pages.values())
+
+    def _note_peak(self):
+        self.peak = max(self.peak, self._rss())
+
     def _drop(self, vpn):
         p = self.pages.pop(vpn, None)
         if p is not None and p.resident():
@@ -214,6 +221,7 @@ class AddressSpace:
         for vpn in vpns:
             self._drop(vpn)
             self.pages[vpn] = Page(prot, shared, self.mem.alloc() if shared else None)
+        self._note_peak()
 
     def unmap(self, addr, length):
         self._open()
@@ -260,6 +268,7 @@ class AddressSpace:
             if self.mem.contents:
                 self.mem.data[p.frame][off:off + n] = data[pos:pos + n]
             pos += n
+        self._note_peak()
         return len(data)
 
     def touch(self, pages, write=True):
@@ -271,14 +280,17 @@ class AddressSpace:
         vpns = [int(v) for v in pages]
         if any(v >= (1 << VA_BITS) // self.mem.page_size for v in vpns):
             raise _einval()
-        for done, vpn in enumerate(vpns):
-            code = self._segv_check(vpn, write)
-            if code:
-                raise _segv(vpn * self.mem.page_size, code, done)
-            p = self.pages[vpn]
-            if write and self._needs_frame(p) and not self.mem.free:
-                raise _oom(done)
-            self._write_fault(p) if write else self._read_fault(p)
+        try:
+            for done, vpn in enumerate(vpns):
+                code = self._segv_check(vpn, write)
+                if code:
+                    raise _segv(vpn * self.mem.page_size, code, done)
+                p = self.pages[vpn]
+                if write and self._needs_frame(p) and not self.mem.free:
+                    raise _oom(done)
+                self._write_fault(p) if write else self._read_fault(p)
+        finally:
+            self._note_peak()                       # the pages done before a failure count
         return len(vpns)
 
     def fork(self):
@@ -292,6 +304,7 @@ class AddressSpace:
             if q.resident():
                 self.mem.refcount[q.frame] += 1
             child.pages[vpn] = q
+        child.peak = child._rss()                   # Linux dup_mm(): hiwater_rss = rss
         return child
 
     def stats(self):
@@ -306,6 +319,11 @@ class AddressSpace:
                 shared += mapcount >= 2
         return AddressSpaceStats(rss, pss_fx / PSS_ONE, uss, shared,
                                  *(self.counters[c] for c in COUNTERS))
+
+    def resident(self):
+        """(rss, peak) in pages: /proc's VmRSS and VmHWM."""
+        self._open()
+        return self._rss(), self.peak
 
     def close(self):
         if not self.closed:

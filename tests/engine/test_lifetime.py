@@ -16,6 +16,7 @@ CALLS = {
     "touch": lambda a: a.touch(np.zeros(1, dtype=np.uint64)),
     "fork": lambda a: a.fork(),
     "stats": lambda a: a.stats(),
+    "resident": lambda a: a.resident(),
 }
 
 

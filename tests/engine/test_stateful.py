@@ -142,6 +142,7 @@ class EngineMatchesModel(RuleBasedStateMachine):
         self.live.remove(s)
         self._same(lambda: a.write(0, b"x"), lambda: r.write(0, b"x"))
         self._same(a.fork, r.fork)
+        self._same(a.resident, r.resident)
         self._same(a.close, r.close)
 
     @invariant()
@@ -151,6 +152,7 @@ class EngineMatchesModel(RuleBasedStateMachine):
         assert self.mem.stats() == self.ref.stats()
         for a, r in self.live:
             assert a.stats() == r.stats()
+            assert a.resident() == r.resident()
 
     def teardown(self):
         """Every mapped slot's bytes agree too, read or not during the program."""

@@ -1,5 +1,8 @@
 """Statistics: smaps_rollup meanings of rss/pss/uss/shared, page caches, memory totals."""
-from cowfast import AddressSpace, AddressSpaceStats, MemoryStats
+import numpy as np
+import pytest
+
+from cowfast import AddressSpace, AddressSpaceStats, MemoryStats, OutOfFramesError
 from tests.engine.conftest import BASE, PAGE
 
 ONE = 1 << 32
@@ -121,3 +124,48 @@ def test_stats_follow_changes_in_other_spaces(aspace):
         assert aspace.stats().uss == 0
         child.write(BASE, b"x")
         assert aspace.stats().uss == 1
+
+
+def test_resident_tracks_rss_and_peak(aspace):
+    """resident() is (rss, peak): unmapping lowers rss, never the peak (VmRSS, VmHWM)."""
+    assert aspace.resident() == (0, 0)
+    resident(aspace, 4)
+    assert aspace.resident() == (4, 4)
+    aspace.unmap(BASE, 3 * PAGE)
+    assert aspace.resident() == (1, 4)
+
+
+def test_resident_ignores_zero_pages(aspace):
+    """Zero-page mappings are not resident for resident() either."""
+    aspace.map(BASE, 4 * PAGE)
+    aspace.read(BASE, 4 * PAGE)
+    assert aspace.resident() == (0, 0)
+
+
+def test_resident_agrees_with_stats(aspace):
+    """resident()'s rss equals stats().rss, through fork and copies."""
+    resident(aspace, 3)
+    with aspace.fork() as child:
+        child.write(BASE, b"c")
+        child.unmap(BASE + PAGE, PAGE)
+        for a in (aspace, child):
+            assert a.resident()[0] == a.stats().rss
+
+
+def test_child_peak_starts_at_its_rss(aspace):
+    """A child's peak starts at its rss at fork, not at the parent's peak (Linux dup_mm)."""
+    resident(aspace, 4)
+    aspace.unmap(BASE, 2 * PAGE)
+    with aspace.fork() as child:
+        assert child.resident() == (2, 2)
+        assert aspace.resident() == (2, 4)
+
+
+def test_peak_counts_pages_done_before_out_of_frames(tiny):
+    """A touch that runs out of frames part-way still raised the peak by the pages it did."""
+    with AddressSpace(tiny) as a:
+        a.map(0, 16 * 512)
+        with pytest.raises(OutOfFramesError):
+            a.touch(np.arange(16, dtype=np.uint64))
+        a.unmap(0, 16 * 512)
+        assert a.resident() == (0, 8)
