@@ -169,3 +169,27 @@ def test_peak_counts_pages_done_before_out_of_frames(tiny):
             a.touch(np.arange(16, dtype=np.uint64))
         a.unmap(0, 16 * 512)
         assert a.resident() == (0, 8)
+
+
+def test_fork_metadata_is_one_root_whatever_the_size(memory):
+    """fork adds as much metadata as an empty space (its root): nothing grows with the pages."""
+    before = memory.metadata_bytes()
+    with AddressSpace(memory):
+        root = memory.metadata_bytes() - before
+    with AddressSpace(memory) as a:
+        for i in range(16):
+            a.map(i << 30, 8 * PAGE)
+            a.write(i << 30, b"x" * (8 * PAGE))
+        grown = memory.metadata_bytes()
+        with a.fork():
+            assert memory.metadata_bytes() - grown == root
+
+
+def test_metadata_returns_when_spaces_close(memory):
+    """Closing every space gives back its page-table nodes: less than one root remains."""
+    with AddressSpace(memory) as a:
+        root = memory.metadata_bytes()
+        for i in range(16):
+            a.map(i << 30, PAGE)
+            a.write(i << 30, b"x")
+    assert memory.metadata_bytes() < root
