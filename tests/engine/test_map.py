@@ -5,7 +5,7 @@ import pytest
 
 from cowfast import (PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, OutOfFramesError,
                      SegmentationFault)
-from tests.engine.conftest import BASE, PAGE
+from tests.engine.conftest import BASE, PAGE, in_child_with_address_space_limit
 
 TOP = 1 << 48
 
@@ -132,3 +132,20 @@ def test_read_write_exec_prot_maps_writable_page(aspace):
     aspace.map(BASE, PAGE, prot=PROT_READ | PROT_WRITE | PROT_EXEC)
     aspace.write(BASE, b"ok")
     assert aspace.read(BASE, 2) == b"ok"
+
+
+def test_failed_huge_map_gives_host_memory_back():
+    """A private map too big for host memory fails and leaves no node reserve behind."""
+    from cowfast import PhysicalMemory
+
+    def body():
+        mem = PhysicalMemory(8, page_size=4096, contents=False)
+        a = AddressSpace(mem)
+        try:
+            a.map(0, 1 << 40)                       # 2**28 pages: ~2 GiB of leaves
+        except MemoryError:
+            pass
+        a.map(0, 1 << 34)                           # ~32 MiB of leaves fit again
+        bytearray(64 << 20)
+
+    assert in_child_with_address_space_limit(300 << 20, body) is None

@@ -4,7 +4,7 @@ import errno
 import pytest
 
 from cowfast import PROT_READ, PROT_WRITE, SegmentationFault
-from tests.engine.conftest import BASE, PAGE
+from tests.engine.conftest import BASE, PAGE, in_child_with_address_space_limit
 
 RW = PROT_READ | PROT_WRITE
 
@@ -142,32 +142,6 @@ def test_protect_partial_range(written):
         written.write(BASE + PAGE, b"no")
 
 
-def _in_child_with_address_space_limit(extra_bytes, body):
-    """Run body() in a forked child whose address space may grow by extra_bytes only;
-    return the repr of what it raised, or None."""
-    import os
-    import resource
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            with open("/proc/self/status") as f:
-                vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
-            limit = vm * 1024 + extra_bytes
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            body()
-            msg = b""
-        except BaseException as e:              # reported to the parent, never raised here
-            msg = repr(e).encode()
-        os.write(w, msg)
-        os._exit(0)
-    os.close(w)
-    got = os.read(r, 4096)
-    os.close(r)
-    os.waitpid(pid, 0)
-    return got.decode() or None
-
-
 def test_protect_of_private_mapping_takes_no_host_memory():
     """protect of a large, unshared mapping succeeds without host memory to spare."""
     from cowfast import AddressSpace, PhysicalMemory
@@ -178,4 +152,4 @@ def test_protect_of_private_mapping_takes_no_host_memory():
         a.map(0, 1 << 36)                           # 2**24 pages: ~129 MiB of leaves
         a.protect(0, 1 << 36, PROT_READ)
 
-    assert _in_child_with_address_space_limit(200 << 20, body) is None
+    assert in_child_with_address_space_limit(200 << 20, body) is None
