@@ -175,7 +175,7 @@ class MetadataEngineMatchesModel(EngineMatchesModel):
 
 
 # Rule choice is random per program, so fewer than half of all programs fork and then write the
-# same page from both sides: run four times the profile's examples (about 10 s under "ci").
+# same page from both sides: run four times the profile's examples (10-25 s each under "ci").
 STATEFUL = settings(settings.default, max_examples=4 * settings.default.max_examples)
 TestEngineMatchesModel = EngineMatchesModel.TestCase
 TestEngineMatchesModel.settings = STATEFUL

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 N = 32                              # pages per scenario
 BASE = 0x40000000                   # where cowfast maps the scenario's pages
 REPEATS = 3                         # noise only ever adds faults: keep the minimum per step
+RETRIES = 6                         # more runs while the kernel shows more faults than cowfast
 P, C, G = realmem.GENERATIONS
 
 
@@ -116,11 +117,20 @@ def cowfast_deltas(steps):
     return out
 
 
-def kernel_deltas(steps):
+def kernel_deltas(steps, mine=None):
     """The real kernel's minimum ru_minflt delta per access step over REPEATS runs (smaps
-    figures have no noise: the first run's)."""
-    runs = [realmem.run(steps, N) for _ in range(REPEATS)]
-    return [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
+    figures have no noise: the first run's). Given cowfast's results `mine`, run up to RETRIES
+    more times while some step still shows the kernel more faults than cowfast: noise can
+    explain that, never the opposite."""
+    runs = []
+    for attempt in range(REPEATS + (RETRIES if mine else 0)):
+        runs.append(realmem.run(steps, N))
+        deltas = [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
+        if attempt + 1 >= REPEATS and not any(
+                isinstance(k, int) and isinstance(m, int) and k > m
+                for k, m in zip(deltas, mine or ())):
+            break
+    return deltas
 
 
 def agree(mine, linux):
@@ -135,7 +145,8 @@ def agree(mine, linux):
 
 def assert_agree(steps, only=None):
     """cowfast and the kernel agree on every step (or on every step whose op is `only`)."""
-    got, want = cowfast_deltas(steps), kernel_deltas(steps)
+    got = cowfast_deltas(steps)
+    want = kernel_deltas(steps, got)
     bad = [(step, g, k) for step, g, k in zip(steps, got, want)
            if only in (None, step[1]) and not agree(g, k)]
     assert not bad, f"first difference (step, cowfast, kernel): {bad[0]}"
