@@ -4,6 +4,7 @@ from .engine import (
     PROT_READ,
     PROT_WRITE,
     AddressSpace,
+    AddressSpaceCounters,
     AddressSpaceStats,
     MemoryStats,
     PhysicalMemory,
@@ -18,7 +19,8 @@ from .errors import (
 )
 
 __all__ = [
-    "PROT_EXEC", "PROT_READ", "PROT_WRITE", "AddressSpace", "AddressSpaceStats", "MemoryStats",
+    "PROT_EXEC", "PROT_READ", "PROT_WRITE", "AddressSpace", "AddressSpaceCounters",
+    "AddressSpaceStats", "MemoryStats",
     "PhysicalMemory", "SEGV_ACCERR", "SEGV_MAPERR", "InvariantError", "OutOfFramesError",
     "SegmentationFault", "WouldBlock",
 ]

@@ -78,6 +78,17 @@ class _Handle:
         self.close()
 
 
+class AddressSpaceCounters(NamedTuple):
+    """What a space keeps as it goes (O(1) to read), in pages and faults."""
+
+    rss: int
+    peak_rss: int
+    minor_faults: int
+    cow_copies: int
+    zero_fills: int
+    reuses: int
+
+
 class PhysicalMemory(_Handle):
     """A pool of frames with reference counts, shared by address spaces.
 
@@ -144,7 +155,7 @@ class AddressSpace(_Handle):
     does not count as a mapper in anybody's pss, uss or shared.
     """
 
-    __slots__ = ("memory", "_fault", "_done")
+    __slots__ = ("memory", "_fault", "_done", "_counters")
     _what = "address space"
 
     def __init__(self, memory, accounted=True, *, _ptr=None):
@@ -159,6 +170,7 @@ class AddressSpace(_Handle):
         self.memory = memory
         self._fault = ffi.new("struct cf_fault *")  # scratch, allocated once
         self._done = ffi.new("size_t *")
+        self._counters = ffi.new("struct cf_as_counters *")
 
     def close(self):
         """Release the space now (frames it alone maps go back); safe to call twice."""
@@ -253,11 +265,17 @@ class AddressSpace(_Handle):
                                  s.minor_faults, s.cow_copies, s.zero_fills, s.reuses)
 
     def resident(self):
-        """(rss, peak): resident pages now and at most since creation, as /proc's
-        VmRSS and VmHWM. O(1), where stats() may walk the page tables."""
-        out = ffi.new("uint64_t[2]")
-        check(lib.cf_as_resident(self._live(), out, out + 1))
-        return out[0], out[1]
+        """(rss, peak_rss): resident pages now and at most, in O(1) (see counters())."""
+        c = self.counters()
+        return c.rss, c.peak_rss
+
+    def counters(self):
+        """rss and peak_rss (pages now and at most: /proc's VmRSS and VmHWM) and the
+        fault counters: an AddressSpaceCounters, in O(1) where stats() may walk tables."""
+        c = self._counters
+        check(lib.cf_as_counters(self._live(), c))
+        return AddressSpaceCounters(c.rss, c.peak_rss, c.minor_faults, c.cow_copies,
+                                    c.zero_fills, c.reuses)
 
     def __repr__(self):
         return f"<AddressSpace {'closed' if self._ptr is None else 'open'}>"

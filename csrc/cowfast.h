@@ -51,6 +51,11 @@ struct cf_mem_stats {
 	uint64_t metadata_bytes;	/* nodes + refcounts of frames in use */
 };
 
+struct cf_as_counters {
+	uint64_t rss, peak_rss;	/* resident pages now and at most (VmRSS, VmHWM) */
+	uint64_t minor_faults, cow_copies, zero_fills, reuses;
+};
+
 struct cf_as_stats {
 	uint64_t rss, uss, shared;
 	uint64_t pss_fx;	/* sum over resident pages of (1 << CF_PSS_SHIFT) / mapcount */
@@ -73,8 +78,8 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
-/* Resident pages now and at most since creation (VmRSS, VmHWM): O(1). */
-int cf_as_resident(cf_as *as, uint64_t *rss, uint64_t *peak);
+/* What the space keeps as it goes, in O(1); cf_as_stats() may walk page tables. */
+int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 
 int cf_build_sanitized(void);	/* 1 when built with AddressSanitizer */
 

@@ -26,6 +26,11 @@ struct cf_mem_stats {
 	uint64_t nodes, metadata_bytes;
 	...;
 };
+struct cf_as_counters {
+	uint64_t rss, peak_rss;
+	uint64_t minor_faults, cow_copies, zero_fills, reuses;
+	...;
+};
 struct cf_as_stats {
 	uint64_t rss, uss, shared, pss_fx;
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;
@@ -48,6 +53,6 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
-int cf_as_resident(cf_as *as, uint64_t *rss, uint64_t *peak);
+int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 
 int cf_build_sanitized(void);

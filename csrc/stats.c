@@ -160,13 +160,19 @@ int cf_as_stats(cf_as *as, struct cf_as_stats *out)
 	return rc;
 }
 
-int cf_as_resident(cf_as *as, uint64_t *rss, uint64_t *peak)
+int cf_as_counters(cf_as *as, struct cf_as_counters *out)
 {
-	if (!as || !rss || !peak)
+	if (!as || !out)
 		return CF_EINVAL;
 	pthread_mutex_lock(&as->mem->lock);
-	*rss = as->rss;
-	*peak = as->hwm;
+	*out = (struct cf_as_counters){
+		.rss = as->rss,
+		.peak_rss = as->hwm,
+		.minor_faults = as->minor_faults,
+		.cow_copies = as->cow_copies,
+		.zero_fills = as->zero_fills,
+		.reuses = as->reuses,
+	};
 	pthread_mutex_unlock(&as->mem->lock);
 	return CF_OK;
 }

@@ -54,7 +54,6 @@ class ForkCalls:
         child.mem = mem.copy()
         child.fork_result = 0
         child.hiwater = self.hiwater
-        child.fault_mark = k.memory.stats().minor_faults
         if self.actions is not None:
             child.actions = self.actions
             child.actions_shared = self.actions_shared = True

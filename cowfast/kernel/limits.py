@@ -121,15 +121,12 @@ class LimitCalls:
         """Return this process's own usage vector (the snapshot taken at exit, once dead)."""
         if self.final is not None:
             return self.final
-        if self.aspace is None or (self.fault_mark is not None and
-                                   self.fault_mark == self.kernel.memory.stats().minor_faults):
-            # No fault anywhere since this process was forked: its counters are still 0
-            # and stats() (a page-table walk) is skipped, keeping fork + _exit O(1).
+        if self.aspace is None:
             return (0, 0, self.nsignals, self.hiwater, 0, 0, 0)
-        st = self.aspace.stats()
-        self.hiwater = max(self.hiwater, st.rss * self.kernel.page_size // 1024)
-        return (st.minor_faults, 0, self.nsignals, self.hiwater, st.cow_copies, st.zero_fills,
-                st.reuses)
+        c = self.aspace.counters()          # O(1): keeps fork + _exit O(1)
+        self.hiwater = max(self.hiwater, c.peak_rss * self.kernel.page_size // 1024)
+        return (c.minor_faults, 0, self.nsignals, self.hiwater, c.cow_copies, c.zero_fills,
+                c.reuses)
 
     def usage(self):
         """Return this process's own Usage (a zombie keeps the figures it died with)."""

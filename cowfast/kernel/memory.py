@@ -133,7 +133,7 @@ class MemoryCalls(InfoCalls):
 
     def _access(self, op, *args):
         k = self.kernel
-        before = self.aspace.stats() if k.emit is not None else None
+        before = self.aspace.counters() if k.emit is not None else None
         try:
             result = op(*args)
         except SegmentationFault as fault:
@@ -144,7 +144,7 @@ class MemoryCalls(InfoCalls):
                 send_signal(self, SIGKILL)      # the OOM killer picks the faulting process
             raise
         if before is not None:
-            _log_faults(k, self, before, self.aspace.stats())
+            _log_faults(k, self, before, self.aspace.counters())
         return result
 
     def _force_sigsegv(self, fault):

@@ -31,7 +31,7 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls,
     __slots__ = (
         "kernel", "pid", "real_parent", "childmap", "waitable", "seq", "pgid", "sid", "uid",
         "state", "wstatus", "stop_report", "continued", "command", "fork_result",
-        "aspace", "mem", "final", "cusage", "nsignals", "fault_mark", "hiwater",
+        "aspace", "mem", "final", "cusage", "nsignals", "hiwater",
         "actions", "actions_shared", "pending", "blocked", "limits", "atexit_handlers",
         "subreaper", "pdeath_signal", "sleeping_in", "did_exec",
         # Per-process resources of the files/exec issue: descriptor table, stdio buffers,
@@ -60,7 +60,6 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls,
         self.final = None               # usage snapshot taken at exit (AddressSpace is gone)
         self.cusage = None              # reaped children's usage totals (RUSAGE_CHILDREN)
         self.nsignals = 0
-        self.fault_mark = None          # memory-wide minor faults right after fork (see limits.py)
         self.hiwater = 0                # highest rss seen (KiB), for ru_maxrss
         self.actions = None             # signal -> SigAction; None means all SIG_DFL
         self.actions_shared = False

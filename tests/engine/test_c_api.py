@@ -72,7 +72,7 @@ def test_null_handles_are_einval(mem):
         lambda: lib.cf_as_write(NULL, 0x10000, buf, 8, fault()),
         lambda: lib.cf_as_touch(NULL, vpns, 1, 0, done, fault()),
         lambda: lib.cf_as_stats(NULL, ffi.new("struct cf_as_stats *")),
-        lambda: lib.cf_as_resident(NULL, ffi.new("uint64_t *"), ffi.new("uint64_t *")),
+        lambda: lib.cf_as_counters(NULL, ffi.new("struct cf_as_counters *")),
     ]
     assert [call() for call in calls] == [lib.CF_EINVAL] * len(calls)
 
@@ -92,8 +92,7 @@ def test_null_out_pointers_are_einval(mem, space):
         lambda: lib.cf_as_touch(space, NULL, 1, 0, done, fault()),
         lambda: lib.cf_as_touch(space, vpns, 1, 0, NULL, fault()),
         lambda: lib.cf_as_touch(space, vpns, 1, 0, done, NULL),
-        lambda: lib.cf_as_resident(space, NULL, ffi.new("uint64_t *")),
-        lambda: lib.cf_as_resident(space, ffi.new("uint64_t *"), NULL),
+        lambda: lib.cf_as_counters(space, NULL),
     ]
     assert [call() for call in calls] == [lib.CF_EINVAL] * len(calls)
 
