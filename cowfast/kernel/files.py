@@ -8,9 +8,8 @@ the path lookup, so EMFILE comes first; fs/file.c ksys_dup3; fs/fcntl.c do_fcntl
 The semantics are C's, not Python's PEP 446: open, dup, dup2 and pipe make
 inheritable descriptors unless O_CLOEXEC (or inheritable=False) asks otherwise.
 
-os.read and os.write are `read_fd` and `write_fd` here, because Process.read(addr,
-size) and Process.write(addr, data) are the memory accesses of memory.py (a process
-writing to address 0 must get SIGSEGV, not write to its stdin).
+Process.read(fd, n) and Process.write(fd, data) are os.read and os.write; a process's
+raw memory is reached with peek(addr, size) and poke(addr, data) (memory.py).
 """
 import errno as E
 import fcntl as _fcntl
@@ -36,7 +35,7 @@ def nofile_limit(p):
 
 
 class FileCalls(PathCalls):
-    """open, close, closerange, read_fd, write_fd, lseek, fstat, isatty, dup, dup2, dup3, fcntl,
+    """open, close, closerange, read, write, lseek, fstat, isatty, dup, dup2, dup3, fcntl,
     get/set_inheritable, get/set_blocking, pipe, pipe2 (and the path calls of paths.py)."""
 
     __slots__ = ()
@@ -112,7 +111,7 @@ class FileCalls(PathCalls):
             if fd_low <= fd < fd_high:
                 table.remove(fd)
 
-    def read_fd(self, fd, n):
+    def read(self, fd, n):
         """Read at most n bytes from fd, as os.read (b'' at end of file).
 
         Raises EBADF (not open for reading), EISDIR, EAGAIN (O_NONBLOCK and nothing to
@@ -127,7 +126,7 @@ class FileCalls(PathCalls):
             raise_errno(E.EBADF)
         return f.node.read(self, f, n)
 
-    def write_fd(self, fd, data):
+    def write(self, fd, data):
         """Write data to fd and return the count written, as os.write.
 
         Raises EBADF (not open for writing), EPIPE (a pipe with no reader, after SIGPIPE),
@@ -255,7 +254,7 @@ class FileCalls(PathCalls):
     # --- pipes ---
 
     def pipe(self):
-        """Create a pipe and return (read_fd, write_fd), as os.pipe (inheritable, as C)."""
+        """Create a pipe and return (read, write), as os.pipe (inheritable, as C)."""
         return self.pipe2(0)
 
     def pipe2(self, flags):

@@ -110,18 +110,18 @@ class Layout:
 
 
 class MemoryCalls(InfoCalls):
-    """read, write, touch, brk, sbrk, malloc, free, mmap, munmap, mprotect, vars."""
+    """peek, poke, touch, brk, sbrk, malloc, free, mmap, munmap, mprotect, vars."""
 
     __slots__ = ()
 
     # --- accesses ---
 
-    def read(self, addr, size):
+    def peek(self, addr, size):
         """Read size bytes at addr (untouched pages read as zeros)."""
         enter(self)
         return self._access(self.aspace.read, addr, size)
 
-    def write(self, addr, data):
+    def poke(self, addr, data):
         """Write data at addr, breaking copy-on-write as Linux does; return bytes written."""
         enter(self)
         return self._access(self.aspace.write, addr, data)

@@ -116,7 +116,7 @@ def _flush(p, s, n):
     buf = s.buf
     while n > 0:
         try:
-            done = p.write_fd(s.fd, bytes(buf[:n]))
+            done = p.write(s.fd, bytes(buf[:n]))
         except WouldBlock:
             raise
         except BaseException:

@@ -18,7 +18,7 @@ class Variables:
 
     def __getitem__(self, name):
         v = self.p.mem.find(name)
-        raw = self.p.read(v.addr, v.size)
+        raw = self.p.peek(v.addr, v.size)
         return INT.unpack(raw)[0] if v.is_int else raw
 
     def __setitem__(self, name, value):
@@ -26,7 +26,7 @@ class Variables:
         raw = INT.pack(value) if v.is_int else bytes(value)
         if len(raw) > v.size:
             raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
-        self.p.write(v.addr, raw)
+        self.p.poke(v.addr, raw)
 
     def __contains__(self, name):
         try:
@@ -48,7 +48,7 @@ class Variables:
         raw = INT.pack(value) if isinstance(value, int) else bytes(value)
         addr = self.p.malloc(len(raw))
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
-        self.p.write(addr, raw)
+        self.p.poke(addr, raw)
         return addr
 
     def local(self, name, value):
@@ -57,5 +57,5 @@ class Variables:
         raw = INT.pack(value) if isinstance(value, int) else bytes(value)
         addr = self.p._push(len(raw))
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
-        self.p.write(addr, raw)
+        self.p.poke(addr, raw)
         return addr

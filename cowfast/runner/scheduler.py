@@ -28,7 +28,6 @@ from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
-from .syscalls import ALIASES
 from .task import SEND, THROW, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
@@ -252,7 +251,7 @@ class Scheduler:
             runner_call = RUNNER.get(name)
             if runner_call is not None:
                 return SEND, runner_call(self, task, call), None
-            method = getattr(task.proc, ALIASES.get(name, name))
+            method = getattr(task.proc, name)
             if call.kwargs:
                 return SEND, method(*call.args, **call.kwargs), None
             return SEND, method(*call.args), None

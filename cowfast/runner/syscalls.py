@@ -35,13 +35,8 @@ def _kernel_calls():
     return frozenset(names)
 
 
-# A program's read/write are os.read/os.write on descriptors, as in C; the kernel names
-# those read_fd/write_fd because its read/write are memory accesses, which programs
-# reach as peek(addr, size)/poke(addr, data) (or through named variables).
-ALIASES = {"read": "read_fd", "write": "write_fd", "peek": "read", "poke": "write"}
-
 KERNEL_CALLS = _kernel_calls()
-CALLS = KERNEL_CALLS | RUNNER_CALLS | frozenset(ALIASES)
+CALLS = KERNEL_CALLS | RUNNER_CALLS
 
 
 class Call:
@@ -165,5 +160,5 @@ def describe_await(coro, value):
             "a program may await only sys.<call>(...), e.g. `await sys.getpid()`")
 
 
-__all__ = ["Call", "Sys", "SYS", "CALLS", "ALIASES", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
+__all__ = ["Call", "Sys", "SYS", "CALLS", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
            "describe_await"]

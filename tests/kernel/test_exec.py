@@ -227,7 +227,7 @@ def test_empty_executable_is_enoexec(kernel, child):
 def test_written_program_is_no_longer_an_image(kernel, sh, child, prog):
     """A program file overwritten with other bytes is ENOEXEC."""
     fd = sh.open(prog, os.O_WRONLY | os.O_TRUNC)
-    sh.write_fd(fd, b"garbage")
+    sh.write(fd, b"garbage")
     sh.close(fd)
     assert errno_of(child.execv, prog, ["x"]) == errno.ENOEXEC
 

@@ -28,16 +28,16 @@ def test_new_descriptor_is_lowest_free(sh, fd):
 def test_dup_shares_the_offset(sh, fd):
     """A dup'ed descriptor shares the description: reading one moves the other."""
     d = sh.dup(fd)
-    assert sh.read_fd(fd, 3) == b"012"
-    assert sh.read_fd(d, 3) == b"345"
+    assert sh.read(fd, 3) == b"012"
+    assert sh.read(d, 3) == b"345"
     assert sh.lseek(fd, 0, os.SEEK_CUR) == 6
 
 
 def test_separate_opens_have_separate_offsets(sh, fd):
     """Two opens of one file are two descriptions with their own offsets."""
     other = sh.open("/tmp/f", os.O_RDONLY)
-    sh.read_fd(fd, 4)
-    assert sh.read_fd(other, 2) == b"01"
+    sh.read(fd, 4)
+    assert sh.read(other, 2) == b"01"
 
 
 def test_fresh_descriptor_has_no_cloexec(sh, fd):
@@ -111,7 +111,7 @@ def test_dup2_closes_the_target_first(sh, kernel, fd):
     before = len(kernel.fs.open_files)
     sh.dup2(fd, other)
     assert len(kernel.fs.open_files) == before - 1
-    assert sh.read_fd(other, 2) == b"01"
+    assert sh.read(other, 2) == b"01"
 
 
 def test_f_dupfd_gives_lowest_free_at_or_above_arg(sh, fd):
@@ -165,9 +165,9 @@ def test_fork_children_share_one_offset(kernel, sh):
     fd = sh.open("/tmp/a100", os.O_RDONLY)
     for _ in range(100):
         child = kernel.process(sh.fork())
-        assert child.read_fd(fd, 1) == b"a"
+        assert child.read(fd, 1) == b"a"
         child._exit(0)
-    assert sh.read_fd(fd, 1) == b""
+    assert sh.read(fd, 1) == b""
 
 
 def test_close_in_child_leaves_parent_fd_open(kernel, sh):
@@ -177,8 +177,8 @@ def test_close_in_child_leaves_parent_fd_open(kernel, sh):
     a = kernel.process(sh.fork())
     b = kernel.process(sh.fork())
     a.close(fd)
-    assert b.read_fd(fd, 1) == b"a"
-    assert sh.read_fd(fd, 1) == b""
+    assert b.read(fd, 1) == b"a"
+    assert sh.read(fd, 1) == b""
 
 
 def test_child_lseek_moves_parent_offset(kernel, sh):
@@ -188,9 +188,9 @@ def test_child_lseek_moves_parent_offset(kernel, sh):
     child = kernel.process(sh.fork())
     child.lseek(fd, 1024, os.SEEK_SET)
     child._exit(0)
-    assert sh.read_fd(fd, 1024) == b"b" * 1024
+    assert sh.read(fd, 1024) == b"b" * 1024
     second = kernel.process(sh.fork())
-    assert second.read_fd(fd, 1024) == b"c" * 1024
+    assert second.read(fd, 1024) == b"c" * 1024
 
 
 def test_nonblock_is_shared_across_fork(kernel, sh, fd):

@@ -21,10 +21,10 @@ def test_open_returns_lowest_free_descriptor_after_stdio(sh):
 def test_write_then_read_back_through_offset(sh):
     """Writes advance the offset; lseek back and read returns the same bytes."""
     fd = sh.open("/tmp/a", RW_CREAT)
-    assert sh.write_fd(fd, b"hello") == 5
+    assert sh.write(fd, b"hello") == 5
     assert sh.lseek(fd, 0, os.SEEK_SET) == 0
-    assert sh.read_fd(fd, 100) == b"hello"
-    assert sh.read_fd(fd, 100) == b""
+    assert sh.read(fd, 100) == b"hello"
+    assert sh.read(fd, 100) == b""
 
 
 def test_open_missing_file_is_enoent(sh):
@@ -59,7 +59,7 @@ def test_o_append_writes_at_end_whatever_the_offset(sh, kernel):
     write_file(kernel, "/tmp/a", b"abc")
     fd = sh.open("/tmp/a", os.O_RDWR | os.O_APPEND)
     sh.lseek(fd, 0, os.SEEK_SET)
-    sh.write_fd(fd, b"d")
+    sh.write(fd, b"d")
     assert read_file(kernel, "/tmp/a") == b"abcd"
 
 
@@ -84,7 +84,7 @@ def test_read_only_descriptor_cannot_write(sh, kernel):
     write_file(kernel, "/tmp/a", b"x")
     fd = sh.open("/tmp/a", os.O_RDONLY)
     with pytest.raises(OSError) as info:
-        sh.write_fd(fd, b"y")
+        sh.write(fd, b"y")
     assert info.value.errno == 9
 
 
@@ -92,13 +92,13 @@ def test_write_only_descriptor_cannot_read(sh):
     """read on an O_WRONLY descriptor fails EBADF."""
     fd = sh.open("/tmp/a", os.O_WRONLY | os.O_CREAT)
     with pytest.raises(OSError) as info:
-        sh.read_fd(fd, 1)
+        sh.read(fd, 1)
     assert info.value.errno == 9
 
 
 def test_closed_descriptor_is_ebadf(sh):
     """read, write, close and lseek on a descriptor that is not open fail EBADF."""
-    for call in (lambda: sh.read_fd(9, 1), lambda: sh.write_fd(9, b"x"),
+    for call in (lambda: sh.read(9, 1), lambda: sh.write(9, b"x"),
                  lambda: sh.close(9), lambda: sh.lseek(9, 0, 0), lambda: sh.fstat(9)):
         with pytest.raises(OSError) as info:
             call()
@@ -108,14 +108,14 @@ def test_closed_descriptor_is_ebadf(sh):
 def test_negative_read_size_is_einval(sh):
     """os.read with a negative size fails EINVAL."""
     with pytest.raises(OSError) as info:
-        sh.read_fd(0, -1)
+        sh.read(0, -1)
     assert info.value.errno == 22
 
 
 def test_write_of_str_is_type_error(sh):
     """write wants a bytes-like object, as os.write."""
     with pytest.raises(TypeError):
-        sh.write_fd(1, "text")
+        sh.write(1, "text")
 
 
 def test_permission_denied_for_other_users(kernel):
@@ -153,7 +153,7 @@ def test_opening_a_directory_for_writing_is_eisdir(sh):
             sh.open("/tmp", flags)
     fd = sh.open("/tmp", os.O_RDONLY)
     with pytest.raises(IsADirectoryError):
-        sh.read_fd(fd, 1)
+        sh.read(fd, 1)
 
 
 def test_o_directory_on_a_file_is_enotdir(sh, kernel):
@@ -213,7 +213,7 @@ def test_lseek_whences_and_errors(sh, kernel):
     assert sh.lseek(fd, 4, os.SEEK_SET) == 4
     assert sh.lseek(fd, 2, os.SEEK_CUR) == 6
     assert sh.lseek(fd, -1, os.SEEK_END) == 9
-    assert sh.read_fd(fd, 5) == b"9"
+    assert sh.read(fd, 5) == b"9"
     for pos, how in ((-1, os.SEEK_SET), (0, 99)):
         with pytest.raises(OSError) as info:
             sh.lseek(fd, pos, how)
@@ -224,7 +224,7 @@ def test_write_past_end_leaves_a_hole_of_zeros(sh, kernel):
     """Seeking past the end and writing fills the gap with zero bytes."""
     fd = sh.open("/tmp/a", RW_CREAT)
     sh.lseek(fd, 3, os.SEEK_SET)
-    sh.write_fd(fd, b"x")
+    sh.write(fd, b"x")
     assert read_file(kernel, "/tmp/a") == b"\0\0\0x"
 
 
@@ -238,8 +238,8 @@ def test_lseek_on_console_is_espipe(sh):
 def test_dev_null_swallows_writes_and_reads_eof(sh):
     """/dev/null takes any write, reads as end of file, and seeks to 0."""
     fd = sh.open("/dev/null", os.O_RDWR)
-    assert sh.write_fd(fd, b"gone") == 4
-    assert sh.read_fd(fd, 10) == b""
+    assert sh.write(fd, b"gone") == 4
+    assert sh.read(fd, 10) == b""
     assert sh.lseek(fd, 100, os.SEEK_SET) == 0
     assert stat.S_ISCHR(sh.fstat(fd).st_mode)
 
@@ -247,8 +247,8 @@ def test_dev_null_swallows_writes_and_reads_eof(sh):
 def test_console_records_who_wrote_what(kernel, sh):
     """Each write to the console is recorded with the writer's pid."""
     child = kernel.process(sh.fork())
-    sh.write_fd(1, b"parent\n")
-    child.write_fd(2, b"child\n")
+    sh.write(1, b"parent\n")
+    child.write(2, b"child\n")
     assert kernel.console.records == [(sh.pid, b"parent\n"), (child.pid, b"child\n")]
     assert kernel.console.output(child.pid) == b"child\n"
     assert sh.isatty(1) and not sh.isatty(99)
@@ -257,10 +257,10 @@ def test_console_records_who_wrote_what(kernel, sh):
 def test_console_read_blocks_until_input(sh, kernel):
     """Reading the console with nothing typed would block; typed input is then read."""
     with pytest.raises(WouldBlock):
-        sh.read_fd(0, 10)
+        sh.read(0, 10)
     assert sh.status() == "sleeping"
     kernel.console.feed("ls\n")
-    assert sh.read_fd(0, 10) == b"ls\n"
+    assert sh.read(0, 10) == b"ls\n"
 
 
 def test_fstat_and_stat_agree(sh, kernel):
@@ -280,7 +280,7 @@ def test_unlink_removes_the_name_but_open_file_lives_on(sh, kernel):
     sh.unlink("/tmp/a")
     with pytest.raises(FileNotFoundError):
         sh.stat("/tmp/a")
-    assert sh.read_fd(fd, 10) == b"data"
+    assert sh.read(fd, 10) == b"data"
     assert sh.fstat(fd).st_nlink == 0
 
 
@@ -346,11 +346,11 @@ def test_x2_file_written_without_close_survives_exit(kernel, sh):
     """SEMANTICS X2: a child writes 10 bytes and exits without close; the parent reads them."""
     child = kernel.process(sh.fork())
     fd = child.open("/tmp/x2", os.O_WRONLY | os.O_CREAT)
-    child.write_fd(fd, b"0123456789")
+    child.write(fd, b"0123456789")
     child.exit(0)
     sh.waitpid(child.pid, 0)
     fd = sh.open("/tmp/x2", os.O_RDONLY)
-    assert sh.read_fd(fd, 100) == b"0123456789"
+    assert sh.read(fd, 100) == b"0123456789"
 
 
 def test_o_path_and_o_tmpfile_are_not_simulated(sh):
@@ -367,7 +367,7 @@ def test_installed_program_is_an_executable_elf_file(kernel, sh):
     st = sh.stat("/usr/bin/tool")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o755
     fd = sh.open("/usr/bin/tool", os.O_RDONLY)
-    assert sh.read_fd(fd, 4) == b"\x7fELF"
+    assert sh.read(fd, 4) == b"\x7fELF"
     assert kernel.fs.resolve("/usr/bin/tool").program.entry is print
 
 
@@ -375,14 +375,14 @@ def test_nonblocking_console_read_is_eagain(sh, kernel):
     """With O_NONBLOCK on the console's description, a read with nothing typed is EAGAIN."""
     sh.set_blocking(0, False)
     with pytest.raises(BlockingIOError):
-        sh.read_fd(0, 10)
+        sh.read(0, 10)
     kernel.console.hangup()
-    assert sh.read_fd(0, 10) == b""
+    assert sh.read(0, 10) == b""
 
 
 def test_console_read_returns_one_line_at_a_time(sh, kernel):
     """The console is in canonical mode: a read returns at most one typed line."""
     kernel.console.feed("first\nsecond\n")
-    assert sh.read_fd(0, 100) == b"first\n"
-    assert sh.read_fd(0, 3) == b"sec"
-    assert sh.read_fd(0, 100) == b"ond\n"
+    assert sh.read(0, 100) == b"first\n"
+    assert sh.read(0, 3) == b"sec"
+    assert sh.read(0, 100) == b"ond\n"

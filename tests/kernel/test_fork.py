@@ -109,7 +109,7 @@ def test_disposition_change_in_child_leaves_parent_alone(kernel, sh, child):
 def test_child_has_no_pending_signals_and_fresh_counters(kernel, sh):
     """Pending signals are not inherited (F23); fault counters start at 0."""
     sh.signal(signal.SIGUSR1, lambda s, p: None)
-    sh.write(sh.vars.address("g"), b"\x05")
+    sh.poke(sh.vars.address("g"), b"\x05")
     c = kernel.process(sh.fork())
     assert c.sigpending() == set()
     assert c.getrusage(resource.RUSAGE_SELF).ru_minflt == 0
@@ -174,7 +174,7 @@ def test_heuristic_overcommit_forks_more_than_half_thanks_to_cow():
     for _ in range(2):
         start = p.sbrk(680 * 4096)
         for page in range(680):
-            p.write(start + page * 4096, b"\x01")
+            p.poke(start + page * 4096, b"\x01")
         c = k.process(p.fork())
         c._exit(0)
         assert p.wait() == (c.pid, 0)

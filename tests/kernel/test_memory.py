@@ -25,7 +25,7 @@ def test_layout_is_a_c_programs(sh):
 def test_write_to_text_kills_with_sigsegv(sh, child):
     """A write to text: SegmentationFault (SEGV_ACCERR), the process dies of SIGSEGV, no core."""
     with pytest.raises(SegmentationFault) as info:
-        child.write(TEXT_BASE, b"\x90")
+        child.poke(TEXT_BASE, b"\x90")
     assert info.value.code == 2
     assert sh.wait() == (child.pid, signal.SIGSEGV)
 
@@ -34,7 +34,7 @@ def test_unmapped_write_kills_with_core_when_allowed(sh, child):
     """An unmapped address: SEGV_MAPERR; with RLIMIT_CORE the status carries the core flag."""
     child.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     with pytest.raises(SegmentationFault) as info:
-        child.read(0x1000, 1)
+        child.peek(0x1000, 1)
     assert info.value.code == 1
     assert sh.wait() == (child.pid, signal.SIGSEGV | 0x80)
 
@@ -43,7 +43,7 @@ def test_ignored_sigsegv_from_a_fault_still_kills(sh, child):
     """force_sig_fault: SIG_IGN does not save a faulting process."""
     child.signal(signal.SIGSEGV, signal.SIG_IGN)
     with pytest.raises(SegmentationFault):
-        child.write(0, b"x")
+        child.poke(0, b"x")
     assert child.status() == "zombie"
 
 
@@ -52,7 +52,7 @@ def test_handled_sigsegv_runs_handler(sh, child):
     got = []
     child.signal(signal.SIGSEGV, lambda s, p: got.append(s) or p._exit(3))
     with pytest.raises(SegmentationFault):
-        child.write(0, b"x")
+        child.poke(0, b"x")
     assert got == [signal.SIGSEGV] and sh.wait() == (child.pid, 0x300)
 
 
@@ -73,12 +73,12 @@ def test_sbrk_grows_and_shrinks_the_heap(kernel, sh):
     base = sh.sbrk(0)
     assert sh.sbrk(3 * PAGE) == base and sh.brk() == base + 3 * PAGE
     used = kernel.memory.stats().used
-    sh.write(base, b"a" * 3 * PAGE)
+    sh.poke(base, b"a" * 3 * PAGE)
     assert kernel.memory.stats().used == used + 3
     sh.sbrk(-3 * PAGE)
     assert kernel.memory.stats().used == used
     with pytest.raises(SegmentationFault):
-        kernel.process(sh.fork()).write(base, b"x")
+        kernel.process(sh.fork()).poke(base, b"x")
 
 
 def test_brk_below_start_or_past_rlimit_data_is_enomem(sh):
@@ -102,7 +102,7 @@ def test_malloc_free_reuses_and_big_blocks_use_mmap(sh):
     assert big > sh.brk() and sh.memory_info().vms >= 256 * 1024
     sh.free(big)
     with pytest.raises(SegmentationFault):
-        sh.write(big, b"x")
+        sh.poke(big, b"x")
 
 
 def test_free_of_a_bad_pointer_aborts(sh, child):
@@ -117,9 +117,9 @@ def test_private_mapping_is_copied_shared_mapping_is_not(kernel, sh):
     priv = sh.mmap(PAGE)
     shared = sh.mmap(PAGE, flags=MAP_SHARED | MAP_ANONYMOUS)
     c = kernel.process(sh.fork())
-    sh.write(priv, b"\x01")
-    sh.write(shared, b"\x01")
-    assert c.read(priv, 1) == b"\x00" and c.read(shared, 1) == b"\x01"
+    sh.poke(priv, b"\x01")
+    sh.poke(shared, b"\x01")
+    assert c.peek(priv, 1) == b"\x00" and c.peek(shared, 1) == b"\x01"
     info = c.memory_full_info()
     assert info.shared == (sh.mem.image.text_pages + 1) * PAGE
 
@@ -127,10 +127,10 @@ def test_private_mapping_is_copied_shared_mapping_is_not(kernel, sh):
 def test_child_can_mmap_after_fork(kernel, sh, child):
     """F18: new mappings in the child work and are its own."""
     addr = child.mmap(2 * PAGE)
-    child.write(addr, b"hi")
-    assert child.read(addr, 2) == b"hi"
+    child.poke(addr, b"hi")
+    assert child.peek(addr, 2) == b"hi"
     with pytest.raises(SegmentationFault):
-        sh.read(addr, 1)
+        sh.peek(addr, 1)
 
 
 @pytest.mark.parametrize("length,flags,addr", [
@@ -152,9 +152,9 @@ def test_map_fixed_and_partial_munmap_keep_accounts(kernel, sh):
     assert addr == 0x10000000 and sh.memory_info().vms == vms + 3 * PAGE
     sh.munmap(addr + PAGE, PAGE)
     assert sh.memory_info().vms == vms + 2 * PAGE
-    sh.write(addr + 2 * PAGE, b"x")
+    sh.poke(addr + 2 * PAGE, b"x")
     with pytest.raises(SegmentationFault):
-        sh.write(addr + PAGE, b"x")
+        sh.poke(addr + PAGE, b"x")
 
 
 def test_mprotect_read_only_then_write_segfaults(sh, child):
@@ -162,7 +162,7 @@ def test_mprotect_read_only_then_write_segfaults(sh, child):
     addr = child.mmap(PAGE)
     child.mprotect(addr, PAGE, PROT_READ)
     with pytest.raises(SegmentationFault):
-        child.write(addr, b"x")
+        child.poke(addr, b"x")
     assert sh.wait()[1] == signal.SIGSEGV
 
 
@@ -178,10 +178,10 @@ def test_stack_grows_to_rlimit_stack_then_segfaults(sh, child):
 def test_memory_full_info_after_fork_and_write(kernel, sh):
     """smaps_rollup split: COW-shared pages are shared_dirty; written ones private_dirty."""
     addr = sh.mmap(8 * PAGE)
-    sh.write(addr, b"x" * 8 * PAGE)
+    sh.poke(addr, b"x" * 8 * PAGE)
     c = kernel.process(sh.fork())
     before = sh.memory_full_info()
-    sh.write(addr, b"y" * 4 * PAGE)
+    sh.poke(addr, b"y" * 4 * PAGE)
     after = sh.memory_full_info()
     assert after.private_dirty - before.private_dirty == 4 * PAGE
     assert before.shared_dirty - after.shared_dirty == 4 * PAGE
@@ -193,7 +193,7 @@ def test_memory_full_info_after_fork_and_write(kernel, sh):
 def test_pss_splits_shared_pages(kernel, sh):
     """pss counts a page shared by two processes as half."""
     addr = sh.mmap(10 * PAGE)
-    sh.write(addr, b"x" * 10 * PAGE)
+    sh.poke(addr, b"x" * 10 * PAGE)
     base = sh.memory_full_info().pss
     kernel.process(sh.fork())
     assert sh.memory_full_info().pss < base
@@ -219,7 +219,7 @@ def test_out_of_frames_raises_and_optionally_kills():
     c = k.process(p.fork())
     addr = c.mmap(100 * PAGE, prot=PROT_READ | PROT_WRITE)
     with pytest.raises(OutOfFramesError):
-        c.write(addr, bytes(100 * PAGE))
+        c.poke(addr, bytes(100 * PAGE))
     assert p.wait() == (c.pid, signal.SIGKILL)
     k.check()
     k.close()

@@ -22,35 +22,35 @@ def test_pipe_returns_lowest_free_pair(sh):
 def test_bytes_written_are_read_in_order(sh):
     """What goes in the write end comes out of the read end, in order, up to n at a time."""
     r, w = sh.pipe()
-    sh.write_fd(w, b"hello ")
-    sh.write_fd(w, b"world")
-    assert sh.read_fd(r, 8) == b"hello wo"
-    assert sh.read_fd(r, 8) == b"rld"
+    sh.write(w, b"hello ")
+    sh.write(w, b"world")
+    assert sh.read(r, 8) == b"hello wo"
+    assert sh.read(r, 8) == b"rld"
 
 
 def test_child_writes_parent_reads(kernel, sh):
     """F13: a pipe made before fork carries a byte from the child to the parent."""
     r, w = sh.pipe()
     child = kernel.process(sh.fork())
-    child.write_fd(w, b"\x01")
-    assert sh.read_fd(r, 1) == b"\x01"
+    child.write(w, b"\x01")
+    assert sh.read(r, 1) == b"\x01"
 
 
 def test_empty_pipe_with_writer_would_block(sh):
     """Reading an empty pipe whose write end is open raises WouldBlock and changes nothing."""
     r, w = sh.pipe()
     with pytest.raises(WouldBlock):
-        sh.read_fd(r, 1)
+        sh.read(r, 1)
     assert sh.status() == "sleeping"
-    sh.write_fd(w, b"x")
-    assert sh.read_fd(r, 1) == b"x"
+    sh.write(w, b"x")
+    assert sh.read(r, 1) == b"x"
 
 
 def test_empty_nonblocking_pipe_is_eagain(sh):
     """With O_NONBLOCK an empty pipe read fails EAGAIN (BlockingIOError)."""
     r, w = sh.pipe2(os.O_NONBLOCK)
     with pytest.raises(BlockingIOError):
-        sh.read_fd(r, 1)
+        sh.read(r, 1)
 
 
 def test_eof_when_every_writer_is_closed(kernel, sh):
@@ -59,9 +59,9 @@ def test_eof_when_every_writer_is_closed(kernel, sh):
     child = kernel.process(sh.fork())
     sh.close(w)
     with pytest.raises(WouldBlock):
-        sh.read_fd(r, 1)
+        sh.read(r, 1)
     child.close(w)
-    assert sh.read_fd(r, 1) == b""
+    assert sh.read(r, 1) == b""
 
 
 def test_writer_exit_gives_eof(kernel, sh):
@@ -70,16 +70,16 @@ def test_writer_exit_gives_eof(kernel, sh):
     child = kernel.process(sh.fork())
     sh.close(w)
     child._exit(0)
-    assert sh.read_fd(r, 10) == b""
+    assert sh.read(r, 10) == b""
 
 
 def test_data_is_read_before_eof(sh):
     """Bytes left in the pipe are read before end of file is reported."""
     r, w = sh.pipe()
-    sh.write_fd(w, b"last")
+    sh.write(w, b"last")
     sh.close(w)
-    assert sh.read_fd(r, 10) == b"last"
-    assert sh.read_fd(r, 10) == b""
+    assert sh.read(r, 10) == b"last"
+    assert sh.read(r, 10) == b""
 
 
 def test_write_without_reader_kills_with_sigpipe(kernel, sh):
@@ -90,7 +90,7 @@ def test_write_without_reader_kills_with_sigpipe(kernel, sh):
     sh.close(r)
     child.close(r)
     with pytest.raises(Terminated):
-        child.write_fd(w, b"x")
+        child.write(w, b"x")
     pid, status = sh.waitpid(child.pid, 0)
     assert WIFSIGNALED(status) and WTERMSIG(status) == signal.SIGPIPE
 
@@ -101,7 +101,7 @@ def test_write_without_reader_is_epipe_when_sigpipe_ignored(sh):
     r, w = sh.pipe()
     sh.close(r)
     with pytest.raises(BrokenPipeError):
-        sh.write_fd(w, b"x")
+        sh.write(w, b"x")
 
 
 def test_sigpipe_handler_runs_then_epipe(sh):
@@ -111,7 +111,7 @@ def test_sigpipe_handler_runs_then_epipe(sh):
     r, w = sh.pipe()
     sh.close(r)
     with pytest.raises(BrokenPipeError):
-        sh.write_fd(w, b"x")
+        sh.write(w, b"x")
     assert seen == [signal.SIGPIPE]
 
 
@@ -119,33 +119,33 @@ def test_pipe_holds_64_kib(sh):
     """The default capacity is 65536 bytes (F_GETPIPE_SZ); a full pipe would block."""
     r, w = sh.pipe()
     assert sh.fcntl(r, fcntl.F_GETPIPE_SZ) == 65536
-    assert sh.write_fd(w, b"x" * 65536) == 65536
+    assert sh.write(w, b"x" * 65536) == 65536
     with pytest.raises(WouldBlock):
-        sh.write_fd(w, b"y")
+        sh.write(w, b"y")
 
 
 def test_full_nonblocking_pipe_is_eagain(sh):
     """With O_NONBLOCK a write to a full pipe fails EAGAIN."""
     r, w = sh.pipe2(os.O_NONBLOCK)
-    sh.write_fd(w, b"x" * 65536)
+    sh.write(w, b"x" * 65536)
     with pytest.raises(BlockingIOError):
-        sh.write_fd(w, b"y")
+        sh.write(w, b"y")
 
 
 def test_small_writes_are_atomic(sh):
     """A write of up to PIPE_BUF bytes waits until all of it fits (no partial write)."""
     r, w = sh.pipe2(os.O_NONBLOCK)
-    sh.write_fd(w, b"x" * (65536 - 100))
+    sh.write(w, b"x" * (65536 - 100))
     with pytest.raises(BlockingIOError):
-        sh.write_fd(w, b"y" * 200)
-    assert sh.write_fd(w, b"y" * 100) == 100
+        sh.write(w, b"y" * 200)
+    assert sh.write(w, b"y" * 100) == 100
 
 
 def test_large_write_takes_what_fits(sh):
     """A write over PIPE_BUF into a partly full pipe takes what fits and returns the count."""
     r, w = sh.pipe()
-    sh.write_fd(w, b"x" * 60000)
-    assert sh.write_fd(w, b"y" * 10000) == 5536
+    sh.write(w, b"x" * 60000)
+    assert sh.write(w, b"y" * 10000) == 5536
 
 
 def test_pipe2_flags(sh):
@@ -160,8 +160,8 @@ def test_pipe2_flags(sh):
 def test_pipe_ends_are_one_way(sh):
     """Writing the read end or reading the write end fails EBADF."""
     r, w = sh.pipe()
-    assert errno_of(sh.write_fd, r, b"x") == 9
-    assert errno_of(sh.read_fd, w, 1) == 9
+    assert errno_of(sh.write, r, b"x") == 9
+    assert errno_of(sh.read, w, 1) == 9
 
 
 def test_pipe_is_a_fifo_that_cannot_seek(sh):
@@ -197,10 +197,10 @@ def test_shell_pipeline_pattern(kernel, sh):
     sh.dup2(r, 0)
     sh.close(r)
     sh.close(w)
-    child.write_fd(1, b"ls output\n")
+    child.write(1, b"ls output\n")
     child._exit(0)
-    assert sh.read_fd(0, 100) == b"ls output\n"
-    assert sh.read_fd(0, 100) == b""
+    assert sh.read(0, 100) == b"ls output\n"
+    assert sh.read(0, 100) == b""
 
 
 def test_interrupted_read_gives_eintr(kernel, sh):
@@ -208,7 +208,7 @@ def test_interrupted_read_gives_eintr(kernel, sh):
     r, w = sh.pipe()
     sh.signal(signal.SIGUSR1, lambda sig, frame: None)
     with pytest.raises(WouldBlock):
-        sh.read_fd(r, 1)
+        sh.read(r, 1)
     kernel.init.kill(sh.pid, signal.SIGUSR1)
     with pytest.raises(InterruptedError):
-        sh.read_fd(r, 1)
+        sh.read(r, 1)

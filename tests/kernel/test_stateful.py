@@ -138,7 +138,7 @@ class ProcessTable(RuleBasedStateMachine):
             return
         if write:
             try:
-                p.write(addr, b"m" * pages * 4096)
+                p.poke(addr, b"m" * pages * 4096)
             except OSError:
                 pass
 

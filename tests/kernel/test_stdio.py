@@ -53,9 +53,9 @@ def test_pipe_stdout_is_fully_buffered(sh):
     sh.dup2(w, 1)
     sh.printf("hi\n")
     with pytest.raises(WouldBlock):
-        sh.read_fd(r, 10)
+        sh.read(r, 10)
     sh.fflush()
-    assert sh.read_fd(r, 10) == b"hi\n"
+    assert sh.read(r, 10) == b"hi\n"
 
 
 def test_stderr_is_unbuffered(kernel, sh):
@@ -147,7 +147,7 @@ def test_x10_fork_duplicates_buffered_printf_to_a_file(kernel, sh):
     """X10 (TLPI 25-2): to a file, write() once and first, printf twice after fork + exit."""
     to_file(sh)
     sh.printf("Hello world\n")
-    sh.write_fd(1, b"Ciao\n")
+    sh.write(1, b"Ciao\n")
     child = kernel.process(sh.fork())
     child.exit(0)
     sh.exit(0)
@@ -157,7 +157,7 @@ def test_x10_fork_duplicates_buffered_printf_to_a_file(kernel, sh):
 def test_x10_on_the_console_prints_once(kernel, sh):
     """X10: to a terminal (line buffered) the printf is written before fork, so once."""
     sh.printf("Hello world\n")
-    sh.write_fd(1, b"Ciao\n")
+    sh.write(1, b"Ciao\n")
     kernel.process(sh.fork()).exit(0)
     sh.exit(0)
     assert kernel.console.output() == b"Hello world\nCiao\n"
@@ -206,14 +206,14 @@ def test_printf_to_a_full_pipe_keeps_the_text(sh):
     """printf never blocks: on a full pipe the text stays buffered and fflush would block."""
     r, w = sh.pipe()
     sh.dup2(w, 1)
-    sh.write_fd(w, b"x" * 65536)
+    sh.write(w, b"x" * 65536)
     sh.printf("y" * 5000)
     assert sh.status() == "running"
     with pytest.raises(WouldBlock):
         sh.fflush()
-    sh.read_fd(r, 65536)
+    sh.read(r, 65536)
     sh.fflush()
-    assert sh.read_fd(r, 10000) == b"y" * 5000
+    assert sh.read(r, 10000) == b"y" * 5000
 
 
 def test_flush_failure_discards_the_buffer(sh):
@@ -264,11 +264,11 @@ def test_exit_on_a_full_pipe_would_block_and_can_be_retried(kernel, sh):
     child = kernel.process(sh.fork())
     child.dup2(w, 1)
     child.close(w)
-    child.write_fd(1, b"x" * 65536)
+    child.write(1, b"x" * 65536)
     child.printf("tail")
     with pytest.raises(WouldBlock):
         child.exit(0)
-    assert len(sh.read_fd(r, 65536)) == 65536
+    assert len(sh.read(r, 65536)) == 65536
     child.exit(0)
     assert sh.waitpid(child.pid, 0) == (child.pid, 0)
-    assert sh.read_fd(r, 100) == b"tail"
+    assert sh.read(r, 100) == b"tail"

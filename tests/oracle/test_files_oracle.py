@@ -60,14 +60,14 @@ def test_offset_shared_across_fork():
     k.fs.create("/tmp/f", b"aaaabbbbcccc")
     fd = p.open("/tmp/f", os.O_RDONLY)
     c = k.process(p.fork())
-    c._exit(c.read_fd(fd, 4)[0])
+    c._exit(c.read(fd, 4)[0])
     first = exit_code(k, p, c)
-    mine = p.read_fd(fd, 4).decode()
+    mine = p.read(fd, 4).decode()
     c = k.process(p.fork())
     c.lseek(fd, 0, os.SEEK_SET)
     c._exit(0)
     p.waitpid(c.pid, 0)
-    assert clean(real) == [first, mine, p.read_fd(fd, 4).decode(), p.lseek(fd, 0, os.SEEK_CUR)]
+    assert clean(real) == [first, mine, p.read(fd, 4).decode(), p.lseek(fd, 0, os.SEEK_CUR)]
 
 
 def test_nonblock_shared_across_fork():
@@ -84,7 +84,7 @@ def test_nonblock_shared_across_fork():
     c.set_blocking(r, False)
     c._exit(0)
     p.waitpid(c.pid, 0)
-    got = [p.fcntl(r, fcntl.F_GETFL), p.fcntl(w, fcntl.F_GETFL), list(outcome(p.read_fd, r, 1))]
+    got = [p.fcntl(r, fcntl.F_GETFL), p.fcntl(w, fcntl.F_GETFL), list(outcome(p.read, r, 1))]
     assert clean(real) == got
 
 
@@ -159,18 +159,18 @@ def test_pipe_eof_epipe_and_capacity():
     k, p = sim()
     r, w = p.pipe()
     c = k.process(p.fork())
-    c.write_fd(w, b"hi")
+    c.write(w, b"hi")
     c._exit(0)
     p.waitpid(c.pid, 0)
     p.close(w)
-    eof = [p.read_fd(r, 10).decode(), p.read_fd(r, 10).decode()]
+    eof = [p.read(r, 10).decode(), p.read(r, 10).decode()]
     p.close(r)
     r, w = p.pipe2(os.O_NONBLOCK)
-    filled = p.write_fd(w, b"x" * 70000)
-    full = list(outcome(p.write_fd, w, b"y"))
+    filled = p.write(w, b"x" * 70000)
+    full = list(outcome(p.write, w, b"y"))
     p.close(r)
     p.signal(signal.SIGPIPE, signal.SIG_IGN)
-    assert clean(real) == eof + [filled, full, list(outcome(p.write_fd, w, b"z"))]
+    assert clean(real) == eof + [filled, full, list(outcome(p.write, w, b"z"))]
 
 
 def test_sigpipe_kills_the_writer():
@@ -186,7 +186,7 @@ def test_sigpipe_kills_the_writer():
     p.close(r)
     c = k.process(p.fork())
     with pytest.raises(Terminated):
-        c.write_fd(w, b"x")
+        c.write(w, b"x")
     assert clean(real) == p.waitpid(c.pid, 0)[1]
 
 

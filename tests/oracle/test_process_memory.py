@@ -91,14 +91,14 @@ def _sim():
     p = k.spawn("smaps")
     base = p.mmap(N * PAGE)
     for i in range(N):
-        p.write(base + i * PAGE, b"\x01")
+        p.poke(base + i * PAGE, b"\x01")
     c = k.process(p.fork())
     steps = [[_region(p, base), _region(c, base)]]
     for i in range(512):
-        p.write(base + i * PAGE, b"\x03")
+        p.poke(base + i * PAGE, b"\x03")
     steps.append([_region(p, base), _region(c, base)])
     for i in list(range(0, 256)) + list(range(512, 768)):
-        c.write(base + i * PAGE, b"\x02")
+        c.poke(base + i * PAGE, b"\x02")
     steps.append([_region(p, base), _region(c, base)])
     c._exit(0)
     p.wait()

@@ -157,7 +157,7 @@ def on_cowfast(where, body):
     harness.waitpid(prog.pid, 0)
     if where == "pipe":
         out = b""
-        while chunk := harness.read_fd(r, 1 << 17):
+        while chunk := harness.read(r, 1 << 17):
             out += chunk
         return out
     if where == "file":
@@ -174,7 +174,7 @@ def run_script(k, p, ops):
         elif kind == "r":
             p.printf("%s", arg[0] * int(arg[1:]))
         elif kind == "w":
-            p.write_fd(1, arg.encode())
+            p.write(1, arg.encode())
         elif kind == "f":
             p.fflush("stdout")
         elif kind == "b":
@@ -196,7 +196,7 @@ def test_buffering_matches_the_c_library(script_program, name, where):
 def tlpi_25_2(how):
     def body(k, prog):
         prog.printf("Hello world\n")
-        prog.write_fd(1, b"Ciao\n")
+        prog.write(1, b"Ciao\n")
         prog.printf("no newline ")
         child = k.process(prog.fork())
         child.exit(0) if how == "exit" else child._exit(0)
