@@ -36,7 +36,7 @@ class OutOfFramesError(OSError, MemoryError):
     BlockingIOError.characters_written.
     """
 
-    def __init__(self, pages_done=0, detail="no free frame"):
+    def __init__(self, pages_done=0, detail="no free frame (or no host memory for page tables)"):
         super().__init__(errno.ENOMEM, f"{os.strerror(errno.ENOMEM)}: {detail}")
         self.pages_done = pages_done
 

@@ -221,11 +221,11 @@ int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 		  struct cf_fault *fault)
 {
 	uint64_t first, last;
-	if (!as || !fault || (prot & ~PROT_MASK))
+	if (!as || !fault)
 		return CF_EINVAL;
-	if (len == 0)
+	if (len == 0)	/* Linux checks alignment, then length, then prot */
 		return (addr & ((1ull << as->mem->page_shift) - 1)) ? CF_EINVAL : CF_OK;
-	if (!range_ok(as->mem, addr, len, &first, &last))
+	if ((prot & ~PROT_MASK) || !range_ok(as->mem, addr, len, &first, &last))
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
