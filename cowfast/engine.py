@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from ._arrays import page_array
 from ._native import ffi, lib
-from .errors import InvariantError, check, raise_errno
+from .errors import InvariantError, SegmentationFault, check, raise_errno
 
 PROT_READ = mmap.PROT_READ
 PROT_WRITE = mmap.PROT_WRITE
@@ -240,15 +240,19 @@ class AddressSpace(_Handle):
 
         Raises:
             TypeError / ValueError: pages is not a 1-D C-contiguous uint64 ndarray.
-            OSError: EINVAL, a page number beyond the 48-bit space (nothing touched).
-            SegmentationFault: a page is not accessible; .pages_done pages were touched.
+            SegmentationFault: a page is not accessible (a page number beyond the
+                48-bit space is not mapped); .pages_done pages were touched.
             OutOfFramesError: no frame for a page; .pages_done pages were touched.
         """
         cdata, n = page_array(pages)
         rc = _as_touch(self._live(), cdata, n, lib.CF_TOUCH_WRITE if write else 0,
                        self._done, self._fault)
         if rc:
-            check(rc, self._fault, self._done[0])
+            done = self._done[0]
+            if rc == lib.CF_EFAULT:         # exact even where C's 64-bit address wraps
+                raise SegmentationFault(int(pages[done]) * self.memory.page_size,
+                                        self._fault.code, done)
+            check(rc, self._fault, done)
         return n
 
     def fork(self):

@@ -69,33 +69,36 @@ static void check_node(cf_mem *m, struct node *n, uint32_t *expect, struct node 
 		problem(r, "node used %u, counted %u", n->used, used);
 }
 
-static void check_frames(cf_mem *m, const uint32_t *expect, struct report *r)
+/* Every frame's refcount against the mappings counted into @expect, then
+ * the free stack: each free frame on it exactly once. Reuses @expect. */
+static void check_frames(cf_mem *m, uint32_t *expect, struct report *r)
 {
-	uint64_t used = 0, stacked = 0;
+	const uint32_t seen = UINT32_MAX;
+	uint64_t used = 0;
 	for (uint64_t f = 0; f < m->fresh; f++) {
-		if (m->ref[f] & FREE_BIT) {
-			if (expect[f])
-				problem(r, "free frame %llu is mapped %u times",
-					(unsigned long long)f, expect[f]);
-			continue;
-		}
-		used++;
-		if (m->ref[f] != expect[f])
+		if (m->ref[f] == 0 && expect[f])
+			problem(r, "free frame %llu is mapped %u times", (unsigned long long)f,
+				expect[f]);
+		else if (m->ref[f] != expect[f])
 			problem(r, "frame %llu refcount %u, mapped %u times",
 				(unsigned long long)f, m->ref[f], expect[f]);
+		used += m->ref[f] != 0;
 	}
 	if (used != m->used)
 		problem(r, "%llu frames in use, counter says %llu", (unsigned long long)used,
 			(unsigned long long)m->used);
-	for (uint32_t f = m->free_head; f != NO_FRAME; f = m->ref[f] & ~FREE_BIT) {
-		if (f >= m->fresh || !(m->ref[f] & FREE_BIT) || ++stacked > m->fresh) {
-			problem(r, "free stack corrupt at frame %u", f);
+	if (m->top != m->fresh - used)
+		problem(r, "free stack holds %llu frames, expected %llu",
+			(unsigned long long)m->top, (unsigned long long)(m->fresh - used));
+	for (uint64_t k = 0; k < m->top; k++) {
+		uint32_t f = m->stack[k];
+		if (f >= m->fresh || m->ref[f] || expect[f] == seen) {
+			problem(r, "free stack entry %llu (frame %u) is not a free frame",
+				(unsigned long long)k, f);
 			return;
 		}
+		expect[f] = seen;
 	}
-	if (stacked != m->fresh - used)
-		problem(r, "free stack holds %llu frames, expected %llu",
-			(unsigned long long)stacked, (unsigned long long)(m->fresh - used));
 }
 
 int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)

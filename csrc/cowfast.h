@@ -75,6 +75,8 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len);
 int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, struct cf_fault *fault);
 int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault *fault);
 int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault);
+/* A page number beyond the space is an unmapped page (CF_SEGV_MAPERR); its
+ * fault->addr wraps when vpn << page_shift does not fit in 64 bits. */
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);

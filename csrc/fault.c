@@ -18,14 +18,14 @@
 struct batch {
 	cf_mem *m;
 	uint32_t *ref;
-	uint32_t free_head;
+	uint64_t top;
 	uint64_t fresh;
 	uint64_t copies, zero_fills, reuses, zero_maps;	/* faults: their sum */
 };
 
 static inline void batch_begin(struct batch *b, cf_mem *m)
 {
-	*b = (struct batch){.m = m, .ref = m->ref, .free_head = m->free_head,
+	*b = (struct batch){.m = m, .ref = m->ref, .top = m->top,
 			    .fresh = m->fresh};
 }
 
@@ -36,7 +36,7 @@ static inline void batch_end(struct batch *b, cf_as *as)
 	uint64_t faults = allocs + b->reuses + b->zero_maps;
 	if (allocs)
 		m->gen++;	/* frames moved: statistics change */
-	m->free_head = b->free_head;
+	m->top = b->top;
 	m->fresh = b->fresh;
 	m->used += allocs;
 	as->minor_faults += faults;
@@ -54,9 +54,8 @@ static inline void batch_end(struct batch *b, cf_as *as)
 static hot_inline int batch_alloc(struct batch *b, uint32_t *out, bool *recycled)
 {
 	uint32_t f;
-	if (b->free_head != NO_FRAME) {
-		f = b->free_head;
-		b->free_head = b->ref[f] & ~FREE_BIT;
+	if (b->top) {
+		f = b->m->stack[--b->top];
 		*recycled = true;
 	} else if (likely(b->fresh < b->m->nframes)) {
 		f = (uint32_t)b->fresh++;
@@ -86,23 +85,33 @@ static hot_inline int wp_zero(struct batch *b, uint64_t *ptep)
 	return CF_OK;
 }
 
+/* Point *ptep at a new copy of its frame, writable; the old frame's
+ * reference is the caller's to drop. Returns 0 or CF_ENOMEM, nothing changed. */
+static hot_inline int copy_frame(struct batch *b, uint64_t *ptep)
+{
+	cf_mem *m = b->m;
+	uint64_t pte = *ptep;
+	uint32_t f;
+	bool recycled;
+	if (unlikely(batch_alloc(b, &f, &recycled)))
+		return CF_ENOMEM;
+	if (m->contents)
+		memcpy(frame_bytes(m, f), frame_bytes(m, pte_frame(pte)), 1u << m->page_shift);
+	*ptep = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
+	b->copies++;
+	return CF_OK;
+}
+
 /* Write-protected page that another space still maps: copy it (Linux
  * wp_page_copy()). The new frame is taken before anything changes; the old
  * one keeps a reference elsewhere, so dropping ours never frees it. */
 static hot_inline int wp_copy(struct batch *b, uint64_t *ptep)
 {
-	cf_mem *m = b->m;
-	uint64_t pte = *ptep;
-	uint32_t old = pte_frame(pte), f;
-	bool recycled;
-	if (unlikely(batch_alloc(b, &f, &recycled)))
-		return CF_ENOMEM;
-	if (m->contents)
-		memcpy(frame_bytes(m, f), frame_bytes(m, old), 1u << m->page_shift);
-	b->ref[old]--;
-	*ptep = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
-	b->copies++;
-	return CF_OK;
+	uint32_t old = pte_frame(*ptep);
+	int rc = copy_frame(b, ptep);
+	if (likely(!rc))
+		b->ref[old]--;
+	return rc;
 }
 
 /*
@@ -289,6 +298,72 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 	return rc;
 }
 
+/* Whether the next pages to touch are one whole leaf, in order. */
+static bool whole_leaf_ahead(const uint64_t *vpns, size_t left)
+{
+	if (left < NODE_ENTRIES || vpns[NODE_MASK] != vpns[0] + NODE_MASK)
+		return false;
+	for (unsigned j = 1; j < NODE_MASK; j++)
+		if (vpns[j] != vpns[0] + j)
+			return false;
+	return true;
+}
+
+/*
+ * Write every page of a leaf that @as shares with another space, as one
+ * step: the child of a fork that rewrites its whole memory. Each private
+ * page is copied (or zero-filled) into a new leaf of @as's own, exactly as
+ * unsharing the leaf and faulting page by page would, without taking a
+ * reference on each old frame only to drop it again. Returns false, having
+ * changed nothing visible, when the general path must decide instead: the
+ * leaf is not shared, a page is not writable, or frames are short.
+ * Preconditions: mem->lock held; @vpn is the leaf's first page.
+ */
+static bool cow_whole_leaf(struct batch *b, cf_as *as, uint64_t vpn)
+{
+	cf_mem *m = as->mem;
+	bool ex;
+	struct node *old = walk(as, vpn, &ex);
+	if (!old || ex)
+		return false;
+	uint64_t need = 0;
+	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+		uint64_t pte = old->pte[i];
+		if (!(pte & PTE_MAPPED) || !(pte & PTE_WRITE))
+			return false;
+		need += !(pte & PTE_SHARED);
+	}
+	/* free frames, less what this batch took and has not told mem yet */
+	if (need > frames_free_locked(m) - (b->copies + b->zero_fills) ||
+	    node_reserve_locked(m, m->levels))
+		return false;
+	struct node *parent = walk_alloc_to_locked(as, vpn, 1);
+	struct node **slot = &parent->child[node_index(vpn, 1)];
+	old = *slot;
+	if (old->ref == 1)	/* private after all (a settled debt): general path */
+		return false;
+	struct node *n = node_take_locked(m);
+	n->ref = 1;
+	n->used = old->used;
+	n->level = 0;
+	n->wp = 0;
+	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+		uint64_t pte = old->pte[i];
+		n->pte[i] = pte;
+		if (pte & PTE_SHARED) {
+			b->ref[pte_frame(pte)]++;
+			continue;
+		}
+		int rc = pte_has_frame(pte) ? copy_frame(b, &n->pte[i]) : wp_zero(b, &n->pte[i]);
+		CF_ASSERT(rc == CF_OK);	/* frames counted above */
+		(void)rc;
+	}
+	old->ref--;
+	old->wp = 1;	/* its other holder still owes fork's write-protect */
+	*slot = n;
+	return true;
+}
+
 /*
  * Touch one page for @write through a cached leaf. Returns 0, a CF_SEGV_*
  * code as a positive number, or CF_ENOMEM (nothing changed for this page).
@@ -332,11 +407,7 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 	if (!as || !done || !fault || (n && !vpns) || (flags & ~CF_TOUCH_WRITE))
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
-	uint64_t limit = va_pages(m), bad = 0;
-	for (size_t k = 0; k < n; k++)	/* no branches: this loop vectorises */
-		bad |= vpns[k] >= limit;
-	if (bad)
-		return CF_EINVAL;
+	uint64_t limit = va_pages(m);
 	bool write = flags & CF_TOUCH_WRITE;
 	struct node *leaf = NULL;
 	bool ex = false;
@@ -348,13 +419,25 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 	batch_begin(&b, m);
 	for (k = 0; k < n; k++) {
 		uint64_t vpn = vpns[k];
+		if (unlikely(vpn >= limit)) {	/* beyond the space: not mapped */
+			rc = CF_SEGV_MAPERR;
+			goto fault;
+		}
+		if (write && (vpn & NODE_MASK) == 0 && whole_leaf_ahead(vpns + k, n - k) &&
+		    cow_whole_leaf(&b, as, vpn)) {
+			k += NODE_MASK;	/* and the loop's ++: the leaf's 512 pages are done */
+			leaf = NULL;
+			leaf_id = ~0ull;
+			continue;
+		}
 		if ((vpn >> NODE_BITS) != leaf_id) {
 			leaf = NULL;
 			leaf_id = vpn >> NODE_BITS;
 		}
 		rc = touch_one(&b, as, vpn, write, &leaf, &ex);
 		if (unlikely(rc)) {
-			if (rc > 0) {
+fault:
+			if (rc > 0) {	/* the caller knows the address: vpns[done] */
 				fault->addr = vpn << m->page_shift;
 				fault->code = rc;
 				rc = CF_EFAULT;

@@ -1,5 +1,6 @@
 /* frames.c - physical memory: per-frame reference counts, a LIFO stack of
- * freed frames (recycled frames are cache-hot), the frames' contents in one
+ * freed frames (recycled frames are cache-hot; an array, not a list threaded
+ * through the refcounts, so that popping is no chain of dependent loads), the frames' contents in one
  * reserved region, and the memory object's own lifetime.
  * Mirrors xv6 kernel/kalloc.c with reference counts, as the COW lab asks.
  */
@@ -40,13 +41,13 @@ int cf_mem_new(uint64_t nframes, uint32_t page_size, unsigned flags, cf_mem **ou
 	m->levels = (CF_VA_BITS - m->page_shift + NODE_BITS - 1) / NODE_BITS;
 	m->flags = flags;
 	m->nframes = nframes;
-	m->free_head = NO_FRAME;
 	m->refs = 1;
 	m->ref = reserve(nframes * sizeof(uint32_t), false);
+	m->stack = reserve(nframes * sizeof(uint32_t), false);
 	m->zero = calloc(1, page_size);
 	if (flags & CF_MEM_CONTENTS)
 		m->contents = reserve(nframes << m->page_shift, true);
-	if (!m->ref || !m->zero || ((flags & CF_MEM_CONTENTS) && !m->contents))
+	if (!m->ref || !m->stack || !m->zero || ((flags & CF_MEM_CONTENTS) && !m->contents))
 		goto err;
 	if (pthread_mutex_init(&m->lock, NULL))
 		goto err;
@@ -55,6 +56,8 @@ int cf_mem_new(uint64_t nframes, uint32_t page_size, unsigned flags, cf_mem **ou
 err:
 	if (m->ref)
 		munmap(m->ref, nframes * sizeof(uint32_t));
+	if (m->stack)
+		munmap(m->stack, nframes * sizeof(uint32_t));
 	if (m->contents)
 		munmap(m->contents, nframes << m->page_shift);
 	free(m->zero);
@@ -71,6 +74,7 @@ static void mem_destroy(cf_mem *m)
 		free(n);
 	}
 	munmap(m->ref, m->nframes * sizeof(uint32_t));
+	munmap(m->stack, m->nframes * sizeof(uint32_t));
 	if (m->contents)
 		munmap(m->contents, m->nframes << m->page_shift);
 	free(m->zero);
@@ -113,7 +117,9 @@ int cf_mem_stats(cf_mem *m, struct cf_mem_stats *out)
 		.zero_fills = m->total.zero_fills,
 		.reuses = m->total.reuses,
 		.nodes = m->nodes,
-		.metadata_bytes = m->nodes * sizeof(struct node) + m->fresh * sizeof(uint32_t),
+		/* what is touched: nodes, refcounts of frames ever used, the free stack's depth */
+		.metadata_bytes = m->nodes * sizeof(struct node) +
+				  (m->fresh + m->stack_peak) * sizeof(uint32_t),
 	};
 	pthread_mutex_unlock(&m->lock);
 	*out = s;

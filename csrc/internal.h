@@ -91,8 +91,9 @@ struct cf_mem {
 	uint32_t levels;	/* radix levels covering CF_VA_BITS                  */
 	unsigned flags;
 	uint64_t nframes;
-	uint32_t *ref;		/* per frame: refcount, or FREE_BIT|next when free   */
-	uint32_t free_head;	/* LIFO stack of freed frames (NO_FRAME when empty)  */
+	uint32_t *ref;		/* per frame: refcount (0: free)                      */
+	uint32_t *stack;	/* freed frames, LIFO: the last freed is cache-hot   */
+	uint64_t top, stack_peak;	/* entries on the stack, and at most         */
 	uint64_t fresh;		/* frames [fresh, nframes) never used yet            */
 	uint64_t used;
 	uint8_t *contents;	/* nframes << page_shift bytes, or NULL              */
@@ -123,9 +124,6 @@ static inline void rss_add(cf_as *as, uint64_t pages)
 		as->hwm = as->rss;
 }
 
-#define FREE_BIT 0x80000000u
-#define NO_FRAME 0x7fffffffu	/* above every frame index: nframes <= CF_MAX_FRAMES */
-
 /* frames.c; the per-page pair is inline: it is most of a copy-on-write fault */
 uint64_t frames_free_locked(const cf_mem *m);
 
@@ -137,9 +135,8 @@ uint64_t frames_free_locked(const cf_mem *m);
 static inline int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
 {
 	uint32_t f;
-	if (m->free_head != NO_FRAME) {
-		f = m->free_head;
-		m->free_head = m->ref[f] & ~FREE_BIT;
+	if (m->top) {
+		f = m->stack[--m->top];
 		*recycled = true;
 	} else if (likely(m->fresh < m->nframes)) {
 		f = (uint32_t)m->fresh++;
@@ -156,10 +153,11 @@ static inline int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
 /* Drop a reference on frame @f; the last one pushes it on the free stack. */
 static inline void frame_put_locked(cf_mem *m, uint32_t f)
 {
-	CF_ASSERT(f < m->fresh && m->ref[f] > 0 && !(m->ref[f] & FREE_BIT));
+	CF_ASSERT(f < m->fresh && m->ref[f] > 0);
 	if (--m->ref[f] == 0) {
-		m->ref[f] = FREE_BIT | m->free_head;
-		m->free_head = f;
+		m->stack[m->top++] = f;
+		if (m->top > m->stack_peak)
+			m->stack_peak = m->top;
 		m->used--;
 	}
 }
@@ -176,6 +174,8 @@ int node_reserve_locked(cf_mem *m, uint64_t n);
 struct node *walk(const cf_as *as, uint64_t vpn, bool *exclusive);
 bool path_shared(const cf_as *as, uint64_t vpn);
 struct node *walk_alloc_locked(cf_as *as, uint64_t vpn);
+struct node *walk_alloc_to_locked(cf_as *as, uint64_t vpn, uint32_t level);
+struct node *node_take_locked(cf_mem *m);
 uint64_t nodes_needed(const cf_as *as, uint64_t first, uint64_t last, bool create);
 void node_cache_trim_locked(cf_mem *m);
 static inline unsigned node_index(uint64_t vpn, uint32_t level)

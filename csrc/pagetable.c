@@ -11,7 +11,8 @@
 /* Freed nodes kept for reuse; above this they go back to malloc. */
 #define NODE_CACHE_MAX 4096
 
-static struct node *node_take_locked(cf_mem *m)
+/* A node from the cache or malloc, counted alive; its contents are stale. */
+struct node *node_take_locked(cf_mem *m)
 {
 	struct node *n = m->node_cache;
 	if (n) {
@@ -142,8 +143,9 @@ void node_put_locked(cf_mem *m, struct node *n)
 /*
  * Give the caller a private copy of the shared node in *@slot and return it.
  * A leaf copy takes a reference on every frame, and private pages lose their
- * write permission in both copies: sharing the node was fork's lazy
- * write-protect of parent and child (Linux __copy_present_ptes()).
+ * write permission in both copies (the old one through its wp debt): sharing
+ * the node was fork's lazy write-protect of parent and child (Linux
+ * __copy_present_ptes()).
  * Returns NULL (nothing changed) when no node can be had.
  */
 static struct node *node_unshare_locked(cf_mem *m, struct node **slot)
@@ -155,19 +157,21 @@ static struct node *node_unshare_locked(cf_mem *m, struct node **slot)
 	n->used = old->used;
 	n->level = old->level;
 	n->wp = 0;
-	old->wp = 0;	/* a leaf's PTEs are protected below; an interior's children flagged */
 	if (old->level == 0) {
+		/* The copy is protected now; the old leaf owes it (settled when next
+		 * walked as private), which spares a write of 4 KiB on every copy. */
+		old->wp = 1;
 		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 			uint64_t pte = old->pte[i];
 			if (pte_has_frame(pte)) {
 				m->ref[pte_frame(pte)]++;
 				if (!(pte & PTE_SHARED))
 					pte &= ~(PTE_WRITABLE | PTE_EXCL);
-				old->pte[i] = pte;
 			}
 			n->pte[i] = pte;
 		}
 	} else {
+		old->wp = 0;	/* its children carry the debt from here */
 		memcpy(n->child, old->child, sizeof(n->child));
 		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 			if (n->child[i]) {
@@ -230,14 +234,15 @@ bool path_shared(const cf_as *as, uint64_t vpn)
 	return false;
 }
 
-/* The leaf covering @vpn with the whole path made private to @as, creating
- * missing nodes. Returns NULL on host memory exhaustion; what was copied
- * before that is invisible (sharing a node or not changes no statistic). */
-struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
+/* The node at @level on the path to @vpn, the path down to it made private
+ * to @as, creating missing nodes. Returns NULL on host memory exhaustion;
+ * what was copied before that is invisible (sharing a node or not changes
+ * no statistic). */
+struct node *walk_alloc_to_locked(cf_as *as, uint64_t vpn, uint32_t level)
 {
 	cf_mem *m = as->mem;
 	struct node *n = as->root;
-	for (uint32_t lvl = m->levels - 1; lvl > 0; lvl--) {
+	for (uint32_t lvl = m->levels - 1; lvl > level; lvl--) {
 		struct node **slot = &n->child[node_index(vpn, lvl)];
 		if (!*slot) {
 			struct node *c = node_alloc_locked(m, (uint8_t)(lvl - 1));
@@ -254,6 +259,11 @@ struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
 		n = *slot;
 	}
 	return n;
+}
+
+struct node *walk_alloc_locked(cf_as *as, uint64_t vpn)
+{
+	return walk_alloc_to_locked(as, vpn, 0);
 }
 
 /* Pages below @n that hold a frame (a subtree about to be dropped). */

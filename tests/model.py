@@ -278,8 +278,6 @@ class AddressSpace:
         if pages.ndim != 1 or not pages.flags.c_contiguous:
             raise ValueError("pages must be 1-D and C-contiguous")
         vpns = [int(v) for v in pages]
-        if any(v >= (1 << VA_BITS) // self.mem.page_size for v in vpns):
-            raise _einval()
         try:
             for done, vpn in enumerate(vpns):
                 code = self._segv_check(vpn, write)

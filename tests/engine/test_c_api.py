@@ -132,10 +132,12 @@ def test_unknown_flags_are_einval(mem, space):
     assert lib.cf_as_touch(space, vpns, 1, 2, done, fault()) == lib.CF_EINVAL
 
 
-def test_touch_page_beyond_space_is_einval(space):
-    """A page number at or above 2**48 / page_size refuses the whole touch."""
-    vpns, done = ffi.new("uint64_t[]", [16, (1 << 48) // PAGE, U64_MAX]), ffi.new("size_t *")
-    assert lib.cf_as_touch(space, vpns, 3, lib.CF_TOUCH_WRITE, done, fault()) == lib.CF_EINVAL
+def test_touch_page_beyond_space_is_unmapped(space):
+    """A page number at or above 2**48 / page_size faults as unmapped, even U64_MAX."""
+    for bad in ((1 << 48) // PAGE, U64_MAX):
+        vpns, done, f = ffi.new("uint64_t[]", [bad]), ffi.new("size_t *"), fault()
+        assert lib.cf_as_touch(space, vpns, 1, lib.CF_TOUCH_WRITE, done, f) == lib.CF_EFAULT
+        assert (done[0], f.code) == (0, lib.CF_SEGV_MAPERR)
 
 
 def test_fault_carries_address_and_code(space):

@@ -1,10 +1,9 @@
 """touch(): numpy page numbers in one call, per-page atomic, pages_done on failure."""
-import errno
 
 import numpy as np
 import pytest
 
-from cowfast import PROT_READ, AddressSpace, OutOfFramesError, SegmentationFault
+from cowfast import PROT_READ, SEGV_MAPERR, AddressSpace, OutOfFramesError, SegmentationFault
 from tests.engine.conftest import BASE, PAGE
 
 VPN = BASE // PAGE
@@ -80,13 +79,21 @@ def test_wrong_shape_is_value_error(aspace, pages):
         aspace.touch(pages)
 
 
-def test_page_beyond_48_bits_is_einval_before_anything(aspace):
-    """A page number outside the space refuses the whole call before touching anything."""
+def test_page_beyond_48_bits_is_unmapped(aspace):
+    """A page number outside the space faults as an unmapped page, after the pages before it."""
     aspace.map(BASE, PAGE)
-    with pytest.raises(OSError) as info:
+    with pytest.raises(SegmentationFault) as info:
         aspace.touch(vpns(VPN, (1 << 48) // PAGE))
-    assert info.value.errno == errno.EINVAL
-    assert aspace.stats().minor_faults == 0
+    assert (info.value.code, info.value.pages_done) == (SEGV_MAPERR, 1)
+    assert info.value.address == 1 << 48
+    assert aspace.stats().minor_faults == 1
+
+
+def test_huge_page_number_reports_its_exact_address(aspace):
+    """A page number whose address overflows 64 bits is still reported exactly."""
+    with pytest.raises(SegmentationFault) as info:
+        aspace.touch(vpns(2**64 - 1))
+    assert info.value.address == (2**64 - 1) * PAGE
 
 
 def test_segfault_reports_pages_done(aspace):
