@@ -309,6 +309,23 @@ static bool whole_leaf_ahead(const uint64_t *vpns, size_t left)
 	return true;
 }
 
+/* A whole leaf was just written: start loading what the next one will read
+ * (its page numbers and the shared leaf), which hardware prefetchers miss
+ * because each is a new 4 KiB page. */
+static void prefetch_next_leaf(const cf_as *as, const uint64_t *vpns, size_t left)
+{
+	if (left < 2 * NODE_ENTRIES)
+		return;
+	const uint64_t *next = vpns + NODE_ENTRIES;
+	for (unsigned j = 0; j < NODE_ENTRIES; j += 8)
+		__builtin_prefetch(next + j);
+	bool ex;
+	const struct node *leaf = next[0] < va_pages(as->mem) ? walk(as, next[0], &ex) : NULL;
+	if (leaf)
+		for (unsigned j = 0; j < NODE_ENTRIES; j += 8)
+			__builtin_prefetch(&leaf->pte[j]);
+}
+
 /*
  * Write every page of a leaf that @as shares with another space, as one
  * step: the child of a fork that rewrites its whole memory. Each private
@@ -425,6 +442,7 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 		}
 		if (write && (vpn & NODE_MASK) == 0 && whole_leaf_ahead(vpns + k, n - k) &&
 		    cow_whole_leaf(&b, as, vpn)) {
+			prefetch_next_leaf(as, vpns + k, n - k);
 			k += NODE_MASK;	/* and the loop's ++: the leaf's 512 pages are done */
 			leaf = NULL;
 			leaf_id = ~0ull;

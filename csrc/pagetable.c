@@ -8,8 +8,15 @@
 
 #include "internal.h"
 
-/* Freed nodes kept for reuse; above this they go back to malloc. */
-#define NODE_CACHE_MAX 4096
+/* Freed nodes kept for reuse, up to as many as are alive (at least this
+ * many): a fork + rewrite + exit cycle then reuses the nodes of the last one
+ * instead of returning them to malloc and faulting them in again. */
+#define NODE_CACHE_MIN 4096
+
+static bool node_cache_full(const cf_mem *m)
+{
+	return m->node_cached >= NODE_CACHE_MIN && m->node_cached >= m->nodes;
+}
 
 /* A node from the cache or malloc, counted alive; its contents are stale. */
 struct node *node_take_locked(cf_mem *m)
@@ -45,7 +52,7 @@ struct node *node_alloc_locked(cf_mem *m, uint8_t level)
 void node_free_locked(cf_mem *m, struct node *n)
 {
 	m->nodes--;
-	if (m->node_cached >= NODE_CACHE_MAX) {
+	if (node_cache_full(m)) {
 		free(n);
 		return;
 	}
@@ -114,7 +121,7 @@ uint64_t nodes_needed(const cf_as *as, uint64_t first, uint64_t last, bool creat
 /* Give back reserved nodes beyond the cache's size after an operation. */
 void node_cache_trim_locked(cf_mem *m)
 {
-	while (m->node_cached > NODE_CACHE_MAX) {
+	while (node_cache_full(m) && m->node_cached > NODE_CACHE_MIN) {
 		struct node *n = m->node_cache;
 		m->node_cache = n->child[0];
 		m->node_cached--;
