@@ -11,6 +11,8 @@ Hooks for later layers (descriptors, stdio, exec): `kernel.hooks.spawn(p)`,
 `.fork(parent, child)`, `.flush(p)` (exit(3)'s stdio flush, after atexit handlers),
 `.exit(p)` (resource release at _exit, before the parent hears of it), `.exec(p)`.
 """
+import errno
+
 from ..engine import PhysicalMemory
 from ..events import EventLog
 from ..signals import SigAction
@@ -110,6 +112,18 @@ class Kernel(TableMixin):
             raise ValueError(f"image {name!r} is already loaded with another layout")
         return img
 
+    def load_image(self, img):
+        """Return (aspace, stack bytes, pages committed): a fresh address space running img,
+        its private memory charged; on failure nothing stays charged (spawn, execve)."""
+        stack = page_up(STACK_INITIAL, self.page_size)
+        commit = img.data_pages + stack // self.page_size
+        self.charge(commit)
+        try:
+            return build_address_space(img, stack), stack, commit
+        except BaseException:
+            self.uncharge(commit)
+            raise
+
     def spawn(self, command="a.out", *, text_pages=4, data=None, bss=None, text=None, uid=0,
               new_session=True):
         """Start a new program as a child of init and return its Process.
@@ -125,16 +139,8 @@ class Kernel(TableMixin):
         img = self.image(command, text_pages, data, bss, text)
         pid = self.pids.allocate()
         if pid is None:
-            raise_errno(11)
-        ps = self.page_size
-        stack = page_up(STACK_INITIAL, ps)
-        commit = img.data_pages + stack // ps
-        self.charge(commit)
-        try:
-            aspace = build_address_space(img, stack)
-        except BaseException:
-            self.uncharge(commit)
-            raise
+            raise_errno(errno.EAGAIN)
+        aspace, stack, commit = self.load_image(img)
         p = self.new_process(pid, self.init, command)
         p.aspace = aspace
         p.mem = Layout(img, STACK_TOP - stack)

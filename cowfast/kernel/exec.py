@@ -31,7 +31,7 @@ from .. import signals as S
 from ..errors import raise_errno
 from .entry import enter
 from .fs import MAY_EXEC, RegularFile
-from .image import STACK_INITIAL, STACK_TOP, build_address_space, page_up
+from .image import STACK_TOP
 from .memory import Layout
 from .paths import cwd_of
 from .stdio import drop_streams
@@ -114,14 +114,7 @@ def do_execve(p, path, argv, env, comm_path=None, depth=0):
         return do_execve(p, interp, argv, env, comm_path or path, depth + 1)
     k = p.kernel
     img = k.image(program.image, program.text_pages, program.data, program.bss, program.text)
-    stack = page_up(STACK_INITIAL, k.page_size)
-    commit = img.data_pages + stack // k.page_size
-    k.charge(commit)
-    try:
-        aspace = build_address_space(img, stack)
-    except BaseException:
-        k.uncharge(commit)
-        raise
+    aspace, stack, commit = k.load_image(img)
     # The point of no return: from here the old program is gone.
     _replace_memory(p, img, aspace, commit, stack)
     _begin_new_exec(p, comm_path or path, node, argv, env)
