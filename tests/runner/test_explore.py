@@ -1,19 +1,11 @@
 """explore(): every distinct interleaving, counted by hand on small programs."""
 from cowfast.runner import explore, run
+from tests.runner.programs import hello
 
 
 async def two_getpids(sys, argv, env):
     await sys.fork()
     await sys.getpid()
-
-
-async def hello(sys, argv, env):
-    pid = await sys.fork()
-    if pid == 0:
-        await sys.printf("child\n")
-        return 0
-    await sys.printf("parent\n")
-    await sys.wait()
 
 
 def test_two_processes_of_two_calls_have_six_interleavings():

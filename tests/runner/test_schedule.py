@@ -3,6 +3,7 @@ import pytest
 
 from cowfast.runner import (EmptySchedule, InvalidAwait, ProgramCrashed, Scheduler, explore,
                             run)
+from tests.runner.programs import hello
 
 
 async def chatty(sys, argv, env):
@@ -16,14 +17,6 @@ async def chatty(sys, argv, env):
     except ChildProcessError:
         pass
 
-
-async def hello(sys, argv, env):
-    pid = await sys.fork()
-    if pid == 0:
-        await sys.printf("child\n")
-        return 0
-    await sys.printf("parent\n")
-    await sys.wait()
 
 
 def test_same_seed_gives_the_same_run():
