@@ -1,5 +1,6 @@
 """The `cowfast` console script."""
 import argparse
+import os
 import sys
 
 from . import demo
@@ -8,6 +9,15 @@ from .runner import cli as runner_cli
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except BrokenPipeError:         # `cowfast demo | head`: the reader left; as the Python docs
+        devnull = os.open(os.devnull, os.O_WRONLY)   # advise, no traceback at exit either
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv):
     parser = argparse.ArgumentParser(prog="cowfast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="fork a process-sized address space, write it, measure it")

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from .._table import bold, table
+from ..examples import EXAMPLES
 from .explore import explore
 from .programs import load_file
 from .scheduler import run
@@ -20,7 +21,8 @@ COMMANDS = ("run", "explore")
 def add_parsers(sub):
     """Add the `run` and `explore` subcommands to an argparse subparsers object."""
     r = sub.add_parser("run", help="run a program file (async def main(sys, argv, env))")
-    r.add_argument("file", help="the program: a Python file defining async main")
+    r.add_argument("file", help="the program: a Python file defining async main, or the name "
+                                "of one of cowfast/examples (fork_wait, zombie, ...)")
     r.add_argument("args", nargs="*", help="arguments for the program (after --)")
     r.add_argument("--schedule", default="parent-first",
                    help="parent-first (default), child-first, round-robin, random, or a "
@@ -34,12 +36,20 @@ def add_parsers(sub):
                    help="text typed on the console for the program to read, then end of file")
     r.set_defaults(handler=cmd_run)
     e = sub.add_parser("explore", help="run a program under every interleaving of its calls")
-    e.add_argument("file")
+    e.add_argument("file", help="as for run")
     e.add_argument("args", nargs="*")
     e.add_argument("--no-prune", action="store_true",
                    help="no state hashing: every interleaving (slower; for checking)")
     e.add_argument("--max-runs", type=int, default=100_000)
     e.set_defaults(handler=cmd_explore)
+
+
+def _resolve(file):
+    """A path as given, or the shipped example of that name."""
+    example = EXAMPLES / f"{file}.py"
+    if not os.path.exists(file) and "/" not in file and example.exists():
+        return str(example)
+    return file
 
 
 def handle(args, out=None):
@@ -80,7 +90,7 @@ def _memory_table(m):
 
 
 def cmd_run(args, out):
-    program, module = load_file(args.file)
+    program, module = load_file(_resolve(args.file))
     argv = [args.file, *args.args]
     try:
         result = run(program, argv, schedule=_schedule(args.schedule), seed=args.seed,
@@ -106,7 +116,7 @@ def cmd_run(args, out):
 
 
 def cmd_explore(args, out):
-    program, module = load_file(args.file)
+    program, module = load_file(_resolve(args.file))
     found = explore(program, [args.file, *args.args], prune=not args.no_prune,
                     max_runs=args.max_runs, install=getattr(module, "INSTALL", None))
     how = "every interleaving" if args.no_prune else "state hashing"

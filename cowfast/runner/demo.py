@@ -1,18 +1,16 @@
 """The classic fork programs, shown: console output, process tree, copy-on-write sharing.
 
-`walk(out)` runs each program of examples/ (in a source checkout) under the default
+`walk(out)` runs each program of cowfast/examples/ under the default
 schedule and prints, for each, what it wrote to the console, the process tree at the
 last moment the most processes were alive (ps), each process's memory at that moment
 (rss, pss, uss, shared, copies) and what the run copied and freed. It is meant to be
-called by `cowfast demo` (see the report of issue 5: one line in cowfast/demo.py).
+called by `cowfast demo`.
 """
-import pathlib
-
 from .._table import bold, table
+from ..examples import EXAMPLES
 from .programs import load_file
 from .scheduler import Scheduler
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 SHOWN = ("segments", "child_copy", "printf_fork", "shared_offset", "zombie", "orphan",
          "double_fork", "sigchld_server", "fork_exec")
 
@@ -30,7 +28,7 @@ def _snapshot(sched):
 
 
 def show(name, out):
-    """Run examples/NAME.py and print its console, tree and memory tables to out."""
+    """Run cowfast/examples/NAME.py and print its console, tree and memory tables to out."""
     program, module = load_file(str(EXAMPLES / f"{name}.py"))
     sched = Scheduler(frames=4096)
     try:
@@ -65,10 +63,7 @@ def show(name, out):
 
 
 def walk(out, names=SHOWN):
-    """Show each classic program in turn (nothing if examples/ is not there)."""
-    if not EXAMPLES.is_dir():
-        print("(examples/ not found: the classic programs ship with the source tree)", file=out)
-        return
+    """Show each classic program in turn."""
     for name in names:
         show(name, out)
 

@@ -1,10 +1,9 @@
 """`cowfast run` and `cowfast explore` on the example programs."""
 import json
-import pathlib
 
 from cowfast.cli import main
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+from cowfast.examples import EXAMPLES
 
 
 def test_run_prints_console_and_exit_table(capsys):
@@ -47,3 +46,9 @@ def test_run_refuses_a_schedule_that_does_not_fit(capsys):
     """A pid list naming a process that cannot run exits 2 with the reason."""
     assert main(["run", str(EXAMPLES / "hello_fork.py"), "--schedule", "3"]) == 2
     assert "cannot run now" in capsys.readouterr().err
+
+
+def test_run_takes_an_example_by_name(capsys):
+    """`cowfast run NAME` runs the shipped example of that name when no such file exists."""
+    assert main(["run", "hello_fork"]) == 0
+    assert "parent" in capsys.readouterr().out

@@ -1,12 +1,11 @@
-"""The classic fork programs of examples/: their output under every schedule (explore())."""
+"""The classic fork programs of cowfast/examples/: their output under every schedule (explore())."""
 import os
-import pathlib
 
 import pytest
 
 from cowfast.runner import explore, load_file
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+from cowfast.examples import EXAMPLES, example_files
 
 
 def outcomes(name):
@@ -126,7 +125,7 @@ def test_printf_before_fork_is_written_once_when_the_child_uses__exit():
     assert explore(program, ["printf_fork", "_exit"]).consoles() == ["hello from the parent\n"]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")))
+@pytest.mark.parametrize("name", [p.stem for p in example_files()])
 def test_every_example_runs_under_every_named_policy(name):
     """Each example also runs to the end under each policy of `cowfast run`."""
     from cowfast.runner import run
@@ -137,7 +136,7 @@ def test_every_example_runs_under_every_named_policy(name):
         assert result.exits
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")
+@pytest.mark.parametrize("name", sorted(p.stem for p in example_files()
                                         if p.stem != "sigchld_server"))   # 2,916 runs: 4 s
 def test_state_hashing_loses_no_outcome_of_any_example(name):
     """Exploring without pruning (every interleaving) finds exactly the same outcomes."""
@@ -155,7 +154,7 @@ def test_kernel_stays_consistent_under_random_schedules(seed):
     from cowfast.kernel.fdtable import check_descriptions
     from cowfast.runner import Scheduler
 
-    for path in sorted(EXAMPLES.glob("*.py")):
+    for path in example_files():
         program, module = load_file(str(path))
         sched = Scheduler(schedule="random", seed=seed, frames=4096)
         for where, prog in (getattr(module, "INSTALL", None) or {}).items():
