@@ -7,6 +7,7 @@ check() recomputes reference counts).
 """
 from typing import NamedTuple
 
+from .fdtable import check_descriptions
 from .state import ALIVE, ZOMBIE
 
 
@@ -118,7 +119,8 @@ class TableMixin:
     # --- invariants ---
 
     def check(self):
-        """Recompute every index of the table and the memory's refcounts; raise AssertionError."""
+        """Recompute every index of the table, every open file description's count and the
+        memory's refcounts; raise AssertionError (InvariantError for the memory)."""
         groups, sessions, uids, committed = {}, {}, {}, 0
         for pid, p in self.procs.items():
             assert p.pid == pid and p.state in ALIVE + (ZOMBIE,), p
@@ -148,4 +150,5 @@ class TableMixin:
                 users[p.mem.image.name] = users.get(p.mem.image.name, 0) + 1
         for name, img in self.images.items():
             assert img.users == users.get(name, 0), f"image {name} users"
+        check_descriptions(self)
         self.memory.check()
