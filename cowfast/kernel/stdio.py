@@ -129,10 +129,11 @@ def _flush(p, s, n):
 
 
 def _mirror(p, s):
-    """Copy the pending bytes into the malloc'ed block (dirtying it, copy-on-write after fork)."""
+    """Copy the pending bytes into the malloc'ed block (dirtying it, copy-on-write after fork),
+    as a user-space store: its faults are logged, and a bad block is SIGSEGV."""
     data = bytes(s.buf[:s.size])
     if data and p.aspace is not None:
-        p.aspace.write(s.addr, data)
+        p._access(p.aspace.write, s.addr, data)
 
 
 def _put(p, s, data):

@@ -272,3 +272,19 @@ def test_exit_on_a_full_pipe_would_block_and_can_be_retried(kernel, sh):
     child.exit(0)
     assert sh.waitpid(child.pid, 0) == (child.pid, 0)
     assert sh.read(r, 100) == b"tail"
+
+
+def test_child_printf_into_inherited_buffer_is_a_logged_copy_on_write():
+    """The stdio buffer is process memory: a child's first printf copies its page, and the
+    event log shows that fault and copy like any other store."""
+    from cowfast import Kernel
+
+    k = Kernel(frames=1 << 12, log_events=True)
+    p = k.spawn("buffered")
+    p.printf("hello")                      # line buffered console: stays in the buffer
+    child = k.process(p.fork())
+    mark = len(k.events.events)
+    child.printf(" world")
+    kinds = [(e.kind, e.pid) for e in k.events.events[mark:]]
+    assert ("fault", child.pid) in kinds and ("copy", child.pid) in kinds
+    assert child.usage().cow_copies >= 1
