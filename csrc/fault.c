@@ -6,8 +6,42 @@
  * that the compiler can inline it.
  */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "internal.h"
+
+/*
+ * Copy one frame that will not be read again soon (a bulk copy-on-write):
+ * streaming stores skip reading each destination line first, which is how a
+ * large memcpy runs at twice the speed of many page-sized ones. Frames are
+ * page-aligned. The caller fences (stream_done()) before the bytes are read.
+ */
+static void copy_stream(uint8_t *dst, const uint8_t *src, size_t n)
+{
+#ifdef __SSE2__
+	for (size_t i = 0; i < n; i += 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+		__m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
+		_mm_stream_si128((__m128i *)(dst + i), a);
+		_mm_stream_si128((__m128i *)(dst + i + 16), b);
+		_mm_stream_si128((__m128i *)(dst + i + 32), c);
+		_mm_stream_si128((__m128i *)(dst + i + 48), d);
+	}
+#else
+	memcpy(dst, src, n);
+#endif
+}
+
+static void stream_done(void)
+{
+#ifdef __SSE2__
+	_mm_sfence();
+#endif
+}
 
 /*
  * The state one access call changes, held in locals: the frame allocator's
@@ -85,9 +119,10 @@ static hot_inline int wp_zero(struct batch *b, uint64_t *ptep)
 	return CF_OK;
 }
 
-/* Point *ptep at a new copy of its frame, writable; the old frame's
- * reference is the caller's to drop. Returns 0 or CF_ENOMEM, nothing changed. */
-static hot_inline int copy_frame(struct batch *b, uint64_t *ptep)
+/* Point *ptep at a new copy of its frame, writable (with streaming stores
+ * when @bulk); the old frame's reference is the caller's to drop.
+ * Returns 0 or CF_ENOMEM, nothing changed. */
+static hot_inline int copy_frame(struct batch *b, uint64_t *ptep, bool bulk)
 {
 	cf_mem *m = b->m;
 	uint64_t pte = *ptep;
@@ -95,7 +130,9 @@ static hot_inline int copy_frame(struct batch *b, uint64_t *ptep)
 	bool recycled;
 	if (unlikely(batch_alloc(b, &f, &recycled)))
 		return CF_ENOMEM;
-	if (m->contents)
+	if (m->contents && bulk)
+		copy_stream(frame_bytes(m, f), frame_bytes(m, pte_frame(pte)), 1u << m->page_shift);
+	else if (m->contents)
 		memcpy(frame_bytes(m, f), frame_bytes(m, pte_frame(pte)), 1u << m->page_shift);
 	*ptep = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
 	b->copies++;
@@ -108,7 +145,7 @@ static hot_inline int copy_frame(struct batch *b, uint64_t *ptep)
 static hot_inline int wp_copy(struct batch *b, uint64_t *ptep)
 {
 	uint32_t old = pte_frame(*ptep);
-	int rc = copy_frame(b, ptep);
+	int rc = copy_frame(b, ptep, false);
 	if (likely(!rc))
 		b->ref[old]--;
 	return rc;
@@ -371,10 +408,11 @@ static bool cow_whole_leaf(struct batch *b, cf_as *as, uint64_t vpn)
 			b->ref[pte_frame(pte)]++;
 			continue;
 		}
-		int rc = pte_has_frame(pte) ? copy_frame(b, &n->pte[i]) : wp_zero(b, &n->pte[i]);
+		int rc = pte_has_frame(pte) ? copy_frame(b, &n->pte[i], true) : wp_zero(b, &n->pte[i]);
 		CF_ASSERT(rc == CF_OK);	/* frames counted above */
 		(void)rc;
 	}
+	stream_done();
 	old->ref--;
 	old->wp = 1;	/* its other holder still owes fork's write-protect */
 	*slot = n;
