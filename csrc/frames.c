@@ -10,16 +10,19 @@
 
 #include "internal.h"
 
-/* Reserve @bytes of zeroed memory that costs no RAM until touched, advised
- * for transparent huge pages: first touches are what a fresh memory pays. */
-static void *reserve(uint64_t bytes)
+/* Reserve @bytes of zeroed memory that costs no RAM until touched; @huge
+ * advises transparent huge pages (fewer first-touch faults for the frames'
+ * contents; not for the small arrays, where a huge page can stall in
+ * compaction once the contents have fragmented memory). */
+static void *reserve(uint64_t bytes, bool huge)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 #ifdef MADV_HUGEPAGE
-	madvise(p, bytes, MADV_HUGEPAGE);	/* one fault a 2 MiB, not a 4 KiB */
+	if (huge)
+		madvise(p, bytes, MADV_HUGEPAGE);	/* one fault a 2 MiB, not a 4 KiB */
 #endif
 	return p;
 }
@@ -42,11 +45,11 @@ int cf_mem_new(uint64_t nframes, uint32_t page_size, unsigned flags, cf_mem **ou
 	m->flags = flags;
 	m->nframes = nframes;
 	m->refs = 1;
-	m->ref = reserve(nframes * sizeof(uint32_t));
-	m->stack = reserve(nframes * sizeof(uint32_t));
+	m->ref = reserve(nframes * sizeof(uint32_t), false);
+	m->stack = reserve(nframes * sizeof(uint32_t), false);
 	m->zero = calloc(1, page_size);
 	if (flags & CF_MEM_CONTENTS)
-		m->contents = reserve(nframes << m->page_shift);
+		m->contents = reserve(nframes << m->page_shift, true);
 	if (!m->ref || !m->stack || !m->zero || ((flags & CF_MEM_CONTENTS) && !m->contents))
 		goto err;
 	if (pthread_mutex_init(&m->lock, NULL))
