@@ -11,9 +11,10 @@
 #include "internal.h"
 
 /* Reserve @bytes of zeroed memory that costs no RAM until touched; @huge
- * advises transparent huge pages (fewer first-touch faults for the frames'
- * contents; not for the small arrays, where a huge page can stall in
- * compaction once the contents have fragmented memory). */
+ * advises transparent huge pages: fewer first-touch faults where allocation
+ * touches (contents, refcounts), but not for the free stack, first touched
+ * when a large space is destroyed, where a huge page was measured to stall
+ * in compaction (3.7 ms to 12 ms for a 2^20-page destroy). */
 static void *reserve(uint64_t bytes, bool huge)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -45,7 +46,7 @@ int cf_mem_new(uint64_t nframes, uint32_t page_size, unsigned flags, cf_mem **ou
 	m->flags = flags;
 	m->nframes = nframes;
 	m->refs = 1;
-	m->ref = reserve(nframes * sizeof(uint32_t), false);
+	m->ref = reserve(nframes * sizeof(uint32_t), true);
 	m->stack = reserve(nframes * sizeof(uint32_t), false);
 	m->zero = calloc(1, page_size);
 	if (flags & CF_MEM_CONTENTS)
