@@ -23,24 +23,11 @@ class pmem(NamedTuple):
     dirty: int
 
 
-class pfullmem(NamedTuple):
-    """psutil.Process.memory_full_info() (bytes), plus smaps_rollup's split, lower-cased."""
-
-    rss: int
-    vms: int
-    shared: int
-    text: int
-    lib: int
-    data: int
-    dirty: int
-    uss: int
-    pss: int
-    swap: int
-    shared_clean: int
-    shared_dirty: int
-    private_clean: int
-    private_dirty: int
-    anonymous: int
+# psutil.Process.memory_full_info() (bytes): memory_info's fields, then uss, pss, swap and
+# smaps_rollup's split, lower-cased (psutil builds it from pmem's fields the same way).
+pfullmem = NamedTuple("pfullmem", [(name, int) for name in pmem._fields + (
+    "uss", "pss", "swap", "shared_clean", "shared_dirty", "private_clean", "private_dirty",
+    "anonymous")])
 
 
 class InfoCalls:
