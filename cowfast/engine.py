@@ -17,6 +17,14 @@ PROT_EXEC = mmap.PROT_EXEC
 
 _PSS_ONE = 1 << lib.CF_PSS_SHIFT
 
+# The bits of a pagemap() word (cowfast.h CF_PAGE_*).
+PAGE_MAPPED = lib.CF_PAGE_MAPPED
+PAGE_SHARED = lib.CF_PAGE_SHARED
+PAGE_PRESENT = lib.CF_PAGE_PRESENT
+PAGE_ZERO = lib.CF_PAGE_ZERO
+PAGE_PROT_SHIFT = lib.CF_PAGE_PROT_SHIFT
+PAGE_FRAME_SHIFT = lib.CF_PAGE_FRAME_SHIFT
+
 # Bound once: attribute lookups on `lib` are measurable on the per-page path.
 _as_write = lib.cf_as_write
 _as_read = lib.cf_as_read
@@ -280,6 +288,21 @@ class AddressSpace(_Handle):
         check(lib.cf_as_counters(self._live(), c))
         return AddressSpaceCounters(c.rss, c.peak_rss, c.minor_faults, c.cow_copies,
                                     c.zero_fills, c.reuses)
+
+    def pagemap(self, addr, npages):
+        """The state of npages pages from addr (page-aligned), one uint64 word each, as a
+        numpy array (/proc/PID/pagemap's job): 0 unmapped, else the PAGE_* bits, the
+        protection at bit 1 (prot << 1), and the frame number from bit 32 when present
+        and not the zero page. Reads only; see cowfast.pagemap for decoding."""
+        ps = self.memory.page_size
+        if addr % ps or addr < 0 or npages < 0:
+            raise ValueError(f"pagemap needs a page-aligned address >= 0 and npages >= 0, "
+                             f"not {addr:#x}, {npages}")
+        import numpy as np
+        out = np.zeros(npages, dtype=np.uint64)
+        buf = ffi.from_buffer("uint64_t[]", out) if npages else ffi.NULL
+        check(lib.cf_as_pagemap(self._live(), addr // ps, npages, buf))
+        return out
 
     def __repr__(self):
         return f"<AddressSpace {'closed' if self._ptr is None else 'open'}>"

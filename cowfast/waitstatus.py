@@ -114,6 +114,29 @@ def waitstatus_to_exitcode(status):
     raise ValueError(f"invalid wait status: {status}")
 
 
+def describe_status(status):
+    """Return a wait status in words: 'exited 3', 'killed by SIGTERM (core dumped)',
+    'stopped by SIGTSTP', 'continued' (as a shell reports a job)."""
+    import signal
+    status = operator.index(status)
+
+    def name(sig):
+        try:
+            return signal.Signals(sig).name
+        except ValueError:
+            return f"signal {sig}"
+    if WIFEXITED(status):
+        return f"exited {WEXITSTATUS(status)}"
+    if WIFSIGNALED(status):
+        return f"killed by {name(WTERMSIG(status))}" + (" (core dumped)" if WCOREDUMP(status)
+                                                         else "")
+    if WIFSTOPPED(status):
+        return f"stopped by {name(WSTOPSIG(status))}"
+    if WIFCONTINUED(status):
+        return "continued"
+    return f"status {status:#x}"
+
+
 def siginfo_fields(status):
     """Return (si_code, si_status) that waitid reports for a wait status (kernel/exit.c)."""
     if WIFCONTINUED(status):

@@ -39,6 +39,17 @@ enum cf_status {
 #define CF_MAX_FRAMES 2147483647u
 #define CF_CHECK_MSG 256	/* size of cf_mem_check's message buffer         */
 
+/* cf_as_pagemap's word per page: 0 = unmapped; else MAPPED, the protection
+ * (CF_PROT_* << CF_PAGE_PROT_SHIFT), SHARED (a MAP_SHARED page), PRESENT
+ * (touched), ZERO (present on the shared zero frame) and, when present and not
+ * ZERO, the frame number from bit CF_PAGE_FRAME_SHIFT. */
+#define CF_PAGE_MAPPED 1
+#define CF_PAGE_PROT_SHIFT 1
+#define CF_PAGE_SHARED 16
+#define CF_PAGE_PRESENT 32
+#define CF_PAGE_ZERO 64
+#define CF_PAGE_FRAME_SHIFT 32
+
 struct cf_fault {
 	uint64_t addr;		/* first faulting byte of the access */
 	int32_t code;		/* CF_SEGV_MAPERR or CF_SEGV_ACCERR  */
@@ -82,6 +93,8 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
 /* What the space keeps as it goes, in O(1); cf_as_stats() may walk page tables. */
 int cf_as_counters(cf_as *as, struct cf_as_counters *out);
+/* The page words (CF_PAGE_*) of @n pages from page number @vpn (/proc/PID/pagemap). */
+int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
 int cf_build_sanitized(void);	/* 1 when built with AddressSanitizer */
 

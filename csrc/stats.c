@@ -176,3 +176,45 @@ int cf_as_counters(cf_as *as, struct cf_as_counters *out)
 	pthread_mutex_unlock(&as->mem->lock);
 	return CF_OK;
 }
+
+/* The public page word is the PTE without the bits that only the fault path
+ * reads (WRITABLE, EXCL); a page without a frame of its own has frame 0. */
+_Static_assert(CF_PAGE_MAPPED == PTE_MAPPED && CF_PAGE_SHARED == PTE_SHARED &&
+		       CF_PAGE_PRESENT == PTE_PRESENT && CF_PAGE_ZERO == PTE_ZERO &&
+		       CF_PAGE_PROT_SHIFT == PTE_PROT_SHIFT &&
+		       CF_PAGE_FRAME_SHIFT == PTE_FRAME_SHIFT,
+	       "the public page word is the PTE's layout");
+
+static uint64_t page_word(uint64_t pte)
+{
+	uint64_t w = pte & ~(PTE_WRITABLE | PTE_EXCL);
+	return pte_has_frame(pte) ? w : w & ((1ull << PTE_FRAME_SHIFT) - 1);
+}
+
+/*
+ * /proc/PID/pagemap's job (fs/proc/task_mmu.c, like smaps): the state of @n
+ * pages from page number @vpn, one word each, a leaf at a time. Reads only.
+ */
+int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
+{
+	if (!as || (n && !out))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	uint64_t limit = va_pages(m);
+	if (vpn > limit || n > limit - vpn)
+		return CF_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t i = 0; i < n;) {
+		bool exclusive;
+		const struct node *leaf = walk(as, vpn + i, &exclusive);
+		unsigned idx = node_index(vpn + i, 0);
+		uint64_t run = NODE_ENTRIES - idx;
+		if (run > n - i)
+			run = n - i;
+		for (uint64_t j = 0; j < run; j++)
+			out[i + j] = leaf ? page_word(leaf->pte[idx + j]) : 0;
+		i += run;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return CF_OK;
+}

@@ -169,6 +169,15 @@ class Kernel(TableMixin):
             raise_errno(3)
         return p
 
+    def snapshot(self, pages=None):
+        """Return the whole observable state as JSON-ready data ("cowfast.snapshot/1").
+
+        pages: None, True (every region) or [(pid, region start), ...]: the regions
+        that also list their pages' states. See snapshot.py and docs/frontends.md.
+        """
+        from .snapshot import snapshot
+        return snapshot(self, pages)
+
     def __contains__(self, pid):
         return pid in self.procs
 

@@ -15,6 +15,7 @@ import stat as S
 from typing import Callable, NamedTuple, Optional
 
 from ..errors import raise_errno
+from .descriptions import Descriptions
 
 NAME_MAX = 255
 PATH_MAX = 4096
@@ -148,7 +149,7 @@ class FileSystem:
     def __init__(self):
         self.next_ino = 2
         self.root = Directory(self._ino(), 0o755, 0)
-        self.open_files = set()         # every OpenFile with descriptors (fdtable.py)
+        self.open_files = Descriptions()  # every OpenFile with descriptors, numbered
 
     def _ino(self):
         self.next_ino += 1
