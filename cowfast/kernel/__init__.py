@@ -16,16 +16,19 @@ import errno
 from ..engine import PhysicalMemory
 from ..events import EventLog
 from ..signals import SigAction
-from .entry import Terminated, WouldBlock, raise_errno
+from .checks import UID_MAX, int_in, text as text_arg
+from .entry import HandlerLoopError, Terminated, WouldBlock, raise_errno
 from .exit import find_new_reaper
 from .fileboot import boot as boot_files
 from .image import STACK_INITIAL, STACK_TOP, Image, build_address_space, page_up
 from .info import pfullmem, pmem
 from .memory import Layout
-from .pids import PidAllocator
+from .pids import PID_MAX_LIMIT, PidAllocator
 from .process import Process
-from .state import ALIVE, State
+from .state import ALIVE, REAPED, State
 from .table import PsRow, TableMixin
+
+HANDLER_LIMIT = 10000
 
 
 class Hooks:
@@ -53,8 +56,12 @@ class Kernel(TableMixin):
     def __init__(self, frames=1 << 16, page_size=4096, contents=True, pid_max=32768,
                  overcommit_memory=0, commit_limit=None, init_reaps=True, oom_kill=False,
                  log_events=False):
-        if overcommit_memory not in (0, 1, 2):
+        if overcommit_memory not in (0, 1, 2) or isinstance(overcommit_memory, bool):
             raise ValueError("overcommit_memory must be 0, 1 or 2")
+        if commit_limit is not None:
+            commit_limit = int_in("commit_limit", commit_limit, 0)
+        int_in("pid_max", pid_max, 2, PID_MAX_LIMIT)
+        self.closed = False
         self.memory = PhysicalMemory(frames, page_size=page_size, contents=contents)
         self.page_size = page_size
         self.procs = {}                  # pid -> Process, zombies included
@@ -71,6 +78,7 @@ class Kernel(TableMixin):
         self.committed = 0
         self.init_reaps = init_reaps
         self.oom_kill = oom_kill
+        self.handler_limit = HANDLER_LIMIT   # handler runs per system call (HandlerLoopError)
         self.images = {}
         self.hooks = Hooks()
         self.current = None              # the process running a handler or atexit function
@@ -136,11 +144,16 @@ class Kernel(TableMixin):
         Raises BlockingIOError (EAGAIN) when no pid is free, OSError (ENOMEM) when strict
         overcommit cannot commit its memory.
         """
+        text_arg("command", command)
+        uid = int_in("uid", uid, 0, UID_MAX)
+        self._live()
         img = self.image(command, text_pages, data, bss, text)
+        aspace, stack, commit = self.load_image(img)
         pid = self.pids.allocate()
         if pid is None:
+            aspace.close()
+            self.uncharge(commit)
             raise_errno(errno.EAGAIN)
-        aspace, stack, commit = self.load_image(img)
         p = self.new_process(pid, self.init, command)
         p.aspace = aspace
         p.mem = Layout(img, STACK_TOP - stack)
@@ -200,9 +213,20 @@ class Kernel(TableMixin):
         """Give back committed pages."""
         self.committed -= pages
 
+    def _live(self):
+        if self.closed:
+            raise ValueError("the kernel is closed")
+
     def close(self):
-        """Release every address space and page cache (the kernel is unusable afterwards)."""
+        """Release every address space and page cache; safe to call twice.
+
+        Afterwards every system call and spawn raise ValueError ("the kernel is closed").
+        """
+        if self.closed:
+            return
+        self.closed = True
         for p in self.procs.values():
+            p.state = REAPED                 # enter() then refuses every call (kernel closed)
             if p.aspace is not None:
                 p.aspace.close()
                 p.aspace = None
@@ -222,5 +246,5 @@ def _frozen(mapping):
     return _freeze(mapping)
 
 
-__all__ = ["Kernel", "Process", "State", "Terminated", "WouldBlock", "PsRow", "SigAction",
+__all__ = ["Kernel", "Process", "State", "Terminated", "WouldBlock", "HandlerLoopError", "PsRow", "SigAction",
            "pmem", "pfullmem", "Hooks", "find_new_reaper", "ALIVE"]

@@ -26,6 +26,16 @@ class Terminated(Exception):
         self.status = status
 
 
+class HandlerLoopError(RuntimeError):
+    """Signal handlers ran kernel.handler_limit times within one system call.
+
+    A handler that raises its own signal loops forever on Linux too (the signal is
+    blocked while its handler runs, then delivered again). The driven API stops after
+    that many runs instead of never returning; the signal stays pending, so the next
+    call of the process goes on delivering it.
+    """
+
+
 def raise_errno(err, detail=None):
     """Raise OSError(err), which Python turns into ChildProcessError, ProcessLookupError, ..."""
     msg = os.strerror(err) if detail is None else f"{os.strerror(err)}: {detail}"
@@ -43,6 +53,8 @@ def enter(p, call=None):
     if state is not _RUNNING:
         if state is _SLEEPING:
             p.state = _RUNNING
+        elif p.kernel.closed:
+            raise ValueError("the kernel is closed")
         elif state is _STOPPED:
             raise WouldBlock(f"process {p.pid} is stopped")
         else:

@@ -15,6 +15,7 @@ from .exec import set_exe
 from .fdtable import FdTable, OpenFile
 from .files import O_LARGEFILE
 from .fs import FileSystem, Program
+from .pipe import PIPE_MAX_SIZE
 from .stdio import copy_streams, drop_streams, flush_all
 
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/"}     # shared, never changed in place
@@ -24,6 +25,7 @@ DEFAULT_UMASK = 0o022
 def boot(kernel):
     """Give kernel its file system and console and hook the files layer into its processes."""
     fs = kernel.fs = FileSystem()
+    kernel.pipe_max_size = PIPE_MAX_SIZE        # /proc/sys/fs/pipe-max-size, settable
     for path in ("/bin", "/usr/bin", "/dev", "/etc", "/home"):
         fs.makedirs(path)
     fs.makedirs("/tmp", 0o1777)

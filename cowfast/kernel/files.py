@@ -17,6 +17,7 @@ import os
 import resource
 
 from ..errors import raise_errno
+from .checks import index
 from .entry import enter
 from .fdtable import OpenFile
 from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory, RegularFile
@@ -230,7 +231,9 @@ class FileCalls(PathCalls):
             if not isinstance(f.node, PipeEnd):
                 raise_errno(E.EBADF)
             pipe = f.node.pipe
-            return pipe.capacity if cmd == F_GETPIPE_SZ else pipe.resize(arg, self.uid)
+            if cmd == F_GETPIPE_SZ:
+                return pipe.capacity
+            return pipe.resize(index("arg", arg), self.uid, self.kernel.pipe_max_size)
         raise_errno(E.EINVAL)
 
     def get_inheritable(self, fd):

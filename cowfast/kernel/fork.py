@@ -36,16 +36,18 @@ class ForkCalls:
             nproc = self.rlimit_soft(resource.RLIMIT_NPROC)
             if nproc != resource.RLIM_INFINITY and k.uid_count.get(uid, 0) >= nproc:
                 raise_errno(11)
-        pid = k.pids.allocate()
-        if pid is None:
-            raise_errno(11)
         mem = self.mem
-        k.charge(mem.commit, fork=True)
+        k.charge(mem.commit, fork=True)        # copy_mm comes before alloc_pid, as in Linux
         try:
             aspace = self.aspace.fork()
         except BaseException:
             k.uncharge(mem.commit)
             raise
+        pid = k.pids.allocate()
+        if pid is None:
+            aspace.close()
+            k.uncharge(mem.commit)
+            raise_errno(11)
         child = k.new_process(pid, self, self.command)
         child.uid = uid
         child.pgid = self.pgid

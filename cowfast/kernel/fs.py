@@ -16,11 +16,13 @@ from typing import Callable, NamedTuple, Optional
 
 from ..errors import raise_errno
 from .descriptions import Descriptions
+from .sparse import MAX_RW_COUNT, SparseData
 
 NAME_MAX = 255
 PATH_MAX = 4096
 MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4          # include/linux/fs.h
 ELF_MAGIC = b"\x7fELF"
+MAX_FILE_SIZE = (1 << 63) - 1                    # MAX_LFS_FILESIZE: tmpfs's s_maxbytes
 DEV = 0x803                                      # st_dev of every file: one block device
 
 
@@ -68,13 +70,21 @@ class Inode:
         elif whence == os.SEEK_END:
             pos = self.size + offset
         elif whence in (os.SEEK_DATA, os.SEEK_HOLE) and 0 <= offset < self.size:
-            pos = offset if whence == os.SEEK_DATA else self.size     # no holes kept
+            pos = self.seek_data(offset) if whence == os.SEEK_DATA else self.seek_hole(offset)
+            if pos is None:
+                raise_errno(E.ENXIO)
         else:
             raise_errno(E.ENXIO if whence in (os.SEEK_DATA, os.SEEK_HOLE) else E.EINVAL)
-        if pos < 0:
+        if pos < 0 or pos > MAX_FILE_SIZE:
             raise_errno(E.EINVAL)
         f.offset = pos
         return pos
+
+    def seek_data(self, offset):
+        return offset                   # without holes, every offset before the end is data
+
+    def seek_hole(self, offset):
+        return self.size
 
     def opened(self, f):
         """An open file description of this inode was created (writers are counted)."""
@@ -90,7 +100,7 @@ class RegularFile(Inode):
 
     def __init__(self, ino, mode, uid, data=b"", program=None):
         super().__init__(ino, S.S_IFREG | mode, uid)
-        self.data = bytearray(data)
+        self.data = SparseData(data)
         self.program = program          # cleared by any write: it is no longer that binary
         self.writers = 0                # descriptions open for writing (execve's ETXTBSY)
         self.running = 0                # processes running it (open for writing: ETXTBSY)
@@ -107,18 +117,29 @@ class RegularFile(Inode):
         if f.writable:
             self.writers -= 1
 
+    def seek_data(self, offset):
+        return self.data.next_data(offset)
+
+    def seek_hole(self, offset):
+        return self.data.next_hole(offset)
+
+    @property
+    def blocks(self):
+        return self.data.allocated() // 512
+
     def read(self, p, f, n):
-        data = bytes(self.data[f.offset:f.offset + n])
+        data = self.data.read(f.offset, min(n, MAX_RW_COUNT))
         f.offset += len(data)
         return data
 
     def write(self, p, f, data):
         if f.flags & os.O_APPEND:
             f.offset = len(self.data)
+        if f.offset + len(data) > MAX_FILE_SIZE:
+            raise_errno(E.EFBIG)                            # beyond s_maxbytes, as Linux
+        data = data[:MAX_RW_COUNT]
         end = f.offset + len(data)
-        if f.offset > len(self.data):                       # a hole reads as zeros
-            self.data.extend(bytes(f.offset - len(self.data)))
-        self.data[f.offset:end] = data
+        self.data.write(f.offset, data)                     # a hole before it costs nothing
         f.offset = end
         self.program = None
         self.mtime = p.kernel.clock
@@ -254,7 +275,7 @@ class FileSystem:
         return os.stat_result((node.mode, node.ino, DEV, node.nlink, node.uid, 0, node.size,
                                mtime, mtime, mtime),
                               {"st_blksize": 4096, "st_rdev": node.rdev,
-                               "st_blocks": (node.size + 511) // 512})
+                               "st_blocks": getattr(node, "blocks", (node.size + 511) // 512)})
 
 
 __all__ = ["FileSystem", "Program", "Inode", "RegularFile", "Directory", "NAME_MAX",

@@ -16,12 +16,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
+from .checks import int_in
 
 TEXT_BASE = 0x400000
 MMAP_TOP = 0x7F0000000000
 STACK_TOP = 0x7FFFFFFFF000
 STACK_INITIAL = 128 << 10           # the first stack mapping; grows to RLIMIT_STACK
 INT = struct.Struct("<q")           # named int variables are C longs
+MAX_VARIABLE = 1 << 30              # bytes in one data or bss variable (and text): host memory
 
 
 class Var(NamedTuple):
@@ -31,6 +33,27 @@ class Var(NamedTuple):
     size: int
     is_int: bool
     segment: str
+
+
+def pack_int(name, value):
+    """The 8 bytes of a C long holding value; TypeError or OverflowError as ctypes.c_long words it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} holds a C long: an int, not {type(value).__name__}")
+    if not -(1 << 63) <= value < 1 << 63:
+        raise OverflowError(f"{name} holds a C long: {value} does not fit in 8 bytes")
+    return INT.pack(value)
+
+
+def _initial_bytes(name, value):
+    if isinstance(value, int):
+        return pack_int(name, value)
+    try:
+        raw = bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(f"{name} must be an int or bytes-like, not {type(value).__name__}") from None
+    if len(raw) > MAX_VARIABLE:
+        raise ValueError(f"{name} is larger than {MAX_VARIABLE} bytes")
+    return raw
 
 
 def page_up(n, page):
@@ -54,14 +77,14 @@ class Image:
         self.signature = (text_pages, _freeze(data), _freeze(bss), text)
         if text is not None:
             text_pages = max(1, page_up(len(text), ps) // ps)
-        if text_pages < 1:
+        if int_in("text_pages", text_pages, 1, MAX_VARIABLE // ps) < 1:
             raise ValueError("an image needs at least one page of text")
         self.text_pages = text_pages
         self.text_end = TEXT_BASE + text_pages * ps
         self.data_start = self.text_end
         self.variables, addr, blob = {}, self.data_start, bytearray()
         for vname, value in (data or {}).items():
-            raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+            raw = _initial_bytes(vname, value)
             self.variables[vname] = Var(addr, len(raw), isinstance(value, int), "data")
             blob += raw + bytes(-len(raw) % 8)
             addr = self.data_start + len(blob)
@@ -69,7 +92,7 @@ class Image:
         self.data_end = addr
         for vname, size in (bss or {}).items():
             is_int = size is int
-            nbytes = 8 if is_int else int(size)
+            nbytes = 8 if is_int else int_in(f"bss[{vname!r}]", size, 1, MAX_VARIABLE)
             self.variables[vname] = Var(addr, nbytes, is_int, "bss")
             addr += page_up(nbytes, 8)
         self.bss_end = addr
@@ -81,12 +104,16 @@ class Image:
         cache = AddressSpace(memory, accounted=False)
         ps = memory.page_size
         length = self.text_pages * ps
-        cache.map(TEXT_BASE, length, PROT_READ | PROT_WRITE)
-        first = TEXT_BASE // ps
-        cache.touch(np.arange(first, first + self.text_pages, dtype=np.uint64), write=True)
-        if memory.contents:
-            cache.write(TEXT_BASE, (text or b"").ljust(length, b"\xcc"))
-        cache.protect(TEXT_BASE, length, PROT_READ | PROT_EXEC)
+        try:
+            cache.map(TEXT_BASE, length, PROT_READ | PROT_WRITE)
+            first = TEXT_BASE // ps
+            cache.touch(np.arange(first, first + self.text_pages, dtype=np.uint64), write=True)
+            if memory.contents:
+                cache.write(TEXT_BASE, (text or b"").ljust(length, b"\xcc"))
+            cache.protect(TEXT_BASE, length, PROT_READ | PROT_EXEC)
+        except BaseException:
+            cache.close()                      # its frames go back now, not at collection
+            raise
         return cache
 
     @property

@@ -14,7 +14,9 @@ import resource
 
 from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
+from .checks import index as _index
 from .entry import enter, raise_errno
+from .hostmem import check_pages
 from .image import MMAP_TOP, STACK_TOP, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
@@ -24,6 +26,7 @@ MAP_PRIVATE = _mmap.MAP_PRIVATE
 MAP_ANONYMOUS = _mmap.MAP_ANONYMOUS
 MAP_FIXED = 0x10
 MMAP_THRESHOLD = 128 << 10
+STACK_GUARD_GAP = 256                # pages kept free below the stack (Linux stack_guard_gap)
 _PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 
 
@@ -165,14 +168,14 @@ class MemoryCalls(InfoCalls):
         """
         enter(self)
         if addr is not None:
-            self._set_brk(addr)
+            self._set_brk(_index("addr", addr))
         return self.mem.brk
 
     def sbrk(self, increment=0):
         """Move the break by increment bytes; return the previous break, as sbrk(3)."""
         enter(self)
         old = self.mem.brk
-        if increment:
+        if _index("increment", increment):
             self._set_brk(old + increment)
         return old
 
@@ -188,9 +191,16 @@ class MemoryCalls(InfoCalls):
             raise_errno(12)
         old_end, new_end = page_up(m.brk, ps), page_up(new, ps)
         if new_end > old_end:
+            if self._mapped_between(old_end, new_end + ps):
+                raise_errno(12)               # Linux brk: the next mapping (and a guard page)
             pages = (new_end - old_end) // ps
+            check_pages(pages)
             k.charge(pages)
-            self.aspace.map(old_end, new_end - old_end)
+            try:
+                self.aspace.map(old_end, new_end - old_end)
+            except BaseException:
+                k.uncharge(pages)
+                raise
             m.commit += pages
         elif new_end < old_end:
             self.aspace.unmap(new_end, old_end - new_end)
@@ -199,6 +209,13 @@ class MemoryCalls(InfoCalls):
             k.uncharge(pages)
         m.brk = new
 
+    def _mapped_between(self, lo, hi):
+        """True if an mmap region or the stack (with its guard gap) meets [lo, hi)."""
+        m = self.mem
+        if hi > m.stack_low - STACK_GUARD_GAP * self.kernel.page_size:
+            return True
+        return any(start < hi and start + r[0] > lo for start, r in (m.regions or {}).items())
+
     def malloc(self, size):
         """Allocate size bytes (16-byte aligned) and return the address, as malloc(3).
 
@@ -206,7 +223,7 @@ class MemoryCalls(InfoCalls):
         ENOMEM when the heap cannot grow.
         """
         enter(self)
-        if size < 0:
+        if _index("size", size) < 0:
             raise_errno(12)
         m = self.mem
         if m.heap is None:
@@ -272,16 +289,24 @@ class MemoryCalls(InfoCalls):
         enter(self)
         k, m = self.kernel, self.mem
         ps = k.page_size
+        length, prot, flags, addr = (_index("length", length), _index("prot", prot),
+                                     _index("flags", flags), _index("addr", addr))
         kind = flags & (MAP_SHARED | MAP_PRIVATE)
         if (length <= 0 or prot & ~_PROT_ALL or kind not in (MAP_SHARED, MAP_PRIVATE)
                 or not flags & MAP_ANONYMOUS or (flags & MAP_FIXED and addr % ps)):
             raise_errno(22)
         length = page_up(length, ps)
+        if flags & MAP_FIXED:
+            if addr < 0 or addr + length > STACK_TOP + ps:
+                raise_errno(12)               # Linux get_unmapped_area: beyond TASK_SIZE
+            start = addr
+        else:
+            start = self._free_area(length)
+        check_pages(length // ps)
         shared = kind == MAP_SHARED
         charge = 0 if shared or not prot & PROT_WRITE else length // ps
         k.charge(charge)
         try:
-            start = addr if flags & MAP_FIXED else m.mmap_next - length
             self.aspace.map(start, length, prot, shared)
         except BaseException:
             k.uncharge(charge)
@@ -295,11 +320,25 @@ class MemoryCalls(InfoCalls):
             m.mmap_next = start
         return start
 
+    def _free_area(self, length):
+        """Return the highest start below mmap_next where length bytes meet no mapping and
+        stay above the heap (top-down, as Linux's unmapped_area_topdown), or raise ENOMEM."""
+        m = self.mem
+        floor = page_up(m.brk, self.kernel.page_size)
+        start = m.mmap_next - length
+        for rstart, (rlen, _, _) in sorted((m.regions or {}).items(), reverse=True):
+            if rstart < start + length and rstart + rlen > start:
+                start = rstart - length
+        if start < floor:
+            raise_errno(12)
+        return start
+
     def munmap(self, addr, length):
         """Unmap [addr, addr+length) of mmap'ed memory; frames nobody else maps are freed."""
         enter(self)
         ps = self.kernel.page_size
-        if addr % ps or length <= 0:
+        addr, length = _index("addr", addr), _index("length", length)
+        if addr % ps or length <= 0 or addr < 0 or addr + length > STACK_TOP + ps:
             raise_errno(22)
         length = page_up(length, ps)
         self.aspace.unmap(addr, length)
@@ -308,6 +347,10 @@ class MemoryCalls(InfoCalls):
     def mprotect(self, addr, length, prot):
         """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped)."""
         enter(self)
+        addr, length, prot = _index("addr", addr), _index("length", length), _index("prot", prot)
+        ps = self.kernel.page_size
+        if not addr % ps and length > 0 and addr + page_up(length, ps) > STACK_TOP + ps:
+            raise_errno(12)                   # beyond TASK_SIZE: no vma there
         self.aspace.protect(addr, length, prot)
 
     # --- named variables ---
@@ -318,8 +361,9 @@ class MemoryCalls(InfoCalls):
         from .variables import Variables
         return Variables(self)
 
-    def _push(self, size):
-        """Reserve size bytes on the stack, growing it up to RLIMIT_STACK (else SIGSEGV)."""
+    def _push(self, size, quiet=False):
+        """Reserve size bytes on the stack, growing it up to RLIMIT_STACK (else SIGSEGV;
+        quiet: only raise the SegmentationFault, the caller sends the signal)."""
         m, k = self.mem, self.kernel
         ps = k.page_size
         sp = (m.sp - size) & ~15
@@ -328,11 +372,17 @@ class MemoryCalls(InfoCalls):
             limit = self.rlimit_soft(resource.RLIMIT_STACK)
             if limit != resource.RLIM_INFINITY and STACK_TOP - low > limit:
                 fault = SegmentationFault(sp, 1)
-                self._force_sigsegv(fault)
+                if not quiet:
+                    self._force_sigsegv(fault)
                 raise fault
             pages = (m.stack_low - low) // ps
+            check_pages(pages)
             k.charge(pages)
-            self.aspace.map(low, m.stack_low - low)
+            try:
+                self.aspace.map(low, m.stack_low - low)
+            except BaseException:
+                k.uncharge(pages)
+                raise
             m.commit += pages
             m.stack_low = low
         m.sp = sp

@@ -90,8 +90,17 @@ class PathCalls:
         fs.link(directory, name, node)
 
     def rmdir(self, path):
-        """Remove an empty directory, as os.rmdir (ENOTEMPTY, ENOTDIR, EBUSY for '/')."""
+        """Remove an empty directory, as os.rmdir (ENOTEMPTY, ENOTDIR, EBUSY for '/').
+
+        A last component '.' is EINVAL and '..' ENOTEMPTY, before the lookup, as Linux's
+        do_rmdir (LAST_DOT, LAST_DOTDOT).
+        """
         enter(self)
+        last = os.fsencode(path).rstrip(b"/").rsplit(b"/", 1)[-1]
+        if last == b".":
+            raise_errno(E.EINVAL, filename=path)
+        if last == b"..":
+            raise_errno(E.ENOTEMPTY, filename=path)
         node = self._resolve(path)
         if not isinstance(node, Directory):
             raise_errno(E.ENOTDIR, filename=path)

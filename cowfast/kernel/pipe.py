@@ -41,11 +41,15 @@ class Pipe:
         self.read_end = PipeEnd(self, reading=True)
         self.write_end = PipeEnd(self, reading=False)
 
-    def resize(self, size, uid):
-        """F_SETPIPE_SZ: round up to a power-of-two number of pages; return the new size."""
-        if size <= 0 or size > 1 << 31:
+    def resize(self, size, uid, max_size=PIPE_MAX_SIZE):
+        """F_SETPIPE_SZ: round up to a power-of-two number of pages; return the new size.
+
+        Above max_size (the kernel's pipe_max_size, /proc/sys/fs/pipe-max-size) only root
+        may go (CAP_SYS_RESOURCE); others get EPERM. Beyond 2**31 is EINVAL for everyone.
+        """
+        if size < 0 or size > 1 << 31:             # 0 means one page, as round_pipe_size
             raise_errno(E.EINVAL)
-        if size > PIPE_MAX_SIZE and uid != 0:
+        if size > max_size and uid != 0:
             raise_errno(E.EPERM)
         pages = 1
         while pages * 4096 < size:

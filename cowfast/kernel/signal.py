@@ -9,9 +9,13 @@ returns when the target is the caller itself. Standard signals do not queue: thr
 SIGCHLDs sent before the handler runs make one call, as on Linux.
 Notification of the parent follows do_notify_parent() and do_notify_parent_cldstop().
 """
+import sys
+
 from .. import signals as S
+from ..errors import SegmentationFault
 from ..waitstatus import W_TERMCODE
-from .entry import check_still_running, enter, raise_errno
+from .entry import HandlerLoopError, check_still_running, enter, raise_errno
+from .image import STACK_TOP
 from .state import ALIVE, RUNNING, SLEEPING, STOPPED
 from .waitq import WaitQueue
 
@@ -23,6 +27,9 @@ SIGSEGV = S.Signals.SIGSEGV
 _CONT_BIT = S.sigmask(SIGCONT)
 _STOP_BITS = sum(S.sigmask(s) for s in S.STOP_SIGNALS)
 _INT_MIN = -(1 << 31)
+SIGFRAME_BYTES = 3264          # stack per nested handler, measured with a C SA_NODEFER handler
+                               # raising itself on this x86-64 (rt_sigframe, xsave, its frame)
+PY_FRAMES_PER_HANDLER = 12     # Python frames one nested handler level takes, with room to spare
 
 
 def action_of(p, sig):
@@ -141,11 +148,17 @@ def deliver_pending(p):
     """
     interrupted = False
     k = p.kernel
+    runs = 0
     while p.state is RUNNING or p.state is SLEEPING:
         ready = p.pending & ~p.blocked
         if not ready:
             break
         sig = (ready & -ready).bit_length()
+        runs += 1
+        if runs > k.handler_limit:
+            raise HandlerLoopError(f"process {p.pid}: signal handlers ran {k.handler_limit} "
+                                   f"times in one call (a handler raising its own signal?); "
+                                   f"signal {sig} stays pending")
         p.pending &= ~S.sigmask(sig)
         act = action_of(p, sig)
         if act.handler is S.SIG_IGN:
@@ -168,12 +181,41 @@ def _run_handler(p, k, sig, act):
         p.blocked |= S.sigmask(sig)
     if act.flags & S.SA_RESETHAND:
         _set_action(p, sig, S.DEFAULT)
+    mem = p.mem
+    saved_sp = mem.sp
+    if not push_sigframe(p):
+        p.blocked = saved_mask               # setup_rt_frame failed: the process got SIGSEGV
+        return
     k.current = p
     try:
         act.handler(S.to_signal(sig), p)   # Python's (signum, frame): the frame is the process
     finally:
         p.blocked = saved_mask
         k.current = saved_current
+        mem.sp = saved_sp                    # sigreturn pops the frame
+
+
+def push_sigframe(p):
+    """Push a signal frame on p's simulated stack, growing it within RLIMIT_STACK.
+
+    Return False if it does not fit: then, as Linux's force_sigsegv, SIGSEGV is set to
+    its default action and unblocked and kills the process (SA_NODEFER handlers nested
+    past the stack limit die this way). Python's recursion limit is raised to what the
+    nesting needs, since each nested handler is a few Python frames deep.
+    """
+    mem = p.mem
+    depth = (STACK_TOP - mem.sp) // SIGFRAME_BYTES + 1
+    need = depth * PY_FRAMES_PER_HANDLER + 1000
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+    try:
+        p._push(SIGFRAME_BYTES, quiet=True)
+    except SegmentationFault:
+        _set_action(p, SIGSEGV, S.DEFAULT)
+        p.blocked &= ~S.sigmask(SIGSEGV)
+        send_signal(p, SIGSEGV, forced=True)
+        return False
+    return True
 
 
 def _set_action(p, sig, act):

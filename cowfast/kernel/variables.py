@@ -5,7 +5,7 @@ own reads and writes (so copy-on-write and SIGSEGV apply). An int variable is a 
 (8 bytes, little-endian); a bytes variable has a fixed size.
 """
 from .entry import enter
-from .image import INT, Var
+from .image import INT, Var, pack_int
 
 
 class Variables:
@@ -23,7 +23,7 @@ class Variables:
 
     def __setitem__(self, name, value):
         v = self.p.mem.find(name)
-        raw = INT.pack(value) if v.is_int else bytes(value)
+        raw = pack_int(name, value) if v.is_int else _raw(name, value)
         if len(raw) > v.size:
             raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
         self.p.poke(v.addr, raw)
@@ -45,7 +45,7 @@ class Variables:
 
     def heap(self, name, value):
         """Define name on the heap (malloc), set to value (int or bytes); return its address."""
-        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
         addr = self.p.malloc(len(raw))
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
         self.p.poke(addr, raw)
@@ -54,8 +54,15 @@ class Variables:
     def local(self, name, value):
         """Define name on the stack, initialised to value (int or bytes); return its address."""
         enter(self.p)
-        raw = INT.pack(value) if isinstance(value, int) else bytes(value)
+        raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
         addr = self.p._push(len(raw))
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
         self.p.poke(addr, raw)
         return addr
+
+
+def _raw(name, value):
+    try:
+        return bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(f"{name} holds bytes: a bytes-like value, not {type(value).__name__}") from None
