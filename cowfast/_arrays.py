@@ -7,7 +7,7 @@ _PAGE_DTYPE = np.dtype(np.uint64)
 
 
 def page_array(pages):
-    """Return (cdata, n) viewing a 1-D C-contiguous uint64 array of page numbers.
+    """Return (cdata, n) viewing a 1-D C-contiguous, aligned uint64 array of page numbers.
 
     ffi.from_buffer keeps `pages` alive and rejects non-contiguous arrays, but it
     would silently reinterpret another dtype, so the dtype is checked first.
@@ -22,4 +22,7 @@ def page_array(pages):
         raise ValueError(f"pages must be 1-D, not {pages.ndim}-D")
     if not pages.flags.c_contiguous:
         raise ValueError("pages must be C-contiguous (np.ascontiguousarray copies it)")
+    if not pages.flags.aligned:             # C reads uint64_t: an unaligned load is UB
+        raise ValueError("pages must be aligned to 8 bytes (np.ascontiguousarray does not"
+                         " fix it; pages.copy() does)")
     return ffi.from_buffer("uint64_t[]", pages, require_writable=False), pages.shape[0]

@@ -31,6 +31,8 @@ _as_read = lib.cf_as_read
 _as_touch = lib.cf_as_touch
 _as_fork = lib.cf_as_fork
 _as_free = lib.cf_as_free
+_as_close = lib.cf_as_close
+_NULL = ffi.NULL
 
 
 class MemoryStats(NamedTuple):
@@ -59,21 +61,30 @@ class AddressSpaceStats(NamedTuple):
 
 
 class _Handle:
-    """A C object owned through a cffi gc pointer: close() now, or at collection."""
+    """A C object owned through a cffi gc pointer: close() now, or at collection.
+
+    Lifetimes under threads: a call in flight holds the gc pointer (it is an
+    argument of the C call), so the C destructor runs only once the last call
+    using the object returns, never under one. close() drops this handle's
+    reference; AddressSpace.close() also tells C to release the space at once,
+    which a call in flight sees, under the memory's lock, as a closed space.
+    """
 
     __slots__ = ("_ptr", "__weakref__")
     _what = "object"
 
     def _live(self):
-        if self._ptr is None:
-            raise ValueError(f"{self._what} is closed")
-        return self._ptr
+        ptr = self._ptr                     # read once: close() may run between two reads
+        if ptr is None:
+            raise self._closed_error()
+        return ptr
 
     def close(self):
-        """Release the C object now; safe to call twice."""
-        if self._ptr is not None:
-            ffi.release(self._ptr)      # runs the destructor now, and never again at gc
-            self._ptr = None
+        """Drop the C object; freed now unless a call in flight holds it; safe to call twice."""
+        self._ptr = None
+
+    def _closed_error(self):
+        return ValueError(f"{self._what} is closed")
 
     @property
     def closed(self):
@@ -163,7 +174,7 @@ class AddressSpace(_Handle):
     does not count as a mapper in anybody's pss, uss or shared.
     """
 
-    __slots__ = ("memory", "_fault", "_done", "_counters")
+    __slots__ = ("memory",)
     _what = "address space"
 
     def __init__(self, memory, accounted=True, *, _ptr=None):
@@ -174,15 +185,25 @@ class AddressSpace(_Handle):
             flags = 0 if accounted else lib.CF_AS_UNACCOUNTED
             check(lib.cf_as_new(memory._live(), flags, out))
             _ptr = out[0]
-        self._ptr = ffi.gc(_ptr, _as_free)          # freed on collection or close()
+        self._ptr = ffi.gc(_ptr, _as_free)          # the struct: freed when no call holds it
         self.memory = memory
-        self._fault = ffi.new("struct cf_fault *")  # scratch, allocated once
-        self._done = ffi.new("size_t *")
-        self._counters = ffi.new("struct cf_as_counters *")
 
     def close(self):
-        """Release the space now (frames it alone maps go back); safe to call twice."""
-        super().close()
+        """Release the space now (frames it alone maps go back); safe to call twice.
+
+        A call another thread has in flight on this space completes before the
+        release or fails with ValueError after it, as if made after close().
+        """
+        ptr = self._ptr
+        if ptr is not None:
+            _as_close(ptr)
+            self._ptr = None
+
+    def _check(self, rc, fault=None, done=0):
+        """Raise for a failed call; CF_EBADF: the space was closed meanwhile."""
+        if rc == lib.CF_EBADF:
+            raise self._closed_error()
+        check(rc, fault, done)
 
     def map(self, addr, length, prot=PROT_READ | PROT_WRITE, shared=False):
         """Map [addr, addr+length) anonymous, private or shared (replacing what was there).
@@ -191,12 +212,12 @@ class AddressSpace(_Handle):
             OSError: EINVAL, unaligned addr, zero length, bad prot or outside 48 bits.
             OutOfFramesError: ENOMEM, shared=True and fewer free frames than pages.
         """
-        check(lib.cf_as_map(self._live(), addr, length, prot,
-                            lib.CF_MAP_SHARED if shared else 0))
+        self._check(lib.cf_as_map(self._live(), addr, length, prot,
+                                  lib.CF_MAP_SHARED if shared else 0))
 
     def unmap(self, addr, length):
         """Unmap [addr, addr+length); frames mapped by nobody else are freed."""
-        check(lib.cf_as_unmap(self._live(), addr, length))
+        self._check(lib.cf_as_unmap(self._live(), addr, length))
 
     def protect(self, addr, length, prot):
         """Change the protection of [addr, addr+length), as mprotect(2).
@@ -205,10 +226,11 @@ class AddressSpace(_Handle):
             OSError: EINVAL for bad arguments; ENOMEM when a page in the range is
                 not mapped (nothing changes).
         """
-        rc = lib.cf_as_protect(self._live(), addr, length, prot, self._fault)
+        fault = ffi.new("struct cf_fault *")
+        rc = lib.cf_as_protect(self._live(), addr, length, prot, fault)
         if rc == lib.CF_EFAULT:
-            raise_errno(errno.ENOMEM, f"page at {self._fault.addr:#x} is not mapped")
-        check(rc)
+            raise_errno(errno.ENOMEM, f"page at {fault.addr:#x} is not mapped")
+        self._check(rc)
 
     def read(self, addr, size):
         """Read size bytes at addr; untouched pages read as zeros (the zero frame).
@@ -220,10 +242,9 @@ class AddressSpace(_Handle):
             raise ValueError("memory keeps no contents (contents=False): use touch()")
         if size < 0:                        # as cffi says for every other unsigned argument
             raise OverflowError("can't convert negative int to unsigned")
-        buf = ffi.new("char[]", size) if size else None
-        rc = _as_read(self._live(), addr, buf if size else ffi.NULL, size, self._fault)
-        if rc:
-            check(rc, self._fault)
+        buf = ffi.new("char[]", size) if size else _NULL
+        if _as_read(self._live(), addr, buf, size, _NULL):
+            self._retry(_as_read, addr, buf, size)
         return ffi.buffer(buf, size)[:] if size else b""
 
     def write(self, addr, data):
@@ -238,10 +259,22 @@ class AddressSpace(_Handle):
         if type(data) is not bytes:         # bytes reach `const void *` without a copy;
             data = ffi.from_buffer(data)    # any other buffer: a zero-copy char[] view
         n = len(data)
-        rc = _as_write(self._live(), addr, data, n, self._fault)
-        if rc:
-            check(rc, self._fault)
+        if _as_write(self._live(), addr, data, n, _NULL):
+            self._retry(_as_write, addr, data, n)
         return n
+
+    def _retry(self, call, addr, buf, n):
+        """Call read or write again with a fault record of this call's own.
+
+        The first call passed none (no allocation on the success path) and,
+        being all-or-nothing, changed nothing: so the retry is the call. If
+        another thread made it possible meanwhile it succeeds; else the fault
+        reported is this thread's, never another's.
+        """
+        fault = ffi.new("struct cf_fault *")
+        rc = call(self._live(), addr, buf, n, fault)
+        if rc:
+            self._check(rc, fault)
 
     def touch(self, pages, write=True):
         """Access each page number in `pages` (numpy uint64) in order; returns how many.
@@ -253,26 +286,29 @@ class AddressSpace(_Handle):
             OutOfFramesError: no frame for a page; .pages_done pages were touched.
         """
         cdata, n = page_array(pages)
-        rc = _as_touch(self._live(), cdata, n, lib.CF_TOUCH_WRITE if write else 0,
-                       self._done, self._fault)
+        done = ffi.new("size_t *")          # per call: threads may touch one space
+        fault = ffi.new("struct cf_fault *")
+        rc = _as_touch(self._live(), cdata, n, lib.CF_TOUCH_WRITE if write else 0, done, fault)
         if rc:
-            done = self._done[0]
+            k = done[0]
             if rc == lib.CF_EFAULT:         # exact even where C's 64-bit address wraps
-                raise SegmentationFault(int(pages[done]) * self.memory.page_size,
-                                        self._fault.code, done)
-            check(rc, self._fault, done)
+                raise SegmentationFault(int(pages[k]) * self.memory.page_size, fault.code, k)
+            self._check(rc, fault, k)
         return n
 
     def fork(self):
         """A child space sharing every frame copy-on-write, in O(1)."""
         out = ffi.new("cf_as **")
-        check(_as_fork(self._live(), out))
+        self._check(_as_fork(self._live(), out))
         return AddressSpace(self.memory, _ptr=out[0])
 
     def stats(self):
         """rss, pss, uss, shared (pages) and fault counters: an AddressSpaceStats."""
         s = ffi.new("struct cf_as_stats *")
-        check(lib.cf_as_stats(self._live(), s))
+        rc = lib.cf_as_stats(self._live(), s)
+        if self._ptr is None:               # closed meanwhile: C saw a closed space
+            raise self._closed_error()
+        check(rc)
         return AddressSpaceStats(s.rss, s.pss_fx / _PSS_ONE, s.uss, s.shared,
                                  s.minor_faults, s.cow_copies, s.zero_fills, s.reuses)
 
@@ -284,8 +320,11 @@ class AddressSpace(_Handle):
     def counters(self):
         """rss and peak_rss (pages now and at most: /proc's VmRSS and VmHWM) and the
         fault counters: an AddressSpaceCounters, in O(1) where stats() may walk tables."""
-        c = self._counters
-        check(lib.cf_as_counters(self._live(), c))
+        c = ffi.new("struct cf_as_counters *")     # per call: read after the lock is dropped
+        rc = lib.cf_as_counters(self._live(), c)
+        if self._ptr is None:               # closed meanwhile: C read a closed space
+            raise self._closed_error()
+        check(rc)
         return AddressSpaceCounters(c.rss, c.peak_rss, c.minor_faults, c.cow_copies,
                                     c.zero_fills, c.reuses)
 

@@ -75,7 +75,7 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 	cf_mem *m = parent->mem;
 	cf_as *as;
 	pthread_mutex_lock(&m->lock);
-	int rc = as_create_locked(m, 0, &as);	/* a page cache's child is a process */
+	int rc = parent->closed ? CF_EBADF : as_create_locked(m, 0, &as);	/* a page cache's child is a process */
 	if (!rc) {
 		struct node *root = as->root, *from = parent->root;
 		memcpy(root->child, from->child, sizeof(root->child));
@@ -93,21 +93,39 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 	return rc;
 }
 
+/* Release the space's frames and page tables and unlink it; the struct
+ * stays for calls still in flight, which see @closed (Linux exit_mmap()
+ * while the mm_struct lives on for its other users). */
+int cf_as_close(cf_as *as)
+{
+	if (!as)
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	if (!as->closed) {
+		if (as->prev)
+			as->prev->next = as->next;
+		else
+			m->spaces = as->next;
+		if (as->next)
+			as->next->prev = as->prev;
+		node_put_locked(m, as->root);
+		as->root = NULL;
+		as->rss = 0;
+		as->closed = true;
+		m->gen++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return CF_OK;
+}
+
+/* Preconditions: no call on @as is in flight or will be made. */
 void cf_as_free(cf_as *as)
 {
 	if (!as)
 		return;
 	cf_mem *m = as->mem;
-	pthread_mutex_lock(&m->lock);
-	if (as->prev)
-		as->prev->next = as->next;
-	else
-		m->spaces = as->next;
-	if (as->next)
-		as->next->prev = as->prev;
-	node_put_locked(m, as->root);
-	m->gen++;
-	pthread_mutex_unlock(&m->lock);
+	cf_as_close(as);
 	free(as);
 	mem_put(m);
 }
@@ -153,8 +171,8 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	cf_mem *m = as->mem;
 	bool shared = flags & CF_MAP_SHARED;
 	pthread_mutex_lock(&m->lock);
-	int rc = CF_OK;
-	if (shared && last - first + 1 > frames_free_locked(m))
+	int rc = as->closed ? CF_EBADF : CF_OK;
+	if (!rc && shared && last - first + 1 > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
 		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
@@ -176,7 +194,7 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
-	int rc = node_reserve_locked(m, 2ull * m->levels);
+	int rc = as->closed ? CF_EBADF : node_reserve_locked(m, 2ull * m->levels);
 	if (!rc) {
 		range_unmap_locked(as, first, last);
 		m->gen++;
@@ -229,8 +247,8 @@ int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
-	int rc = CF_OK;
-	uint64_t hole = first_unmapped(as, first, last);
+	int rc = as->closed ? CF_EBADF : CF_OK;
+	uint64_t hole = rc ? UINT64_MAX : first_unmapped(as, first, last);
 	if (hole != UINT64_MAX) {
 		fault->addr = hole << m->page_shift;
 		fault->code = CF_SEGV_MAPERR;

@@ -23,6 +23,7 @@ enum cf_status {
 	CF_EINVAL = -EINVAL,	/* bad argument: NULL handle, unaligned, overflow, bad flags */
 	CF_ENOMEM = -ENOMEM,	/* no free frame (or no host memory for a page-table node)  */
 	CF_EFAULT = -EFAULT,	/* access not allowed; details in struct cf_fault            */
+	CF_EBADF = -EBADF,	/* the address space was closed (cf_as_close)                */
 };
 
 #define CF_PROT_READ 1		/* == mmap.PROT_READ  */
@@ -80,10 +81,20 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems);
 
 int cf_as_new(cf_mem *m, unsigned flags, cf_as **out);	/* takes a reference on m */
 int cf_as_fork(cf_as *parent, cf_as **child);
-void cf_as_free(cf_as *as);	/* releases frames and m's reference; NULL is a no-op */
+/*
+ * Lifetimes. A handle stays valid until cf_as_free(), whatever other threads
+ * do: cf_as_close() releases the space's frames and page tables under the
+ * lock and marks it closed (every later call on it returns CF_EBADF), but the
+ * struct and its reference on m live until cf_as_free(), which the owner calls
+ * once no call can be in flight (Python: when the last reference to the cffi
+ * handle dies). So close() racing any call is a call before or after it.
+ */
+int cf_as_close(cf_as *as);	/* idempotent */
+void cf_as_free(cf_as *as);	/* closes if needed, then drops m's reference; NULL: no-op */
 int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags);
 int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len);
 int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, struct cf_fault *fault);
+/* read/write: @fault may be NULL when the caller does not need the address. */
 int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault *fault);
 int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault);
 /* A page number beyond the space is an unmapped page (CF_SEGV_MAPERR); its

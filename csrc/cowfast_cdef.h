@@ -3,7 +3,7 @@
 typedef struct cf_mem cf_mem;
 typedef struct cf_as cf_as;
 
-enum cf_status { CF_OK = ..., CF_EINVAL = ..., CF_ENOMEM = ..., CF_EFAULT = ... };
+enum cf_status { CF_OK = ..., CF_EINVAL = ..., CF_ENOMEM = ..., CF_EFAULT = ..., CF_EBADF = ... };
 
 #define CF_PROT_READ ...
 #define CF_PROT_WRITE ...
@@ -50,6 +50,7 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems);
 
 int cf_as_new(cf_mem *m, unsigned flags, cf_as **out);
 int cf_as_fork(cf_as *parent, cf_as **child);
+int cf_as_close(cf_as *as);
 void cf_as_free(cf_as *as);
 int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags);
 int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len);

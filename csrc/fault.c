@@ -210,8 +210,8 @@ static bool write_needs_frame(const cf_as *as, uint64_t vpn)
 }
 
 /*
- * Check pages [first, last] for an access; on a fault fill @fault with the
- * first faulting byte of [addr, ...) and return CF_EFAULT.
+ * Check pages [first, last] for an access; on a fault fill @fault (if any)
+ * with the first faulting byte of [addr, ...) and return CF_EFAULT.
  */
 static int check_range(const cf_as *as, uint64_t addr, uint64_t first, uint64_t last,
 		       bool write, struct cf_fault *fault)
@@ -219,20 +219,21 @@ static int check_range(const cf_as *as, uint64_t addr, uint64_t first, uint64_t 
 	uint32_t shift = as->mem->page_shift;
 	for (uint64_t vpn = first; vpn <= last; vpn++) {
 		int code = access_check(as, vpn, write);
-		if (code) {
+		if (code && fault) {
 			fault->addr = vpn == first ? addr : vpn << shift;
 			fault->code = code;
-			return CF_EFAULT;
 		}
+		if (code)
+			return CF_EFAULT;
 	}
 	return CF_OK;
 }
 
 /* Validate an access of @len bytes at @addr; sets the page range. */
 static int access_args(const cf_as *as, uint64_t addr, size_t len, const void *buf,
-		       const struct cf_fault *fault, uint64_t *first, uint64_t *last)
+		       uint64_t *first, uint64_t *last)
 {
-	if (!as || !fault || (len && !buf) || addr + len < addr)
+	if (!as || (len && !buf) || addr + len < addr)
 		return CF_EINVAL;
 	*first = addr >> as->mem->page_shift;
 	*last = len ? (addr + len - 1) >> as->mem->page_shift : *first;
@@ -302,12 +303,12 @@ static void copy_range_locked(cf_as *as, uint64_t addr, uint8_t *buf, size_t len
 int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf_fault *fault)
 {
 	uint64_t first, last;
-	int rc = access_args(as, addr, len, src, fault, &first, &last);
+	int rc = access_args(as, addr, len, src, &first, &last);
 	if (rc || len == 0)
 		return rc;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
-	rc = check_range(as, addr, first, last, true, fault);
+	rc = as->closed ? CF_EBADF : check_range(as, addr, first, last, true, fault);
 	if (!rc && frames_needed(as, first, last) > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
@@ -321,12 +322,12 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault *fault)
 {
 	uint64_t first, last;
-	int rc = access_args(as, addr, len, dst, fault, &first, &last);
+	int rc = access_args(as, addr, len, dst, &first, &last);
 	if (rc || len == 0)
 		return rc;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
-	rc = check_range(as, addr, first, last, false, fault);
+	rc = as->closed ? CF_EBADF : check_range(as, addr, first, last, false, fault);
 	if (!rc)
 		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
 	if (!rc)
@@ -471,6 +472,10 @@ int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_
 	int rc = CF_OK;
 	struct batch b;
 	pthread_mutex_lock(&m->lock);
+	if (as->closed) {
+		pthread_mutex_unlock(&m->lock);
+		return CF_EBADF;	/* *done untouched: nothing was */
+	}
 	batch_begin(&b, m);
 	for (k = 0; k < n; k++) {
 		uint64_t vpn = vpns[k];

@@ -17,8 +17,8 @@ def test_core_extension_loaded():
 
 def test_status_codes_are_negative_errnos():
     """CF_E* are -errno.E*, and CF_OK is 0."""
-    assert (lib.CF_OK, lib.CF_EINVAL, lib.CF_ENOMEM, lib.CF_EFAULT) == (
-        0, -errno.EINVAL, -errno.ENOMEM, -errno.EFAULT)
+    assert (lib.CF_OK, lib.CF_EINVAL, lib.CF_ENOMEM, lib.CF_EFAULT, lib.CF_EBADF) == (
+        0, -errno.EINVAL, -errno.ENOMEM, -errno.EFAULT, -errno.EBADF)
 
 
 def test_prot_constants_match_mmap():

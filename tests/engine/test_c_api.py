@@ -87,7 +87,6 @@ def test_null_out_pointers_are_einval(mem, space):
         lambda: lib.cf_as_stats(space, NULL),
         lambda: lib.cf_as_protect(space, 0x10000, PAGE, 1, NULL),
         lambda: lib.cf_as_read(space, 0x10000, NULL, 8, fault()),
-        lambda: lib.cf_as_read(space, 0x10000, ffi.new("char[]", 8), 8, NULL),
         lambda: lib.cf_as_write(space, 0x10000, NULL, 8, fault()),
         lambda: lib.cf_as_touch(space, NULL, 1, 0, done, fault()),
         lambda: lib.cf_as_touch(space, vpns, 1, 0, NULL, fault()),
@@ -95,6 +94,34 @@ def test_null_out_pointers_are_einval(mem, space):
         lambda: lib.cf_as_counters(space, NULL),
     ]
     assert [call() for call in calls] == [lib.CF_EINVAL] * len(calls)
+
+
+def test_read_and_write_accept_a_null_fault_record(space):
+    """read and write may be called without a fault record: the status still says EFAULT."""
+    buf = ffi.new("char[]", 8)
+    assert lib.cf_as_read(space, 0x20000, buf, 8, NULL) == lib.CF_EFAULT
+    assert lib.cf_as_write(space, 0x20000, buf, 8, NULL) == lib.CF_EFAULT
+
+
+def test_calls_on_a_closed_space_are_ebadf(mem):
+    """After cf_as_close every call on the space is CF_EBADF; close is idempotent."""
+    out = ffi.new("cf_as **")
+    assert lib.cf_as_new(mem, 0, out) == lib.CF_OK
+    a, buf, f = out[0], ffi.new("char[]", 8), fault()
+    assert lib.cf_as_close(a) == lib.CF_OK
+    assert lib.cf_as_close(a) == lib.CF_OK
+    vpns, done = ffi.new("uint64_t[]", [16]), ffi.new("size_t *")
+    calls = [
+        lambda: lib.cf_as_fork(a, ffi.new("cf_as **")),
+        lambda: lib.cf_as_map(a, 0x10000, PAGE, 1, 0),
+        lambda: lib.cf_as_unmap(a, 0x10000, PAGE),
+        lambda: lib.cf_as_protect(a, 0x10000, PAGE, 1, f),
+        lambda: lib.cf_as_read(a, 0x10000, buf, 8, f),
+        lambda: lib.cf_as_write(a, 0x10000, buf, 8, f),
+        lambda: lib.cf_as_touch(a, vpns, 1, 0, done, f),
+    ]
+    assert [call() for call in calls] == [lib.CF_EBADF] * len(calls)
+    lib.cf_as_free(a)
 
 
 @pytest.mark.parametrize("addr, length", [

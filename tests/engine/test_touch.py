@@ -149,3 +149,21 @@ def test_touch_readonly_array(aspace):
     arr = vpns(VPN)
     arr.flags.writeable = False
     assert aspace.touch(arr) == 1
+
+
+def test_misaligned_array_is_value_error(aspace):
+    """A uint64 view at an odd byte offset is refused, never read unaligned (UBSan aborted)."""
+    aspace.map(BASE, PAGE)
+    raw = np.zeros(17, dtype=np.uint8)
+    misaligned = np.frombuffer(raw.data, dtype=np.uint64, count=2, offset=1)
+    assert not misaligned.flags.aligned
+    with pytest.raises(ValueError, match="aligned"):
+        aspace.touch(misaligned)
+    assert aspace.stats().minor_faults == 0
+
+
+@pytest.mark.parametrize("dtype", [">u8", np.float64, np.int8])
+def test_other_dtypes_of_eight_bytes_or_not_are_type_errors(aspace, dtype):
+    """Byte-swapped, float and narrower arrays are TypeError (they would be reinterpreted)."""
+    with pytest.raises(TypeError):
+        aspace.touch(np.zeros(2, dtype=dtype))
