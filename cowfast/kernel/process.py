@@ -12,14 +12,15 @@ from .fork import ForkCalls
 from .ids import IdCalls
 from .limits import LimitCalls
 from .memory import MemoryCalls
+from .sigmask import SigmaskCalls
 from .signal import SignalCalls
 from .stdio import StdioCalls
 from .state import ALIVE, State
 from .wait import WaitCalls
 
 
-class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, IdCalls, LimitCalls, FileCalls,
-              StdioCalls, ExecCalls, MemoryCalls):
+class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCalls, LimitCalls,
+              FileCalls, StdioCalls, ExecCalls, MemoryCalls):
     """One process: its record in the kernel's table and the handle to drive it.
 
     Kept lean for 100,000 live processes: __slots__, and every per-process table that

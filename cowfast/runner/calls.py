@@ -1,5 +1,6 @@
-"""System calls the runner implements or wraps: the virtual clock (sleep, alarm, time), the
-signal mask (sigprocmask, sigsuspend), named variables, and handler installation.
+"""The runner's implementations of table calls (cowfast/kernel/syscalls.py): those the front
+end provides (the virtual clock: sleep, alarm, time; sched_yield; sigsuspend's wait), and
+the wrappers of handler installation and exit(3), whose functions run as frames here.
 
 Handlers: the kernel is given one callable, the scheduler's dispatcher, for every
 caught signal; when the kernel delivers, the dispatcher queues the signal and the
@@ -8,14 +9,12 @@ process's stack (task.py). The program's functions live in `task.handlers`, so a
 forked child, whose replay defines its own closures, installs its own (replay.py):
 results that name a handler are recorded as INSTALLED and read back from the table.
 """
-import signal as _signal
-
 from .. import signals as S
 from ..errors import WouldBlock
+from ..kernel.sigmask import UNBLOCKABLE, mask_of
 from ..kernel.signal import action_of
 
 NSEC = 1_000_000_000
-UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
 
 
 class _Installed:
@@ -39,15 +38,6 @@ class Block(WouldBlock):
 
 def is_function(handler):
     return callable(handler) and not isinstance(handler, int)
-
-
-def mask_of(signals):
-    bits = 0
-    for sig in signals:
-        if not 1 <= sig < S.NSIG:
-            raise ValueError(f"signal number {sig} out of range 1-{S.NSIG - 1}")
-        bits |= S.sigmask(sig)
-    return bits
 
 
 # --- handlers: live (kernel call + table) and replay (table only) share apply_* ---
@@ -157,31 +147,14 @@ def call_alarm(sched, task, call):
     return sched.set_alarm(task.pid, seconds)
 
 
-# --- the signal mask ---
-
-def call_sigprocmask(sched, task, call):
-    how, signals = call.args
-    p = task.proc
-    old = p.blocked
-    bits = mask_of(signals)
-    if how == _signal.SIG_BLOCK:
-        new = old | bits
-    elif how == _signal.SIG_UNBLOCK:
-        new = old & ~bits
-    elif how == _signal.SIG_SETMASK:
-        new = bits
-    else:
-        raise OSError(22, "Invalid argument")
-    p.blocked = new & ~UNBLOCKABLE
-    return S.signals_in(old)
-
+# --- the signal mask: sigsuspend waits (sigprocmask is the kernel's, kernel/sigmask.py) ---
 
 def call_sigsuspend(sched, task, call):
     (signals,) = call.args
     p = task.proc
     w = task.waiting
     old = w.old_mask if w is not None and w.old_mask is not None else p.blocked
-    p.blocked = mask_of(signals) & ~UNBLOCKABLE
+    p.set_blocked(mask_of(signals))
     raise Block("waiting for a signal (sigsuspend)", old_mask=old)
 
 
@@ -220,36 +193,17 @@ def call_exit(sched, task, call):
     return p.exit(*call.args)
 
 
-# --- named variables (cowfast/kernel/memory.py Variables) ---
-
-def call_load(sched, task, call):
-    return task.proc.vars[call.args[0]]
-
-
-def call_store(sched, task, call):
-    name, value = call.args
-    task.proc.vars[name] = value
-
-
-def call_local(sched, task, call):
-    return task.proc.vars.local(*call.args)
-
-
-def call_heap(sched, task, call):
-    return task.proc.vars.heap(*call.args)
-
-
 # Calls whose result must be rebuilt (and the table updated) in replay too.
 APPLY = {"signal": apply_signal, "sigaction": apply_sigaction, "getsignal": apply_getsignal,
          "atexit": apply_atexit}
 LIVE_HANDLER_CALLS = {"signal": live_signal, "sigaction": live_sigaction,
                       "getsignal": live_getsignal}
+# The runner's own implementation of table calls: those the front end provides (the
+# clock, the CPU) and those whose functions run as frames here (exit's atexit list).
 RUNNER = {
     "time": call_time, "sleep": call_sleep, "alarm": call_alarm,
-    "sigprocmask": call_sigprocmask, "sigsuspend": call_sigsuspend,
+    "sigsuspend": call_sigsuspend,
     "sched_yield": call_sched_yield, "atexit": call_atexit, "exit": call_exit,
-    "load": call_load, "store": call_store,
-    "local": call_local, "heap": call_heap,
 }
 
 # Calls a handler always interrupts, whatever SA_RESTART says (signal(7)), and what

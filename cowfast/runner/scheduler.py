@@ -23,6 +23,7 @@ from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
 from ..kernel.signal import send_signal
 from ..kernel.state import ALIVE, STOPPED
+from ..kernel.syscalls import TABLE
 from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
 from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
@@ -244,6 +245,7 @@ class Scheduler:
         """Do call for task; return (kind, value, stored). Raises WouldBlock, Terminated."""
         name = call.name
         try:
+            TABLE[name].validate(call.args, call.kwargs)
             handler_call = LIVE_HANDLER_CALLS.get(name)
             if handler_call is not None:
                 value, stored = handler_call(self, task, call)
@@ -251,10 +253,10 @@ class Scheduler:
             runner_call = RUNNER.get(name)
             if runner_call is not None:
                 return SEND, runner_call(self, task, call), None
-            method = getattr(task.proc, name)
+            handler = TABLE[name].handler
             if call.kwargs:
-                return SEND, method(*call.args, **call.kwargs), None
-            return SEND, method(*call.args), None
+                return SEND, handler(task.proc, *call.args, **call.kwargs), None
+            return SEND, handler(task.proc, *call.args), None
         except (WouldBlock, Terminated, Reenter):
             raise
         except Exception as error:

@@ -1,43 +1,15 @@
 """The `sys` object a program awaits on, and the Call requests it makes.
 
 A program is `async def main(sys, argv, env)`. Each `await sys.NAME(*args)` yields a
-Call to the scheduler, which runs it as the driven Process method of the same name
-(fork, waitpid, printf, execvp, ...; see cowfast/kernel/process.py) or as one of the
-runner's own calls (RUNNER_CALLS: the virtual clock, the signal mask, named
-variables), records the outcome for replay, and sends the result back (or throws the
-error in). `sys` holds no state: everything a program observes comes through it, which
+Call to the scheduler, which runs the call NAME of the kernel's system-call table
+(cowfast/kernel/syscalls.py: fork, waitpid, printf, execvp, ...; the clock's calls are
+the scheduler's own, calls.py), records the outcome for replay, and sends the result
+back (or throws the error in). `sys` holds no state: everything a program observes comes through it, which
 is what lets fork re-run the program to make the child (replay.py).
 """
 import inspect
 
-from ..kernel.process import Process
-
-# Calls the scheduler implements itself (scheduler.py, calls.py), beside the kernel's.
-RUNNER_CALLS = frozenset({
-    "sleep", "alarm", "time", "sigsuspend", "sigprocmask", "sched_yield",
-    "load", "store", "local", "heap",
-})
-
-# Process attributes that are views for the caller of the driven API, not system calls.
-_NOT_CALLS = frozenset({
-    "children", "parent", "alive", "is_running", "status", "rlimit_core", "rlimit_soft",
-    "rusage_both", "usage_now", "stdio_pending", "ppid",
-})
-
-
-def _kernel_calls():
-    names = set()
-    for name in dir(Process):
-        if (name.startswith("_") and name != "_exit") or name in _NOT_CALLS:
-            continue
-        if callable(getattr(Process, name, None)):
-            names.add(name)
-    return frozenset(names)
-
-
-KERNEL_CALLS = _kernel_calls()
-CALLS = KERNEL_CALLS | RUNNER_CALLS
-
+from ..kernel.syscalls import NAMES as CALLS, TABLE
 
 class Call:
     """One system-call request: a name and its arguments. Awaiting it yields it to the scheduler."""
@@ -105,9 +77,9 @@ def _factory(name):
 class Sys:
     """The system-call interface of a program: `await sys.fork()`, `await sys.printf("%d\\n", x)`.
 
-    Every attribute is a function returning an awaitable Call; the names are those of
-    the driven Process (os-shaped: fork, waitpid, kill, signal, sigaction, pipe, read,
-    write, printf, execvp, malloc, ...) and RUNNER_CALLS:
+    Every attribute is a function returning an awaitable Call; the names are exactly
+    those of the kernel's system-call table (os-shaped: fork, waitpid, kill, signal,
+    sigaction, pipe, read, write, printf, execvp, malloc, ...), among them:
 
     - sleep(seconds) -> unslept seconds (0, or more when a handler interrupted it), as sleep(3)
     - alarm(seconds) -> seconds left on the previous alarm; SIGALRM when it expires
@@ -160,5 +132,5 @@ def describe_await(coro, value):
             "a program may await only sys.<call>(...), e.g. `await sys.getpid()`")
 
 
-__all__ = ["Call", "Sys", "SYS", "CALLS", "KERNEL_CALLS", "RUNNER_CALLS", "InvalidAwait",
+__all__ = ["Call", "Sys", "SYS", "CALLS", "TABLE", "InvalidAwait",
            "describe_await"]

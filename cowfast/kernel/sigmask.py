@@ -1,0 +1,71 @@
+"""The signal mask: sigprocmask(2) and sigsuspend(2), signal(7) for a single-threaded process.
+
+The blocked set is kernel state (`p.blocked`, bit sig - 1); these calls are the public
+way to change it. SIGKILL and SIGSTOP are never blocked (silently, as Linux does). A
+signal that becomes deliverable because the mask was lowered is delivered before the
+call returns, as Linux does on the way back to user space.
+"""
+import errno
+import signal as _signal
+
+from .. import signals as S
+from .entry import check_still_running, enter, raise_errno
+from .state import RUNNING
+
+UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
+
+
+def mask_of(signals):
+    """Return the mask (bit sig - 1) of an iterable of signal numbers; ValueError as
+    Python's signal.pthread_sigmask words it for one out of range."""
+    bits = 0
+    for sig in signals:
+        if not 1 <= sig < S.NSIG:
+            raise ValueError(f"signal number {sig} out of range [1; {S.NSIG - 1}]")
+        bits |= S.sigmask(sig)
+    return bits
+
+
+class SigmaskCalls:
+    """sigprocmask, sigsuspend, and the blocked set as a public view."""
+
+    __slots__ = ()
+
+    def sigprocmask(self, how, signals):
+        """Change the blocked set and return the previous one, as signal.pthread_sigmask.
+
+        how: signal.SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK (else OSError EINVAL).
+        """
+        enter(self)
+        bits = mask_of(signals)
+        old = self.blocked
+        if how == _signal.SIG_BLOCK:
+            new = old | bits
+        elif how == _signal.SIG_UNBLOCK:
+            new = old & ~bits
+        elif how == _signal.SIG_SETMASK:
+            new = bits
+        else:
+            raise_errno(errno.EINVAL)
+        self.set_blocked(new)
+        if self.pending & ~self.blocked and self.state is RUNNING:
+            from .signal import deliver_pending
+            deliver_pending(self)
+            check_still_running(self)
+        return S.signals_in(old)
+
+    def set_blocked(self, bits):
+        """Set the blocked set (an int mask) as signal delivery and sigreturn do; SIGKILL and
+        SIGSTOP stay unblocked."""
+        self.blocked = bits & ~UNBLOCKABLE
+
+    def blocked_signals(self):
+        """Return the blocked set, as signal.pthread_sigmask(SIG_BLOCK, []) (a view)."""
+        return S.signals_in(self.blocked)
+
+    def deliverable(self):
+        """Return True if a pending signal is not blocked (a view: the next call delivers it)."""
+        return bool(self.pending & ~self.blocked)
+
+
+__all__ = ["SigmaskCalls", "mask_of", "UNBLOCKABLE"]
