@@ -6,6 +6,7 @@ import sys
 from . import demo
 from . import simulate_cli
 from .runner import cli as runner_cli
+from .view import cli as view_cli
 
 
 def main(argv=None):
@@ -25,13 +26,14 @@ def _main(argv):
     d.add_argument("--page-size", type=int, default=4096)
     simulate_cli.add_parser(sub)
     runner_cli.add_parsers(sub)
+    view_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command in runner_cli.COMMANDS:
         return runner_cli.handle(args)
     if args.command == "demo":
         demo.run(sys.stdout, data_mib=args.mib, page_size=args.page_size)
         return 0
-    return args.func(args)      # simulate, calibrate: their parsers name their handler
+    return args.func(args)      # simulate, calibrate, view: their parsers name their handler
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""Recording a run for the viewer: the state after every system call, deduplicated.
+
+`record(program, argv, schedule=...)` drives a Scheduler one step at a time and keeps,
+for each step, which process made which call, what it returned (or the error, or that
+it blocked), and the whole state (capture.py). Most processes do not change at a step,
+so a run keeps each distinct process row and file row once (`rows`, `files`) and a
+step lists indexes into them: a 300-step run of a few processes stays a few hundred
+kilobytes. `record_explore` explores the program and records one run per distinct
+outcome, by replaying the schedule explore found for it.
+"""
+import errno
+import json
+
+from ..runner.explore import explore
+from ..runner.scheduler import Scheduler
+from ..runner.task import SEND
+from ..runner.cli import describe_status
+from ..runner.waiting import Deadlock
+from .capture import KINDS, Capture
+
+SCHEMA = "cowfast.view/1"
+MAX_STEPS = 5000                 # a run longer than this is cut (the page says so)
+_ARG_CHARS = 60                  # an argument's repr is cut after this many characters
+
+
+def describe_call(call):
+    """'write(1, b"hi\\n")': the call as the program awaited it, long arguments cut."""
+    if call is None:
+        return ""
+    parts = [_short(repr(a)) for a in call.args]
+    parts += [f"{k}={_short(repr(v))}" for k, v in (call.kwargs or {}).items()]
+    return f"{call.name}({', '.join(parts)})"
+
+
+def _short(text):
+    return text if len(text) <= _ARG_CHARS else text[:_ARG_CHARS - 1] + "…"
+
+
+def describe_error(error):
+    """'ECHILD (No child processes)' for an OSError, else the exception's name and text."""
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and code in errno.errorcode:
+        return f"{errno.errorcode[code]} ({error.strerror or ''})".replace(" ()", "")
+    return f"{type(error).__name__}: {error}"
+
+
+def _result(sched, pid, proc, call, history_before):
+    """What the call of pid at this step came to, as a short text and a kind."""
+    task = sched.tasks.get(pid)
+    if task is not None and task.waiting is not None and task.waiting.call is call:
+        return "blocked", task.waiting.why
+    if task is not None:
+        for record in reversed(task.history[history_before:]):
+            if record[0] is call:
+                if record[1] == SEND:
+                    return "ok", _short(repr(record[2]))
+                return "error", describe_error(record[2])
+    if not proc.alive():
+        how = describe_status(proc.wstatus) if proc.wstatus is not None else "ended"
+        return "ended", f"the process ended: {how}"
+    return "ok", ""
+
+
+class _Interner:
+    """Keeps each distinct JSON-able value once; returns its index."""
+
+    def __init__(self):
+        self.index, self.values = {}, []
+
+    def __call__(self, value):
+        key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.values)
+            self.values.append(value)
+        return i
+
+
+def record(program, argv=None, env=None, *, schedule="parent-first", seed=None,
+           install=None, stdin=None, frames=1 << 16, max_steps=MAX_STEPS, label=None):
+    """Run program step by step and return the run as the viewer's data (a dict)."""
+    sched = Scheduler(None, schedule, seed, frames=frames)
+    try:
+        for path, prog in (install or {}).items():
+            sched.install(prog, path)
+        if stdin is not None:
+            sched.kernel.console.feed(stdin)
+            sched.kernel.console.hangup()
+        sched.start(program, argv, env)
+        return _drive(sched, max_steps, label or str(schedule))
+    finally:
+        sched.close()
+
+
+def _drive(sched, max_steps, label):
+    k = sched.kernel
+    capture, rows, files = Capture(k), _Interner(), _Interner()
+    console = k.console.records
+    steps, ending = [], ""
+
+    def keep(pid, call, kind, result):
+        state = capture.state()
+        steps.append({"pid": pid, "call": call, "kind": kind, "result": result,
+                      "console": len(console), "now": round(sched.now, 9),
+                      "procs": [rows(p) for p in state["procs"]],
+                      "files": [files(f) for f in state["files"]]})
+
+    keep(None, "", "start", "the program starts")
+    while sched.tasks:
+        if len(steps) > max_steps:
+            ending = f"cut after {max_steps} system calls"
+            break
+        before = {pid: (t.proc, t.request(), len(t.history)) for pid, t in sched.tasks.items()}
+        trail = len(sched.trail)
+        try:
+            sched.step()
+        except Deadlock as deadlock:
+            ending = "deadlock: " + str(deadlock)
+            break
+        if len(sched.trail) == trail:         # nothing could run: the clock jumped to a timer
+            keep(None, "", "timer", f"the clock jumps to {sched.now:.6f} s")
+            continue
+        pid = sched.trail[-1]
+        proc, call, history = before[pid]
+        kind, result = _result(sched, pid, proc, call, history)
+        keep(pid, describe_call(call), kind, result)
+    exits = [[e.pid, e.command, describe_status(e.status)] for e in sched.exits]
+    return {"label": label, "schedule": list(sched.trail), "ending": ending,
+            "console": [[pid, data.decode(errors="replace")] for pid, data in console],
+            "exits": exits, "rows": rows.values, "files": files.values, "steps": steps}
+
+
+def record_explore(program, argv=None, env=None, *, install=None, max_runs=100_000,
+                   max_outcomes=50, max_steps=MAX_STEPS):
+    """Explore program; return (runs, summary): one recorded run per distinct outcome
+    (at most max_outcomes), each labelled with its console's last line and exits."""
+    found = explore(program, argv, env, install=install, max_runs=max_runs)
+    runs = []
+    for n, (outcome, schedule) in enumerate(found.outcomes.items(), 1):
+        if n > max_outcomes:
+            break
+        ended = ", ".join(f"{pid} {describe_status(status)}" for pid, _, status in outcome.exits)
+        last = outcome.console.strip().splitlines()[-1:] or ["(no output)"]
+        label = f"outcome {n}: {last[0]} | {ended}"
+        if outcome.deadlock:
+            label += " | deadlock"
+        runs.append(record(program, argv, env, schedule=list(schedule), install=install,
+                           frames=4096, max_steps=max_steps, label=label))
+    summary = (f"{len(found)} distinct outcomes from {found.runs} runs"
+               + ("" if found.complete else " (exploration NOT complete)")
+               + (f"; the first {max_outcomes} shown" if len(found) > max_outcomes else ""))
+    return runs, summary
+
+
+def view_data(title, runs, page_size=4096, summary=""):
+    """The object the page embeds: schema, title, page kinds and the recorded runs."""
+    return {"schema": SCHEMA, "title": title, "summary": summary, "page_size": page_size,
+            "kinds": list(KINDS), "runs": runs}
+
+
+__all__ = ["record", "record_explore", "view_data", "describe_call", "describe_error", "SCHEMA"]
