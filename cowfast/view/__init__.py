@@ -4,11 +4,10 @@
     html = render(view_data("fork", [record(main, ["fork"])]))
 
 record.py runs a program one system call at a time and keeps the state after each
-(capture.py reads it from the kernel); page.py inlines that data with the page's
+(capture.py takes it from Kernel.snapshot()); page.py inlines that data with the page's
 CSS and JavaScript (assets/); cli.py is the subcommand. See docs/viewer.md.
 """
-from .capture import Capture
 from .page import render, write
 from .record import SCHEMA, record, record_explore, view_data
 
-__all__ = ["Capture", "record", "record_explore", "view_data", "render", "write", "SCHEMA"]
+__all__ = ["record", "record_explore", "view_data", "render", "write", "SCHEMA"]

@@ -2,9 +2,9 @@
 
 `record(program, argv, schedule=...)` drives a Scheduler one step at a time and keeps,
 for each step, which process made which call, what it returned (or the error, or that
-it blocked), and the whole state (capture.py). Most processes do not change at a step,
-so a run keeps each distinct process row and file row once (`rows`, `files`) and a
-step lists indexes into them: a 300-step run of a few processes stays a few hundred
+it blocked), and the whole state (capture.py, from Kernel.snapshot()). Most processes
+do not change at a step, so a run keeps each distinct process row and file row once
+(`rows`, `files`) and a step lists indexes into them: a 300-step run of a few processes stays a few hundred
 kilobytes. `record_explore` explores the program and records one run per distinct
 outcome, by replaying the schedule explore found for it.
 """
@@ -16,7 +16,8 @@ from ..runner.scheduler import Scheduler
 from ..runner.task import SEND
 from ..runner.cli import describe_status
 from ..runner.waiting import Deadlock
-from .capture import KINDS, Capture
+from . import capture
+from .capture import KINDS
 
 SCHEMA = "cowfast.view/1"
 MAX_STEPS = 5000                 # a run longer than this is cut (the page says so)
@@ -94,12 +95,12 @@ def record(program, argv=None, env=None, *, schedule="parent-first", seed=None,
 
 def _drive(sched, max_steps, label):
     k = sched.kernel
-    capture, rows, files = Capture(k), _Interner(), _Interner()
+    rows, files = _Interner(), _Interner()
     console = k.console.records
     steps, ending = [], ""
 
     def keep(pid, call, kind, result):
-        state = capture.state()
+        state = capture.state(k)
         steps.append({"pid": pid, "call": call, "kind": kind, "result": result,
                       "console": len(console), "now": round(sched.now, 9),
                       "procs": [rows(p) for p in state["procs"]],

@@ -113,7 +113,9 @@
   function drawMemory(p) {
     const title = $("memory-title");
     if (!p) { title.textContent = "Memory"; $("memory").innerHTML = ""; return; }
-    title.textContent = `Memory of pid ${p.pid}`;
+    const kib = (n) => `${Math.round(n / 1024)} KiB`;
+    title.textContent = `Memory of pid ${p.pid}` + (p.regions ?
+      ` (rss ${kib(p.rss)}, pss ${kib(p.pss)}, uss ${kib(p.uss)})` : "");
     if (!p.regions) {
       $("memory").innerHTML = `<p class="pagesnote">pid ${p.pid} is a ${esc(p.state)}: ` +
         "its memory is gone; only its exit status waits for its parent.</p>";
@@ -139,9 +141,8 @@
     return KINDS.map((k, i) => n[i] ? `${n[i]} ${k}` : "").filter(Boolean).join(", ");
   }
 
-  function pageTitle(addr, kind, mappers) {
-    const others = mappers - 1;
-    const who = kind === "shared" ? `, shared with ${others} other process${others === 1 ? "" : "es"}` : "";
+  function pageTitle(addr, kind, others) {
+    const who = kind === "shared" ? `, shared with pid ${others.join(", ")}` : "";
     return `page ${hex(addr)}: ${kind}${who}`;
   }
 
@@ -149,12 +150,12 @@
     const out = ['<div class="pages">'];
     if (pages <= MAX_CELLS) {
       let i = 0;
-      for (const [k, count, mappers] of r.runs) {
+      for (const [k, count, mappers, others] of r.runs) {
         const kind = KINDS[k];
         const text = kind === "shared" ? String(mappers) : LETTER[kind];
         for (let j = 0; j < count; j++, i++)
           out.push(`<span class="pg k-${kind}" data-state="${kind}" data-page="${i}"` +
-                   ` data-mappers="${mappers}" title="${pageTitle(r.start + i * PAGE, kind, mappers)}">` +
+                   ` data-mappers="${mappers}" title="${pageTitle(r.start + i * PAGE, kind, others)}">` +
                    `${text}</span>`);
       }
     } else {
