@@ -12,6 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from cowfast.cli import main
+from cowfast.examples import example_files
 from cowfast.view import render, view_data
 
 pytestmark = pytest.mark.usefixtures("browser")
@@ -228,6 +229,22 @@ def test_no_console_errors_and_no_network_requests(browser, pages):
             for e in browser.get_log("performance")
             if '"Network.requestWillBeSent"' in e["message"]]
     assert urls and set(urls) == {pages["hello_fork"].as_uri()}
+
+
+def test_every_shipped_example_draws_to_its_last_step_without_errors(browser, tmp_path):
+    """Each example's page, written by `cowfast view NAME`, reaches its last step by End
+    and logs no error on the way."""
+    browser.get_log("browser")
+    for example in example_files():
+        path = tmp_path / f"{example.stem}.html"
+        assert main(["view", example.stem, "-o", str(path)]) == 0
+        open_page(browser, path)
+        last = int(browser.find_element(By.ID, "step").get_attribute("max"))
+        assert last > 0
+        key(browser, Keys.END)
+        assert browser.find_element(By.ID, "counter").text == f"step {last} of {last}"
+        assert browser.find_element(By.ID, "result").get_attribute("data-kind") == "ended"
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
 
 
 def test_phone_width(browser, pages, artifacts):
