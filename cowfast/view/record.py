@@ -2,7 +2,8 @@
 
 `record(program, argv, schedule=...)` drives a Scheduler one step at a time and keeps,
 for each step, which process made which call, what it returned (or the error, or that
-it blocked), and the whole state (capture.py, from Kernel.snapshot()). Most processes
+it blocked), what the kernel logged meanwhile (its events: fork, copy, fault, exit,
+reparent, reap, signal, ...), and the whole state (capture.py, from Kernel.snapshot()). Most processes
 do not change at a step, so a run keeps each distinct process row and file row once
 (`rows`, `files`) and a step lists indexes into them: a 300-step run of a few processes stays a few hundred
 kilobytes. `record_explore` explores the program and records one run per distinct
@@ -21,6 +22,7 @@ from .capture import KINDS
 
 SCHEMA = "cowfast.view/1"
 MAX_STEPS = 5000                 # a run longer than this is cut (the page says so)
+MAX_EVENTS = 20                  # kernel events kept per step (the rest are counted)
 _ARG_CHARS = 60                  # an argument's repr is cut after this many characters
 
 
@@ -43,6 +45,24 @@ def describe_error(error):
     if isinstance(error, OSError) and code in errno.errorcode:
         return f"{errno.errorcode[code]} ({error.strerror or ''})".replace(" ()", "")
     return f"{type(error).__name__}: {error}"
+
+
+def describe_event(event):
+    """'copy pid 3: pages=1': one kernel event (events.py) as a line of text."""
+    record = event.as_dict()
+    kind, pid = record.pop("event"), record.pop("pid")
+    record.pop("ts", None)
+    details = ", ".join(f"{k}={_short(str(getattr(v, 'name', v)))}" for k, v in record.items())
+    return f"{kind} pid {pid}" + (f": {details}" if details else "")
+
+
+def _events_since(log, start):
+    """The kernel's events from index start, as text (at most MAX_EVENTS, then a count)."""
+    new = log.events[start:]
+    out = [describe_event(e) for e in new[:MAX_EVENTS]]
+    if len(new) > MAX_EVENTS:
+        out.append(f"... and {len(new) - MAX_EVENTS} more")
+    return out
 
 
 def _result(sched, pid, proc, call, history_before):
@@ -80,7 +100,7 @@ class _Interner:
 def record(program, argv=None, env=None, *, schedule="parent-first", seed=None,
            install=None, stdin=None, frames=1 << 16, max_steps=MAX_STEPS, label=None):
     """Run program step by step and return the run as the viewer's data (a dict)."""
-    sched = Scheduler(None, schedule, seed, frames=frames)
+    sched = Scheduler(None, schedule, seed, frames=frames, trace=True)   # events on
     try:
         for path, prog in (install or {}).items():
             sched.install(prog, path)
@@ -97,12 +117,14 @@ def _drive(sched, max_steps, label):
     k = sched.kernel
     rows, files = _Interner(), _Interner()
     console = k.console.records
-    steps, ending = [], ""
+    steps, ending, seen = [], "", [0]
 
     def keep(pid, call, kind, result):
         state = capture.state(k)
+        events = _events_since(k.events, seen[0])
+        seen[0] = len(k.events)
         steps.append({"pid": pid, "call": call, "kind": kind, "result": result,
-                      "console": len(console), "now": round(sched.now, 9),
+                      "events": events, "console": len(console), "now": round(sched.now, 9),
                       "procs": [rows(p) for p in state["procs"]],
                       "files": [files(f) for f in state["files"]]})
 

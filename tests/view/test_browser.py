@@ -118,6 +118,7 @@ def test_childs_write_turns_the_page_private_in_both(browser, pages, artifacts):
     and each kind is drawn in its own colour, the same as in the legend."""
     open_page(browser, pages["child_copy"])
     step_to(browser, "store(", pid=3)
+    assert "copy pid 3: pages=1" in browser.find_element(By.ID, "events").text
     for pid in (3, 2):
         select(browser, pid)
         assert touched_stack_pages(browser) == [("private", "P")]

@@ -72,6 +72,21 @@ def test_childs_write_makes_the_page_private_in_both():
     assert [r[0] for r in _stack_runs(before[child]) if r[0]] == [KINDS.index("shared")]
 
 
+def test_each_step_lists_the_kernel_events_it_caused():
+    """The fork step logs the fork, the child's first store its copy-on-write copy, the
+    child's exit the SIGCHLD to its parent, and no step repeats another's events."""
+    rec = record(_example("child_copy"), ["child_copy"])
+    steps = rec["steps"]
+    fork = _step_of(rec, "fork(")
+    assert "fork pid 3: ppid=2, command=child_copy" in steps[fork]["events"]
+    store = _step_of(rec, "store(", pid=3)
+    assert "copy pid 3: pages=1" in steps[store]["events"]
+    assert not any(e.startswith("copy") for s in steps[:store] + steps[store + 1:]
+                   for e in s["events"])
+    end = _step_of(rec, "exit(", pid=3)
+    assert "signal pid 2: sig=SIGCHLD" in steps[end]["events"]
+
+
 def test_dup2_points_two_descriptors_at_one_description_with_one_offset():
     """redirect: after dup2 fd 1 and 3 name one description; the child's write moves the
     offset the parent sees."""

@@ -70,6 +70,7 @@
     r.textContent = s.result;
     r.className = s.kind;
     r.dataset.kind = s.kind;
+    $("events").innerHTML = (s.events || []).map((e) => `<li>${esc(e)}</li>`).join("");
   }
 
   // --- the process tree ---
