@@ -14,9 +14,14 @@ with runs of a thousand accesses replays at tens of millions a second.
 (their system calls: touch, fork, _exit), with the trace's pages placed in a
 private mapping at MAP_BASE.
 """
+import zipfile
+
 import numpy as np
 
 from .engine import AddressSpace
+from .kernel.hostmem import check_pages
+from .kernel.image import MMAP_TOP
+from .kernel.pids import PID_MAX_LIMIT
 
 READ, WRITE, FORK, EXIT = 0, 1, 2, 3
 OP_NAMES = {READ: "read", WRITE: "write", FORK: "fork", EXIT: "exit"}
@@ -31,31 +36,39 @@ class Trace:
     __slots__ = ("t", "pid", "page", "op")
 
     def __init__(self, t, pid, page, op):
-        self.t = np.ascontiguousarray(t, dtype=np.float64)
-        self.pid = np.ascontiguousarray(pid, dtype=np.int64)
-        self.page = np.ascontiguousarray(page, dtype=np.uint64)
-        self.op = np.ascontiguousarray(op, dtype=np.uint8)
+        self.t = _column("t", t)
+        self.pid = _column("pid", pid)
+        self.page = _column("page", page)
+        self.op = _column("op", op)
 
     def __len__(self):
         return self.page.shape[0]
 
-    def validate(self):
-        """Raise ValueError naming the first problem; return self if there is none."""
+    def validate(self, page_size=None):
+        """Raise ValueError naming the first problem; return self if there is none.
+
+        Checks: equal 1-d columns, finite non-decreasing times, op codes 0-3, pids (and
+        forked children) from 1 to PID_MAX_LIMIT - 1, access pages inside the 48-bit
+        address space (at page_size bytes a page, if given).
+        """
         n = len(self.page)
         for name in COLUMNS:
             column = getattr(self, name)
             if column.ndim != 1 or column.shape[0] != n:
                 raise ValueError(f"column {name!r} has shape {column.shape}, expected ({n},)")
+        _first_bad("t", ~np.isfinite(self.t), self.t, "is not a finite time")
         if n and np.any(np.diff(self.t) < 0):
             raise ValueError(f"t decreases at row {int(np.argmax(np.diff(self.t) < 0)) + 1}")
-        bad = self.op > EXIT
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise ValueError(f"op {int(self.op[row])} at row {row} is not 0-3 "
-                             "(read, write, fork, exit)")
-        access = self.op <= WRITE
-        if np.any(self.page[access] >= MAX_PAGE):
-            raise ValueError("a page number is beyond the 48-bit address space")
+        _first_bad("op", self.op > EXIT, self.op, "is not 0-3 (read, write, fork, exit)")
+        _first_bad("pid", (self.pid < 1) | (self.pid >= PID_MAX_LIMIT), self.pid,
+                   f"is not a pid (1 to {PID_MAX_LIMIT - 1})")
+        fork = self.op == FORK
+        _first_bad("page", fork & (self.page >= PID_MAX_LIMIT) | fork & (self.page < 1),
+                   self.page, "is a fork row's child, not a pid")
+        limit = MAX_PAGE if page_size is None else MAX_PAGE // page_size
+        _first_bad("page", (self.op <= WRITE) & (self.page >= limit), self.page,
+                   f"is beyond the 48-bit address space ({limit} pages"
+                   + ("" if page_size is None else f" of {page_size} bytes") + ")")
         return self
 
     def save(self, path):
@@ -65,11 +78,19 @@ class Trace:
     @classmethod
     def load(cls, path):
         """Read and validate a trace saved by `save` or any tool writing the 4 columns."""
-        with np.load(path) as data:
-            missing = set(COLUMNS) - set(data.files)
-            if missing:
-                raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
-            return cls(data["t"], data["pid"], data["page"], data["op"]).validate()
+        try:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz of columns")
+            with data:
+                missing = set(COLUMNS) - set(data.files)
+                if missing:
+                    raise ValueError(f"missing column(s) {sorted(missing)}")
+                return cls(data["t"], data["pid"], data["page"], data["op"]).validate()
+        except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile) as e:
+            if isinstance(e, OSError) and e.errno is not None:
+                raise
+            raise ValueError(f"{path}: not a valid trace: {e}") from e
 
     @classmethod
     def from_pages(cls, pages, pid=1, op=WRITE, rate=None):
@@ -87,6 +108,35 @@ class Trace:
         return cls(t[order], np.concatenate([x.pid for x in traces])[order],
                    np.concatenate([x.page for x in traces])[order],
                    np.concatenate([x.op for x in traces])[order])
+
+
+def _column(name, values):
+    """values as the column's dtype, refusing what a cast would silently change
+    (op 257 becoming 1, op -1 becoming 255, a NaN pid becoming INT64_MIN, 2.5 becoming 2)."""
+    dtype = np.dtype(COLUMNS[name])
+    arr = np.asarray(values)
+    if arr.dtype == dtype:
+        return np.ascontiguousarray(arr)
+    if arr.size and arr.dtype.kind not in "biuf":
+        raise TypeError(f"column {name!r} holds {arr.dtype}, not numbers")
+    if dtype.kind != "f" and arr.size:
+        if arr.dtype.kind == "f":
+            _first_bad(name, ~np.isfinite(arr), arr, "is not a finite number")
+            _first_bad(name, arr != np.floor(arr), arr, "is not a whole number")
+        info = np.iinfo(dtype)
+        if arr.dtype.kind == "u":
+            _first_bad(name, arr > info.max, arr, f"does not fit in {dtype}")
+        elif arr.dtype.kind != "b":
+            _first_bad(name, (arr < info.min) | (arr > float(info.max) if arr.dtype.kind == "f"
+                                                 else arr > info.max),
+                       arr, f"does not fit in {dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _first_bad(name, mask, column, what):
+    if mask.ndim and mask.any():
+        row = int(np.argmax(mask))
+        raise ValueError(f"{name} {column[row].item()!r} at row {row} {what}")
 
 
 _RUN_CHUNK = 1 << 16                     # rows compared at a time: stays in cache
@@ -131,7 +181,15 @@ class Replayer:
         if self.map_pages is None:
             access = trace.page[trace.op <= WRITE]
             self.map_pages = int(access.max()) + 1 if access.size else 1
+            room = self._room()
+            if self.map_pages > room:
+                raise ValueError(f"trace page {self.map_pages - 1} is beyond the address space "
+                                 f"({room} pages of {self.memory.page_size} bytes here)")
+            check_pages(self.map_pages)
         return self.map_pages
+
+    def _room(self):
+        return MAX_PAGE // self.memory.page_size
 
     def _space(self, pid, trace):
         space = self.spaces.get(pid)
@@ -218,14 +276,18 @@ class KernelReplayer(Replayer):
         space = self.spaces.get(pid)
         if space is None:
             from .kernel.memory import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE
+            length = self._pages_to_map(trace) * self.memory.page_size
             process = self.kernel.spawn(self.command)
-            process.mmap(self._pages_to_map(trace) * self.memory.page_size,
+            process.mmap(length,
                          flags=MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr=MAP_BASE)
             space = self.spaces[pid] = _ProcessSpace(process)
         return space
 
     def _addresses(self, trace):
         return trace.page + np.uint64(MAP_BASE // self.memory.page_size)
+
+    def _room(self):
+        return (MMAP_TOP - MAP_BASE) // self.memory.page_size
 
 
 def _head(trace, n):
