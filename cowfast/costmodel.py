@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from .calibration_file import CalibrationError, check as check_calibration
+
 ENV_VAR = "COWFAST_CALIBRATION"
 PROBE_PAGE = 4096
 
@@ -106,14 +108,24 @@ def default_path():
 
 
 def load(path=None):
-    """The saved calibration, or the labelled defaults if there is none."""
+    """The saved calibration, or the labelled defaults if there is none.
+
+    Raises CalibrationError (a ValueError naming the file and the field) for a file that
+    is named (path or $COWFAST_CALIBRATION) but missing, unreadable or malformed.
+    """
+    named = bool(path or os.environ.get(ENV_VAR))     # a file asked for must exist
     path = pathlib.Path(path) if path else default_path()
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
+        if named:
+            raise CalibrationError(f"{path}: no such calibration file") from None
         return CostModel()
-    model = CostModel.from_dict(data)
-    return dataclasses.replace(model, source=f"calibrated {data.get('date', '')} ({path})")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CalibrationError(f"{path}: cannot be read ({e})") from None
+    model = CostModel(**check_calibration(text, path, CostModel))   # CalibrationError if bad
+    date = json.loads(text).get("date", "")
+    return dataclasses.replace(model, source=f"calibrated {date} ({path})")
 
 
 def save(model, path=None):

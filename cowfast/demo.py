@@ -15,6 +15,9 @@ from .engine import AddressSpace, PhysicalMemory
 MIB = 1 << 20
 
 
+DEMO_BYTES_PER_PAGE = 64      # frames, two page tables and the numpy page arrays, per page
+
+
 def _row(name, space, page_size):
     s = space.stats()
     return [name, s.rss * page_size // MIB, round(s.pss * page_size / MIB, 1),
@@ -30,6 +33,17 @@ def _show(title, rows, out):
     print(bold(title, out), file=out)
     print(table(HEADER, rows), file=out)
     print(file=out)
+
+
+def check_fits(data_mib, page_size):
+    """Raise ValueError if the demo's arrays would not fit in this machine's memory."""
+    from .kernel.hostmem import available_bytes
+    need = data_mib * MIB // page_size * DEMO_BYTES_PER_PAGE
+    avail = available_bytes()
+    if avail is not None and need > avail // 2:
+        raise ValueError(f"demo --mib {data_mib} needs about {need / 2**30:.1f} GiB of host "
+                         f"memory, {avail / 2**30:.1f} GiB is available: lower --mib or "
+                         "raise --page-size")
 
 
 def run(out, data_mib=1024, page_size=4096, seed=1):

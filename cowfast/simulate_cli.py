@@ -8,8 +8,11 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 
 from . import costmodel
+from ._cliargs import (STDOUT, finite_float, int_list, opened, positive_int,
+                       summary_stream)
 from ._table import bold, table
 from .models import MODELS, run_model
 from .models._base import MIB
@@ -17,7 +20,7 @@ from .models._base import MIB
 def _flag_type(field):
     if field.type in ("bool", bool):
         return None
-    return {"int": int, "float": float, "str": str}.get(field.type, field.type)
+    return {"int": int, "float": finite_float, "str": str}.get(field.type, field.type)
 
 
 def _add_config_options(parser, config_cls):
@@ -43,25 +46,35 @@ def add_parser(subparsers):
         doc = sys.modules[run_fn.__module__].__doc__.strip().splitlines()[0]
         p = models.add_parser(name, help=doc, description=doc)
         _add_config_options(p, config_cls)
-        p.add_argument("--plot", metavar="PNG", help="draw memory over time into this file")
-        p.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+        p.add_argument("--plot", metavar="PNG", help="draw memory over time into this file "
+                                                     "('-': standard output)")
+        p.add_argument("--json", metavar="PATH", help="write the full result as JSON "
+                                                      "('-': standard output)")
         p.set_defaults(func=run)
     cal = subparsers.add_parser("calibrate", help="measure this kernel's fork and fault costs",
                                 description=costmodel.__doc__.strip().splitlines()[0])
     cal.add_argument("--output", metavar="JSON", default=None,
                      help=f"where to save (default ${costmodel.ENV_VAR} or "
-                          "~/.cache/cowfast/calibration.json)")
-    cal.add_argument("--pages", type=int, default=16384, help="pages per fault probe")
-    cal.add_argument("--fork-pages", default="1024,8192,32768,65536",
+                          "~/.cache/cowfast/calibration.json; '-': standard output)")
+    cal.add_argument("--pages", type=positive_int, default=16384, help="pages per fault probe")
+    cal.add_argument("--fork-pages", type=int_list, default=(1024, 8192, 32768, 65536),
                      help="resident sizes in pages at which fork is timed (comma-separated)")
     cal.set_defaults(func=run_calibrate)
     return sim
 
 
 def _progress(stream):
-    """A progress line on stderr when it is a terminal, else None."""
+    """A progress line on stderr when it is a terminal; elsewhere (a log) a line every
+    10% once the run has taken more than LOG_AFTER seconds."""
     if not stream.isatty():
-        return None
+        start, shown = time.monotonic(), [-1]
+
+        def log(done, total):
+            tenth = 10 * done // max(total, 1)
+            if tenth > shown[0] and time.monotonic() - start > LOG_AFTER:
+                shown[0] = tenth
+                print(f"  {done}/{total} ({10 * tenth}%)", file=stream, flush=True)
+        return log
 
     def show(done, total):
         stream.write(f"\r  {done}/{total} ({100 * done // max(total, 1)}%)")
@@ -71,6 +84,7 @@ def _progress(stream):
     return show
 
 
+LOG_AFTER = 2.0                 # seconds before a run not on a terminal starts logging progress
 BYTE_FIGURES = ("_size", "_bytes", "_memory", "_peak", "_sharing", "_uss_mean", "_uss_max",
                 "_pss_mean")
 SIMULATED_SECONDS = ("bgsave_seconds", "duration_seconds")
@@ -106,19 +120,20 @@ def config_from_args(args):
 
 def run(args, out=None):
     """Run the model named by args.model, print the summary, write --json/--plot."""
-    out = out or sys.stdout
+    out = out or summary_stream(args.json, args.plot)
     result = run_model(args.model, config_from_args(args), progress=_progress(sys.stderr))
     print(bold(f"cowfast simulate {args.model}", out), file=out)
     print(table(["figure", "value", "unit"], summary_rows(result)), file=out)
     print(f"costs: {result.cost_source}", file=out)
     if args.json:
-        with open(args.json, "w") as f:
+        with opened(args.json) as f:
             json.dump(result.to_json(), f, indent=1)
         print(f"wrote {args.json}", file=out)
     if args.plot:
         from .models.plot import plot
         try:
-            plot(result, args.plot)
+            with opened(args.plot, "wb") as f:
+                plot(result, f)
             print(f"wrote {args.plot}", file=out)
         except ImportError as exc:
             print(f"no plot: {exc}", file=sys.stderr)
@@ -128,10 +143,15 @@ def run(args, out=None):
 
 def run_calibrate(args, out=None):
     """Measure this machine's kernel, save and print the coefficients."""
-    out = out or sys.stdout
-    sizes = tuple(int(n) for n in args.fork_pages.split(","))
+    out = out or summary_stream(args.output)
+    sizes = args.fork_pages if isinstance(args.fork_pages, tuple) else int_list(args.fork_pages)
     model = costmodel.calibrate(pages=args.pages, fork_pages=sizes)
-    path = costmodel.save(model, args.output)
+    if args.output == STDOUT:
+        json.dump(model.to_dict(), sys.stdout, indent=2)
+        print()
+        path = "standard output"
+    else:
+        path = costmodel.save(model, args.output)
     rows = [[f"fork with {n:,} resident pages", ns / 1000, "us"] for n, ns in model.fork_curve]
     rows += [["fork, per resident page (overall)", model.fork_ns_per_page, "ns"],
              ["copy-on-write fault", model.cow_fault_ns, "ns"],

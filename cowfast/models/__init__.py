@@ -5,6 +5,7 @@ from a plain dict, which is what sweeps ship to their workers.
 """
 from . import prefork, snapshot, storm
 from ._base import Result
+from .limits import check
 from .prefork import PreforkConfig
 from .snapshot import SnapshotConfig
 from .storm import StormConfig
@@ -22,7 +23,9 @@ def run_model(name, params=None, progress=None):
         config_cls, run = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}") from None
-    return run(config_cls(**(params or {})), progress=progress)
+    config = config_cls(**(params or {}))
+    check(name, config)                 # ranges and host memory, before any allocation
+    return run(config, progress=progress)
 
 
 __all__ = ["MODELS", "PreforkConfig", "Result", "SnapshotConfig", "StormConfig", "run_model"]

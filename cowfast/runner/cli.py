@@ -8,14 +8,16 @@ import os
 import signal
 import sys
 
+from .._cliargs import STDOUT, positive_float, positive_int
 from .._table import bold, table
 from ..examples import EXAMPLES
 from .explore import explore
 from .programs import load_file
-from .scheduler import run
+from .scheduler import MAX_STEPS, StepLimit, run
 from .waiting import Deadlock
 
 COMMANDS = ("run", "explore")
+UNTIL = 3600.0                   # virtual seconds: a program sleeping for ever ends here
 
 
 def add_parsers(sub):
@@ -29,7 +31,12 @@ def add_parsers(sub):
                         "comma-separated list of pids as explore prints")
     r.add_argument("--seed", type=int, default=None, help="seed for --schedule random")
     r.add_argument("--trace", metavar="OUT.json",
-                   help="write the kernel's events as a Chrome trace (open in Perfetto)")
+                   help="write the kernel's events as a Chrome trace (open in Perfetto; "
+                        "'-': standard output)")
+    r.add_argument("--max-steps", type=positive_int, default=MAX_STEPS,
+                   help=f"stop after this many system calls (default {MAX_STEPS:,})")
+    r.add_argument("--until", type=positive_float, default=UNTIL, metavar="SECONDS",
+                   help=f"stop at this virtual time (default {UNTIL:g} s)")
     r.add_argument("--cost", type=float, default=1e-6,
                    help="virtual seconds per system call (default 1e-6)")
     r.add_argument("--stdin", metavar="TEXT", default=None,
@@ -92,10 +99,18 @@ def _memory_table(m):
 def cmd_run(args, out):
     program, module = load_file(_resolve(args.file))
     argv = [args.file, *args.args]
+    if args.trace == STDOUT and out is sys.stdout:
+        out = sys.stderr                              # the trace has standard output
+    until = getattr(args, "until", UNTIL)
     try:
         result = run(program, argv, schedule=_schedule(args.schedule), seed=args.seed,
-                     syscall_cost=args.cost, trace=args.trace, stdin=args.stdin,
+                     syscall_cost=args.cost, trace=sys.stdout if args.trace == STDOUT
+                     else args.trace, stdin=args.stdin, until=until,
+                     max_steps=getattr(args, "max_steps", MAX_STEPS),
                      install=getattr(module, "INSTALL", None))
+    except StepLimit as limit:
+        print(f"cowfast run: {limit}: raise --max-steps to go on", file=sys.stderr)
+        return 1
     except Deadlock as deadlock:
         print(bold("deadlock", out), file=out)
         print(str(deadlock), file=out)
@@ -110,6 +125,10 @@ def cmd_run(args, out):
     print(_exits_table([(e.pid, e.command, e.status) for e in result.exits]), file=out)
     print(file=out)
     print(_memory_table(result.memory), file=out)
+    if result.now >= until:
+        print(f"cowfast run: stopped at --until {until:g} s of virtual time: raise it to go on",
+              file=sys.stderr)
+        return 1
     if args.trace:
         print(f"\ntrace written to {args.trace}", file=out)
     return 0

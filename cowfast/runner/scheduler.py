@@ -170,7 +170,7 @@ class Scheduler:
                 self.now_ns = max(self.now_ns, int(until * NSEC))
                 break
             if limit is not None and self.steps >= limit:
-                raise RuntimeError(f"still running after {max_steps} system calls")
+                raise StepLimit(f"still running after {max_steps} system calls")
             self.step()
         return self.result()
 
@@ -362,14 +362,22 @@ class Scheduler:
         self.close()
 
 
+MAX_STEPS = 200_000             # run()'s default bound: a program looping on a call ends
+
+
+class StepLimit(RuntimeError):
+    """run(max_steps=N) made N system calls and programs were still running."""
+
+
 def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, kernel=None,
-        syscall_cost=1e-6, until=None, max_steps=None, trace=None, frames=1 << 16,
+        syscall_cost=1e-6, until=None, max_steps=MAX_STEPS, trace=None, frames=1 << 16,
         install=None, stdin=None):
     """Run program (an async main or a Program) to the end; return its RunResult.
 
     install: {path: program} to put in the file system first (for exec).
     stdin: text typed on the console, then end of file (None: nothing, reads wait).
-    trace: a path to write the kernel's event log as a Chrome trace (Perfetto).
+    trace: a path (or a file object) to write the kernel's event log as a Chrome trace.
+    max_steps: raise StepLimit after that many system calls (None: no limit).
     """
     sched = Scheduler(kernel, schedule, seed, syscall_cost, frames, trace=trace is not None)
     try:
@@ -387,4 +395,4 @@ def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, ker
         sched.close()
 
 
-__all__ = ["Scheduler", "run", "RunResult", "Exit", "EmptySchedule", "Deadlock"]
+__all__ = ["Scheduler", "run", "RunResult", "Exit", "EmptySchedule", "Deadlock", "StepLimit"]

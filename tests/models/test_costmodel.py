@@ -6,11 +6,19 @@ import pytest
 from cowfast import costmodel
 
 
-def test_missing_file_gives_labelled_defaults(tmp_path):
-    """With no calibration file the defaults come back, saying they are defaults."""
-    model = costmodel.load(tmp_path / "none.json")
+def test_missing_file_gives_labelled_defaults(tmp_path, monkeypatch):
+    """With no calibration file at the default place the defaults come back, saying so."""
+    monkeypatch.delenv(costmodel.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = costmodel.load()
     assert not model.calibrated
     assert "not calibrated" in model.source
+
+
+def test_a_named_file_that_is_missing_is_an_error(tmp_path):
+    """A calibration file asked for by name but missing is CalibrationError, not the defaults."""
+    with pytest.raises(costmodel.CalibrationError, match="none.json"):
+        costmodel.load(tmp_path / "none.json")
 
 
 def test_env_var_chooses_the_file(tmp_path, monkeypatch):

@@ -1,0 +1,86 @@
+"""Checks of a model's configuration before it runs: each value's range, and whether the
+run fits in this machine's memory (with what to change if it does not).
+
+Values are checked by field name, so the three models and their CLI options share one
+set of rules; a failed check is a ValueError naming the option (--field-name) and the
+range, which the CLI reports as a usage error. The host-memory estimates count the
+arrays each model allocates in proportion to its sizes (frames and page tables of
+the engine, per-record and per-write numpy arrays), within a factor of about two.
+"""
+import math
+
+from ..kernel.hostmem import available_bytes
+from ._base import MIB
+
+FRAME_BYTES = 16        # a frame's refcount and free-stack slot (contents=False)
+PTE_BYTES = 9           # a page-table entry and its share of the node header
+ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "writes_per_sec"}
+PAGE_SIZES = (512, 1 << 30)
+
+
+def _name(field):
+    return "--" + field.replace("_", "-")
+
+
+def check_values(config):
+    """Raise ValueError for the first field out of its range."""
+    for field, value in vars(config).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue                    # names, choices, flags, a CostModel: checked where used
+        if not math.isfinite(value):
+            raise ValueError(f"{_name(field)} must be a finite number, not {value}")
+        if field == "page_size":
+            lo, hi = PAGE_SIZES
+            if not (isinstance(value, int) and lo <= value <= hi and not value & (value - 1)):
+                raise ValueError(f"{_name(field)} must be a power of two from {lo} to {hi}, "
+                                 f"not {value}")
+        elif field.endswith(("_fraction", "_share")):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{_name(field)} must be from 0 to 1, not {value}")
+        elif field in ZERO_OK or field.endswith("private_mib") or field in ("skew",
+                                                                             "child_lifetime_s"):
+            if value < 0:
+                raise ValueError(f"{_name(field)} must be 0 or more, not {value}")
+        elif value <= 0:
+            raise ValueError(f"{_name(field)} must be more than 0, not {value}")
+
+
+def host_bytes(model, c):
+    """An estimate of the host memory the run of model with config c allocates at its peak."""
+    ps = c.page_size
+    if model == "snapshot":
+        records = max(1, int(c.dataset_mib * MIB) // c.record_bytes)
+        pages = records * c.record_bytes // ps + 1
+        regions = len(c.layout.split(",")) if c.layout else max(1, c.touches_per_write)
+        writes = c.writes_per_sec * c.dataset_mib / c.serialise_mib_per_sec
+        return (2 * pages * FRAME_BYTES + 2 * pages * PTE_BYTES
+                + records * 8 * (regions + 2) + writes * 8 * 3)
+    if model == "storm":
+        pages = c.parent_mib * MIB // ps
+        live = c.spawn_rate * c.child_lifetime_s + 1
+        child = c.child_private_mib * MIB // ps + pages * c.child_write_fraction
+        return (2 * pages + live * child) * (FRAME_BYTES + PTE_BYTES) + pages * PTE_BYTES
+    if model == "prefork":
+        pages = c.objects * c.object_size // ps + 1
+        private = c.worker_private_mib * MIB // ps
+        workers = c.workers + 1
+        return (workers * (pages + private) * (FRAME_BYTES + PTE_BYTES) + c.objects * 24
+                + c.objects_per_request * 8 * 4)
+    return 0
+
+
+ADVICE = {
+    "snapshot": "lower --dataset-mib or --writes-per-sec, or raise --record-bytes or --page-size",
+    "storm": "lower --parent-mib, --child-private-mib or --spawn-rate x --child-lifetime-s",
+    "prefork": "lower --objects, --workers or --worker-private-mib, or raise --page-size",
+}
+
+
+def check(model, config):
+    """Raise ValueError if config is out of range or would not fit in this machine's memory."""
+    check_values(config)
+    need = host_bytes(model, config)
+    avail = available_bytes()
+    if avail is not None and need > avail // 2:
+        raise ValueError(f"this {model} run needs about {need / 2**30:.1f} GiB of host memory "
+                         f"and {avail / 2**30:.1f} GiB is available: {ADVICE[model]}")
