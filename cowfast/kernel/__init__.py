@@ -27,6 +27,7 @@ from .pids import PID_MAX_LIMIT, PidAllocator
 from .process import Process
 from .state import ALIVE, REAPED, State
 from .table import PsRow, TableMixin
+from . import driven  # noqa: F401  (the driven calls check their arguments by the table)
 
 HANDLER_LIMIT = 10000
 

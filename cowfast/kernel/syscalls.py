@@ -168,6 +168,28 @@ def non_negative(name, v):
         raise ValueError(f"{name} must be non-negative")
 
 
+C_BOUNDS = {}                      # check -> (lo, hi), for callers that test inline
+
+
+def _c_range(ctype, lo, hi):
+    """A check that an int argument fits the C type os converts it to (OverflowError)."""
+    def check(name, v):
+        if v is not None and not lo <= operator.index(v) <= hi:
+            raise OverflowError(f"{name}: Python int too large to convert to C {ctype}")
+    C_BOUNDS[check] = (lo, hi)
+    return check
+
+
+_C_INT = _c_range("int", -(1 << 31), (1 << 31) - 1)
+_C_LONG = _c_range("long", -(1 << 63), (1 << 63) - 1)
+_C_ULONG = _c_range("unsigned long", -(1 << 63), (1 << 64) - 1)
+# The C type os (or libc) converts each integer argument to, by argument name.
+C_RANGES = {name: _C_INT for name in (
+    "fd", "fd2", "fd_low", "fd_high", "sig", "pid", "pgid", "status", "options", "flags",
+    "cmd", "how", "mode", "mask", "res", "option", "idtype", "id", "prot")}
+C_RANGES.update({name: _C_LONG for name in ("n", "pos", "increment", "size", "arg2")})
+C_RANGES.update({name: _C_ULONG for name in ("addr", "length", "uid", "arg")})
+
 # --- the table ---
 
 TABLE = {}
@@ -184,7 +206,7 @@ def _parse(spec):
         star = word.startswith("*")
         name, _, tname = word.lstrip("*").partition(":")
         optional = tname.endswith("?")
-        a = Arg(name, types[tname.rstrip("?")], optional)
+        a = Arg(name, types[tname.rstrip("?")], optional, C_RANGES.get(name))
         if star:
             rest = a
         else:

@@ -89,3 +89,32 @@ def test_rmdir_of_dot_and_dotdot(kernel, path, err):
         p.rmdir(path)
     assert info.value.errno == err
     assert p.stat("/tmp/d/e")
+
+
+@pytest.mark.parametrize("call, exc", [
+    (lambda p: p.read(0, 1.5), TypeError),
+    (lambda p: p.read(0, 2 ** 63), OverflowError),
+    (lambda p: p.kill(1.5, signal.SIGTERM), TypeError),
+    (lambda p: p.kill(2 ** 40, 0), OverflowError),
+    (lambda p: p.sigaction(signal.SIGUSR1, "junk"), TypeError),
+    (lambda p: p.signal(signal.SIGUSR1, "junk"), TypeError),
+    (lambda p: p.close("0"), TypeError),
+    (lambda p: p.write(1, "text"), TypeError),
+    (lambda p: p.getpid(1), TypeError),
+    (lambda p: p.lseek(0, 2 ** 70, 0), OverflowError),
+])
+def test_system_call_arguments_are_checked_by_the_table(kernel, call, exc):
+    """The driven calls refuse what os refuses (types, C ranges), by the system-call table."""
+    p = kernel.spawn("a")
+    clock = kernel.clock
+    with pytest.raises(exc):
+        call(p)
+    assert kernel.clock == clock          # refused before entering the kernel
+
+
+def test_calls_made_by_calls_are_not_rechecked(kernel):
+    """execvp passes env=None to execvpe (this environment): internal calls are trusted."""
+    p = kernel.spawn("a")
+    kernel.fs.install("/bin/prog", "prog")
+    p.execvp("prog", ["prog"])
+    assert p.command == "prog"
