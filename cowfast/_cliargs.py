@@ -67,7 +67,7 @@ def opened(path, mode="w"):
         yield stream
         stream.flush()
     else:
-        with open(path, mode) as f:
+        with open(path, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
 
 

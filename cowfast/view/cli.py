@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from .._cliargs import opened, summary_stream
 from ..runner.cli import _resolve, _schedule
 from ..runner.programs import load_file
 from . import page
@@ -66,7 +67,7 @@ def _record(args):
 
 def cmd_view(args, out=None):
     """Write the page; return the exit code."""
-    out = out or sys.stdout
+    out = out or summary_stream(args.output, args.save_data)
     try:
         if args.file.endswith(".json"):
             data = _load_saved(args.file)
@@ -76,9 +77,10 @@ def cmd_view(args, out=None):
         print(f"cowfast view: {error}", file=sys.stderr)
         return 2
     target = args.output or os.path.splitext(os.path.basename(args.file))[0] + ".html"
-    page.write(data, target)
+    with opened(target) as f:                          # '-': standard output
+        f.write(page.render(data))
     if args.save_data:
-        with open(args.save_data, "w", encoding="utf-8") as f:
+        with opened(args.save_data) as f:
             json.dump(data, f)
     steps = sum(len(r["steps"]) for r in data["runs"])
     print(f"wrote {target}: {len(data['runs'])} run(s), {steps} steps", file=out)

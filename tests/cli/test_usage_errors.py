@@ -125,3 +125,12 @@ def test_a_program_sleeping_for_ever_stops_at_until(capsys, tmp_path):
                        "        await sys.sleep(100)\n")
     assert cli.main(["run", str(program), "--until", "1000"]) == 1
     assert "--until" in capsys.readouterr().err
+
+
+def test_view_output_dash_is_standard_output(capsys, tmp_path, monkeypatch):
+    """view -o - writes the HTML page on stdout, the summary line on stderr."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["view", "fork_wait", "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert "<html" in out.lower() and "wrote -" in err
+    assert not (tmp_path / "-").exists()
