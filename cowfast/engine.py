@@ -341,6 +341,8 @@ class AddressSpace(_Handle):
         out = np.zeros(npages, dtype=np.uint64)
         buf = ffi.from_buffer("uint64_t[]", out) if npages else ffi.NULL
         check(lib.cf_as_pagemap(self._live(), addr // ps, npages, buf))
+        if self._ptr is None:               # closed meanwhile: C read a closed space
+            raise self._closed_error()
         return out
 
     def __repr__(self):

@@ -93,6 +93,10 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 	return rc;
 }
 
+/* A closed space's root: empty, so that a read-only walk racing close()
+ * finds nothing mapped instead of a freed node. Never written. */
+static struct node closed_root;
+
 /* Release the space's frames and page tables and unlink it; the struct
  * stays for calls still in flight, which see @closed (Linux exit_mmap()
  * while the mm_struct lives on for its other users). */
@@ -110,7 +114,7 @@ int cf_as_close(cf_as *as)
 		if (as->next)
 			as->next->prev = as->prev;
 		node_put_locked(m, as->root);
-		as->root = NULL;
+		as->root = &closed_root;
 		as->rss = 0;
 		as->closed = true;
 		m->gen++;

@@ -109,4 +109,16 @@ int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
 int cf_build_sanitized(void);	/* 1 when built with AddressSanitizer */
 
+/* Corruptions for proving that cf_mem_check() catches each kind (tests only):
+ * compiled into the debug (CF_DEBUG, sanitizer) build; elsewhere
+ * cf_debug_corrupt() returns CF_EINVAL and changes nothing. */
+enum cf_corruption {
+	CF_CORRUPT_WRITABLE = 1,	/* set WRITABLE on page @vpn's entry          */
+	CF_CORRUPT_REFCOUNT = 2,	/* one more reference on page @vpn's frame    */
+	CF_CORRUPT_WP = 3,		/* forget the write-protect owed by @vpn's leaf */
+	CF_CORRUPT_ZERO = 4,		/* write a byte into the zero frame           */
+	CF_CORRUPT_STATS = 5,		/* one more uss page in @as's cached stats    */
+};
+int cf_debug_corrupt(cf_as *as, uint64_t vpn, int kind);
+
 #endif

@@ -64,3 +64,9 @@ int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
 int cf_build_sanitized(void);
+
+enum cf_corruption {
+	CF_CORRUPT_WRITABLE = ..., CF_CORRUPT_REFCOUNT = ..., CF_CORRUPT_WP = ...,
+	CF_CORRUPT_ZERO = ..., CF_CORRUPT_STATS = ...
+};
+int cf_debug_corrupt(cf_as *as, uint64_t vpn, int kind);

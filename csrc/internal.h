@@ -110,7 +110,7 @@ struct cf_as {
 	cf_mem *mem;
 	struct node *root;
 	unsigned flags;
-	bool closed;			/* cf_as_close() ran: root is NULL (under lock) */
+	bool closed;			/* cf_as_close() ran: root is an empty node (under lock) */
 	struct cf_as *prev, *next;	/* in mem->spaces */
 	uint64_t stats_gen;		/* mem->gen when cached was computed */
 	struct cf_as_stats cached;	/* rss, uss, shared, pss_fx          */
