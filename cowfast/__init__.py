@@ -89,3 +89,5 @@ from .trace import KernelReplayer, Replayer, Trace  # noqa: E402
 __all__ += ["costmodel", "workloads", "CostModel", "PreforkConfig", "Result", "SnapshotConfig",
             "StormConfig", "run_model", "SweepResult", "sweep", "KernelReplayer", "Replayer",
             "Trace"]
+
+from ._version import __version__  # noqa: E402

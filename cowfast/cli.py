@@ -5,6 +5,7 @@ import sys
 
 from . import demo
 from ._cliargs import page_size, positive_int, split_program_args, take_debug
+from ._version import __version__
 from . import simulate_cli
 from .runner import cli as runner_cli
 from .view import cli as view_cli
@@ -32,6 +33,7 @@ def main(argv=None):
 
 def _parser():
     parser = argparse.ArgumentParser(prog="cowfast", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"cowfast {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show a traceback when a command fails (allowed anywhere)")
     sub = parser.add_subparsers(dest="command", required=True)
