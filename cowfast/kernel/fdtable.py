@@ -12,7 +12,7 @@ descriptor is closed, by close or by exit.
 import errno as E
 import os
 
-from ..errors import raise_errno
+from ..errors import InvariantError, raise_errno
 
 O_ACCMODE = os.O_ACCMODE
 # Flags that describe the open and are not kept (open(2): "file creation flags").
@@ -154,7 +154,7 @@ class FdTable:
 def check_descriptions(kernel):
     """Recompute every description's reference count from the live processes' tables.
 
-    Raises AssertionError if a count is off, a description with descriptors is missing
+    Raises InvariantError (an AssertionError that `python -O` keeps) if a count is off, a description with descriptors is missing
     from the kernel's registry, the registry holds one nobody refers to (a leak), a
     pipe's count of readers or writers or a file's count of writers disagrees with the
     descriptions, or a program file's count of running processes is off.
@@ -164,19 +164,24 @@ def check_descriptions(kernel):
         table = p.fdtable
         if table is None:
             continue
-        assert not (p.aspace is None and table.files), f"zombie {p.pid} holds descriptors"
+        if p.aspace is None and table.files:
+            raise InvariantError(f"zombie {p.pid} holds descriptors")
         for fd, f in enumerate(table.files):
             if f is not None:
                 counts[f] = counts.get(f, 0) + 1
-            else:
-                assert not table.cloexec >> fd & 1, f"pid {p.pid}: FD_CLOEXEC on closed fd {fd}"
-        assert table.cloexec >> len(table.files) == 0, f"pid {p.pid}: stray FD_CLOEXEC bits"
+            elif table.cloexec >> fd & 1:
+                raise InvariantError(f"pid {p.pid}: FD_CLOEXEC on closed fd {fd}")
+        if table.cloexec >> len(table.files):
+            raise InvariantError(f"pid {p.pid}: stray FD_CLOEXEC bits")
     registry = kernel.fs.open_files
     for f, n in counts.items():
-        assert f.refs == n, f"{f}: refs {f.refs} but {n} descriptors"
-        assert f in registry, f"{f} not registered"
+        if f.refs != n:
+            raise InvariantError(f"{f}: refs {f.refs} but {n} descriptors")
+        if f not in registry:
+            raise InvariantError(f"{f} not registered")
     leaked = [f for f in registry if f not in counts]
-    assert not leaked, f"descriptions with no descriptor: {leaked}"
+    if leaked:
+        raise InvariantError(f"descriptions with no descriptor: {leaked}")
     ends = {}
     for f in registry:
         key = (f.node, f.writable)
@@ -185,17 +190,21 @@ def check_descriptions(kernel):
         pipe = getattr(node, "pipe", None)
         if pipe is not None:
             held = pipe.writers if not node.reading else pipe.readers
-            assert held == n, f"pipe {pipe.ino}: {held} counted, {n} descriptions"
+            if held != n:
+                raise InvariantError(f"pipe {pipe.ino}: {held} counted, {n} descriptions")
         elif writable and hasattr(node, "writers"):
-            assert node.writers == n, f"inode {node.ino}: {node.writers} writers, {n} open"
+            if node.writers != n:
+                raise InvariantError(f"inode {node.ino}: {node.writers} writers, {n} open")
     runners = {}
     for p in kernel.procs.values():
         exe = p.ext.get("exe") if p.ext else None
         if exe is not None:
-            assert p.aspace is not None, f"zombie {p.pid} still runs a file"
+            if p.aspace is None:
+                raise InvariantError(f"zombie {p.pid} still runs a file")
             runners[exe] = runners.get(exe, 0) + 1
     for exe, n in runners.items():
-        assert exe.running == n, f"{exe}: running {exe.running} but {n} processes"
+        if exe.running != n:
+            raise InvariantError(f"{exe}: running {exe.running} but {n} processes")
     return len(registry)
 
 

@@ -7,6 +7,7 @@ check() recomputes reference counts).
 """
 from typing import NamedTuple
 
+from ..errors import InvariantError
 from .fdtable import check_descriptions
 from .state import ALIVE, ZOMBIE
 
@@ -120,35 +121,48 @@ class TableMixin:
 
     def check(self):
         """Recompute every index of the table, every open file description's count and the
-        memory's refcounts; raise AssertionError (InvariantError for the memory)."""
+        memory's refcounts; raise InvariantError (an AssertionError that `python -O` keeps)."""
         groups, sessions, uids, committed = {}, {}, {}, 0
         for pid, p in self.procs.items():
-            assert p.pid == pid and p.state in ALIVE + (ZOMBIE,), p
+            if p.pid != pid or p.state not in ALIVE + (ZOMBIE,):
+                raise InvariantError(f"process table entry {pid} holds {p}")
             groups.setdefault(p.pgid, set()).add(pid)
             sessions[p.sid] = sessions.get(p.sid, 0) + 1
             uids[p.uid] = uids.get(p.uid, 0) + 1
             if pid != 1:
                 parent = p.real_parent
-                assert parent.state in ALIVE and parent.childmap.get(pid) is p, p
+                if parent.state not in ALIVE or parent.childmap.get(pid) is not p:
+                    raise InvariantError(f"{p} is not a child of its parent {parent}")
             if p.state is ZOMBIE:
-                assert not p.childmap and p.aspace is None, f"zombie {pid} holds children or memory"
-                assert p.real_parent.waitable.get(pid) is p, f"zombie {pid} not waitable"
+                if p.childmap or p.aspace is not None:
+                    raise InvariantError(f"zombie {pid} holds children or memory")
+                if p.real_parent.waitable.get(pid) is not p:
+                    raise InvariantError(f"zombie {pid} not waitable")
             else:
-                assert p.aspace is not None
+                if p.aspace is None:
+                    raise InvariantError(f"live process {pid} has no address space")
                 committed += p.mem.commit
             for c in (p.waitable.values() if p.waitable else ()):
-                assert c.real_parent is p and (c.state is ZOMBIE or c.stop_report or c.continued)
+                if c.real_parent is not p or not (c.state is ZOMBIE or c.stop_report
+                                                  or c.continued):
+                    raise InvariantError(f"{c} is waitable by {p} with nothing to report")
             for cpid, c in (p.childmap or {}).items():
-                assert self.procs.get(cpid) is c and c.real_parent is p
-        assert {g: set(m) for g, m in self.pgrps.items()} == groups, "process groups"
-        assert self.sessions == sessions, "sessions"
-        assert self.uid_count == uids, "uid counts"
-        assert self.committed == committed, f"commit {self.committed} != {committed}"
+                if self.procs.get(cpid) is not c or c.real_parent is not p:
+                    raise InvariantError(f"{p} lists child {cpid} that is not its child")
+        if {g: set(m) for g, m in self.pgrps.items()} != groups:
+            raise InvariantError("process groups")
+        if self.sessions != sessions:
+            raise InvariantError("sessions")
+        if self.uid_count != uids:
+            raise InvariantError("uid counts")
+        if self.committed != committed:
+            raise InvariantError(f"commit {self.committed} != {committed}")
         users = {}
         for p in self.procs.values():
             if p.mem is not None and p.aspace is not None:
                 users[p.mem.image.name] = users.get(p.mem.image.name, 0) + 1
         for name, img in self.images.items():
-            assert img.users == users.get(name, 0), f"image {name} users"
+            if img.users != users.get(name, 0):
+                raise InvariantError(f"image {name} users")
         check_descriptions(self)
         self.memory.check()

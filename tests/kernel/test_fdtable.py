@@ -233,3 +233,25 @@ def test_closerange_closes_a_range(sh, fd):
     sh.dup(fd)
     sh.closerange(3, 100)
     assert sh.fdtable.fds() == [0, 1, 2]
+
+
+def test_invariant_checks_raise_under_python_O():
+    """Kernel.check() and check_descriptions() raise InvariantError even under `python -O`
+    (they used assert, which -O strips)."""
+    import subprocess
+    import sys
+    code = ("from cowfast import Kernel, InvariantError\n"
+            "from cowfast.kernel.fdtable import check_descriptions\n"
+            "k = Kernel(frames=64)\n"
+            "p = k.spawn('p')\n"
+            "k.check()\n"
+            "f = p.fdtable.files[0]\n"
+            "f.refs += 1\n"
+            "for check in (lambda: check_descriptions(k), k.check):\n"
+            "    try:\n"
+            "        check()\n"
+            "    except InvariantError as e:\n"
+            "        print('raised', e)\n")
+    done = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("raised") == 2 and "refs" in done.stdout
