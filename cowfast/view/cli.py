@@ -11,6 +11,8 @@ import sys
 from .._cliargs import opened, summary_stream
 from ..runner.cli import _resolve, _schedule
 from ..runner.programs import load_file
+from ..runner.syscalls import InvalidAwait
+from ..runner.task import ProgramCrashed
 from . import page
 from .record import SCHEMA, record, record_explore, view_data
 
@@ -76,6 +78,9 @@ def cmd_view(args, out=None):
     except (OSError, ValueError) as error:
         print(f"cowfast view: {error}", file=sys.stderr)
         return 2
+    except (ProgramCrashed, InvalidAwait) as error:    # before its first system call
+        print(f"cowfast view: {error}", file=sys.stderr)
+        return 1
     target = args.output or os.path.splitext(os.path.basename(args.file))[0] + ".html"
     with opened(target) as f:                          # '-': standard output
         f.write(page.render(data))

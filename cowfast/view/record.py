@@ -14,7 +14,8 @@ import json
 
 from ..runner.explore import explore
 from ..runner.scheduler import Scheduler
-from ..runner.task import SEND
+from ..runner.syscalls import InvalidAwait
+from ..runner.task import SEND, ProgramCrashed
 from ..runner.cli import describe_status
 from ..runner.waiting import Deadlock
 from . import capture
@@ -82,6 +83,16 @@ def _result(sched, pid, proc, call, history_before):
     return "ok", ""
 
 
+def _actor(sched, before, default):
+    """The process whose call a step that raised had made: the one whose history grew
+    (a fork whose child crashed in replay), else default."""
+    for pid, (_, _, length) in before.items():
+        task = sched.tasks.get(pid)
+        if task is not None and len(task.history) > length:
+            return pid
+    return default
+
+
 class _Interner:
     """Keeps each distinct JSON-able value once; returns its index."""
 
@@ -139,6 +150,12 @@ def _drive(sched, max_steps, label):
             sched.step()
         except Deadlock as deadlock:
             ending = "deadlock: " + str(deadlock)
+            break
+        except (ProgramCrashed, InvalidAwait) as crash:   # a bug in the program: the run
+            ending = str(crash)                           # up to it is still worth seeing
+            pid = _actor(sched, before, getattr(crash, "pid", None))
+            keep(pid, describe_call(before[pid][1] if pid in before else None), "crashed",
+                 ending)
             break
         if len(sched.trail) == trail:         # nothing could run: the clock jumped to a timer
             keep(None, "", "timer", f"the clock jumps to {sched.now:.6f} s")

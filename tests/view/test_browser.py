@@ -248,6 +248,22 @@ def test_every_shipped_example_draws_to_its_last_step_without_errors(browser, tm
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
 
 
+def test_the_runs_ending_shows_at_its_last_step(browser, tmp_path):
+    """A deadlocked run: its last step says so, with the table of who waits for what."""
+    prog = tmp_path / "stuck.py"
+    prog.write_text("async def main(sys, argv, env):\n    r, w = await sys.pipe()\n"
+                    "    await sys.read(r, 1)\n")
+    page = tmp_path / "stuck.html"
+    assert main(["view", str(prog), "-o", str(page)]) == 0
+    open_page(browser, page)
+    end = browser.find_element(By.ID, "run-end")
+    assert not end.is_displayed()
+    key(browser, Keys.END)
+    assert end.text.startswith("deadlock") and "read(3, 1)" in end.text
+    result = browser.find_element(By.ID, "result")
+    assert result.get_attribute("data-kind") == "blocked" and "is empty" in result.text
+
+
 def test_phone_width(browser, pages, artifacts):
     """At 390 px nothing is wider than the screen, panels stack, buttons still step."""
     open_page(browser, pages["child_copy"], 390, 844, mobile=True)

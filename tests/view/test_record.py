@@ -139,6 +139,35 @@ def test_zombie_and_orphan_states_are_recorded():
     assert any(ps[0] != 1 and ps[-1] == 1 for ps in parents.values())
 
 
+def test_a_crash_or_a_deadlock_ends_the_run_with_what_came_before():
+    """A child that raises: the fork step is kept, marked crashed, and the run's ending
+    names the error; a read nobody can satisfy: the deadlock is the ending."""
+    async def crash(sys, argv, env):
+        if await sys.fork() == 0:
+            1 / 0
+        await sys.wait()
+    rec = record(crash, ["crash"])
+    last = rec["steps"][-1]
+    assert (last["pid"], last["call"], last["kind"]) == (2, "fork()", "crashed")
+    assert "ZeroDivisionError" in rec["ending"] == last["result"]
+
+    async def stuck(sys, argv, env):
+        r, _ = await sys.pipe()
+        await sys.read(r, 1)
+    rec = record(stuck, ["stuck"])
+    assert rec["ending"].startswith("deadlock:") and "read(3, 1)" in rec["ending"]
+    assert rec["steps"][-1]["kind"] == "blocked"
+
+
+def test_cli_reports_a_program_that_fails_before_its_first_call(tmp_path, capsys):
+    """Exit 1 and the program's error, no traceback, no page."""
+    prog = tmp_path / "bad.py"
+    prog.write_text("async def main(sys, argv, env):\n    1 / 0\n")
+    out = tmp_path / "bad.html"
+    assert main(["view", str(prog), "-o", str(out)]) == 1
+    assert "ZeroDivisionError" in capsys.readouterr().err and not out.exists()
+
+
 def test_big_region_stays_a_few_runs():
     """A 2^16-page mapping, 1000 pages written and the rest read, is two runs."""
     async def main_(sys, argv, env):

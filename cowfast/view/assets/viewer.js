@@ -53,6 +53,7 @@
     $("first").disabled = step === 0;
     $("next").disabled = step === run.steps.length - 1;
     $("last").disabled = step === run.steps.length - 1;
+    $("run-end").textContent = step === run.steps.length - 1 && run.ending ? run.ending : "";
   }
 
   function defaultPid(procs) {
