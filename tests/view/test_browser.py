@@ -158,6 +158,23 @@ def test_slider_and_buttons_move_through_every_step(browser, pages):
     assert browser.find_element(By.ID, "console").text == ""
 
 
+def test_the_address_keeps_the_step_and_the_process(browser, pages):
+    """#run=0&step=N&pid=P opens at that step with that process selected, and stepping
+    updates the address."""
+    open_page(browser, pages["child_copy"])
+    step = step_to(browser, "store(", pid=3)
+    select(browser, 2)
+    url = browser.current_url
+    assert url.endswith(f"#run=0&step={step}&pid=2")
+    browser.get(pages["double_fork"].as_uri())         # elsewhere, then back by the link
+    browser.get(url)
+    assert browser.find_element(By.ID, "step").get_attribute("value") == str(step)
+    assert browser.find_element(By.ID, "memory-title").text.startswith("Memory of pid 2")
+    assert touched_stack_pages(browser) == [("private", "P")]
+    key(browser, Keys.ARROW_RIGHT)
+    assert browser.current_url.endswith(f"#run=0&step={step + 1}&pid=2")
+
+
 def test_dup2_links_two_descriptors_to_one_description(browser, pages, artifacts):
     """redirect: after dup2 fd 1 and fd 4 link to one description of /tmp/log; after the
     child's write the parent's view of it shows the moved offset and both holders."""

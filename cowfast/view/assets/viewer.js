@@ -19,6 +19,18 @@
 
   // --- one run ---
 
+  // The address keeps the place (#run=0&step=5&pid=3), so a step can be linked to.
+  function readHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const num = (k) => (h.has(k) && /^\d+$/.test(h.get(k)) ? Number(h.get(k)) : null);
+    return {run: num("run"), step: num("step"), pid: num("pid")};
+  }
+
+  function writeHash(pid) {
+    const h = `#run=${runIndex}&step=${step}` + (chosenPid !== null ? `&pid=${pid}` : "");
+    if (location.hash !== h) history.replaceState(null, "", h);
+  }
+
   function selectRun(i) {
     runIndex = i;
     run = DATA.runs[i];
@@ -54,6 +66,7 @@
     $("next").disabled = step === run.steps.length - 1;
     $("last").disabled = step === run.steps.length - 1;
     $("run-end").textContent = step === run.steps.length - 1 && run.ending ? run.ending : "";
+    writeHash(pid);
   }
 
   function defaultPid(procs) {
@@ -302,5 +315,10 @@
   drawLegend();
   drawPicker();
   wire();
-  selectRun(0);
+  const start = readHash();
+  const first = start.run !== null && start.run < DATA.runs.length ? start.run : 0;
+  $("outcome").value = String(first);
+  selectRun(first);
+  if (start.pid !== null) chosenPid = start.pid;
+  if (start.step !== null || start.pid !== null) show(start.step || 0);
 })();
