@@ -3,11 +3,11 @@
 `record(program, argv, schedule=...)` drives a Scheduler one step at a time and keeps,
 for each step, which process made which call, what it returned (or the error, or that
 it blocked), what the kernel logged meanwhile (its events: fork, copy, fault, exit,
-reparent, reap, signal, ...), and the whole state (capture.py, from Kernel.snapshot()). Most processes
-do not change at a step, so a run keeps each distinct process row and file row once
-(`rows`, `files`) and a step lists indexes into them: a 300-step run of a few processes stays a few hundred
-kilobytes. `record_explore` explores the program and records one run per distinct
-outcome, by replaying the schedule explore found for it.
+reparent, reap, signal, ...), and the whole state (capture.py, from Kernel.snapshot()).
+Most processes do not change at a step, so a run keeps each distinct process row and
+file row once (`rows`, `files`) and a step lists indexes into them. `record_explore`
+explores the program and records one run per distinct outcome, by replaying the
+schedule explore found for it.
 """
 import errno
 import json
