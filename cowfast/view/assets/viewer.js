@@ -95,7 +95,8 @@
       if (!kids.has(p.ppid)) kids.set(p.ppid, []);
       kids.get(p.ppid).push(p);
     }
-    const roots = procs.filter((p) => !procs.some((q) => q.pid === p.ppid));
+    const pids = new Set(procs.map((p) => p.pid));
+    const roots = procs.filter((p) => !pids.has(p.ppid));
     const out = [];
     const walk = (p) => {
       const born = firstParent.get(p.pid);
