@@ -14,6 +14,7 @@ writes it compactly, because a recorded run holds one state per system call:
   flags, descriptor count, and for a pipe end the pipe's fill and ends.
 """
 KINDS = ("untouched", "zero", "private", "shared")
+MAX_NAMED = 8              # a shared run names at most this many other pids (else only counts)
 _KIND = {name: i for i, name in enumerate(KINDS)}
 _NO_OFFSET = ("console", "null", "device")    # character devices: the offset means nothing
 
@@ -47,7 +48,8 @@ def _region(r):
     for run in r.get("pages", ()):
         kind = _KIND[run["state"]]
         mappers = run.get("spaces", 1 if kind == _KIND["private"] else 0)
-        runs.append([kind, run["pages"], mappers, run.get("with", [])])
+        others = run.get("with", [])
+        runs.append([kind, run["pages"], mappers, others if len(others) <= MAX_NAMED else []])
     return {"name": name, "start": r["start"], "end": r["end"], "prot": r["prot"],
             "shared": r["mapping"] == "shared", "runs": runs}
 

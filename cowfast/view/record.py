@@ -4,8 +4,9 @@
 for each step, which process made which call, what it returned (or the error, or that
 it blocked), what the kernel logged meanwhile (its events: fork, copy, fault, exit,
 reparent, reap, signal, ...), and the whole state (capture.py, from Kernel.snapshot()).
-Most processes do not change at a step, so a run keeps each distinct process row and
-file row once (`rows`, `files`) and a step lists indexes into them. `record_explore`
+Most processes do not change at a step, so a run keeps each distinct process row,
+region and file row once (`rows`, `regions`, `files`) and a step lists indexes into
+them. `record_explore`
 explores the program and records one run per distinct outcome, by replaying the
 schedule explore found for it.
 """
@@ -83,6 +84,14 @@ def _result(sched, pid, proc, call, history_before):
     return "ok", ""
 
 
+def _with_region_ids(row, regions):
+    """row with its regions replaced by their indexes in the run's region table (after a
+    fork every process's sharing counts change, but most regions are alike across them)."""
+    if "regions" in row:
+        row = dict(row, regions=[regions(r) for r in row["regions"]])
+    return row
+
+
 def _actor(sched, before, default):
     """The process whose call a step that raised had made: the one whose history grew
     (a fork whose child crashed in replay), else default."""
@@ -126,7 +135,7 @@ def record(program, argv=None, env=None, *, schedule="parent-first", seed=None,
 
 def _drive(sched, max_steps, label):
     k = sched.kernel
-    rows, files = _Interner(), _Interner()
+    rows, files, regions = _Interner(), _Interner(), _Interner()
     console = k.console.records
     steps, ending, seen = [], "", [0]
 
@@ -136,7 +145,7 @@ def _drive(sched, max_steps, label):
         seen[0] = len(k.events)
         steps.append({"pid": pid, "call": call, "kind": kind, "result": result,
                       "events": events, "console": len(console), "now": round(sched.now, 9),
-                      "procs": [rows(p) for p in state["procs"]],
+                      "procs": [rows(_with_region_ids(p, regions)) for p in state["procs"]],
                       "files": [files(f) for f in state["files"]]})
 
     keep(None, "", "start", "the program starts")
@@ -167,7 +176,8 @@ def _drive(sched, max_steps, label):
     exits = [[e.pid, e.command, describe_status(e.status)] for e in sched.exits]
     return {"label": label, "schedule": list(sched.trail), "ending": ending,
             "console": [[pid, data.decode(errors="replace")] for pid, data in console],
-            "exits": exits, "rows": rows.values, "files": files.values, "steps": steps}
+            "exits": exits, "rows": rows.values, "regions": regions.values,
+            "files": files.values, "steps": steps}
 
 
 def record_explore(program, argv=None, env=None, *, install=None, max_runs=100_000,

@@ -305,16 +305,16 @@ def test_hundreds_of_processes_and_a_2_16_page_region(browser, tmp_path):
     for pid in range(2, 302):
         rows.append({"pid": pid, "ppid": 1, "command": "w", "argv": ["w"], "state": "running",
                      "rss": 0, "pss": 0, "uss": 0,
-                     "regions": [{"name": "mmap", "start": base, "end": base + (page << 16),
-                                  "prot": "rw-", "shared": False,
-                                  "runs": [[3, 1 << 15, 300, [pid + 1]], [2, 256, 1, []],
-                                           [0, (1 << 15) - 256, 0, []]]}]})
+                     "regions": [pid - 2]})
+    regions = [{"name": "mmap", "start": base, "end": base + (page << 16), "prot": "rw-",
+                "shared": False, "runs": [[3, 1 << 15, 300, [pid + 1]], [2, 256, 1, []],
+                                          [0, (1 << 15) - 256, 0, []]]} for pid in range(2, 302)]
     steps = [{"pid": None, "call": "", "kind": "start", "result": "", "console": 0, "now": 0,
               "procs": list(range(len(rows))), "files": []},
              {"pid": 2, "call": "getpid()", "kind": "ok", "result": "2", "console": 0,
               "now": 0, "procs": list(range(len(rows))), "files": []}]
     run = {"label": "synthetic", "schedule": [2], "ending": "", "console": [], "exits": [],
-           "rows": rows, "files": [], "steps": steps}
+           "rows": rows, "regions": regions, "files": [], "steps": steps}
     path = tmp_path / "many.html"
     path.write_text(render(view_data("many", [run])))
     open_page(browser, path)

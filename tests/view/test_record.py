@@ -30,8 +30,12 @@ def _step_of(run_, call_prefix, pid=None):
     raise AssertionError(f"no step calls {call_prefix}")
 
 
-def _stack_runs(row):
-    (stack,) = [r for r in row["regions"] if r["name"] == "stack"]
+def _regions(run_, row):
+    return [run_["regions"][i] for i in row.get("regions", ())]
+
+
+def _stack_runs(run_, row):
+    (stack,) = [r for r in _regions(run_, row) if r["name"] == "stack"]
     return stack["runs"]
 
 
@@ -54,7 +58,7 @@ def test_fork_step_shows_two_processes_sharing_the_stack_page():
     parent, child = procs[2], procs[int(rec["steps"][i]["result"])]
     assert child["ppid"] == 2
     for row, other in ((parent, child), (child, parent)):
-        touched = [r for r in _stack_runs(row) if KINDS[r[0]] != "untouched"]
+        touched = [r for r in _stack_runs(rec, row) if KINDS[r[0]] != "untouched"]
         assert touched == [[KINDS.index("shared"), 1, 2, [other["pid"]]]]
 
 
@@ -66,10 +70,10 @@ def test_childs_write_makes_the_page_private_in_both():
     i = _step_of(rec, "store(", pid=child)
     procs = _procs(rec, i)
     for pid in (2, child):
-        touched = [r for r in _stack_runs(procs[pid]) if KINDS[r[0]] != "untouched"]
+        touched = [r for r in _stack_runs(rec, procs[pid]) if KINDS[r[0]] != "untouched"]
         assert touched == [[KINDS.index("private"), 1, 1, []]]
     before = _procs(rec, i - 1)                       # one step earlier: still shared
-    assert [r[0] for r in _stack_runs(before[child]) if r[0]] == [KINDS.index("shared")]
+    assert [r[0] for r in _stack_runs(rec, before[child]) if r[0]] == [KINDS.index("shared")]
 
 
 def test_each_step_lists_the_kernel_events_it_caused():
@@ -177,10 +181,33 @@ def test_big_region_stays_a_few_runs():
         await sys.touch(np.arange(first, first + (1 << 16), dtype=np.uint64), write=False)
         return 0
     rec = record(main_, ["big"])
-    (mmap,) = [r for r in rec["rows"][rec["steps"][-2]["procs"][-1]]["regions"]
+    (mmap,) = [r for r in _regions(rec, rec["rows"][rec["steps"][-2]["procs"][-1]])
                if r["name"] == "mmap"]
     assert mmap["runs"] == [[KINDS.index("private"), 1000, 1, []],
                             [KINDS.index("zero"), (1 << 16) - 1000, 0, []]]
+
+
+def test_regions_alike_across_processes_are_stored_once():
+    """12 children of one parent: the shared text names its sharers while they are few
+    (at most 8 others), then only counts them, so once all 12 live the children's
+    regions are alike: every child refers to the same stored regions."""
+    async def main_(sys, argv, env):
+        for _ in range(12):
+            if await sys.fork() == 0:
+                return 0
+        for _ in range(12):
+            await sys.wait()
+        return 0
+    rec = record(main_, ["fan"])
+    texts = [r["runs"][0] for r in rec["regions"] if r["name"].startswith("text")]
+    assert [KINDS.index("shared"), 4, 3, [2, 4]] in texts
+    assert [KINDS.index("shared"), 4, 13, []] in texts
+    full = [s for s in rec["steps"] if len(s["procs"]) == 14 and      # init, parent, 12
+            all("regions" in rec["rows"][i] for i in s["procs"])]      # none a zombie yet
+    assert full
+    for s in full:
+        children = [rec["rows"][i] for i in s["procs"] if rec["rows"][i]["pid"] > 2]
+        assert len({tuple(row["regions"]) for row in children}) == 1
 
 
 def test_unchanged_processes_are_stored_once():
@@ -252,6 +279,6 @@ def test_runs_cover_each_region_exactly():
     for name in ("double_fork", "shared_offset", "segments"):
         rec = record(_example(name), [name])
         for row in rec["rows"]:
-            for r in row.get("regions", ()):
+            for r in _regions(rec, row):
                 assert sum(x[1] for x in r["runs"]) * 4096 == r["end"] - r["start"]
                 assert np.all(np.array([x[0] for x in r["runs"]]) < len(KINDS))

@@ -1,6 +1,6 @@
 // cowfast view: draws one recorded step of a run. The data (record.py's shape) is the
 // JSON in #view-data: runs -> steps; a step lists indexes into the run's distinct
-// process rows and open file description rows. Nothing is fetched.
+// process rows and open file description rows; a row's regions index the run's regions. Nothing is fetched.
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("view-data").textContent);
@@ -138,7 +138,7 @@
       return;
     }
     const out = [];
-    for (const r of p.regions) {
+    for (const r of p.regions.map((i) => run.regions[i])) {
       const pages = (r.end - r.start) / PAGE;
       out.push(`<div class="region" data-region="${esc(r.name)}" data-pages="${pages}">` +
         `<div class="head"><b>${esc(r.name)}</b> ${hex(r.start)}–${hex(r.end)} ${r.prot}` +
@@ -157,8 +157,10 @@
     return KINDS.map((k, i) => n[i] ? `${n[i]} ${k}` : "").filter(Boolean).join(", ");
   }
 
-  function pageTitle(addr, kind, others) {
-    const who = kind === "shared" ? `, shared with pid ${others.join(", ")}` : "";
+  function pageTitle(addr, kind, mappers, others) {
+    const n = mappers - 1;
+    const who = kind !== "shared" ? "" : others.length ? `, shared with pid ${others.join(", ")}`
+      : `, shared with ${n} other process${n === 1 ? "" : "es"}`;
     return `page ${hex(addr)}: ${kind}${who}`;
   }
 
@@ -171,7 +173,7 @@
         const text = kind === "shared" ? String(mappers) : LETTER[kind];
         for (let j = 0; j < count; j++, i++)
           out.push(`<span class="pg k-${kind}" data-state="${kind}" data-page="${i}"` +
-                   ` data-mappers="${mappers}" title="${pageTitle(r.start + i * PAGE, kind, others)}">` +
+                   ` data-mappers="${mappers}" title="${pageTitle(r.start + i * PAGE, kind, mappers, others)}">` +
                    `${text}</span>`);
       }
     } else {
