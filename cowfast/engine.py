@@ -149,9 +149,11 @@ class PhysicalMemory(_Handle):
         return MemoryStats(s.frames, s.used, s.free, s.minor_faults, s.cow_copies,
                            s.zero_fills, s.reuses)
 
-    def metadata_bytes(self):
-        """Bytes of page-table nodes and reference counts of frames ever used."""
-        return self._raw_stats().metadata_bytes
+    def metadata_bytes(self, include_cache=False):
+        """Bytes of page-table nodes and reference counts of frames ever used;
+        include_cache adds the freed nodes kept for reuse (host memory held all the same)."""
+        s = self._raw_stats()
+        return s.metadata_bytes + (s.node_cache_bytes if include_cache else 0)
 
     def check(self):
         """Recompute every node's and frame's reference count; raise InvariantError

@@ -157,8 +157,8 @@ static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t 
 			int rc = frame_alloc_locked(m, &f, &recycled);
 			CF_ASSERT(rc == CF_OK);	/* counted by the caller */
 			(void)rc;
-			if (m->contents && recycled)
-				memset(frame_bytes(m, f), 0, 1u << m->page_shift);
+			if (recycled)
+				frame_fill(m, f, UINT32_MAX, false);
 			pte = pte_make(flags | PTE_PRESENT | PTE_WRITABLE, f);
 			rss_add(as, 1);
 		}

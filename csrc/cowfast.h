@@ -61,6 +61,7 @@ struct cf_mem_stats {
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;	/* totals, every space ever */
 	uint64_t nodes;			/* page-table nodes alive             */
 	uint64_t metadata_bytes;	/* nodes + refcounts of frames in use */
+	uint64_t node_cache_bytes;	/* freed nodes kept for reuse         */
 };
 
 struct cf_as_counters {

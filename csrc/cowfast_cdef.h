@@ -29,7 +29,7 @@ struct cf_fault { uint64_t addr; int32_t code; ...; };
 struct cf_mem_stats {
 	uint64_t frames, used, free;
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;
-	uint64_t nodes, metadata_bytes;
+	uint64_t nodes, metadata_bytes, node_cache_bytes;
 	...;
 };
 struct cf_as_counters {

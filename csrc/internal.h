@@ -129,27 +129,40 @@ static inline void rss_add(cf_as *as, uint64_t pages)
 uint64_t frames_free_locked(const cf_mem *m);
 
 /*
- * Take a free frame with refcount 1: the most recently freed one (cache-hot),
- * else a never-used one. *recycled tells whether its bytes may be stale.
+ * The one frame allocator. Take a free frame with refcount 1: the most
+ * recently freed one (cache-hot), else a never-used one; *recycled tells
+ * whether its bytes may be stale. @top and @fresh are the free stack's and
+ * the never-used frames' cursors: m's own, or a fault batch's copies of them
+ * (fault.h), which stay in registers. The caller counts mem->used.
  * Returns 0 or CF_ENOMEM with nothing changed.
  */
-static inline int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
+static hot_inline int frame_take(cf_mem *m, uint64_t *top, uint64_t *fresh, uint32_t *out,
+				 bool *recycled)
 {
 	uint32_t f;
-	if (m->top) {
-		f = m->stack[--m->top];
+	if (*top) {
+		f = m->stack[--*top];
 		*recycled = true;
-	} else if (likely(m->fresh < m->nframes)) {
-		f = (uint32_t)m->fresh++;
+	} else if (likely(*fresh < m->nframes)) {
+		f = (uint32_t)(*fresh)++;
 		*recycled = false;
 	} else {
 		return CF_ENOMEM;
 	}
 	m->ref[f] = 1;
-	m->used++;
 	*out = f;
 	return CF_OK;
 }
+
+static inline int frame_alloc_locked(cf_mem *m, uint32_t *out, bool *recycled)
+{
+	int rc = frame_take(m, &m->top, &m->fresh, out, recycled);
+	m->used += !rc;
+	return rc;
+}
+
+void frame_fill(cf_mem *m, uint32_t dst, uint32_t src, bool stream);	/* frames.c */
+void frame_copy_done(void);
 
 /* Drop a reference on frame @f; the last one pushes it on the free stack. */
 static inline void frame_put_locked(cf_mem *m, uint32_t f)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from cowfast import AddressSpace, AddressSpaceStats, MemoryStats, OutOfFramesError
+from cowfast import (AddressSpace, AddressSpaceStats, MemoryStats, OutOfFramesError,
+                     PhysicalMemory)
 from tests.engine.conftest import BASE, PAGE
 
 ONE = 1 << 32
@@ -193,3 +194,20 @@ def test_metadata_returns_when_spaces_close(memory):
             a.map(i << 30, PAGE)
             a.write(i << 30, b"x")
     assert memory.metadata_bytes() < root
+
+
+def test_metadata_with_cache_counts_the_freed_nodes_kept():
+    """include_cache adds the nodes a closed space gave back to the cache, node for node."""
+    mem = PhysicalMemory(64, page_size=512)
+    with AddressSpace(mem) as a:
+        a.map(0, 4 * 512)
+        a.touch(np.arange(4, dtype=np.uint64))
+        s = mem._raw_stats()
+        nodes, node_bytes = s.nodes, s.node_cache_bytes
+        assert mem.metadata_bytes(include_cache=True) == mem.metadata_bytes() + node_bytes
+    s = mem._raw_stats()
+    assert s.nodes == 0
+    grew = s.node_cache_bytes - node_bytes               # the closed space's whole tree
+    assert grew > 0 and grew % nodes == 0
+    assert mem.metadata_bytes(include_cache=True) - mem.metadata_bytes() == s.node_cache_bytes
+    mem.close()

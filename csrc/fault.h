@@ -1,0 +1,147 @@
+/* fault.h - the fault handlers shared by touch (fault.c) and read/write
+ * (access.c). Write faults follow Linux mm/memory.c do_wp_page(): a page this
+ * space maps alone is reused in place, any other is copied, and a page never
+ * written is zero-filled. Reads of untouched private pages map the shared zero
+ * frame (do_anonymous_page()). Inline so that each access loop keeps its state
+ * in registers. Every frame is taken by frame_take() and filled by
+ * frame_fill() (frames.c): one place for the copy, whichever path asks.
+ */
+#ifndef COWFAST_FAULT_H
+#define COWFAST_FAULT_H
+
+#include "internal.h"
+
+/*
+ * The state one access call changes, held in locals: the frame allocator's
+ * cursor and the fault counters. PTE stores could alias fields of cf_mem and
+ * cf_as, which would force a reload after each one; a local struct whose
+ * address never escapes stays in registers. batch_end() writes it back.
+ */
+struct batch {
+	cf_mem *m;
+	uint32_t *ref;
+	uint64_t top;
+	uint64_t fresh;
+	uint64_t copies, zero_fills, reuses, zero_maps;	/* faults: their sum */
+};
+
+static inline void batch_begin(struct batch *b, cf_mem *m)
+{
+	*b = (struct batch){.m = m, .ref = m->ref, .top = m->top,
+			    .fresh = m->fresh};
+}
+
+static inline void batch_end(struct batch *b, cf_as *as)
+{
+	cf_mem *m = b->m;
+	uint64_t allocs = b->copies + b->zero_fills;
+	uint64_t faults = allocs + b->reuses + b->zero_maps;
+	if (allocs)
+		m->gen++;	/* frames moved: statistics change */
+	m->top = b->top;
+	m->fresh = b->fresh;
+	m->used += allocs;
+	as->minor_faults += faults;
+	rss_add(as, b->zero_fills);
+	as->cow_copies += b->copies;
+	as->zero_fills += b->zero_fills;
+	as->reuses += b->reuses;
+	m->total.minor_faults += faults;
+	m->total.cow_copies += b->copies;
+	m->total.zero_fills += b->zero_fills;
+	m->total.reuses += b->reuses;
+}
+
+/* frame_take() on the batch's cursor; mem->used grows in batch_end(). */
+static hot_inline int batch_alloc(struct batch *b, uint32_t *out, bool *recycled)
+{
+	return frame_take(b->m, &b->top, &b->fresh, out, recycled);
+}
+
+/* First write to a page never written: a fresh zeroed frame (Linux
+ * do_anonymous_page(), or wp_page_copy() from the zero page). */
+static hot_inline int wp_zero(struct batch *b, uint64_t *ptep)
+{
+	cf_mem *m = b->m;
+	uint32_t f;
+	bool recycled;
+	if (unlikely(batch_alloc(b, &f, &recycled)))
+		return CF_ENOMEM;
+	if (recycled)
+		frame_fill(m, f, UINT32_MAX, false);
+	uint64_t keep = *ptep & (PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC);
+	*ptep = pte_make(keep | PTE_PRESENT | PTE_WRITABLE | PTE_EXCL, f);
+	b->zero_fills++;
+	return CF_OK;
+}
+
+/* Point *ptep at a new copy of its frame, writable (with streaming stores
+ * when @bulk); the old frame's reference is the caller's to drop.
+ * Returns 0 or CF_ENOMEM, nothing changed. */
+static hot_inline int copy_frame(struct batch *b, uint64_t *ptep, bool bulk)
+{
+	cf_mem *m = b->m;
+	uint64_t pte = *ptep;
+	uint32_t f;
+	bool recycled;
+	if (unlikely(batch_alloc(b, &f, &recycled)))
+		return CF_ENOMEM;
+	if (m->contents)
+		frame_fill(m, f, pte_frame(pte), bulk);
+	*ptep = pte_make((pte & 0xffffffffull) | PTE_WRITABLE | PTE_EXCL, f);
+	b->copies++;
+	return CF_OK;
+}
+
+/* Write-protected page that another space still maps: copy it (Linux
+ * wp_page_copy()). The new frame is taken before anything changes; the old
+ * one keeps a reference elsewhere, so dropping ours never frees it. */
+static hot_inline int wp_copy(struct batch *b, uint64_t *ptep)
+{
+	uint32_t old = pte_frame(*ptep);
+	int rc = copy_frame(b, ptep, false);
+	if (likely(!rc))
+		b->ref[old]--;
+	return rc;
+}
+
+/*
+ * Make page @i of @leaf writable for its space (Linux do_wp_page()).
+ * Returns 0 or CF_ENOMEM with nothing changed.
+ * Preconditions: mem->lock held; the path to @leaf is private to its space;
+ * the page is mapped private with PROT_WRITE.
+ */
+static hot_inline int fault_write(struct batch *b, struct node *leaf, unsigned i)
+{
+	uint64_t *ptep = &leaf->pte[i], pte = *ptep;
+	if (likely(pte & PTE_WRITABLE))
+		return CF_OK;
+	if (!pte_has_frame(pte))
+		return wp_zero(b, ptep);
+	if (b->ref[pte_frame(pte)] == 1) {	/* wp_page_reuse() */
+		*ptep = pte | PTE_WRITABLE | PTE_EXCL;
+		b->reuses++;
+		return CF_OK;
+	}
+	return wp_copy(b, ptep);
+}
+
+/* A read of a page never touched maps the zero frame: a fault, no memory.
+ * Preconditions: as for fault_write(), with PROT_READ. */
+static hot_inline void fault_read(struct batch *b, struct node *leaf, unsigned i)
+{
+	leaf->pte[i] |= PTE_PRESENT | PTE_ZERO;
+	b->zero_maps++;
+}
+
+/* The private leaf of @vpn for a PTE change, unless @leaf already is.
+ * Preconditions: the nodes it may copy are reserved. */
+static hot_inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
+{
+	if (*ex)
+		return leaf;
+	*ex = true;
+	return walk_alloc_locked(as, vpn);
+}
+
+#endif
