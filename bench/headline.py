@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 
+import cycles
 import measure
 from workloads import label, log2
 
@@ -168,6 +169,10 @@ def main(argv=None):
           f"{load0:.1f}, at end {os.getloadavg()[0]:.1f}")
     print(render(rows))
     print(footnotes(p, writes, meta, time.monotonic() - t0))
+    text, cycle_misses = cycles.report(*cycles.SIZES["quick" if args.quick else "full"],
+                                       log=lambda s: print(s, file=sys.stderr, flush=True))
+    print("\n" + text)
+    misses += cycle_misses
     if misses:
         print("MISSED: " + "; ".join(misses))
     return 0
