@@ -20,6 +20,11 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 N = 32                              # pages per scenario
 BASE = 0x40000000                   # where cowfast maps the scenario's pages
+# Wide scenarios: 3 leaves and more, across the boundary between two interior nodes (level 1
+# covers 512 leaves: 1 GiB of 4 KiB pages), where cowfast's page tables unshare nodes of two
+# levels. The kernel's own mapping lies wherever mmap puts it: fault counts do not depend on it.
+N_WIDE = 3 * 512 + 64
+BASE_WIDE = (1 << 30) - 2 * 512 * 4096 + 32 * 4096
 REPEATS = 3                         # noise only ever adds faults: keep the minimum per step
 RETRIES = 6                         # more runs while the kernel shows more faults than cowfast
 P, C, G = realmem.GENERATIONS
@@ -87,22 +92,22 @@ ZERO_ONLY_FORK = pytest.param(
         "(vma_needs_copy), so the child's reads fault again; docs/engine.md keeps them")))
 
 
-def cowfast_deltas(steps):
+def cowfast_deltas(steps, n=N, base=BASE):
     """The same scenario on cowfast: minor_faults delta per access step (None otherwise)."""
-    mem = PhysicalMemory(4 * N, page_size=realmem.PAGE, contents=False)
+    mem = PhysicalMemory(4 * n, page_size=realmem.PAGE, contents=False)
     spaces = {P: AddressSpace(mem)}
-    spaces[P].map(BASE, N * realmem.PAGE)
+    spaces[P].map(base, n * realmem.PAGE)
     out = []
     for who, op, first, stop in steps:
         a = spaces.get(who)
         before = a.stats().minor_faults if a is not None else 0
-        vpns = np.arange(first, stop, dtype=np.uint64) + np.uint64(BASE // realmem.PAGE)
+        vpns = np.arange(first, stop, dtype=np.uint64) + np.uint64(base // realmem.PAGE)
         if op == "fork":
             spaces[realmem.NEXT[who]] = a.fork()
         elif op == "exit":
             spaces.pop(who).close()
         elif op.startswith("protect"):
-            a.protect(BASE + first * realmem.PAGE, (stop - first) * realmem.PAGE,
+            a.protect(base + first * realmem.PAGE, (stop - first) * realmem.PAGE,
                       realmem.PROTS[op])
         elif op == "smaps":
             got = a.stats()
@@ -117,14 +122,14 @@ def cowfast_deltas(steps):
     return out
 
 
-def kernel_deltas(steps, mine=None):
+def kernel_deltas(steps, mine=None, n=N):
     """The real kernel's minimum ru_minflt delta per access step over REPEATS runs (smaps
     figures have no noise: the first run's). Given cowfast's results `mine`, run up to RETRIES
     more times while some step still shows the kernel more faults than cowfast: noise can
     explain that, never the opposite."""
     runs = []
     for attempt in range(REPEATS + (RETRIES if mine else 0)):
-        runs.append(realmem.run(steps, N))
+        runs.append(realmem.run(steps, n))
         deltas = [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
         if attempt + 1 >= REPEATS and not any(
                 isinstance(k, int) and isinstance(m, int) and k > m
@@ -143,10 +148,10 @@ def agree(mine, linux):
     return pages == linux_pages and 0 <= pss_kb - linux_pss_kb < max(vmas, 1)
 
 
-def assert_agree(steps, only=None):
+def assert_agree(steps, only=None, n=N, base=BASE):
     """cowfast and the kernel agree on every step (or on every step whose op is `only`)."""
-    got = cowfast_deltas(steps)
-    want = kernel_deltas(steps, got)
+    got = cowfast_deltas(steps, n, base)
+    want = kernel_deltas(steps, got, n)
     bad = [(step, g, k) for step, g, k in zip(steps, got, want)
            if only in (None, step[1]) and not agree(g, k)]
     assert not bad, f"first difference (step, cowfast, kernel): {bad[0]}"
@@ -185,19 +190,19 @@ def test_kernel_runner_sees_faults():
 
 
 @st.composite
-def scenarios(draw, length=12):
+def scenarios(draw, length=12, n=N):
     """Random valid scenarios over P, C and G: accesses always allowed by the protection each
     process set; P forks only when C and G are gone, C only when G is.
 
     The first step writes page 0, so the mapping has an anon_vma before any fork or split and the
     known never-written-VMA difference (ZERO_ONLY_FORK) cannot arise.
     """
-    steps, prot = [w(P, 0, 1)], {P: ["rw"] * N}
+    steps, prot = [w(P, 0, 1)], {P: ["rw"] * n}
     for _ in range(length):
         who = draw(st.sampled_from(sorted(prot)))
         kind = draw(st.sampled_from(["access", "access", "protect", "fork", "exit"]))
-        first = draw(st.integers(0, N - 1))
-        stop = draw(st.integers(first + 1, N))
+        first = draw(st.integers(0, n - 1))
+        stop = draw(st.integers(first + 1, n))
         child = realmem.NEXT.get(who)
         if kind == "fork" and child and not set(realmem.GENERATIONS[
                 realmem.GENERATIONS.index(who) + 1:]) & set(prot):
@@ -218,8 +223,25 @@ def scenarios(draw, length=12):
     return steps
 
 
-@settings(settings.default, max_examples=15)
+@settings(settings.default, max_examples=max(5, settings.default.max_examples // 10))
 @given(scenarios())
 def test_random_scenarios_match_kernel(steps):
-    """Random mixes of fork, exit, reads, writes and mprotect: same faults, same smaps figures."""
+    """Random mixes of fork, exit, reads, writes and mprotect: same faults, same smaps figures.
+    15 examples in the ci profile, 200 in thorough."""
     assert_agree(with_smaps(steps))
+
+
+def test_wide_range_crosses_an_interior_node_boundary():
+    """The wide scenarios' pages span 4 leaves under two different level-1 nodes."""
+    first, last = BASE_WIDE // 4096, BASE_WIDE // 4096 + N_WIDE - 1
+    assert realmem.PAGE == 4096
+    assert (last >> 9) - (first >> 9) + 1 >= 4
+    assert first >> 18 != last >> 18
+
+
+@settings(settings.default, max_examples=max(2, settings.default.max_examples // 50))
+@given(scenarios(n=N_WIDE))
+def test_random_wide_scenarios_match_kernel(steps):
+    """The random scenarios over pages spanning leaves and interior nodes: 3 examples in the ci
+    profile, 40 in thorough."""
+    assert_agree(with_smaps(steps), n=N_WIDE, base=BASE_WIDE)
