@@ -7,6 +7,7 @@ from . import demo
 from ._cliargs import page_size, positive_int, split_program_args, take_debug
 from ._version import __version__
 from . import simulate_cli
+from . import sweep_cli
 from .runner import cli as runner_cli
 from .view import cli as view_cli
 
@@ -42,6 +43,7 @@ def _parser():
                    help="size of the data set (default 1024)")
     d.add_argument("--page-size", type=page_size, default=4096)
     simulate_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     runner_cli.add_parsers(sub)
     view_cli.add_parser(sub)
     return parser
@@ -61,7 +63,7 @@ def _main(parser, argv):
     if args.command == "demo":
         demo.run(sys.stdout, data_mib=args.mib, page_size=args.page_size)
         return 0
-    return args.func(args)      # simulate, calibrate, view: their parsers name their handler
+    return args.func(args)      # simulate, calibrate, sweep, view: their parsers name it
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ from . import costmodel
 from ._cliargs import (STDOUT, finite_float, int_list, opened, positive_int,
                        summary_stream)
 from ._table import bold, table
+from ._version import __version__
 from .models import MODELS, run_model
 from .models._base import MIB
+from .progress import terminal_progress
 
 def _flag_type(field):
     if field.type in ("bool", bool):
@@ -63,31 +65,27 @@ def add_parser(subparsers):
     return sim
 
 
-def _progress(stream):
-    """A progress line on stderr when it is a terminal; elsewhere (a log) a line every
-    10% once the run has taken more than LOG_AFTER seconds."""
-    if not stream.isatty():
-        start, shown = time.monotonic(), [-1]
+def _progress(stream, description):
+    """A tqdm bar (rate, ETA) on stderr when it is a terminal; elsewhere (a log) a line
+    every 10% once the run has taken more than LOG_AFTER seconds."""
+    bar = terminal_progress(description, stream)
+    if bar is not None:
+        return bar
+    start, shown = time.monotonic(), [-1]
 
-        def log(done, total):
-            tenth = 10 * done // max(total, 1)
-            if tenth > shown[0] and time.monotonic() - start > LOG_AFTER:
-                shown[0] = tenth
-                print(f"  {done}/{total} ({10 * tenth}%)", file=stream, flush=True)
-        return log
-
-    def show(done, total):
-        stream.write(f"\r  {done}/{total} ({100 * done // max(total, 1)}%)")
-        if done >= total:
-            stream.write("\r" + " " * 30 + "\r")
-        stream.flush()
-    return show
+    def log(done, total):
+        tenth = 10 * done // max(total, 1)
+        if tenth > shown[0] and time.monotonic() - start > LOG_AFTER:
+            shown[0] = tenth
+            print(f"  {done}/{total} ({10 * tenth}%)", file=stream, flush=True)
+    return log
 
 
 LOG_AFTER = 2.0                 # seconds before a run not on a terminal starts logging progress
 BYTE_FIGURES = ("_size", "_bytes", "_memory", "_peak", "_sharing", "_uss_mean", "_uss_max",
                 "_pss_mean")
 SIMULATED_SECONDS = ("bgsave_seconds", "duration_seconds")
+PAGE_COUNTS = ("pages", "_copies", "_zero_fills", "_reuses")
 
 
 def _row(name, value):
@@ -105,12 +103,24 @@ def _row(name, value):
         return [name, float(value) * 1000, "ms (predicted)"]
     if name.endswith("_share") or "_share_of_" in name:
         return [name, float(value) * 100, "%"]
-    return [name, value, ""]
+    if name.endswith(PAGE_COUNTS):
+        return [name, value, "pages"]
+    if "_per_" in name and name.endswith("second"):
+        return [name, value, "/s"]
+    if name.endswith("_amplification"):
+        return [name, value, "x"]        # bytes copied per byte written
+    return [name, value, "count" if isinstance(value, int) else ""]
+
+
+def figure_rows(summary):
+    """(figure, value, unit) rows of a summary dict: bytes in MiB, predicted times, shares
+    in percent (None values left out)."""
+    return [_row(name, value) for name, value in summary.items() if value is not None]
 
 
 def summary_rows(result):
-    """(figure, value, unit) rows: bytes in MiB, predicted times, shares in percent."""
-    return [_row(name, value) for name, value in result.summary.items() if value is not None]
+    """figure_rows of a model Result's summary."""
+    return figure_rows(result.summary)
 
 
 def config_from_args(args):
@@ -118,16 +128,25 @@ def config_from_args(args):
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
 
 
+SCHEMA = "cowfast.simulate/1"      # the "schema" field of --json output
+
+
+def to_json(result):
+    """What --json writes: the schema name and version, cowfast's version, the result."""
+    return {"schema": SCHEMA, "cowfast_version": __version__, **result.to_json()}
+
+
 def run(args, out=None):
     """Run the model named by args.model, print the summary, write --json/--plot."""
     out = out or summary_stream(args.json, args.plot)
-    result = run_model(args.model, config_from_args(args), progress=_progress(sys.stderr))
+    result = run_model(args.model, config_from_args(args),
+                       progress=_progress(sys.stderr, f"simulate {args.model}"))
     print(bold(f"cowfast simulate {args.model}", out), file=out)
     print(table(["figure", "value", "unit"], summary_rows(result)), file=out)
     print(f"costs: {result.cost_source}", file=out)
     if args.json:
         with opened(args.json) as f:
-            json.dump(result.to_json(), f, indent=1)
+            json.dump(to_json(result), f, indent=1)
         print(f"wrote {args.json}", file=out)
     if args.plot:
         from .models.plot import plot

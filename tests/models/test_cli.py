@@ -60,3 +60,14 @@ def test_calibrate_saves_where_asked(tmp_path, capsys):
                        "--fork-pages", "64,512"])
     assert costmodel.load(path).calibrated
     assert "copy-on-write fault" in capsys.readouterr().out
+
+
+def test_json_names_its_schema_and_version(tmp_path, capsys):
+    """--json output starts with "schema": "cowfast.simulate/1" and cowfast's version."""
+    import cowfast
+    path = tmp_path / "r.json"
+    simulate_cli.main(["simulate", "storm", "--children", "10", "--json", str(path)])
+    data = json.loads(path.read_text())
+    assert list(data)[:2] == ["schema", "cowfast_version"]
+    assert (data["schema"], data["cowfast_version"]) == ("cowfast.simulate/1",
+                                                         cowfast.__version__)
