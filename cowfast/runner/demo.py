@@ -45,17 +45,18 @@ def show(name, out):
         result = sched.result()
     finally:
         sched.close()
-    title = (module.__doc__ or name).strip().splitlines()[0]
+    title = " ".join((module.__doc__ or name).strip().split("\n\n")[0].split())   # 1st paragraph
     print(bold(f"{name}: {title}", out), file=out)
     print("console:", file=out)
     for line in result.console.splitlines():
         print(f"  {line}", file=out)
     ps_text, rows = best[1]
-    print("process tree when the most processes were alive:", file=out)
+    print("process tree when the most processes were alive (RSS, PSS, USS in KiB, as ps):",
+          file=out)
     for line in ps_text.splitlines():
         print(f"  {line}", file=out)
-    print(table(["pid", "ppid", "command", "state", "rss", "pss", "uss", "shared", "copies"],
-                rows), file=out)
+    print(table(["pid", "ppid", "command", "state", "rss pages", "pss pages", "uss pages",
+                 "shared pages", "copies"], rows), file=out)
     m = result.memory
     print(f"copy-on-write copies in the run: {m.cow_copies}; frames in use at the peak "
           f"{used_peak}, at the end {m.used} (freed {used_peak - m.used})", file=out)
