@@ -5,9 +5,11 @@ stream is not a terminal; FORCE_COLOR turns it on regardless.
 """
 import os
 import sys
+from collections.abc import Sequence
+from typing import IO, Any
 
 
-def use_colour(stream=None):
+def use_colour(stream: IO[str] | None = None) -> bool:
     stream = stream or sys.stdout
     if os.environ.get("NO_COLOR"):
         return False
@@ -16,11 +18,11 @@ def use_colour(stream=None):
     return os.environ.get("TERM") != "dumb" and hasattr(stream, "isatty") and stream.isatty()
 
 
-def bold(text, stream=None):
+def bold(text: str, stream: IO[str] | None = None) -> str:
     return f"\033[1m{text}\033[0m" if use_colour(stream) else text
 
 
-def _cell(value):
+def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -28,7 +30,7 @@ def _cell(value):
     return str(value)
 
 
-def table(header, rows):
+def table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     """Return header and rows as aligned text: numbers right, words left."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
@@ -36,7 +38,7 @@ def table(header, rows):
     numeric = [bool(rows) and all(isinstance(r[i], (int, float)) for r in rows)
                for i in range(len(header))]
 
-    def line(values):
+    def line(values: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if num else v.ljust(w)
                          for v, w, num in zip(values, widths, numeric)).rstrip()
 

@@ -2,6 +2,7 @@
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from . import demo
 from ._cliargs import page_size, positive_int, split_program_args, take_debug
@@ -12,7 +13,7 @@ from .runner import cli as runner_cli
 from .view import cli as view_cli
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     debug, argv = take_debug(sys.argv[1:] if argv is None else list(argv))
     parser = _parser()
     try:

@@ -6,6 +6,7 @@ adds data (SegmentationFault, OutOfFramesError).
 """
 import errno
 import os
+from typing import Any, NoReturn
 
 from ._native import lib
 
@@ -21,7 +22,7 @@ class SegmentationFault(OSError):
     .pages_done tells how far a bulk touch() got.
     """
 
-    def __init__(self, address, code, pages_done=0):
+    def __init__(self, address: int, code: int, pages_done: int = 0) -> None:
         kind = "not mapped" if code == SEGV_MAPERR else "access not permitted"
         super().__init__(errno.EFAULT, f"segmentation fault at {address:#x} ({kind})")
         self.address = address
@@ -36,7 +37,8 @@ class OutOfFramesError(OSError, MemoryError):
     BlockingIOError.characters_written.
     """
 
-    def __init__(self, pages_done=0, detail="no free frame (or no host memory for page tables)"):
+    def __init__(self, pages_done: int = 0,
+                 detail: str = "no free frame (or no host memory for page tables)") -> None:
         super().__init__(errno.ENOMEM, f"{os.strerror(errno.ENOMEM)}: {detail}")
         self.pages_done = pages_done
 
@@ -53,7 +55,7 @@ class WouldBlock(Exception):
     """
 
 
-def raise_errno(err, detail=None, filename=None):
+def raise_errno(err: int, detail: object = None, filename: object = None) -> NoReturn:
     """Raise the OSError Linux would, with Python's own message for err."""
     msg = os.strerror(err) if detail is None else f"{os.strerror(err)}: {detail}"
     if filename is None:
@@ -61,7 +63,7 @@ def raise_errno(err, detail=None, filename=None):
     raise OSError(err, msg, filename)
 
 
-def check(rc, fault=None, pages_done=0):
+def check(rc: int, fault: Any = None, pages_done: int = 0) -> int:
     """Return rc if it is a success, else raise the matching exception."""
     if rc >= 0:
         return rc

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import sys
 import time
+from typing import Any
 
 from . import costmodel
 from ._cliargs import (STDOUT, finite_float, int_list, opened, positive_int,
@@ -112,7 +113,7 @@ def _row(name, value):
     return [name, value, "count" if isinstance(value, int) else ""]
 
 
-def figure_rows(summary):
+def figure_rows(summary: dict[str, Any]) -> list[list[Any]]:
     """(figure, value, unit) rows of a summary dict: bytes in MiB, predicted times, shares
     in percent (None values left out)."""
     return [_row(name, value) for name, value in summary.items() if value is not None]

@@ -12,7 +12,7 @@ import json
 import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ._table import bold, table
 from .models import MODELS
@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1,
                    help="points run in parallel in spawned processes (default 1: in this one)")
     p.set_defaults(func=run)
-    return p
+    return cast(argparse.ArgumentParser, p)
 
 
 def _fields(model: str) -> dict[str, dataclasses.Field[Any]]:

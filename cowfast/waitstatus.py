@@ -6,6 +6,7 @@ here, not taken from os, so that they are right on every host; the tests pin the
 to os.* when running on Linux).
 """
 import operator
+from typing import SupportsIndex
 
 # Options of wait4/waitpid and waitid (include/uapi/linux/wait.h).
 WNOHANG = 0x1
@@ -41,86 +42,86 @@ WAIT4_OPTIONS = WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL
 WAITID_OPTIONS = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WCLONE | WALL
 
 
-def W_EXITCODE(code, sig=0):
+def W_EXITCODE(code: int, sig: int = 0) -> int:
     """Return the status of a process that called _exit(code): only code & 0xff survives."""
     return (code & 0xFF) << 8 | sig
 
 
-def W_STOPCODE(sig):
+def W_STOPCODE(sig: int) -> int:
     """Return the status of a process stopped by sig."""
     return sig << 8 | 0x7F
 
 
-def W_TERMCODE(sig, core=False):
+def W_TERMCODE(sig: int, core: bool = False) -> int:
     """Return the status of a process killed by sig, with the core flag if a core was dumped."""
     return sig | (WCOREFLAG if core else 0)
 
 
-def WIFEXITED(status):
+def WIFEXITED(status: SupportsIndex) -> bool:
     """Return True if the process exited normally (the low 7 bits are 0)."""
     return operator.index(status) & 0x7F == 0
 
 
-def WEXITSTATUS(status):
+def WEXITSTATUS(status: SupportsIndex) -> int:
     """Return the exit code: bits 8-15."""
     return (operator.index(status) & 0xFF00) >> 8
 
 
-def WIFSIGNALED(status):
+def WIFSIGNALED(status: SupportsIndex) -> bool:
     """Return True if a signal killed the process (low 7 bits neither 0 nor 0x7f)."""
     low = operator.index(status) & 0x7F
     return low != 0 and low != 0x7F
 
 
-def WTERMSIG(status):
+def WTERMSIG(status: SupportsIndex) -> int:
     """Return the number of the signal that killed the process."""
     return operator.index(status) & 0x7F
 
 
-def WCOREDUMP(status):
+def WCOREDUMP(status: SupportsIndex) -> bool:
     """Return True if the core flag is set (meaningful only when WIFSIGNALED)."""
     return bool(operator.index(status) & WCOREFLAG)
 
 
-def WIFSTOPPED(status):
+def WIFSTOPPED(status: SupportsIndex) -> bool:
     """Return True if the status reports a stop (low byte 0x7f)."""
     return operator.index(status) & 0xFF == 0x7F
 
 
-def WSTOPSIG(status):
+def WSTOPSIG(status: SupportsIndex) -> int:
     """Return the signal that stopped the process."""
     return WEXITSTATUS(status)
 
 
-def WIFCONTINUED(status):
+def WIFCONTINUED(status: SupportsIndex) -> bool:
     """Return True if the status reports a continue (exactly 0xffff)."""
     return operator.index(status) == W_CONTINUED
 
 
-def waitstatus_to_exitcode(status):
+def waitstatus_to_exitcode(status: SupportsIndex) -> int:
     """Return the exit code, or -signal for a killed process, as os.waitstatus_to_exitcode.
 
     Raises ValueError for a stop or any other status, with Python's messages.
     """
-    status = operator.index(status)
-    if not -(1 << 31) <= status < (1 << 31):
+    code = operator.index(status)
+    if not -(1 << 31) <= code < (1 << 31):
         raise OverflowError("Python int too large to convert to C int")
-    if WIFEXITED(status):
-        return WEXITSTATUS(status)
-    if WIFSIGNALED(status):
-        return -WTERMSIG(status)
-    if WIFSTOPPED(status):
-        raise ValueError(f"process stopped by delivery of signal {WSTOPSIG(status)}")
-    raise ValueError(f"invalid wait status: {status}")
+    if WIFEXITED(code):
+        return WEXITSTATUS(code)
+    if WIFSIGNALED(code):
+        return -WTERMSIG(code)
+    if WIFSTOPPED(code):
+        raise ValueError(f"process stopped by delivery of signal {WSTOPSIG(code)}")
+    raise ValueError(f"invalid wait status: {code}")
 
 
-def describe_status(status):
+def describe_status(status: SupportsIndex) -> str:
     """Return a wait status in words: 'exited 3', 'killed by SIGTERM (core dumped)',
     'stopped by SIGTSTP', 'continued' (as a shell reports a job)."""
     import signal
-    status = operator.index(status)
+    status = operator.index(status)      # an int from here on
 
-    def name(sig):
+    def name(sig: int) -> str:
         try:
             return signal.Signals(sig).name
         except ValueError:
@@ -137,7 +138,7 @@ def describe_status(status):
     return f"status {status:#x}"
 
 
-def siginfo_fields(status):
+def siginfo_fields(status: SupportsIndex) -> tuple[int, int]:
     """Return (si_code, si_status) that waitid reports for a wait status (kernel/exit.c)."""
     if WIFCONTINUED(status):
         return CLD_CONTINUED, 18           # SIGCONT

@@ -3,6 +3,9 @@
 MODELS maps a name to (Config, run). `run_model(name, params)` builds the config
 from a plain dict, which is what sweeps ship to their workers.
 """
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from . import prefork, snapshot, storm
 from ._base import Result
 from .limits import check
@@ -17,7 +20,8 @@ MODELS = {
 }
 
 
-def run_model(name, params=None, progress=None):
+def run_model(name: str, params: Mapping[str, Any] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Result:
     """Run model `name` with config fields from the dict params; return its Result."""
     try:
         config_cls, run = MODELS[name]
