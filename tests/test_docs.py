@@ -82,33 +82,49 @@ def test_python_blocks_run(path, scratch, capsys):
     assert ran > 0
 
 
-def shell_commands(path):
-    """(line, requirements, argv) of every cowfast command in the file's sh blocks."""
+def shell_blocks(path):
+    """(line, requirements, [argv, ...]) of each sh block that has cowfast commands."""
     found = []
     for line, lang, reqs, body in blocks(path):
         if lang != "sh":
             continue
-        for offset, text in enumerate(body.replace("\\\n", " ").splitlines()):
+        commands = []
+        for text in body.replace("\\\n", " ").splitlines():
             text = re.sub(r"\s+#.*$", "", text).strip()
             for part in filter(None, (p.strip() for p in text.split("&&"))):
                 if part.startswith("cowfast"):
-                    found.append((line + offset + 1, reqs, shlex.split(part)[1:]))
+                    commands.append(shlex.split(part)[1:])
                 else:
                     assert part.startswith(SETUP_COMMANDS), f"{path.name}:{line}: {part}"
+        if commands:
+            found.append((line, reqs, commands))
     return found
 
 
-SHELL = [(p, line, reqs, argv) for p in DOCS for line, reqs, argv in shell_commands(p)]
+SHELL = [(p, line, reqs, cmds) for p in DOCS for line, reqs, cmds in shell_blocks(p)]
 
 
-@pytest.mark.parametrize("path, line, reqs, argv", SHELL,
+@pytest.mark.parametrize("path, line, reqs, commands", SHELL,
                          ids=[f"{_ids(p)}:{n}" for p, n, _, _ in SHELL])
-def test_cowfast_commands_run(path, line, reqs, argv, scratch):
-    """Each documented `cowfast ...` command exits 0 (run as `python -m cowfast ...`)."""
+def test_cowfast_commands_run(path, line, reqs, commands, scratch):
+    """A block's `cowfast ...` commands run in order in one directory (as `python -m
+    cowfast ...`), and each exits 0."""
     _require(reqs)
-    done = subprocess.run([sys.executable, "-m", "cowfast", *argv], capture_output=True,
-                          text=True, env=os.environ.copy(), timeout=300)
-    assert done.returncode == 0, f"{path.name}:{line}: {done.stderr[-2000:]}"
+    for argv in commands:
+        done = subprocess.run([sys.executable, "-m", "cowfast", *argv], capture_output=True,
+                              text=True, env=os.environ.copy(), timeout=300)
+        assert done.returncode == 0, f"{path.name}:{line}: {argv}: {done.stderr[-2000:]}"
+
+
+UNFENCED = re.compile(r"^(?: {4}|\t)(?:cowfast|python|pip|>>>) ", re.M)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=_ids)
+def test_no_unfenced_commands(path):
+    """Commands are fenced (so they run here), never indented code blocks, which the
+    collector would not see."""
+    outside = FENCE.sub("", path.read_text(encoding="utf-8"))
+    assert UNFENCED.findall(outside) == []
 
 
 def test_the_collector_finds_what_it_should():
@@ -116,4 +132,5 @@ def test_the_collector_finds_what_it_should():
     the fence syntax cannot make these tests pass by finding nothing)."""
     readme = list(blocks(ROOT / "README.md"))
     assert sum(lang == "python" for _, lang, _, _ in readme) >= 2
-    assert any(argv[:1] == ["demo"] for p, _, _, argv in SHELL if p.name == "README.md")
+    assert any(["demo"] == argv[:1] for p, _, _, cmds in SHELL if p.name == "README.md"
+               for argv in cmds)

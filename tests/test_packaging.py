@@ -49,3 +49,10 @@ def test_extension_is_limited_api_and_wheel_says_so():
 def test_package_is_marked_typed():
     """py.typed ships beside __init__.py (PEP 561)."""
     assert (pathlib.Path(cowfast.__file__).parent / "py.typed").is_file()
+
+
+def test_data_files_ship():
+    """The JSON Schemas the --json outputs name ship inside the package (wheel included)."""
+    from cowfast import schemas
+    assert {"snapshot-1", "sweep-1"} <= set(schemas.names())
+    assert schemas.load("sweep-1")["properties"]["schema"]["const"] == "cowfast.sweep/1"
