@@ -6,7 +6,7 @@ not expose (sigaction flags, prctl options) are defined with their Linux values.
 """
 import enum
 import signal as _signal
-from typing import Callable, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Union
 
 Signals = _signal.Signals
 Handlers = _signal.Handlers
@@ -45,7 +45,7 @@ class Action(enum.Enum):
 
 
 S = Signals
-_STANDARD = {
+_STANDARD: dict[int, Action] = {
     S.SIGHUP: Action.TERM, S.SIGINT: Action.TERM, S.SIGQUIT: Action.CORE,
     S.SIGILL: Action.CORE, S.SIGTRAP: Action.CORE, S.SIGABRT: Action.CORE,
     S.SIGBUS: Action.CORE, S.SIGFPE: Action.CORE, S.SIGKILL: Action.TERM,
@@ -67,12 +67,12 @@ STOP_SIGNALS = frozenset({Signals.SIGSTOP, Signals.SIGTSTP, Signals.SIGTTIN, Sig
 UNCATCHABLE = frozenset({Signals.SIGKILL, Signals.SIGSTOP})
 
 
-def default_action(sig):
+def default_action(sig: int) -> Action:
     """Return the Action SIG_DFL takes for signal number sig."""
     return DEFAULT_ACTION[sig]
 
 
-def to_signal(sig):
+def to_signal(sig: int) -> Signals | int:
     """Return sig as a Signals member when it has a name, else the plain int."""
     try:
         return Signals(sig)
@@ -80,17 +80,17 @@ def to_signal(sig):
         return sig
 
 
-def sigmask(sig):
+def sigmask(sig: int) -> int:
     """Return the bit for sig in a signal set kept as an int (bit sig - 1, as the kernel)."""
     return 1 << (sig - 1)
 
 
-def signals_in(mask):
+def signals_in(mask: int) -> set[Signals | int]:
     """Return the signals of a mask as a set of Signals/ints, like signal.sigpending()."""
     return {to_signal(n) for n in range(1, NSIG) if mask >> (n - 1) & 1}
 
 
-Handler = Union[Handlers, Callable]
+Handler = Union[Handlers, Callable[..., Any]]
 
 
 class SigAction(NamedTuple):
@@ -98,7 +98,7 @@ class SigAction(NamedTuple):
 
     handler: Handler = SIG_DFL
     flags: int = 0
-    mask: frozenset = frozenset()
+    mask: frozenset[int] = frozenset()
 
 
 DEFAULT = SigAction()
