@@ -1,4 +1,6 @@
 """The one place numpy arrays cross into C: checked, never copied."""
+from typing import Any
+
 import numpy as np
 
 from ._native import ffi
@@ -6,7 +8,7 @@ from ._native import ffi
 _PAGE_DTYPE = np.dtype(np.uint64)
 
 
-def page_array(pages):
+def page_array(pages: object) -> tuple[Any, int]:
     """Return (cdata, n) viewing a 1-D C-contiguous, aligned uint64 array of page numbers.
 
     ffi.from_buffer keeps `pages` alive and rejects non-contiguous arrays, but it

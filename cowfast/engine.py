@@ -3,13 +3,22 @@
 A thin layer: validate what C cannot (types, closed handles), call, and turn
 status codes into exceptions. Semantics: docs/engine.md.
 """
+from __future__ import annotations
+
 import errno
 import mmap
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from ._arrays import page_array
 from ._native import ffi, lib
 from .errors import InvariantError, SegmentationFault, check, raise_errno
+
+if TYPE_CHECKING:                       # numpy loads lazily (pagemap); annotations only
+    import numpy as np
+    import numpy.typing as npt
+
+    Writable = bytes | bytearray | memoryview | npt.NDArray[Any]     # any buffer
 
 PROT_READ = mmap.PROT_READ
 PROT_WRITE = mmap.PROT_WRITE
@@ -73,27 +82,29 @@ class _Handle:
     __slots__ = ("_ptr", "__weakref__")
     _what = "object"
 
-    def _live(self):
+    _ptr: Any                               # the cffi gc pointer, None once closed
+
+    def _live(self) -> Any:
         ptr = self._ptr                     # read once: close() may run between two reads
         if ptr is None:
             raise self._closed_error()
         return ptr
 
-    def close(self):
+    def close(self) -> None:
         """Drop the C object; freed now unless a call in flight holds it; safe to call twice."""
         self._ptr = None
 
-    def _closed_error(self):
+    def _closed_error(self) -> ValueError:
         return ValueError(f"{self._what} is closed")
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._ptr is None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -118,7 +129,7 @@ class PhysicalMemory(_Handle):
     __slots__ = ("frames", "page_size", "contents")
     _what = "physical memory"
 
-    def __init__(self, frames, page_size=4096, contents=True):
+    def __init__(self, frames: int, page_size: int = 4096, contents: bool = True) -> None:
         if not isinstance(frames, int) or not 1 <= frames <= lib.CF_MAX_FRAMES:
             raise ValueError(f"frames must be an int from 1 to {lib.CF_MAX_FRAMES}, not {frames!r}")
         if (not isinstance(page_size, int) or not 512 <= page_size <= 2 << 20
@@ -134,28 +145,28 @@ class PhysicalMemory(_Handle):
         self.page_size = page_size
         self.contents = bool(contents)
 
-    def close(self):
+    def close(self) -> None:
         """Drop Python's reference; the C memory lives until its last space closes."""
         super().close()
 
-    def _raw_stats(self):
+    def _raw_stats(self) -> Any:
         out = ffi.new("struct cf_mem_stats *")
         check(lib.cf_mem_stats(self._live(), out))
         return out
 
-    def stats(self):
+    def stats(self) -> MemoryStats:
         """Frames in use and free, and fault totals: a MemoryStats."""
         s = self._raw_stats()
         return MemoryStats(s.frames, s.used, s.free, s.minor_faults, s.cow_copies,
                            s.zero_fills, s.reuses)
 
-    def metadata_bytes(self, include_cache=False):
+    def metadata_bytes(self, include_cache: bool = False) -> int:
         """Bytes of page-table nodes and reference counts of frames ever used;
         include_cache adds the freed nodes kept for reuse (host memory held all the same)."""
         s = self._raw_stats()
         return s.metadata_bytes + (s.node_cache_bytes if include_cache else 0)
 
-    def check(self):
+    def check(self) -> None:
         """Recompute every node's and frame's reference count; raise InvariantError
         on any difference from the stored ones."""
         msg = ffi.new("char[]", lib.CF_CHECK_MSG)
@@ -164,7 +175,7 @@ class PhysicalMemory(_Handle):
         if problems[0]:
             raise InvariantError(f"{problems[0]} problem(s); first: {ffi.string(msg).decode()}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._ptr is None else f"{self.frames} frames"
         return f"<PhysicalMemory {state} of {self.page_size} bytes>"
 
@@ -179,7 +190,8 @@ class AddressSpace(_Handle):
     __slots__ = ("memory",)
     _what = "address space"
 
-    def __init__(self, memory, accounted=True, *, _ptr=None):
+    def __init__(self, memory: PhysicalMemory, accounted: bool = True, *,
+                 _ptr: Any = None) -> None:
         if not isinstance(memory, PhysicalMemory):
             raise TypeError(f"memory must be a PhysicalMemory, not {type(memory).__name__}")
         if _ptr is None:
@@ -190,7 +202,7 @@ class AddressSpace(_Handle):
         self._ptr = ffi.gc(_ptr, _as_free)          # the struct: freed when no call holds it
         self.memory = memory
 
-    def close(self):
+    def close(self) -> None:
         """Release the space now (frames it alone maps go back); safe to call twice.
 
         A call another thread has in flight on this space completes before the
@@ -201,13 +213,14 @@ class AddressSpace(_Handle):
             _as_close(ptr)
             self._ptr = None
 
-    def _check(self, rc, fault=None, done=0):
+    def _check(self, rc: int, fault: Any = None, done: int = 0) -> None:
         """Raise for a failed call; CF_EBADF: the space was closed meanwhile."""
         if rc == lib.CF_EBADF:
             raise self._closed_error()
         check(rc, fault, done)
 
-    def map(self, addr, length, prot=PROT_READ | PROT_WRITE, shared=False):
+    def map(self, addr: int, length: int, prot: int = PROT_READ | PROT_WRITE,
+            shared: bool = False) -> None:
         """Map [addr, addr+length) anonymous, private or shared (replacing what was there).
 
         Raises:
@@ -217,11 +230,11 @@ class AddressSpace(_Handle):
         self._check(lib.cf_as_map(self._live(), addr, length, prot,
                                   lib.CF_MAP_SHARED if shared else 0))
 
-    def unmap(self, addr, length):
+    def unmap(self, addr: int, length: int) -> None:
         """Unmap [addr, addr+length); frames mapped by nobody else are freed."""
         self._check(lib.cf_as_unmap(self._live(), addr, length))
 
-    def protect(self, addr, length, prot):
+    def protect(self, addr: int, length: int, prot: int) -> None:
         """Change the protection of [addr, addr+length), as mprotect(2).
 
         Raises:
@@ -234,7 +247,7 @@ class AddressSpace(_Handle):
             raise_errno(errno.ENOMEM, f"page at {fault.addr:#x} is not mapped")
         self._check(rc)
 
-    def read(self, addr, size):
+    def read(self, addr: int, size: int) -> bytes:
         """Read size bytes at addr; untouched pages read as zeros (the zero frame).
 
         Raises:
@@ -249,7 +262,7 @@ class AddressSpace(_Handle):
             self._retry(_as_read, addr, buf, size)
         return ffi.buffer(buf, size)[:] if size else b""
 
-    def write(self, addr, data):
+    def write(self, addr: int, data: Writable) -> int:
         """Write data at addr, faulting pages in and breaking COW as Linux does.
 
         Returns the number of bytes written, like mmap.write.
@@ -265,7 +278,7 @@ class AddressSpace(_Handle):
             self._retry(_as_write, addr, data, n)
         return n
 
-    def _retry(self, call, addr, buf, n):
+    def _retry(self, call: Callable[..., int], addr: int, buf: Any, n: int) -> None:
         """Call read or write again with a fault record of this call's own.
 
         The first call passed none (no allocation on the success path) and,
@@ -278,7 +291,7 @@ class AddressSpace(_Handle):
         if rc:
             self._check(rc, fault)
 
-    def touch(self, pages, write=True):
+    def touch(self, pages: npt.NDArray[np.uint64], write: bool = True) -> int:
         """Access each page number in `pages` (numpy uint64) in order; returns how many.
 
         Raises:
@@ -298,13 +311,13 @@ class AddressSpace(_Handle):
             self._check(rc, fault, k)
         return n
 
-    def fork(self):
+    def fork(self) -> "AddressSpace":
         """A child space sharing every frame copy-on-write, in O(1)."""
         out = ffi.new("cf_as **")
         self._check(_as_fork(self._live(), out))
         return AddressSpace(self.memory, _ptr=out[0])
 
-    def stats(self):
+    def stats(self) -> AddressSpaceStats:
         """rss, pss, uss, shared (pages) and fault counters: an AddressSpaceStats."""
         s = ffi.new("struct cf_as_stats *")
         rc = lib.cf_as_stats(self._live(), s)
@@ -314,12 +327,12 @@ class AddressSpace(_Handle):
         return AddressSpaceStats(s.rss, s.pss_fx / _PSS_ONE, s.uss, s.shared,
                                  s.minor_faults, s.cow_copies, s.zero_fills, s.reuses)
 
-    def resident(self):
+    def resident(self) -> tuple[int, int]:
         """(rss, peak_rss): resident pages now and at most, in O(1) (see counters())."""
         c = self.counters()
         return c.rss, c.peak_rss
 
-    def counters(self):
+    def counters(self) -> AddressSpaceCounters:
         """rss and peak_rss (pages now and at most: /proc's VmRSS and VmHWM) and the
         fault counters: an AddressSpaceCounters, in O(1) where stats() may walk tables."""
         c = ffi.new("struct cf_as_counters *")     # per call: read after the lock is dropped
@@ -330,7 +343,7 @@ class AddressSpace(_Handle):
         return AddressSpaceCounters(c.rss, c.peak_rss, c.minor_faults, c.cow_copies,
                                     c.zero_fills, c.reuses)
 
-    def pagemap(self, addr, npages):
+    def pagemap(self, addr: int, npages: int) -> npt.NDArray[np.uint64]:
         """The state of npages pages from addr (page-aligned), one uint64 word each, as a
         numpy array (/proc/PID/pagemap's job): 0 unmapped, else the PAGE_* bits, the
         protection at bit 1 (prot << 1), and the frame number from bit 32 when present
@@ -347,5 +360,5 @@ class AddressSpace(_Handle):
             raise self._closed_error()
         return out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<AddressSpace {'closed' if self._ptr is None else 'open'}>"
