@@ -14,14 +14,24 @@ with runs of a thousand accesses replays at tens of millions a second.
 (their system calls: touch, fork, _exit), with the trace's pages placed in a
 private mapping at MAP_BASE.
 """
+from __future__ import annotations
+
+import os
 import zipfile
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .engine import AddressSpace
 from .kernel.hostmem import check_pages
 from .kernel.image import MMAP_TOP
 from .kernel.pids import PID_MAX_LIMIT
+
+if TYPE_CHECKING:
+    from .engine import PhysicalMemory
+    from .kernel import Kernel, Process
 
 READ, WRITE, FORK, EXIT = 0, 1, 2, 3
 OP_NAMES = {READ: "read", WRITE: "write", FORK: "fork", EXIT: "exit"}
@@ -35,16 +45,22 @@ class Trace:
 
     __slots__ = ("t", "pid", "page", "op")
 
-    def __init__(self, t, pid, page, op):
+    t: npt.NDArray[np.float64]
+    pid: npt.NDArray[np.int64]
+    page: npt.NDArray[np.uint64]
+    op: npt.NDArray[np.uint8]
+
+    def __init__(self, t: npt.ArrayLike, pid: npt.ArrayLike, page: npt.ArrayLike,
+                 op: npt.ArrayLike) -> None:
         self.t = _column("t", t)
         self.pid = _column("pid", pid)
         self.page = _column("page", page)
         self.op = _column("op", op)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.page.shape[0]
 
-    def validate(self, page_size=None):
+    def validate(self, page_size: int | None = None) -> Trace:
         """Raise ValueError naming the first problem; return self if there is none.
 
         Checks: equal 1-d columns, finite non-decreasing times, op codes 0-3, pids (and
@@ -71,12 +87,12 @@ class Trace:
                    + ("" if page_size is None else f" of {page_size} bytes") + ")")
         return self
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write an uncompressed .npz (fast to load; compress it yourself if you must)."""
         np.savez(path, t=self.t, pid=self.pid, page=self.page, op=self.op)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> Trace:
         """Read and validate a trace saved by `save` or any tool writing the 4 columns."""
         try:
             data = np.load(path, allow_pickle=False)
@@ -93,7 +109,8 @@ class Trace:
             raise ValueError(f"{path}: not a valid trace: {e}") from e
 
     @classmethod
-    def from_pages(cls, pages, pid=1, op=WRITE, rate=None):
+    def from_pages(cls, pages: npt.ArrayLike, pid: int = 1, op: int = WRITE,
+                   rate: float | None = None) -> Trace:
         """One process's page stream as a trace; rate (accesses/s) spaces the times."""
         pages = np.ascontiguousarray(pages, dtype=np.uint64)
         n = len(pages)
@@ -101,7 +118,7 @@ class Trace:
         return cls(t, np.full(n, pid), pages, np.full(n, op))
 
     @classmethod
-    def concat(cls, traces):
+    def concat(cls, traces: Iterable[Trace]) -> Trace:
         """Several traces merged into one, stable-sorted by time."""
         t = np.concatenate([x.t for x in traces])
         order = np.argsort(t, kind="stable")
@@ -110,7 +127,7 @@ class Trace:
                    np.concatenate([x.op for x in traces])[order])
 
 
-def _column(name, values):
+def _column(name: str, values: npt.ArrayLike) -> Any:
     """values as the column's dtype, refusing what a cast would silently change
     (op 257 becoming 1, op -1 becoming 255, a NaN pid becoming INT64_MIN, 2.5 becoming 2)."""
     dtype = np.dtype(COLUMNS[name])
@@ -133,7 +150,8 @@ def _column(name, values):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _first_bad(name, mask, column, what):
+def _first_bad(name: str, mask: npt.NDArray[Any], column: npt.NDArray[Any],
+               what: str) -> None:
     if mask.ndim and mask.any():
         row = int(np.argmax(mask))
         raise ValueError(f"{name} {column[row].item()!r} at row {row} {what}")
@@ -142,7 +160,7 @@ def _first_bad(name, mask, column, what):
 _RUN_CHUNK = 1 << 16                     # rows compared at a time: stays in cache
 
 
-def runs(trace):
+def runs(trace: Trace) -> npt.NDArray[np.int64]:
     """Boundaries of the maximal runs of equal (pid, op): an int array [0, ..., n].
 
     A fork or exit row is always a run of its own.
@@ -171,13 +189,14 @@ class Replayer:
     read-write (map_pages default: the trace's largest page + 1).
     """
 
-    def __init__(self, memory, spaces=None, map_pages=None):
+    def __init__(self, memory: PhysicalMemory, spaces: Mapping[int, Any] | None = None,
+                 map_pages: int | None = None) -> None:
         self.memory = memory
         self.spaces = dict(spaces or {})
         self.map_pages = map_pages
         self.accesses = 0
 
-    def _pages_to_map(self, trace):
+    def _pages_to_map(self, trace: Trace) -> int:
         if self.map_pages is None:
             access = trace.page[trace.op <= WRITE]
             self.map_pages = int(access.max()) + 1 if access.size else 1
@@ -188,10 +207,10 @@ class Replayer:
             check_pages(self.map_pages)
         return self.map_pages
 
-    def _room(self):
+    def _room(self) -> int:
         return MAX_PAGE // self.memory.page_size
 
-    def _space(self, pid, trace):
+    def _space(self, pid: int, trace: Trace) -> Any:
         space = self.spaces.get(pid)
         if space is None:
             space = AddressSpace(self.memory)
@@ -199,11 +218,11 @@ class Replayer:
             self.spaces[pid] = space
         return space
 
-    def _addresses(self, trace):
+    def _addresses(self, trace: Trace) -> npt.NDArray[np.uint64]:
         """The page numbers to touch (the trace's own here)."""
         return trace.page
 
-    def replay(self, trace, until=None):
+    def replay(self, trace: Trace, until: float | None = None) -> int:
         """Apply the trace's rows (those with t < until, if given); return the accesses done."""
         if until is not None:
             trace = _head(trace, int(np.searchsorted(trace.t, until, side="left")))
@@ -228,7 +247,7 @@ class Replayer:
         self.accesses += done
         return done
 
-    def close(self):
+    def close(self) -> None:
         """Close every address space the replayer holds."""
         for space in self.spaces.values():
             space.close()
@@ -240,20 +259,20 @@ class _ProcessSpace:
 
     __slots__ = ("process",)
 
-    def __init__(self, process):
+    def __init__(self, process: Process) -> None:
         self.process = process
 
-    def touch(self, pages, write=True):
+    def touch(self, pages: npt.NDArray[np.uint64], write: bool = True) -> int:
         return self.process.touch(pages, write)
 
-    def fork(self):
+    def fork(self) -> _ProcessSpace:
         return _ProcessSpace(self.process.kernel.process(self.process.fork()))
 
-    def close(self):
+    def close(self) -> None:
         if self.process.aspace is not None:     # still alive: it exits now
             self.process._exit(0)
 
-    def stats(self):
+    def stats(self) -> Any:
         return self.process.aspace.stats()
 
 
@@ -267,12 +286,13 @@ class KernelReplayer(Replayer):
     kernel's Process.
     """
 
-    def __init__(self, kernel, map_pages=None, command="replay"):
+    def __init__(self, kernel: Kernel, map_pages: int | None = None,
+                 command: str = "replay") -> None:
         super().__init__(kernel.memory, None, map_pages)
         self.kernel = kernel
         self.command = command
 
-    def _space(self, pid, trace):
+    def _space(self, pid: int, trace: Trace) -> Any:
         space = self.spaces.get(pid)
         if space is None:
             from .kernel.memory import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE
@@ -283,18 +303,19 @@ class KernelReplayer(Replayer):
             space = self.spaces[pid] = _ProcessSpace(process)
         return space
 
-    def _addresses(self, trace):
+    def _addresses(self, trace: Trace) -> npt.NDArray[np.uint64]:
         return trace.page + np.uint64(MAP_BASE // self.memory.page_size)
 
-    def _room(self):
+    def _room(self) -> int:
         return (MMAP_TOP - MAP_BASE) // self.memory.page_size
 
 
-def _head(trace, n):
+def _head(trace: Trace, n: int) -> Trace:
     return Trace(trace.t[:n], trace.pid[:n], trace.page[:n], trace.op[:n])
 
 
-def replay(trace, memory, spaces=None, map_pages=None):
+def replay(trace: Trace, memory: PhysicalMemory, spaces: Mapping[int, Any] | None = None,
+           map_pages: int | None = None) -> Replayer:
     """Replay a whole trace on memory; return the Replayer (its .spaces hold the results)."""
     replayer = Replayer(memory, spaces, map_pages)
     replayer.replay(trace)
