@@ -13,6 +13,7 @@ Adding a call: write the Process method (one man-page module: files.py, signal.p
 then one `_add(...)` line below; see docs/runner.md "The system-call table".
 """
 import copy
+import linecache
 import operator
 from typing import Callable, NamedTuple, Optional
 
@@ -375,5 +376,29 @@ def syscall(p, name, *args, **kwargs):
     return entry.handler(p, *args, **kwargs)
 
 
-__all__ = ["TABLE", "NAMES", "Syscall", "Arg", "Type", "syscall", "fresh", "KERNEL", "FRONTEND",
+# --- which errors a call gives its caller, and which are cowfast's own bugs ---
+
+MISUSE = (ValueError, TypeError, OverflowError, LookupError)
+
+
+def is_call_error(error):
+    """Return True if error is one a real call gives its caller: any OSError (Linux's errno),
+    or a misuse error (ValueError, TypeError, OverflowError, KeyError) raised on purpose by
+    a `raise` statement. The same types raised by an operation that failed inside kernel
+    code (None + 1, a missing dict key), and every other exception (AssertionError,
+    AttributeError, ...), are cowfast bugs that must not reach the program."""
+    if isinstance(error, OSError):
+        return True
+    if not isinstance(error, MISUSE):
+        return False
+    tb = error.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    return line.lstrip().startswith("raise ")
+
+
+__all__ = ["TABLE", "is_call_error", "MISUSE", "NAMES", "Syscall", "Arg", "Type", "syscall", "fresh", "KERNEL", "FRONTEND",
            "WAITS_FD", "WAITS_CHILD", "WAITS_SIGNAL", "WAITS_CLOCK"]

@@ -20,10 +20,10 @@ from .programs import Program, load_file, program
 from .replay import ReplayDivergence
 from .scheduler import EmptySchedule, Exit, RunResult, Scheduler, run
 from .syscalls import SYS, Call, InvalidAwait, Sys
-from .task import ProgramCrashed
+from .task import InternalError, ProgramCrashed
 from .waiting import Deadlock
 
 __all__ = ["run", "explore", "Exploration", "Outcome", "Scheduler", "RunResult", "Exit",
-           "EmptySchedule", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InvalidAwait", "Program", "program",
+           "EmptySchedule", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InternalError", "InvalidAwait", "Program", "program",
            "load_file", "Call", "Sys", "SYS", "Policy", "ParentFirst", "ChildFirst",
            "RoundRobin", "Random", "Scripted"]

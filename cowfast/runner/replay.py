@@ -16,7 +16,7 @@ same point.
 import copy
 
 from .calls import APPLY
-from .task import HANDLER, THROW, digest_step
+from .task import HANDLER, PRIVATE, THROW, digest_step
 
 
 class ReplayDivergence(RuntimeError):
@@ -78,9 +78,14 @@ def replay(task, records):
         if key != asked.key():               # the recorded key was taken when the call was made
             raise ReplayDivergence(task.pid, task.command, calls, recorded, asked)
         value = stored
-        apply = APPLY.get(asked.name)
-        if apply is not None and kind != THROW:
-            value, _ = apply(task, asked, stored)
+        if kind != THROW:
+            apply = APPLY.get(asked.name)
+            if apply is not None:
+                value, _ = apply(task, asked, stored)
+            else:
+                private = PRIVATE.get(asked.name)
+                if private is not None:
+                    value = private(stored)         # each process its own copy
         frame.request = None
         frame.eintr = False
         frame.resume = (kind, outcome(kind, value))

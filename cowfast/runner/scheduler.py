@@ -23,13 +23,13 @@ from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
 from ..kernel.signal import send_signal
 from ..kernel.state import ALIVE, STOPPED
-from ..kernel.syscalls import TABLE
+from ..kernel.syscalls import TABLE, is_call_error
 from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
 from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
-from .task import SEND, THROW, Task
+from .task import SEND, THROW, InternalError, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
 SIGALRM = 14
@@ -260,6 +260,8 @@ class Scheduler:
         except (WouldBlock, Terminated, Reenter):
             raise
         except Exception as error:
+            if not is_call_error(error):
+                raise InternalError(task.pid, task.command, call, error) from error
             return THROW, error, None
 
     def _make_child(self, parent, call, pid):

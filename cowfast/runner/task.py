@@ -11,12 +11,16 @@ live (scheduler.py), the recorded markers in replay (replay.py).
 """
 import inspect
 
+from ..kernel.syscalls import TABLE
 from .syscalls import SYS, Call, InvalidAwait, describe_await
 
 SEND, THROW = 0, 1
 HANDLER = "signal handler"     # history marker: (HANDLER, sig, saved_mask, eintr_below)
 ATEXIT = -1                    # the marker's sig for an atexit function run by exit()
 # A call record is (Call, SEND or THROW, value, Call.key() taken when it was made).
+# name -> the table's copier, for the calls whose results can be mutable: the record keeps
+# a copy taken when the call returned, and replay hands each process a copy of it.
+PRIVATE = {name: e.private for name, e in TABLE.items() if e.private is not None}
 
 
 class ProgramCrashed(RuntimeError):
@@ -26,6 +30,23 @@ class ProgramCrashed(RuntimeError):
         super().__init__(f"program {command!r} (pid {pid}) raised {type(error).__name__}: {error}")
         self.pid = pid
         self.command = command
+        self.error = error
+
+
+class InternalError(RuntimeError):
+    """A cowfast bug: kernel or runner code failed inside a system call. The run stops;
+    the program never sees the error. `.error` is the original exception, whose
+    traceback the message shows."""
+
+    def __init__(self, pid, command, call, error):
+        import traceback
+        trace = "".join(traceback.format_exception(error)).rstrip()
+        super().__init__(
+            f"cowfast bug: the system call {call!r} of pid {pid} ({command!r}) failed inside "
+            f"cowfast with {type(error).__name__}: {error}. This is not an error of the "
+            f"program; please report it with the traceback:\n{trace}")
+        self.pid = pid
+        self.call = call
         self.error = error
 
 
@@ -156,7 +177,13 @@ class Task:
         frame.resume = (kind, value)
         if key is None:
             key = call.key()
-        record = (call, kind, value if stored is None else stored, key)
+        if stored is None:
+            stored = value
+            if kind == SEND:
+                private = PRIVATE.get(call.name)
+                if private is not None:
+                    stored = private(value)
+        record = (call, kind, stored, key)
         self.history.append(record)
         if self.hashing:
             self.digest = digest_step(self.digest, record)
@@ -215,5 +242,5 @@ def _hashable(value):
         return repr(value)
 
 
-__all__ = ["Task", "Frame", "ProgramCrashed", "HANDLER", "ATEXIT", "SEND", "THROW",
+__all__ = ["Task", "Frame", "ProgramCrashed", "InternalError", "HANDLER", "ATEXIT", "SEND", "THROW", "PRIVATE",
            "digest_step"]
