@@ -24,6 +24,7 @@ SIGCONT = S.Signals.SIGCONT
 SIGHUP = S.Signals.SIGHUP
 SIGKILL = S.Signals.SIGKILL
 SIGSEGV = S.Signals.SIGSEGV
+SIGSTOP = S.Signals.SIGSTOP
 _CONT_BIT = S.sigmask(SIGCONT)
 _STOP_BITS = sum(S.sigmask(s) for s in S.STOP_SIGNALS)
 _INT_MIN = -(1 << 31)
@@ -78,14 +79,31 @@ def send_signal(p, sig, forced=False):
 
 
 def _default(p, sig, what):
-    """Take the default action of a fatal or stop signal now."""
+    """Take the default action of a fatal or stop signal now.
+
+    SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process group, as Linux's
+    get_signal() does (no job-control shell could continue the process); SIGSTOP is not.
+    """
     if what is S.Action.STOP:
-        if p.state is not STOPPED:
+        if p.state is not STOPPED and (sig == SIGSTOP or not is_orphaned_pgrp(p)):
             _stop(p, sig)
         return
     from .exit import do_exit
     core = what is S.Action.CORE and p.rlimit_core() != 0
     do_exit(p, W_TERMCODE(sig, core))
+
+
+def is_orphaned_pgrp(p):
+    """Return True if p's process group is orphaned (POSIX; Linux will_become_orphaned_pgrp):
+    no live member has a parent in another group of the same session (init does not count)."""
+    pgid = p.pgid
+    for m in p.kernel.pgrps.get(pgid, {}).values():
+        parent = m.real_parent
+        if m.state not in ALIVE or parent is None or parent.pid == 1:
+            continue
+        if parent.pgid != pgid and parent.sid == m.sid:
+            return False
+    return True
 
 
 def _stop(p, sig):
@@ -310,12 +328,18 @@ class SignalCalls:
             check_still_running(self)
 
     def signal(self, sig, handler):
-        """Set the disposition of sig and return the previous one, as signal.signal.
+        """Set the disposition of sig and return the previous one, as C's signal() in glibc.
+
+        Programs here stand for C programs, so this is glibc's BSD semantics (bsd_signal):
+        SA_RESTART (a read or wait interrupted by the handler restarts), the handler stays
+        installed, and sig is blocked while it runs. Python's signal.signal omits
+        SA_RESTART; sigaction with explicit flags gives that and every other behaviour.
 
         Raises ValueError for a number out of range, OSError EINVAL for SIGKILL/SIGSTOP,
         TypeError for a handler that is neither SIG_DFL, SIG_IGN nor callable.
         """
-        old = self.sigaction(sig, S.SigAction(handler))
+        mask = frozenset({sig}) if isinstance(sig, int) and 1 <= sig < S.NSIG else frozenset()
+        old = self.sigaction(sig, S.SigAction(handler, S.SA_RESTART, mask))
         return old.handler
 
     def getsignal(self, sig):

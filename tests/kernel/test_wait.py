@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from cowfast.errors import WouldBlock
+from cowfast.signals import SigAction
 from cowfast.waitstatus import WCONTINUED, WNOHANG, WUNTRACED
 
 
@@ -116,8 +117,9 @@ def test_stopped_child_reports_once_to_wuntraced(sh, child):
 
 
 def test_continued_child_reports_0xffff_to_wcontinued(sh, child):
-    """A continue reports 0xffff once under WCONTINUED; then the child can exit."""
-    sh.kill(child.pid, signal.SIGTSTP)
+    """A continue reports 0xffff once under WCONTINUED; then the child can exit.
+    (SIGSTOP: sh's group is orphaned, where Linux discards SIGTSTP.)"""
+    sh.kill(child.pid, signal.SIGSTOP)
     sh.kill(child.pid, signal.SIGCONT)
     assert sh.waitpid(child.pid, WUNTRACED | WNOHANG) == (0, 0)   # the stop report is gone
     assert sh.waitpid(child.pid, WCONTINUED) == (child.pid, 0xFFFF)
@@ -172,7 +174,7 @@ def test_grandchildren_usage_reaches_the_grandparent(kernel, sh):
 
 def test_wait_after_sleep_then_signal_without_sa_restart_is_eintr(kernel, sh, child):
     """A handler without SA_RESTART interrupts a sleeping wait: EINTR on the retried call."""
-    sh.signal(signal.SIGUSR1, lambda s, p: None)
+    sh.sigaction(signal.SIGUSR1, SigAction(lambda s, p: None, 0))
     with pytest.raises(WouldBlock):
         sh.wait()
     child.kill(sh.pid, signal.SIGUSR1)
@@ -180,6 +182,18 @@ def test_wait_after_sleep_then_signal_without_sa_restart_is_eintr(kernel, sh, ch
         sh.wait()
     with pytest.raises(WouldBlock):
         sh.wait()
+
+
+def test_wait_interrupted_by_a_signal_handler_restarts(kernel, sh, child):
+    """signal() is glibc's (SA_RESTART): the handler runs and the wait goes on sleeping."""
+    ran = []
+    sh.signal(signal.SIGUSR1, lambda s, p: ran.append(s))
+    with pytest.raises(WouldBlock):
+        sh.wait()
+    child.kill(sh.pid, signal.SIGUSR1)
+    with pytest.raises(WouldBlock):
+        sh.wait()
+    assert ran == [signal.SIGUSR1]
 
 
 def test_children_usage_adds_copies_and_faults_at_reap(kernel, sh):

@@ -34,9 +34,9 @@ def test_async_sigchld_handler_reaps_with_waitpid():
 
 
 def test_waitpid_interrupted_without_sa_restart_raises_eintr():
-    """A handler installed with signal() (no SA_RESTART) makes a blocked waitpid fail EINTR."""
+    """A handler installed by sigaction without SA_RESTART makes a blocked waitpid fail EINTR."""
     async def main(sys, argv, env):
-        await sys.signal(signal.SIGUSR1, lambda signum, frame: None)
+        await sys.sigaction(signal.SIGUSR1, SigAction(lambda signum, frame: None, 0))
         parent = await sys.getpid()
         pid = await sys.fork()
         if pid == 0:
