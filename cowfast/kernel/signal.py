@@ -331,15 +331,18 @@ class SignalCalls:
         """Set the disposition of sig and return the previous one, as C's signal() in glibc.
 
         Programs here stand for C programs, so this is glibc's BSD semantics (bsd_signal):
-        SA_RESTART (a read or wait interrupted by the handler restarts), the handler stays
-        installed, and sig is blocked while it runs. Python's signal.signal omits
+        a handler function gets SA_RESTART (a read or wait it interrupts restarts), stays
+        installed, and has sig blocked while it runs. Python's signal.signal omits
         SA_RESTART; sigaction with explicit flags gives that and every other behaviour.
 
         Raises ValueError for a number out of range, OSError EINVAL for SIGKILL/SIGSTOP,
         TypeError for a handler that is neither SIG_DFL, SIG_IGN nor callable.
         """
-        mask = frozenset({sig}) if isinstance(sig, int) and 1 <= sig < S.NSIG else frozenset()
-        old = self.sigaction(sig, S.SigAction(handler, S.SA_RESTART, mask))
+        if callable(handler) and 1 <= sig < S.NSIG:    # flags of SIG_DFL/SIG_IGN do nothing
+            action = S.SigAction(handler, S.SA_RESTART, frozenset({sig}))
+        else:
+            action = S.SigAction(handler)
+        old = self.sigaction(sig, action)
         return old.handler
 
     def getsignal(self, sig):

@@ -16,7 +16,8 @@ same point.
 import copy
 
 from .calls import APPLY
-from .task import HANDLER, PRIVATE, THROW, digest_step
+from .syscalls import _SIMPLE, Call, InvalidAwait, describe_await
+from .task import HANDLER, PRIVATE, SEND, THROW, digest_step
 
 
 class ReplayDivergence(RuntimeError):
@@ -53,13 +54,16 @@ def outcome(kind, value):
     return copy.copy(value) if kind == THROW else value
 
 
-def replay(task, records):
+def replay(task, records, direct=True):
     """Run task's fresh program through records, leaving it live right after the last one.
 
     records becomes the task's history (the child's record is its parent's up to the
-    fork). Returns the number of calls replayed.
+    fork). Returns the number of calls replayed. direct=False resumes through settle()
+    for every call (the general path, kept as the reference and the benchmark's
+    baseline); direct drives the main coroutine itself while no handler frame is on top.
     """
     task.begin()
+    frames = task.frames
     n = len(records)
     i = calls = 0
     while i < n:
@@ -68,27 +72,18 @@ def replay(task, records):
             task.push_handler(record, False)
             i += 1
             continue
-        frame = task.frames[-1]
+        frame = frames[-1]
+        if direct and len(frames) == 1 and frame.request is None and frame.resume is not None:
+            i, calls = _replay_main(task, frame, records, i, n, calls)
+            continue
         asked = frame.request
         if asked is None:
             asked = task.settle(_NO_MARKERS)
-            frame = task.frames[-1]
-        recorded, kind, stored, key = record
+            frame = frames[-1]
         calls += 1
-        if key != asked.key():               # the recorded key was taken when the call was made
-            raise ReplayDivergence(task.pid, task.command, calls, recorded, asked)
-        value = stored
-        if kind != THROW:
-            apply = APPLY.get(asked.name)
-            if apply is not None:
-                value, _ = apply(task, asked, stored)
-            else:
-                private = PRIVATE.get(asked.name)
-                if private is not None:
-                    value = private(stored)         # each process its own copy
         frame.request = None
         frame.eintr = False
-        frame.resume = (kind, outcome(kind, value))
+        frame.resume = _replayed_outcome(task, record, asked, calls)
         i += 1
     task.history = records
     if task.hashing:
@@ -97,6 +92,82 @@ def replay(task, records):
             digest = digest_step(digest, record)
         task.digest = digest
     return calls
+
+
+def _replayed_outcome(task, record, asked, index):
+    """Check asked against the record; return the (kind, value) to resume with."""
+    recorded, kind, stored, key = record
+    if key != asked.key():               # the recorded key was taken when the call was made
+        raise ReplayDivergence(task.pid, task.command, index, recorded, asked)
+    if kind == THROW:
+        return kind, copy.copy(stored)   # a fresh error: a traceback must not be shared
+    apply = APPLY.get(asked.name)
+    if apply is not None:
+        return kind, apply(task, asked, stored)[0]
+    private = PRIVATE.get(asked.name)
+    if private is not None:
+        return kind, private(stored)     # each process its own copy
+    return kind, stored
+
+
+def _applied(apply):
+    return lambda task, asked, stored: apply(task, asked, stored)[0]
+
+
+# name -> hook(task, asked, stored) -> the value a replayed call gives: the handler table
+# rebuilt (APPLY) or the process's own copy of a mutable result (PRIVATE).
+def _private(copier):
+    return lambda task, asked, stored: copier(stored)
+
+
+_HOOKS = {name: _private(copier) for name, copier in PRIVATE.items()}
+_HOOKS.update({name: _applied(apply) for name, apply in APPLY.items()})
+
+
+def _replay_main(task, frame, records, i, n, calls):
+    """Replay records[i:] on the main frame alone, sending outcomes straight into its
+    coroutine (no settle() round trip per call), until a handler marker, the end, or the
+    coroutine leaving main. Leaves frame as settle() would; returns (i, calls replayed so far).
+
+    The same checks as _replayed_outcome, inlined: this loop is the cost of a fork."""
+    coro = frame.coro
+    send, throw = coro.send, coro.throw
+    hooks = _HOOKS
+    simple = _SIMPLE
+    kind, value = frame.resume
+    frame.resume = None
+    while i < n:
+        record = records[i]
+        if type(record[0]) is not Call:          # a HANDLER marker: the general path
+            break
+        try:
+            asked = send(value) if kind == SEND else throw(value)
+        except (StopIteration, SystemExit, Exception) as error:
+            task.frame_raised(frame, error, False)   # main returned or exited: as settle()
+            return i, calls
+        if type(asked) is not Call:
+            raise InvalidAwait(describe_await(coro, asked))
+        calls += 1
+        key = record[3]
+        args = asked.args
+        for a in args:
+            if type(a) not in simple:
+                same = asked.key() == key
+                break
+        else:
+            same = (asked.name == key[0] and args == key[1] and not asked.kwargs
+                    and not key[2])
+        if not same:
+            raise ReplayDivergence(task.pid, task.command, calls, record[0], asked)
+        kind = record[1]
+        if kind == SEND:
+            hook = hooks.get(asked.name)
+            value = record[2] if hook is None else hook(task, asked, record[2])
+        else:
+            value = copy.copy(record[2])
+        i += 1
+    frame.resume = (kind, value)
+    return i, calls
 
 
 __all__ = ["replay", "ReplayDivergence", "outcome"]

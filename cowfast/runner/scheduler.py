@@ -87,7 +87,9 @@ class Scheduler:
         self.alarms = {}                 # pid -> deadline (ns)
         self.timers = []                 # heap of (deadline, pid) for alarms
         self.replay_ns = 0               # time spent replaying forked children
+        self.replay_cpu_ns = 0           # the same in CPU time (what a loaded machine skews less)
         self.replayed_calls = 0
+        self.replay_direct = True        # False: through settle() per call (bench baseline)
         self._dying = []
         self._execed = None
         self.kernel.hooks.exit.append(self._on_exit)
@@ -271,9 +273,10 @@ class Scheduler:
         self.tasks[pid] = child
         records = parent.history[:-1]
         records.append((call, SEND, 0, parent.history[-1][3]))    # the child's fork gives 0
-        t0 = time.perf_counter_ns()
-        calls = replay(child, records)
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+        calls = replay(child, records, self.replay_direct)
         self.replay_ns += time.perf_counter_ns() - t0
+        self.replay_cpu_ns += time.thread_time_ns() - c0
         self.replayed_calls += calls
         k = self.kernel
         if k.emit is not None:

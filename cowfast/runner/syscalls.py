@@ -9,6 +9,7 @@ is what lets fork re-run the program to make the child (replay.py).
 """
 import hashlib
 import inspect
+import weakref
 
 from ..kernel.syscalls import NAMES as CALLS, TABLE
 
@@ -57,13 +58,30 @@ def _plain(value):
     if isinstance(value, bytearray):
         return bytes(value)
     if type(value).__name__ == "ndarray":        # touch(pages): compared by content
-        digest = hashlib.blake2b(value.tobytes(), digest_size=16).digest()
-        return ("ndarray", value.dtype.str, value.shape, digest)
+        return ("ndarray", value.dtype.str, value.shape, _digest(value))
     if callable(value) and not isinstance(value, type) and hasattr(value, "__qualname__"):
         return f"<function {value.__qualname__}>"
     if type(value).__name__ == "SigAction":
         return type(value)(_plain(value.handler), value.flags, value.mask)
     return value
+
+
+_DIGESTS = {}       # id -> (weakref, digest) of read-only arrays that own their data
+
+
+def _digest(array):
+    """A hash of the array's bytes. A read-only array that owns its data cannot change,
+    so its digest is kept (a program replaying with the same constant array, such as a
+    prefork server's page list, pays for hashing it once, not once per replay)."""
+    if array.flags.writeable or array.base is not None:
+        return hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+    key = id(array)
+    known = _DIGESTS.get(key)
+    if known is not None and known[0]() is array:
+        return known[1]
+    digest = hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+    _DIGESTS[key] = (weakref.ref(array, lambda _, key=key: _DIGESTS.pop(key, None)), digest)
+    return digest
 
 
 def _shown(value):
@@ -73,11 +91,11 @@ def _shown(value):
 
 
 def _factory(name):
-    def make(self, *args, **kwargs):
+    def make(*args, **kwargs):
         return Call(name, args, kwargs or None)
 
     make.__name__ = make.__qualname__ = name
-    return make
+    return staticmethod(make)                    # no bound method made per call
 
 
 class Sys:

@@ -125,17 +125,21 @@ class Task:
             frame.resume = None
             try:
                 got = frame.coro.send(value) if kind == SEND else frame.coro.throw(value)
-            except StopIteration as stop:
-                self._frame_done(frame, stop.value, source.live)
+            except (StopIteration, SystemExit, Exception) as error:
+                self.frame_raised(frame, error, source.live)
                 continue
-            except SystemExit as leave:
-                self._frame_done(frame, _exit_code(leave.code, self), source.live, main_only=True)
-                continue
-            except Exception as error:
-                raise ProgramCrashed(self.pid, self.command, error) from error
             if type(got) is not Call:
                 raise InvalidAwait(describe_await(frame.coro, got))
             frame.request = got
+
+    def frame_raised(self, frame, error, live):
+        """frame's coroutine returned (StopIteration), left by SystemExit, or raised."""
+        if isinstance(error, StopIteration):
+            self._frame_done(frame, error.value, live)
+        elif isinstance(error, SystemExit):
+            self._frame_done(frame, _exit_code(error.code, self), live, main_only=True)
+        else:
+            raise ProgramCrashed(self.pid, self.command, error) from error
 
     def _frame_done(self, frame, value, live, main_only=False):
         frames = self.frames

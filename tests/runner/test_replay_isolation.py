@@ -187,3 +187,46 @@ def test_a_misuse_error_raised_on_purpose_still_reaches_the_program():
 def test_hello_still_runs():
     """The shared program runs unchanged through the table."""
     assert sorted(run(hello).console.splitlines()) == ["child", "parent"]
+
+
+def _run_both(program, install=None, schedule="round-robin"):
+    from cowfast.runner import Scheduler
+    out = []
+    for direct in (False, True):
+        with Scheduler(schedule=schedule) as sched:
+            sched.replay_direct = direct
+            for path, prog in (install or {}).items():
+                sched.install(prog, path)
+            sched.start(program)
+            result = sched.run(max_steps=20_000)
+            out.append((result.console, result.exits, result.schedule, sched.replayed_calls))
+    return out
+
+
+@pytest.mark.parametrize("schedule", ["parent-first", "child-first", "round-robin"])
+def test_direct_replay_matches_the_general_path_on_every_example(schedule):
+    """Driving the child's main coroutine directly gives the same runs as resuming it through
+    settle() per call, on every shipped example (handlers, exec, atexit, exit inside
+    handlers) and schedule."""
+    from cowfast.examples import example_files
+    from cowfast.runner import load_file
+    for path in example_files():
+        program, module = load_file(str(path))
+        general, direct = _run_both(program, getattr(module, "INSTALL", None), schedule)
+        assert direct == general, path.name
+
+
+def test_direct_replay_reports_the_position_of_a_divergence():
+    """A divergence at the 3rd replayed call is reported as #3 by the direct path."""
+    runs = []
+
+    async def main(sys, argv, env):
+        runs.append(1)
+        await sys.getpid()
+        await sys.getpid()
+        await sys.kill(0, 0) if len(runs) == 1 else await sys.getuid()
+        await sys.fork()
+        await sys.exit(0)
+
+    with pytest.raises(ReplayDivergence, match="system call #3"):
+        run(main)
