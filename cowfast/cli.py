@@ -17,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug, argv = take_debug(sys.argv[1:] if argv is None else list(argv))
     parser = _parser()
     try:
-        return _main(parser, argv)
+        return _main(parser, argv, debug)
     except BrokenPipeError:         # `cowfast demo | head`: the reader left; as the Python docs
         devnull = os.open(os.devnull, os.O_WRONLY)   # advise, no traceback at exit either
         os.dup2(devnull, sys.stdout.fileno())
@@ -50,9 +50,10 @@ def _parser():
     return parser
 
 
-def _main(parser, argv):
+def _main(parser, argv, debug=False):
     own, program_args = split_program_args(argv)
     args = parser.parse_args(own)
+    args.debug = debug
     if program_args is not None:                      # `cowfast run FILE [options] -- ARGS`
         if not hasattr(args, "args"):
             parser.error(f"{args.command} takes no program arguments after --")

@@ -180,7 +180,7 @@ class Kernel(TableMixin):
         """Return the Process with this pid (zombies included), or raise ProcessLookupError."""
         p = self.procs.get(pid)
         if p is None:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         return p
 
     def snapshot(self, pages=None):
@@ -205,9 +205,9 @@ class Kernel(TableMixin):
         mode = self.overcommit_memory
         if mode == 2:
             if self.committed + pages > self.commit_limit:
-                raise_errno(12)
+                raise_errno(errno.ENOMEM)
         elif mode == 0 and not fork and pages > self.memory.frames:
-            raise_errno(12)
+            raise_errno(errno.ENOMEM)
         self.committed += pages
 
     def uncharge(self, pages):

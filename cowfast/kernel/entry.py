@@ -6,6 +6,7 @@ their handlers (the driven API's "return to user space"). `block` is the path of
 call Linux would sleep in: it raises WouldBlock and changes nothing but the state
 shown by status() ('sleeping').
 """
+import errno
 import os
 
 from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPPED
@@ -66,7 +67,7 @@ def enter(p, call=None):
         interrupted = deliver_pending(p)
         check_still_running(p)
         if interrupted and call is not None and sleeping_in == call:
-            raise_errno(4)                # EINTR: the handler had no SA_RESTART
+            raise_errno(errno.EINTR)              # the handler had no SA_RESTART
 
 
 def check_still_running(p):

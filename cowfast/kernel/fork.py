@@ -9,6 +9,7 @@ signal. Errors: EAGAIN when no pid is free or the uid is at RLIMIT_NPROC (root
 excepted), ENOMEM when strict overcommit cannot commit the child's private writable
 memory (the VM_ACCOUNT charge of dup_mmap).
 """
+import errno
 import resource
 
 from .entry import enter, raise_errno
@@ -35,7 +36,7 @@ class ForkCalls:
         if uid != 0:
             nproc = self.rlimit_soft(resource.RLIMIT_NPROC)
             if nproc != resource.RLIM_INFINITY and k.uid_count.get(uid, 0) >= nproc:
-                raise_errno(11)
+                raise_errno(errno.EAGAIN)
         mem = self.mem
         k.charge(mem.commit, fork=True)        # copy_mm comes before alloc_pid, as in Linux
         try:
@@ -47,7 +48,7 @@ class ForkCalls:
         if pid is None:
             aspace.close()
             k.uncharge(mem.commit)
-            raise_errno(11)
+            raise_errno(errno.EAGAIN)
         child = k.new_process(pid, self, self.command)
         child.uid = uid
         child.pgid = self.pgid

@@ -6,6 +6,8 @@ about 8 bytes per page. A request whose page tables would not fit in the host's
 available memory is refused with ENOMEM before anything is charged or mapped,
 instead of letting the host's OOM killer end the interpreter.
 """
+import errno
+
 from .entry import raise_errno
 
 PTE_BYTES = 9                   # an 8-byte entry, and its share of the 512-entry node's header
@@ -31,5 +33,5 @@ def check_pages(pages):
     need = pages * PTE_BYTES
     avail = available_bytes()
     if avail is not None and need > avail // 2:          # leave room for everything else
-        raise_errno(12, f"page tables for {pages} pages need {need >> 20} MiB of host memory, "
+        raise_errno(errno.ENOMEM, f"page tables for {pages} pages need {need >> 20} MiB of host memory, "
                         f"{avail >> 20} MiB available")

@@ -5,6 +5,8 @@ a process may move itself or a child in its own session into an existing group o
 that session, or make a new group named after itself; a session leader cannot move;
 setsid fails for a group leader.
 """
+import errno
+
 from .entry import enter, raise_errno
 
 
@@ -32,9 +34,9 @@ class IdCalls:
         """Set the user id, as os.setuid: root may set any, others only their own (EPERM)."""
         enter(self)
         if uid < 0:
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         if self.uid != 0 and uid != self.uid:
-            raise_errno(1)
+            raise_errno(errno.EPERM)
         self.kernel.change_uid(self, uid)
 
     def _lookup(self, pid):
@@ -42,14 +44,14 @@ class IdCalls:
             return self
         target = self.kernel.procs.get(pid)
         if target is None:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         return target
 
     def getpgid(self, pid):
         """Return the process group of pid (0: the caller), as os.getpgid."""
         enter(self)
         if pid < 0:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         return self._lookup(pid).pgid
 
     def getpgrp(self):
@@ -61,7 +63,7 @@ class IdCalls:
         """Return the session of pid (0: the caller), as os.getsid."""
         enter(self)
         if pid < 0:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         return self._lookup(pid).sid
 
     def setpgid(self, pid, pgid):
@@ -76,25 +78,25 @@ class IdCalls:
         """
         enter(self)
         if pgid < 0:
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         target = self if pid == 0 else self.kernel.procs.get(pid)
         if target is None:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         if target is not self:
             if target.real_parent is not self:
-                raise_errno(3)
+                raise_errno(errno.ESRCH)
             if target.did_exec:
-                raise_errno(13)
+                raise_errno(errno.EACCES)
             if target.sid != self.sid:
-                raise_errno(1)
+                raise_errno(errno.EPERM)
         if pgid == 0:
             pgid = target.pid
         if target.sid == target.pid:
-            raise_errno(1)                       # a session leader
+            raise_errno(errno.EPERM)                       # a session leader
         if pgid != target.pid:
             group = self.kernel.pgrps.get(pgid)
             if not group or next(iter(group.values())).sid != self.sid:
-                raise_errno(1)
+                raise_errno(errno.EPERM)
         self.kernel.move_to_group(target, pgid, target.sid)
 
     def setpgrp(self):
@@ -108,5 +110,5 @@ class IdCalls:
         """
         enter(self)
         if self.pid in self.kernel.pgrps:
-            raise_errno(1)
+            raise_errno(errno.EPERM)
         self.kernel.move_to_group(self, self.pid, self.pid)

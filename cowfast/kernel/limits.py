@@ -6,6 +6,7 @@ own (copied on write). Usage counters come from the engine's AddressSpace counte
 CPU). RUSAGE_CHILDREN holds the totals of reaped children and their own reaped
 descendants, added only at reap time, as Linux does (ru_maxrss is the maximum).
 """
+import errno
 import resource
 from typing import NamedTuple
 
@@ -153,12 +154,12 @@ class LimitCalls:
             return int(self.subreaper)
         if option == S.PR_SET_PDEATHSIG:
             if not 0 <= arg2 < S.NSIG:
-                raise_errno(22)
+                raise_errno(errno.EINVAL)
             self.pdeath_signal = arg2
             return 0
         if option == S.PR_GET_PDEATHSIG:
             return self.pdeath_signal
-        raise_errno(22)
+        raise_errno(errno.EINVAL)
 
 
 def _inf(v):

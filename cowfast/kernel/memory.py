@@ -9,6 +9,7 @@ is charged to the kernel's commit count (strict overcommit, mm/util.c
 __vm_enough_memory). malloc is a small first-fit allocator on the brk heap that
 sends requests of 128 KiB and more to mmap, as glibc's M_MMAP_THRESHOLD does.
 """
+import errno
 import mmap as _mmap
 import resource
 
@@ -184,15 +185,15 @@ class MemoryCalls(InfoCalls):
         ps = k.page_size
         img = m.image
         if new < img.brk_start:
-            raise_errno(12)
+            raise_errno(errno.ENOMEM)
         data_limit = self.rlimit_soft(resource.RLIMIT_DATA)
         if data_limit != resource.RLIM_INFINITY and (
                 new - img.brk_start + img.data_end - img.data_start > data_limit):
-            raise_errno(12)
+            raise_errno(errno.ENOMEM)
         old_end, new_end = page_up(m.brk, ps), page_up(new, ps)
         if new_end > old_end:
             if self._mapped_between(old_end, new_end + ps):
-                raise_errno(12)               # Linux brk: the next mapping (and a guard page)
+                raise_errno(errno.ENOMEM)               # Linux brk: the next mapping (and a guard page)
             pages = (new_end - old_end) // ps
             check_pages(pages)
             k.charge(pages)
@@ -224,7 +225,7 @@ class MemoryCalls(InfoCalls):
         """
         enter(self)
         if _index("size", size) < 0:
-            raise_errno(12)
+            raise_errno(errno.ENOMEM)
         m = self.mem
         if m.heap is None:
             m.heap = [m.brk, {}, {}]
@@ -294,11 +295,11 @@ class MemoryCalls(InfoCalls):
         kind = flags & (MAP_SHARED | MAP_PRIVATE)
         if (length <= 0 or prot & ~_PROT_ALL or kind not in (MAP_SHARED, MAP_PRIVATE)
                 or not flags & MAP_ANONYMOUS or (flags & MAP_FIXED and addr % ps)):
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         length = page_up(length, ps)
         if flags & MAP_FIXED:
             if addr < 0 or addr + length > STACK_TOP + ps:
-                raise_errno(12)               # Linux get_unmapped_area: beyond TASK_SIZE
+                raise_errno(errno.ENOMEM)               # Linux get_unmapped_area: beyond TASK_SIZE
             start = addr
         else:
             start = self._free_area(length)
@@ -330,7 +331,7 @@ class MemoryCalls(InfoCalls):
             if rstart < start + length and rstart + rlen > start:
                 start = rstart - length
         if start < floor:
-            raise_errno(12)
+            raise_errno(errno.ENOMEM)
         return start
 
     def munmap(self, addr, length):
@@ -339,7 +340,7 @@ class MemoryCalls(InfoCalls):
         ps = self.kernel.page_size
         addr, length = _index("addr", addr), _index("length", length)
         if addr % ps or length <= 0 or addr < 0 or addr + length > STACK_TOP + ps:
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         length = page_up(length, ps)
         self.aspace.unmap(addr, length)
         self.kernel.uncharge(self.mem.carve(addr, addr + length, ps))
@@ -350,7 +351,7 @@ class MemoryCalls(InfoCalls):
         addr, length, prot = _index("addr", addr), _index("length", length), _index("prot", prot)
         ps = self.kernel.page_size
         if not addr % ps and length > 0 and addr + page_up(length, ps) > STACK_TOP + ps:
-            raise_errno(12)                   # beyond TASK_SIZE: no vma there
+            raise_errno(errno.ENOMEM)                   # beyond TASK_SIZE: no vma there
         self.aspace.protect(addr, length, prot)
 
     # --- named variables ---

@@ -9,6 +9,7 @@ returns when the target is the caller itself. Standard signals do not queue: thr
 SIGCHLDs sent before the handler runs make one call, as on Linux.
 Notification of the parent follows do_notify_parent() and do_notify_parent_cldstop().
 """
+import errno
 import sys
 
 from .. import signals as S
@@ -251,7 +252,7 @@ def _check_catchable(sig):
     if not 1 <= sig < S.NSIG:
         raise ValueError("signal number out of range")
     if sig in S.UNCATCHABLE or sig in S.GLIBC_RESERVED:
-        raise_errno(22)
+        raise_errno(errno.EINVAL)
 
 
 class SignalCalls:
@@ -272,18 +273,18 @@ class SignalCalls:
         if not _INT_MIN <= pid < -_INT_MIN:
             raise OverflowError("signed integer is greater than maximum")
         if not 0 <= sig < S.NSIG:
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         if pid == _INT_MIN:
-            raise_errno(3)
+            raise_errno(errno.ESRCH)
         k = self.kernel
         if pid > 0:
             targets = [k.procs.get(pid)]
             if targets[0] is None:
-                raise_errno(3)
+                raise_errno(errno.ESRCH)
         elif pid == -1:
             targets = [t for t in k.procs.values() if t.pid != 1 and t is not self]
             if not targets:
-                raise_errno(3)
+                raise_errno(errno.ESRCH)
             for t in targets:
                 if self._may_signal(t, sig):
                     send_signal(t, sig)
@@ -291,11 +292,11 @@ class SignalCalls:
         else:
             group = k.pgrps.get(self.pgid if pid == 0 else -pid)
             if not group:
-                raise_errno(3)
+                raise_errno(errno.ESRCH)
             targets = list(group.values())
         allowed = [t for t in targets if self._may_signal(t, sig)]
         if not allowed:
-            raise_errno(1)
+            raise_errno(errno.EPERM)
         for t in allowed:
             send_signal(t, sig)
         return self._after_self_signal()
@@ -304,7 +305,7 @@ class SignalCalls:
         """Send sig to process group pgid, as os.killpg (pgid 0 is the caller's group)."""
         if pgid < 0:
             enter(self)
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         return self.kill(-pgid if pgid else 0, sig)
 
     def raise_signal(self, sig):

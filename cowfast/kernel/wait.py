@@ -9,6 +9,7 @@ eligible only when WEXITED is asked for (so waitid(WSTOPPED) on it is ECHILD). S
 and continue reports are consumed unless WNOWAIT; reaping adds the child's usage to
 the caller's children totals.
 """
+import errno
 import os
 
 from .. import waitstatus as W
@@ -88,7 +89,7 @@ def do_wait(p, pid, pgid, options, call):
                             found, status = child, st
     if found is None:
         if not _eligible(p, pid, pgid, options):
-            raise_errno(10)
+            raise_errno(errno.ECHILD)
         if options & W.WNOHANG:
             return None
         block(p, call, f"process {p.pid} waits for a child that has not changed state")
@@ -115,7 +116,7 @@ def _consume(p, child, status):
 def _selector(p, pid):
     """Map a waitpid pid to (pid, pgid) for do_wait."""
     if pid == _INT_MIN:
-        raise_errno(3)
+        raise_errno(errno.ESRCH)
     if pid > 0:
         return pid, None
     if pid == -1:
@@ -166,7 +167,7 @@ class WaitCalls:
         _check_int(pid)
         _check_int(options)
         if options & 0xFFFFFFFF & ~W.WAIT4_OPTIONS:
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         pid, pgid = _selector(self, pid)
         return do_wait(self, pid, pgid, options | W.WEXITED, call)
 
@@ -182,19 +183,19 @@ class WaitCalls:
         _check_int(options)
         options &= 0xFFFFFFFF
         if options & ~W.WAITID_OPTIONS or not options & (W.WEXITED | W.WSTOPPED | W.WCONTINUED):
-            raise_errno(22)
+            raise_errno(errno.EINVAL)
         if idtype == W.P_ALL:
             pid, pgid = 0, None
         elif idtype == W.P_PID:
             if id <= 0:
-                raise_errno(22)
+                raise_errno(errno.EINVAL)
             pid, pgid = id, None
         elif idtype == W.P_PGID:
             if id < 0:
-                raise_errno(22)
+                raise_errno(errno.EINVAL)
             pid, pgid = 0, (id or self.pgid)
         else:
-            raise_errno(22)             # P_PIDFD needs descriptors (the files layer)
+            raise_errno(errno.EINVAL)             # P_PIDFD needs descriptors (the files layer)
         got = do_wait(self, pid, pgid, options, "waitid")
         if got is None:
             return None

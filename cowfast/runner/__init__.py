@@ -19,11 +19,11 @@ from .policies import ChildFirst, ParentFirst, Policy, Random, RoundRobin, Scrip
 from .programs import Program, load_file, program
 from .replay import ReplayDivergence
 from .scheduler import EmptySchedule, Exit, RunResult, Scheduler, run
-from .syscalls import SYS, Call, InvalidAwait, Sys
+from .syscalls import SYS, Call, InvalidAwait, NotAwaited, Sys
 from .task import InternalError, ProgramCrashed
 from .waiting import Deadlock
 
 __all__ = ["run", "explore", "Exploration", "Outcome", "Scheduler", "RunResult", "Exit",
-           "EmptySchedule", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InternalError", "InvalidAwait", "Program", "program",
+           "EmptySchedule", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InternalError", "InvalidAwait", "NotAwaited", "Program", "program",
            "load_file", "Call", "Sys", "SYS", "Policy", "ParentFirst", "ChildFirst",
            "RoundRobin", "Random", "Scripted"]

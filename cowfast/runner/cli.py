@@ -12,6 +12,7 @@ from .._cliargs import STDOUT, positive_float, positive_int
 from .._table import bold, table
 from ..examples import EXAMPLES
 from .explore import explore
+from .failures import CANNOT_RUN, PROGRAM_ERRORS, CannotRun, load, report
 from .programs import load_file
 from .scheduler import MAX_STEPS, StepLimit, run
 from .waiting import Deadlock
@@ -60,8 +61,22 @@ def _resolve(file):
 
 
 def handle(args, out=None):
-    """Run the subcommand args names; return the exit code."""
-    return args.handler(args, out or sys.stdout)
+    """Run the subcommand args names; return the exit code (failures.py lists them).
+
+    A program that cannot run or fails gets one message with its own frames only;
+    args.debug lets the exception through with every frame."""
+    debug = getattr(args, "debug", False)
+    try:
+        return args.handler(args, out or sys.stdout)
+    except CannotRun as error:
+        if debug:
+            raise
+        print(f"cowfast {args.command}: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    except PROGRAM_ERRORS as error:
+        if debug:
+            raise
+        return report(error, args.command)
 
 
 def _schedule(text):
@@ -97,7 +112,7 @@ def _memory_table(m):
 
 
 def cmd_run(args, out):
-    program, module = load_file(_resolve(args.file))
+    program, module = load(args.file, load_file, _resolve)
     argv = [args.file, *args.args]
     if args.trace == STDOUT and out is sys.stdout:
         out = sys.stderr                              # the trace has standard output
@@ -135,7 +150,7 @@ def cmd_run(args, out):
 
 
 def cmd_explore(args, out):
-    program, module = load_file(_resolve(args.file))
+    program, module = load(args.file, load_file, _resolve)
     found = explore(program, [args.file, *args.args], prune=not args.no_prune,
                     max_runs=args.max_runs, install=getattr(module, "INSTALL", None))
     how = "every interleaving" if args.no_prune else "state hashing"

@@ -68,7 +68,7 @@ def replay(task, records, direct=True):
     i = calls = 0
     while i < n:
         record = records[i]
-        if record[0] == HANDLER:
+        if record[0] is HANDLER:
             task.push_handler(record, False)
             i += 1
             continue

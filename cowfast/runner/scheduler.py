@@ -29,6 +29,7 @@ from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
 from .replay import replay
+from .syscalls import Call, NotAwaited, not_awaited_message
 from .task import SEND, THROW, InternalError, Task
 from .waiting import Deadlock, Waiting, can_complete, deadlock_rows
 
@@ -247,6 +248,12 @@ class Scheduler:
         """Do call for task; return (kind, value, stored). Raises WouldBlock, Terminated."""
         name = call.name
         try:
+            for a in call.args:
+                if type(a) is Call:                 # printf("%d", sys.getpid()): no await
+                    frame = task.frames[-1].coro
+                    frame = getattr(frame, "cr_frame", None)
+                    raise NotAwaited(not_awaited_message(
+                        a, f"passed to {name}() as an argument", frame))
             TABLE[name].validate(call.args, call.kwargs)
             handler_call = LIVE_HANDLER_CALLS.get(name)
             if handler_call is not None:

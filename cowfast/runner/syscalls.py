@@ -9,22 +9,78 @@ is what lets fork re-run the program to make the child (replay.py).
 """
 import hashlib
 import inspect
+import sys
+import warnings
 import weakref
 
 from ..kernel.syscalls import NAMES as CALLS, TABLE
 
-class Call:
-    """One system-call request: a name and its arguments. Awaiting it yields it to the scheduler."""
 
-    __slots__ = ("name", "args", "kwargs")
+class NotAwaited(TypeError):
+    """A program used a Call as if it were the call's result: it forgot `await`."""
+
+
+def not_awaited_message(call, use, frame=None):
+    """The message for a Call used (use: 'compared', 'tested', ...) instead of awaited."""
+    where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+    return (f"sys.{call.name}() was not awaited{where}: the program {use} the call itself, "
+            f"not its result; write `await sys.{call.name}(...)`")
+
+
+class Call:
+    """One system-call request: a name and its arguments. Awaiting it yields it to the scheduler.
+
+    Using a Call as the call's result (comparing, testing, unpacking it: `pid =
+    sys.fork(); if pid == 0`) raises NotAwaited at that line; a Call dropped without
+    being awaited gives a RuntimeWarning, as a coroutine never awaited does.
+    """
+
+    __slots__ = ("name", "args", "kwargs", "awaited")
 
     def __init__(self, name, args, kwargs=None):
         self.name = name
         self.args = args
         self.kwargs = kwargs
+        self.awaited = False
 
     def __await__(self):
+        self.awaited = True
         return (yield self)
+
+    def __del__(self):
+        if not self.awaited:
+            warnings.warn(f"sys.{self.name}() was never awaited (write `await "
+                          f"sys.{self.name}(...)`)", RuntimeWarning, stacklevel=2)
+
+    def _misused(self, use):
+        raise NotAwaited(not_awaited_message(self, use, sys._getframe(2)))
+
+    def __eq__(self, other):
+        self._misused("compared")
+
+    def __ne__(self, other):
+        self._misused("compared")
+
+    def __lt__(self, other):
+        self._misused("compared")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __bool__(self):
+        self._misused("tested")
+
+    def __iter__(self):
+        self._misused("unpacked")
+
+    def __index__(self):
+        self._misused("used as a number")
+
+    __int__ = __float__ = __index__
+
+    def __getitem__(self, item):
+        self._misused("indexed")
+
+    __hash__ = object.__hash__
 
     def key(self):
         """What replay compares: the name and the arguments, functions by their qualified name."""
@@ -156,5 +212,5 @@ def describe_await(coro, value):
             "a program may await only sys.<call>(...), e.g. `await sys.getpid()`")
 
 
-__all__ = ["Call", "Sys", "SYS", "CALLS", "TABLE", "InvalidAwait",
+__all__ = ["Call", "Sys", "SYS", "CALLS", "TABLE", "InvalidAwait", "NotAwaited",
            "describe_await"]

@@ -153,7 +153,8 @@ class Task:
             frames.pop().coro.close()
         main = frames[0]
         main.coro = _Finished()
-        main.request = Call("exit", (_exit_code(value, self),))
+        main.request = call = Call("exit", (_exit_code(value, self),))
+        call.awaited = True                              # the runner's own request
 
     def push_handler(self, marker, live):
         """Start the handler of the marker's signal on top of the current frame."""
@@ -165,6 +166,8 @@ class Task:
             result = function(*args)
         else:
             result = self.handlers[sig][0](sig, SYS)
+        if type(result) is Call:                         # atexit(sys.printf, "x"): do the call
+            result = _awaiting(result)
         if inspect.iscoroutine(result):
             self.frames.append(Frame(result, sig, saved_mask))
         elif live and sig > 0:                           # a plain function: already done
@@ -203,6 +206,12 @@ class Task:
         self.finished = True
 
 
+async def _awaiting(call):
+    """A function registered with atexit or as a handler that returns a Call (sys.printf
+    itself) makes that call, as the C function would."""
+    return await call
+
+
 class _Finished:
     """Stands in for main's coroutine once it returned (its exit request remains)."""
 
@@ -226,7 +235,7 @@ def _exit_code(value, task):
 
 def digest_step(digest, record):
     """Fold one history record (a call or a HANDLER marker) into a running digest."""
-    if record[0] == HANDLER:
+    if record[0] is HANDLER:
         return hash((digest, record))
     _, kind, value, key = record
     return hash((digest, _hashable(key), kind, _hashable(_outcome_key(kind, value))))

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from cowfast.runner import explore, load_file
+from cowfast.runner import explore, load_file, run
 
 from cowfast.examples import EXAMPLES, example_files
 
@@ -79,10 +79,12 @@ def test_zombie_exists_until_waited_for():
 
 
 def test_orphan_is_adopted_by_init():
-    """After the parent exits, the child's parent is 1, whatever ran first."""
-    got = consoles("orphan")
-    assert all(c.endswith("now 1\n") for c in got)
-    assert "parent: exiting without waiting\nchild: parent was 2, now 1\n" in got
+    """The child sees its real parent (2), then init (1) once the parent exited: the lesson
+    shows under every schedule, the default one included."""
+    lesson = "parent 2: exiting without waiting\nchild: parent was 2, now 1\n"
+    assert consoles("orphan") == [lesson]
+    program, _ = load_file(str(EXAMPLES / "orphan.py"))
+    assert run(program).console == lesson
 
 
 def test_double_fork_grandchild_is_adopted_by_init():
