@@ -183,6 +183,11 @@ class Kernel(TableMixin):
             raise_errno(errno.ESRCH)
         return p
 
+    def state_key(self):
+        """Return a hashable summary of the observable state (statekey.py; explore's pruning)."""
+        from .statekey import state_key
+        return state_key(self)
+
     def snapshot(self, pages=None):
         """Return the whole observable state as JSON-ready data ("cowfast.snapshot/1").
 

@@ -105,6 +105,15 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
                 out.extend(child.children(recursive=True))
         return out
 
+    def exec_args(self):
+        """Return (program, argv, environ) the process runs, copies (/proc/PID/cmdline, environ)."""
+        ext = self.ext or {}
+        return ext.get("program"), list(ext.get("argv", ())), dict(ext.get("environ", {}))
+
+    def set_exec_args(self, program, argv, environ):
+        """Set the program, argv and environment of a process a front end just spawned."""
+        self.ext.update(program=program, argv=list(argv), environ=dict(environ))
+
     def alive(self):
         """Return True if the process can still make system calls (not a zombie, not reaped)."""
         return self.state in ALIVE

@@ -27,7 +27,7 @@ def mask_of(signals):
 
 
 class SigmaskCalls:
-    """sigprocmask, sigsuspend, and the blocked set as a public view."""
+    """sigprocmask, and the signal state as public accessors for front ends."""
 
     __slots__ = ()
 
@@ -63,9 +63,27 @@ class SigmaskCalls:
         """Return the blocked set, as signal.pthread_sigmask(SIG_BLOCK, []) (a view)."""
         return S.signals_in(self.blocked)
 
+    def blocked_mask(self):
+        """Return the blocked set as an int mask (bit sig - 1), to save and restore it."""
+        return self.blocked
+
     def deliverable(self):
         """Return True if a pending signal is not blocked (a view: the next call delivers it)."""
         return bool(self.pending & ~self.blocked)
+
+    def deliver_signals(self):
+        """Deliver the pending unblocked signals now, as the return to user space does:
+        default actions are taken, handlers run. Return True if a handler without
+        SA_RESTART ran (a call it interrupted fails EINTR). For a front end that runs
+        handlers itself (the runner), between its processes' calls."""
+        from .signal import deliver_pending
+        return deliver_pending(self)
+
+    def post_signal(self, sig):
+        """Generate sig for this process from the kernel itself (a timer: alarm's SIGALRM),
+        with no sender and no permission check."""
+        from .signal import send_signal
+        send_signal(self, sig)
 
 
 __all__ = ["SigmaskCalls", "mask_of", "UNBLOCKABLE"]

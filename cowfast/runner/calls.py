@@ -153,7 +153,7 @@ def call_sigsuspend(sched, task, call):
     (signals,) = call.args
     p = task.proc
     w = task.waiting
-    old = w.old_mask if w is not None and w.old_mask is not None else p.blocked
+    old = w.old_mask if w is not None and w.old_mask is not None else p.blocked_mask()
     p.set_blocked(mask_of(signals))
     raise Block("waiting for a signal (sigsuspend)", old_mask=old)
 
@@ -184,7 +184,7 @@ def call_exit(sched, task, call):
     from .task import ATEXIT, HANDLER, digest_step
     p = task.proc
     while task.atexit:
-        marker = (HANDLER, ATEXIT, p.blocked, False)
+        marker = (HANDLER, ATEXIT, p.blocked_mask(), False)
         task.history.append(marker)
         if task.hashing:
             task.digest = digest_step(task.digest, marker)

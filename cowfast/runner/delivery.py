@@ -1,8 +1,8 @@
 """Signal delivery to programs: the kernel's handler, the handler frames, EINTR.
 
 The kernel knows one handler for every signal a program catches, the Dispatcher: when
-the kernel delivers (deliver_pending, at a call's entry or when the scheduler
-delivers before a step), it queues the signal on the task. LIVE, the settle() source
+the kernel delivers (at a call's entry or when the scheduler
+delivers before a step, p.deliver_signals()), it queues the signal on the task. LIVE, the settle() source
 while running, then starts the program's own handler as a frame on top of the stack,
 with sa_mask and the signal itself blocked until it returns (as Linux's signal
 frame), and records a HANDLER marker so that a forked child's replay starts its own
@@ -13,9 +13,8 @@ sleep are never restarted: signal(7)).
 import errno
 import os
 
-from ..kernel.signal import deliver_pending
 from ..kernel.state import ALIVE
-from .calls import NEVER_RESTARTED, UNBLOCKABLE
+from .calls import NEVER_RESTARTED
 from .task import HANDLER, SEND, THROW, digest_step
 
 SA_NODEFER = 0x40000000
@@ -52,11 +51,11 @@ class _Live:
                 continue
             _, flags, mask = entry
             p = task.proc
-            saved = p.blocked
+            saved = p.blocked_mask()
             add = 0 if flags & SA_NODEFER else 1 << (sig - 1)
             for s in mask:
                 add |= 1 << (s - 1)
-            p.blocked = saved | (add & ~UNBLOCKABLE)
+            p.set_blocked(saved | add)
             marker = (HANDLER, sig, saved, task.frames[-1].eintr)
             task.history.append(marker)
             if task.hashing:
@@ -80,9 +79,9 @@ def deliver(task):
     """Run the kernel's delivery; queued handlers start at the next settle()."""
     p = task.proc
     w = task.waiting
-    interrupted = deliver_pending(p)
+    interrupted = p.deliver_signals()
     if w is not None and w.old_mask is not None:
-        p.blocked = w.old_mask                # sigsuspend's mask ends with the wait
+        p.set_blocked(w.old_mask)             # sigsuspend's mask ends with the wait
     if p.state not in ALIVE:
         return
     if w is not None and task.sig_queue:

@@ -18,8 +18,6 @@ a deadlock) comes with the schedule (pid of each step) that reproduces it throug
 import time
 from typing import NamedTuple
 
-from ..kernel.fs import Directory, RegularFile
-from ..kernel.pipe import PipeEnd
 from .policies import Policy
 from .scheduler import Scheduler
 from .waiting import Deadlock
@@ -154,64 +152,16 @@ def _finish(sched, max_steps):
 # --- the state summary ---
 
 def state_key(sched):
-    """A hashable summary of everything that decides how a run can go on from here."""
-    k = sched.kernel
-    procs = []
-    pipes = {}
-    for pid, p in sorted(k.procs.items()):
-        task = sched.tasks.get(pid)
-        procs.append((pid, p.ppid(), p.pgid, p.sid, p.state.value, p.wstatus, p.pending,
-                      p.blocked, tuple(sorted(c.pid for c in p.waitable.values())) if p.waitable else (),
-                      _task_key(task), _fds_key(p, pipes),
-                      p.aspace.stats() if p.aspace is not None else None))
-    console = getattr(k, "console", None)
-    return (tuple(procs), tuple(sorted(pipes.items())),
-            tuple(console.records) if console is not None else (),
-            _files_key(k), k.memory.stats(), k.pids.last, sched.now_ns,
-            tuple(sorted(sched.alarms.items())))
+    """A hashable summary of everything that decides how a run can go on from here: the
+    kernel's observable state (Kernel.state_key) and each program's position."""
+    tasks = tuple((pid, _task_key(task)) for pid, task in sorted(sched.tasks.items()))
+    return (sched.kernel.state_key(), tasks, sched.now_ns, tuple(sorted(sched.alarms.items())))
 
 
 def _task_key(task):
-    if task is None:
-        return None
     w = task.waiting
     return (task.digest, len(task.frames), tuple(task.sig_queue),
             None if w is None else (w.call.name, w.deadline, w.old_mask))
-
-
-def _fds_key(p, pipes):
-    table = p.fdtable
-    if table is None:
-        return ()
-    out = []
-    for fd, f in enumerate(table.files):
-        if f is None:
-            continue
-        node = f.node
-        if isinstance(node, PipeEnd):
-            pipe = node.pipe
-            pipes[pipe.ino] = (bytes(pipe.buffer), pipe.readers, pipe.writers)
-            ident = ("pipe", pipe.ino, node.reading)
-        else:
-            ident = ("inode", getattr(node, "ino", 0))
-        out.append((fd, ident, f.flags, f.offset, f.refs, bool(table.cloexec >> fd & 1)))
-    return tuple(out)
-
-
-def _files_key(k):
-    fs = getattr(k, "fs", None)
-    if fs is None:
-        return ()
-    out = []
-    todo = [("", fs.root)]
-    while todo:
-        path, node = todo.pop()
-        for name, child in sorted(node.entries.items()):
-            if isinstance(child, Directory):
-                todo.append((f"{path}/{name}", child))
-            elif isinstance(child, RegularFile) and child.program is None:
-                out.append((f"{path}/{name}", bytes(child.data), child.mode))
-    return tuple(sorted(out))
 
 
 __all__ = ["explore", "Exploration", "Outcome", "state_key"]

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
-from ..kernel.signal import send_signal
 from ..kernel.state import ALIVE, STOPPED
 from ..kernel.syscalls import TABLE, is_call_error
 from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
@@ -114,9 +113,9 @@ class Scheduler:
         p = self.kernel.spawn(prog.image, text_pages=prog.text_pages, data=prog.data,
                               bss=prog.bss, text=prog.text)
         argv = list(argv) if argv is not None else [path]
-        environ = dict(p.ext["environ"])
+        environ = p.exec_args()[2]
         environ.update(env or {})
-        p.ext.update(argv=argv, environ=environ, program=prog)
+        p.set_exec_args(prog, argv, environ)
         task = self.tasks[p.pid] = Task(p, prog, argv, environ)
         task.hashing = self.hashing
         self.policy.enqueue(task)
@@ -132,7 +131,7 @@ class Scheduler:
         if task.finished or p.state is STOPPED:
             return False
         w = task.waiting
-        if w is None or p.pending & ~p.blocked:
+        if w is None or p.deliverable():
             return True
         return can_complete(self, task, w)
 
@@ -198,7 +197,7 @@ class Scheduler:
 
     def _run(self, task):
         p = task.proc
-        if p.pending & ~p.blocked:
+        if p.deliverable():
             deliver(task)
             if task.finished or p.state not in ALIVE or p.state is STOPPED:
                 return
@@ -238,7 +237,7 @@ class Scheduler:
         task.complete(call, kind, value, stored)
         if call.name == "fork" and kind == SEND:
             self._make_child(task, call, value)
-        if p.pending & ~p.blocked:
+        if p.deliverable():
             deliver(task)                   # raised by the call itself: before it returns
             if p.state not in ALIVE:
                 return
@@ -296,13 +295,13 @@ class Scheduler:
         p = task.proc
         for frame in reversed(task.frames):
             frame.coro.close()
-        prog = p.ext.get("program")
+        prog, argv, env = p.exec_args()
         if prog is None or prog.entry is None:
             raise RuntimeError(f"pid {p.pid} executed {p.command!r}, an image with no "
                                "program entry for the runner")
         task.program = prog
-        task.argv = list(p.ext["argv"])
-        task.env = dict(p.ext["environ"])
+        task.argv = argv
+        task.env = env
         task.history = []
         task.handlers = {}
         task.sig_queue = []
@@ -347,7 +346,7 @@ class Scheduler:
             deadline, pid = heapq.heappop(timers)
             if self.alarms.get(pid) == deadline:
                 del self.alarms[pid]
-                send_signal(self.tasks[pid].proc, SIGALRM)
+                self.tasks[pid].proc.post_signal(SIGALRM)
 
     def _next_timer(self):
         times = [w.deadline for t in self.tasks.values()

@@ -146,7 +146,7 @@ class Task:
         if frame.sig and not main_only:                  # a handler returned
             frames.pop()
             if live and frame.sig > 0:
-                self.proc.blocked = frame.saved_mask
+                self.proc.set_blocked(frame.saved_mask)
             return
         # main returned (or raised SystemExit): C's return from main is exit(status).
         while len(frames) > 1:                           # SystemExit inside a handler
@@ -171,7 +171,7 @@ class Task:
         if inspect.iscoroutine(result):
             self.frames.append(Frame(result, sig, saved_mask))
         elif live and sig > 0:                           # a plain function: already done
-            self.proc.blocked = saved_mask
+            self.proc.set_blocked(saved_mask)
         return inspect.iscoroutine(result)
 
     # --- outcomes ---
