@@ -51,8 +51,14 @@ class WouldBlock(Exception):
     """The call would block on Linux; nothing changed, retry later.
 
     Deliberately not an OSError: `except OSError` must not swallow it (gVisor
-    keeps ErrNoWaitableEvent apart from ECHILD the same way).
+    keeps ErrNoWaitableEvent apart from ECHILD the same way). `.queue` is the kernel's
+    wait queue the call sleeps on (a pipe's, the console's, the caller's children's;
+    its `seq` changes when the kernel wakes it), or None (a signal, a stopped process).
     """
+
+    def __init__(self, *args, queue=None):
+        super().__init__(*args)
+        self.queue = queue
 
 
 def raise_errno(err: int, detail: object = None, filename: object = None) -> NoReturn:

@@ -15,6 +15,7 @@ import stat as S
 from ..errors import raise_errno
 from .entry import block
 from .fs import Inode
+from .waitq import Waiters
 
 
 class Device(Inode):
@@ -54,7 +55,7 @@ class Console(Device):
     `output(pid)` only one process's; `text()` decodes.
     """
 
-    __slots__ = ("records", "typed", "hung_up")
+    __slots__ = ("records", "typed", "hung_up", "waiters")
     tty = True
 
     def __init__(self):
@@ -62,6 +63,7 @@ class Console(Device):
         self.records = []
         self.typed = bytearray()
         self.hung_up = False
+        self.waiters = Waiters("input on the console")
 
     def write(self, p, f, data):
         if data:
@@ -79,7 +81,7 @@ class Console(Device):
             return b""
         if f.flags & os.O_NONBLOCK:
             raise_errno(E.EAGAIN)
-        block(p, "read", "the console has no input")
+        block(p, "read", "the console has no input", self.waiters)
 
     def seek(self, f, offset, whence):
         raise_errno(E.ESPIPE)                   # as for every tty
@@ -87,10 +89,12 @@ class Console(Device):
     def feed(self, data):
         """Type data on the console for processes to read."""
         self.typed += data.encode() if isinstance(data, str) else data
+        self.waiters.wake()
 
     def hangup(self):
         """End the console's input: reads with nothing typed return end of file."""
         self.hung_up = True
+        self.waiters.wake()
 
     def output(self, pid=None):
         """Return the bytes written to the console, by everyone or by one pid."""

@@ -81,8 +81,9 @@ def check_still_running(p):
         raise Terminated(p.pid, p.wstatus)
 
 
-def block(p, call, why):
-    """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock."""
+def block(p, call, why, queue=None):
+    """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock
+    carrying the wait queue (waitq.Waiters) the kernel wakes when the call may complete."""
     p.state = _SLEEPING
     p.sleeping_in = call
-    raise WouldBlock(why)
+    raise WouldBlock(why, queue=queue)

@@ -22,6 +22,7 @@ import stat as S
 from ..errors import raise_errno
 from .entry import block, check_still_running
 from .signal import deliver_pending, send_signal
+from .waitq import Waiters
 
 PIPE_BUF = 4096                         # limits.h; POSIX atomicity bound
 PIPE_SIZE = 65536                       # default capacity: 16 pages
@@ -31,9 +32,11 @@ PIPE_MAX_SIZE = 1 << 20                 # /proc/sys/fs/pipe-max-size
 class Pipe:
     """The shared buffer and the counts of open descriptions on each end."""
 
-    __slots__ = ("buffer", "capacity", "readers", "writers", "ino", "read_end", "write_end")
+    __slots__ = ("buffer", "capacity", "readers", "writers", "ino", "read_end", "write_end",
+                 "waiters")
 
     def __init__(self, ino):
+        self.waiters = Waiters(f"data or room in pipe {ino}", self)   # woken by any change
         self.buffer = bytearray()
         self.capacity = PIPE_SIZE
         self.readers = self.writers = 0
@@ -57,6 +60,7 @@ class Pipe:
         if pages * 4096 < len(self.buffer):
             raise_errno(E.EBUSY)                # it would drop data
         self.capacity = pages * 4096
+        self.waiters.wake()
         return self.capacity
 
 
@@ -83,12 +87,14 @@ class PipeEnd:
             self.pipe.readers += 1
         else:
             self.pipe.writers += 1
+        self.pipe.waiters.wake()
 
     def release(self, f):
         if self.reading:
             self.pipe.readers -= 1
         else:
             self.pipe.writers -= 1
+        self.pipe.waiters.wake()                 # end of file, or EPIPE, for the sleepers
 
     def seek(self, f, offset, whence):
         raise_errno(E.ESPIPE)
@@ -101,12 +107,13 @@ class PipeEnd:
         if buf:
             data = bytes(buf[:n])
             del buf[:n]
+            pipe.waiters.wake()                              # room for writers
             return data
         if pipe.writers == 0:
             return b""                                       # end of file
         if f.flags & os.O_NONBLOCK:
             raise_errno(E.EAGAIN)
-        block(p, "read", f"pipe {pipe.ino} is empty")
+        block(p, "read", f"pipe {pipe.ino} is empty", pipe.waiters)
 
     def write(self, p, f, data):
         pipe = self.pipe
@@ -123,10 +130,11 @@ class PipeEnd:
         if room >= n or (n > PIPE_BUF and room > 0):
             taken = min(room, n)
             pipe.buffer += data[:taken]
+            pipe.waiters.wake()                              # data for readers
             return taken
         if f.flags & os.O_NONBLOCK:
             raise_errno(E.EAGAIN)
-        block(p, "write", f"pipe {pipe.ino} is full")
+        block(p, "write", f"pipe {pipe.ino} is full", pipe.waiters)
 
 
 __all__ = ["Pipe", "PipeEnd", "PIPE_BUF", "PIPE_SIZE", "PIPE_MAX_SIZE"]

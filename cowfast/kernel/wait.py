@@ -17,6 +17,7 @@ from .entry import block, enter, raise_errno
 from .exit import reap
 from .limits import rusage_of
 from .state import ZOMBIE
+from .waitq import WaitQueue
 
 _INT_MIN = -(1 << 31)
 
@@ -92,7 +93,10 @@ def do_wait(p, pid, pgid, options, call):
             raise_errno(errno.ECHILD)
         if options & W.WNOHANG:
             return None
-        block(p, call, f"process {p.pid} waits for a child that has not changed state")
+        if p.waitable is None:
+            p.waitable = WaitQueue()
+        block(p, call, f"process {p.pid} waits for a child that has not changed state",
+              p.waitable)
     if not options & W.WNOWAIT:
         _consume(p, found, status)
     return found, status

@@ -8,23 +8,71 @@ entries are deleted lazily and rebuilt when stale ones pile up.
 import heapq
 
 
-class WaitQueue:
-    """pid -> child with a report (zombie, stop, continue), plus a heap by sibling order."""
+class Waiters:
+    """A wait queue (Linux wait_queue_head_t, gVisor waiter.Queue): what a blocked call
+    sleeps on. The kernel calls wake() whenever the condition may have changed; a front
+    end that parks a call on the queue retries it once `seq` differs from when it slept
+    (a wake may be spurious: the retry then blocks again, as on Linux)."""
 
-    __slots__ = ("members", "heap")
+    __slots__ = ("seq", "what", "pipe")
+
+    def __init__(self, what, pipe=None):
+        self.seq = 0
+        self.what = what                  # for reports: "data or room in pipe 5", ...
+        self.pipe = pipe                  # the pipe it belongs to, if any
+
+    def wake(self):
+        self.seq += 1
+
+    def describe(self, kernel, call):
+        """What `call` (a name) parked here waits for, for a deadlock report."""
+        pipe = self.pipe
+        if pipe is None:
+            return self.what
+        if call == "read":
+            return (f"data in pipe {pipe.ino} (empty; write end held by pids "
+                    f"{', '.join(map(str, _holders(kernel, pipe.write_end)))})")
+        return (f"room in pipe {pipe.ino} (full; read end held by pids "
+                f"{', '.join(map(str, _holders(kernel, pipe.read_end)))})")
+
+    def __repr__(self):
+        return f"<wait queue: {self.what}>"
+
+
+def _holders(kernel, node):
+    """The pids holding a descriptor on node (a pipe end)."""
+    pids = []
+    for p in kernel.procs.values():
+        table = p.fdtable
+        if table is not None and any(f is not None and f.node is node for f in table.files):
+            pids.append(p.pid)
+    return pids
+
+
+class WaitQueue:
+    """pid -> child with a report (zombie, stop, continue), plus a heap by sibling order.
+
+    It is also the wait queue a parent's wait family sleeps on: `seq` moves whenever a
+    child gets a report or leaves the children list (reaped, possibly by autoreap)."""
+
+    __slots__ = ("members", "heap", "seq")
+    what = "a child to change state"
 
     def __init__(self):
         self.members = {}
         self.heap = []
+        self.seq = 0
 
     def add(self, child):
-        """Mark child as having a report (idempotent)."""
+        """Mark child as having a report (idempotent), and wake the parent's waiters."""
+        self.seq += 1
         if child.pid not in self.members:
             self.members[child.pid] = child
             heapq.heappush(self.heap, (child.seq, child.pid))
 
     def discard(self, pid):
-        """Forget pid's report, if any."""
+        """Forget pid's report, if any (the child was reaped or its report consumed)."""
+        self.seq += 1
         members = self.members
         if members.pop(pid, None) is not None:
             if not members:

@@ -38,7 +38,7 @@ def show(name, out):
         best, used_peak = None, 0
         while sched.tasks:
             sched.step()
-            alive = sum(1 for p in sched.kernel.procs.values() if p.aspace is not None)
+            alive = sum(1 for p in sched.kernel.procs.values() if p.alive())
             if best is None or alive >= best[0]:
                 best = (alive, _snapshot(sched))
             used_peak = max(used_peak, sched.kernel.memory.stats().used)

@@ -212,7 +212,7 @@ class Scheduler:
             if p.state in ALIVE:
                 task.waiting = Waiting(call, self.gen, str(block),
                                        getattr(block, "deadline", None),
-                                       getattr(block, "old_mask", None))
+                                       getattr(block, "old_mask", None), block.queue)
                 self.policy.blocked(self, task)
                 k = self.kernel
                 if k.emit is not None:
