@@ -63,21 +63,47 @@ def prefork(workers, pages):
 
 def one_run(workers, pages, direct=True):
     """Run the server once; return (seconds, scheduler stats)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     kernel = Kernel(frames=pages + 4 * workers + 4096, contents=False)
     sched = Scheduler(kernel)
     sched.replay_direct = direct
     sched.start(prefork(workers, pages))
     result = sched.run()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     stats = kernel.memory.stats()
     assert [e.status for e in result.exits][-1] == 0, "a worker failed"
     assert stats.cow_copies == workers, stats
     out = (seconds, sched.steps, sched.replayed_calls, sched.replay_ns / 1e9,
-           sched.replay_cpu_ns / 1e9)
+           sched.replay_cpu_ns / 1e9, cpu)
     sched.close()
     kernel.close()
     return out
+
+
+def _program_floor(workers, pages, rounds=20):
+    """CPU seconds per call of the program's own Python alone: its coroutine driven
+    through the calls a worker replays (mmap, touch, pipe, the forks), each answered at
+    once with no record, no check, no copy. What any replay costs at least."""
+    from cowfast.runner import SYS
+    main_ = prefork(workers, pages)
+    answers = {"mmap": 1 << 30, "touch": pages, "pipe": (3, 4), "fork": 1}
+    calls, t = 0, time.thread_time_ns()
+    for _ in range(rounds):
+        coro = main_(SYS, ["prefork"], {})
+        call = coro.send(None)
+        while call.name in answers:
+            calls += 1
+            call = coro.send(answers[call.name])
+        coro.close()
+    return (time.thread_time_ns() - t) / 1e9 / calls
+
+
+def _loop_ns(n=2_000_000):
+    """CPU ns per iteration of an empty loop: how loaded this machine is right now."""
+    t = time.thread_time_ns()
+    for _ in range(n):
+        pass
+    return (time.thread_time_ns() - t) / n
 
 
 def main():
@@ -89,11 +115,14 @@ def main():
     pages = 1 << args.pages_log2
     print(f"prefork server: {args.workers:,} workers over a parent of 2^{args.pages_log2} "
           f"resident pages (best of {args.runs}, both replays in this run)")
+    print(f"an empty Python loop iteration costs {_loop_ns():.0f} ns of CPU here now, load "
+          f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a loaded machine "
+          f"inflates every figure: compare the two replays by their ratios)")
     rows = {}
     for label, direct in (("baseline (settle per call)", False), ("direct", True)):
         runs = [one_run(args.workers, pages, direct) for _ in range(args.runs)]
         rows[label] = best = min(runs, key=lambda r: r[0])
-        seconds, steps, replayed, replay_s, replay_cpu = best
+        seconds, steps, replayed, replay_s, replay_cpu, cpu = best
         print(f"{label}:")
         print(f"  whole runs per second      {1 / seconds:10.2f}   ({seconds * 1e3:,.1f} ms a run)")
         print(f"  system calls made          {steps:10,}   ({steps / seconds:,.0f} per second)")
@@ -101,7 +130,11 @@ def main():
         print(f"  replayed calls per second  {replayed / replay_s:10,.0f}   "
               f"({replay_s / replayed * 1e6:.2f} us a call; "
               f"{replay_cpu / replayed * 1e6:.2f} us of CPU)")
-        print(f"  replay share of run time   {replay_s / seconds:10.1%}   ({replay_s * 1e3:,.1f} ms)")
+        print(f"  replay share of run time   {replay_s / seconds:10.1%}   ({replay_s * 1e3:,.1f} ms; "
+              f"of CPU time {replay_cpu / cpu:.1%}, runs per CPU second {1 / cpu:.2f})")
+    floor = _program_floor(args.workers, pages)
+    print(f"the program's own Python alone: {floor * 1e6:.2f} us of CPU a call (the floor "
+          f"under any replay)")
     base, new = rows.values()
     print(f"direct / baseline: runs per second x{base[0] / new[0]:.2f}, "
           f"replayed call cost x{(new[3] / new[2]) / (base[3] / base[2]):.2f} "
