@@ -56,7 +56,7 @@ class WouldBlock(Exception):
     its `seq` changes when the kernel wakes it), or None (a signal, a stopped process).
     """
 
-    def __init__(self, *args, queue=None):
+    def __init__(self, *args: object, queue: object = None) -> None:
         super().__init__(*args)
         self.queue = queue
 
