@@ -6,10 +6,11 @@ from a plain dict, which is what sweeps ship to their workers.
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import prefork, snapshot, storm
+from . import prefork, redis, snapshot, storm
 from ._base import Result
 from .limits import check
 from .prefork import PreforkConfig
+from .redis import RedisConfig
 from .snapshot import SnapshotConfig
 from .storm import StormConfig
 
@@ -17,6 +18,7 @@ MODELS = {
     "snapshot": (SnapshotConfig, snapshot.run),
     "prefork": (PreforkConfig, prefork.run),
     "storm": (StormConfig, storm.run),
+    "redis": (RedisConfig, redis.run),
 }
 
 
@@ -32,4 +34,4 @@ def run_model(name: str, params: Mapping[str, Any] | None = None,
     return run(config, progress=progress)
 
 
-__all__ = ["MODELS", "PreforkConfig", "Result", "SnapshotConfig", "StormConfig", "run_model"]
+__all__ = ["MODELS", "PreforkConfig", "RedisConfig", "Result", "SnapshotConfig", "StormConfig", "run_model"]

@@ -20,6 +20,13 @@ def _curves(result):
                 f"BGSAVE of {base / MIB:,.0f} MiB, {summary['page_size']} B pages: "
                 f"rdb_last_cow_size {summary['rdb_last_cow_size'] / MIB:,.1f} MiB, "
                 f"fork {summary['latest_fork_usec']:,.0f} us")
+    if result.model == "redis":
+        base = summary["resident_bytes"]
+        return ("seconds since fork", s["t"], (base + s["extra_memory"]) / MIB,
+                s["current_cow_size"] / MIB, "copy-on-write (the child's private pages)",
+                f"BGSAVE of {summary['keys']:,} {summary['encoding']} keys: rdb_last_cow_size "
+                f"{summary['rdb_last_cow_size'] / MIB:,.1f} MiB, "
+                f"fork {summary['latest_fork_usec']:,.0f} us")
     if result.model == "prefork":
         total = s["total_memory"] / MIB
         return ("requests per worker", s["requests"], total,

@@ -1,0 +1,245 @@
+"""Redis BGSAVE from Redis-level inputs: keys, sizes, encodings, write rate.
+
+The heap comes from Redis's structures and jemalloc's size classes
+(`redis_heap`); the parent's writes dirty what Redis writes; the fork child
+walks the keys in dict order (a random order) over the BGSAVE's duration and,
+as Redis 7 does, dismisses the pages of values of a page or more once written
+(madvise(MADV_DONTNEED): the parent's later writes there copy nothing, and a
+page copied earlier leaves the child's private memory). The child's own
+allocations (its buffers, the globals it writes) are `child_private_mib`.
+Figures are Redis's: `rdb_last_cow_size`, `latest_fork_usec`, `used_memory`.
+"""
+import dataclasses
+import math
+
+import numpy as np
+
+from .. import workloads
+from ..engine import AddressSpace, PhysicalMemory
+from . import jemalloc, redis_heap
+from ._base import MIB, Result, costs_for, option, sample_points
+
+PLACEMENTS = ("scattered", "together")
+# The child's own memory in a BGSAVE with no writes: rdb_last_cow_size 0.49-0.50 MiB
+# for 230 MiB and 353 MiB data sets on redis-server 7.0.15 (docs/models.md).
+CHILD_OWN_MIB = 0.5
+
+
+@dataclasses.dataclass
+class RedisConfig:
+    keys: int = option(1_000_000, "number of keys (INFO keyspace)")
+    key_bytes: int = option(16, "average key name length in bytes")
+    value_type: str = option("string", "type of the values (TYPE)", choices=tuple(
+        redis_heap.ENCODINGS))
+    encoding: str = option("", "OBJECT ENCODING: embstr/raw or listpack/hashtable "
+                               "(default: what Redis picks for these sizes)")
+    value_bytes: int = option(100, "bytes per string value, or per hash field value")
+    fields: int = option(1, "fields per hash (HLEN)")
+    field_bytes: int = option(8, "bytes per hash field name")
+    writes_per_sec: float = option(10_000.0, "SETs (or HSETs of one field) per second "
+                                             "to existing keys during the BGSAVE")
+    distribution: str = option("uniform", "which keys are written",
+                               choices=workloads.DISTRIBUTIONS)
+    skew: float = option(0.99, "Zipf skew (zipf)")
+    hot_fraction: float = option(0.2, "share of keys that are hot (hotcold)")
+    hot_share: float = option(0.8, "share of writes that go to hot keys (hotcold)")
+    hot_placement: str = option("scattered", "how the keys written most were allocated: "
+                                "scattered through the load, or together (loaded in a row)",
+                                choices=PLACEMENTS)
+    bgsave_seconds: float = option(0.0, "how long the BGSAVE takes (rdb_last_bgsave_time_sec "
+                                        "or measured); 0: use serialise_mib_per_sec")
+    serialise_mib_per_sec: float = option(0.0, "the child's speed over used_memory (cowfast "
+                                               "calibrate --redis measures it)")
+    child_private_mib: float = option(CHILD_OWN_MIB, "the fork child's own memory (Redis 7.0: "
+                                      "0.5 MiB, the rdb_last_cow_size of a BGSAVE with no writes)")
+    jemalloc_quantum: int = option(8, "jemalloc's quantum: 8 in Redis's own build, 16 with a "
+                                      "distribution's libjemalloc (Debian's redis-server)")
+    empty_used_memory: int = option(redis_heap.EMPTY_USED_MEMORY,
+                                    "used_memory of the empty server (used_memory_startup)")
+    page_size: int = option(4096, "page size in bytes (Redis disables transparent huge pages)")
+    samples: int = option(200, "points in the time series")
+    seed: int = option(1, "random seed")
+    costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
+
+
+def default_encoding(value_type, value_bytes, fields, field_bytes):
+    """What Redis 7.0 picks with its default thresholds."""
+    if value_type == "string":
+        return "embstr" if value_bytes <= redis_heap.EMBSTR_MAX else "raw"
+    small = fields <= 128 and value_bytes <= 64 and field_bytes <= 64
+    return "listpack" if small else "hashtable"
+
+
+def _positive(name, value, integer=False, zero=False):
+    ok = isinstance(value, (int, np.integer)) if integer else \
+        isinstance(value, (int, float, np.number)) and math.isfinite(value)
+    if not ok or isinstance(value, bool) or value < 0 or (value == 0 and not zero):
+        kind = "an integer" if integer else "a finite number"
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be {kind} {bound}, not {value!r}")
+
+
+def check(c):
+    """Validate every input; raise ValueError naming the bad one."""
+    for name in ("keys", "key_bytes", "value_bytes", "fields", "field_bytes", "samples"):
+        _positive(name, getattr(c, name), integer=True)
+    for name in ("writes_per_sec", "bgsave_seconds", "serialise_mib_per_sec",
+                 "child_private_mib", "skew"):
+        _positive(name, getattr(c, name), zero=True)
+    for name in ("hot_fraction", "hot_share"):
+        v = getattr(c, name)
+        _positive(name, v, zero=True)
+        if v > 1:
+            raise ValueError(f"{name} must be within [0, 1], not {v!r}")
+    if not isinstance(c.page_size, (int, np.integer)) or c.page_size < 4096 \
+            or c.page_size & (c.page_size - 1):
+        raise ValueError(f"page_size must be a power of two >= 4096, not {c.page_size!r}")
+    if c.jemalloc_quantum not in jemalloc.QUANTA:
+        raise ValueError(f"jemalloc_quantum must be 8 (Redis's own build) or 16 (a "
+                         f"distribution's libjemalloc), not {c.jemalloc_quantum!r}")
+    if c.value_type not in redis_heap.ENCODINGS:
+        raise ValueError(f"value_type must be one of {tuple(redis_heap.ENCODINGS)}")
+    if c.encoding and c.encoding not in redis_heap.ENCODINGS[c.value_type]:
+        raise ValueError(f"encoding: a {c.value_type} is encoded as one of "
+                         f"{redis_heap.ENCODINGS[c.value_type]}, not {c.encoding!r}")
+    if c.encoding == "embstr" and c.value_bytes > redis_heap.EMBSTR_MAX:
+        raise ValueError(f"encoding: embstr holds at most {redis_heap.EMBSTR_MAX} bytes")
+    if c.distribution not in workloads.DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {workloads.DISTRIBUTIONS}")
+    if c.hot_placement not in PLACEMENTS:
+        raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
+    if not c.bgsave_seconds and not c.serialise_mib_per_sec:
+        raise ValueError("give bgsave_seconds (rdb_last_bgsave_time_sec) or "
+                         "serialise_mib_per_sec (cowfast calibrate --redis)")
+
+
+def build_heap(c):
+    encoding = c.encoding or default_encoding(c.value_type, c.value_bytes, c.fields,
+                                              c.field_bytes)
+    return redis_heap.Heap(c.keys, encoding, c.key_bytes, c.value_bytes, c.fields,
+                           c.field_bytes, c.jemalloc_quantum, c.page_size, seed=c.seed)
+
+
+def _dismissed_roles(heap):
+    """(role, per field) of the allocations dismissObject gives back, as Redis 7.0 does:
+    raw strings' sds; a listpack; a hashtable's bucket array, and its values when a
+    field's dump is a page or more."""
+    enc = heap.encoding
+    if enc == "raw":
+        return [("value", False)]
+    if enc == "listpack":
+        size = redis_heap.listpack_bytes(heap.fields, *heap._listpack_sizes)
+        return [("listpack", False)] if size > heap.ps // 2 else []
+    if enc == "hashtable":
+        roles = [("table", False)]
+        if sum(heap._listpack_sizes) >= heap.ps:
+            roles.append(("value", True))
+        return roles
+    return []
+
+
+def _dismiss(child, heap, roles, keys):
+    pages = []
+    for role, per_field in roles:
+        fields = range(heap.fields) if per_field else [None]
+        for j in fields:
+            first, count = heap.dismiss_ranges(
+                role, keys, None if j is None else np.full(len(keys), j))
+            pages += [np.arange(f, f + n) for f, n in zip(first.tolist(), count.tolist()) if n]
+    if not pages:
+        return
+    pages = np.unique(np.concatenate(pages))
+    breaks = np.flatnonzero(np.diff(pages) != 1) + 1
+    for run in np.split(pages, breaks):
+        child.unmap(int(run[0]) * heap.ps, len(run) * heap.ps)
+
+
+def _write_pages(heap, allocs, prev, fields):
+    """Pages the writes to these allocation indexes dirty (see redis_heap)."""
+    enc = heap.encoding
+    if enc in ("embstr", "raw"):
+        parts = [heap.write_pages("entry", allocs), heap.write_pages("value", prev)]
+        if enc == "raw":
+            parts.append(heap.write_pages("robj", prev))
+        return np.concatenate(parts)
+    if enc == "listpack":
+        return np.concatenate([heap.write_pages("robj", allocs),
+                               heap.write_pages("listpack", allocs, fields)])
+    return np.concatenate([heap.write_pages("field_entry", allocs, fields),
+                           heap.write_pages("value", allocs, fields)])
+
+
+def run(config=None, progress=None):
+    """Simulate one BGSAVE; return a Result over time t (seconds since the fork)."""
+    c = config or RedisConfig(bgsave_seconds=5.0)
+    check(c)
+    ps = c.page_size
+    rng = np.random.default_rng(c.seed)
+    heap = build_heap(c)
+    used = heap.used_memory(c.empty_used_memory)
+    duration = c.bgsave_seconds or used / MIB / c.serialise_mib_per_sec
+    costs = costs_for(c.costs, ps)
+    resident = heap.resident_pages()
+    own = int(round(c.child_private_mib * MIB / ps))
+
+    mem = PhysicalMemory(2 * heap.total_pages + own + 64, page_size=ps, contents=False)
+    parent = AddressSpace(mem)
+    parent.map(0, (heap.total_pages + max(own, 1)) * ps)
+    parent.touch(resident)
+    fork_usec = costs.fork_usec(len(resident))
+    child = parent.fork()
+    child.touch(np.arange(heap.total_pages, heap.total_pages + own, dtype=np.uint64))
+
+    # key id -> allocation index: hot ids (the low ones) loaded in a row, or spread
+    alloc_of = np.arange(c.keys) if c.hot_placement == "together" else rng.permutation(c.keys)
+    # the child writes keys in dict order, uniformly over the BGSAVE: allocation index by rank
+    by_rank = rng.permutation(c.keys)
+    roles = _dismissed_roles(heap)
+
+    n_writes = int(round(c.writes_per_sec * duration))
+    ids = workloads.keys(c.distribution, n_writes, c.keys, skew=c.skew,
+                         hot_fraction=c.hot_fraction, hot_share=c.hot_share, seed=rng)
+    allocs = alloc_of[ids].astype(np.int64)
+    prev = np.concatenate([allocs[:1], allocs[:-1]])   # the LIFO: the previous write's value
+    fields = rng.integers(0, heap.fields, n_writes)
+    cuts = sample_points(n_writes, c.samples) if n_writes else np.array([0, 0])
+    t, cow, extra, copies, serialised = [0.0], [child.stats().uss], [0], [0], 0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        if hi > lo:
+            parent.touch(_write_pages(heap, allocs[lo:hi], prev[lo:hi], fields[lo:hi]))
+        now = hi / c.writes_per_sec if n_writes else duration
+        upto = min(c.keys, int(np.floor(now / duration * c.keys + 1e-9)))
+        if roles and upto > serialised:
+            _dismiss(child, heap, roles, by_rank[serialised:upto])
+        serialised = max(serialised, upto)
+        t.append(now)
+        cow.append(child.stats().uss)
+        extra.append(mem.stats().used - len(resident))
+        copies.append(parent.stats().cow_copies)
+        if progress is not None:
+            progress(len(t) - 1, len(cuts) - 1)
+    if roles and serialised < c.keys:
+        _dismiss(child, heap, roles, by_rank[serialised:])
+        cow[-1] = child.stats().uss
+    parent_stats = parent.stats()
+    child.close()
+    parent.close()
+    mem.close()
+
+    cow_bytes = np.asarray(cow, dtype=np.int64) * ps
+    summary = {
+        "used_memory": used, "resident_bytes": len(resident) * ps, "page_size": ps,
+        "keys": c.keys, "encoding": heap.encoding, "bgsave_seconds": duration,
+        "writes": n_writes, "latest_fork_usec": fork_usec,
+        "rdb_last_cow_size": int(cow_bytes[-1]),
+        "current_cow_size_peak": int(cow_bytes.max()),
+        "peak_extra_memory": int(max(extra) * ps),
+        "parent_cow_copies": parent_stats.cow_copies,
+        "parent_reuses": parent_stats.reuses,
+        "parent_fault_seconds": costs.fault_seconds(cow_copies=parent_stats.cow_copies,
+                                                    reuses=parent_stats.reuses),
+    }
+    series = {"t": np.asarray(t), "current_cow_size": cow_bytes,
+              "extra_memory": np.asarray(extra, dtype=np.int64) * ps,
+              "parent_cow_copies": np.asarray(copies, dtype=np.int64)}
+    return Result("redis", dataclasses.asdict(c), summary, series, "t", costs.source)
