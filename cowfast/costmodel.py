@@ -7,7 +7,8 @@ defaults below, labelled as such, when there is no calibration file.
 
 The probe (4 KiB pages, transparent huge pages off by madvise):
 - fork: time os.fork() of this process holding 1 Ki to 64 Ki written pages
-  (Linux copies each PTE and takes a page reference). The cost per page grows
+  (Linux copies each PTE and takes a page reference); a curve point's pages
+  are the process's whole resident set (the probe's own pages are forked too). The cost per page grows
   with the size once the page tables and page structs outgrow the caches, so
   the model keeps the measured curve and interpolates along it; beyond its end
   it extends the last segment's slope. The smallest size gives the fixed cost
@@ -15,7 +16,14 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
 - copy-on-write: the child writes one byte in each shared page;
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
-- zero fill: one write to each page of a fresh anonymous mapping.
+- zero fill: one write to each page of a fresh anonymous mapping;
+- exit: a child that exits at once (its fixed cost, from the children's
+  rusage), and unmapping written pages in a child that shares them with the
+  parent (the exit's teardown: zap the entries, drop the references, free the
+  page tables) or that owns them (the frames are freed too).
+Each figure is measured `repeat` times after a warm-up run; the model keeps the
+median and each figure's spread ((max - min) / median), so `unstable()` can say
+which figure not to trust.
 Each fault cost is the timed pass minus a second, fault-free pass over the
 same pages, so the store itself is not counted. Every time is the calling
 thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the kernel's work in fork and in
@@ -27,6 +35,7 @@ import json
 import mmap
 import os
 import pathlib
+import resource
 import struct
 import time
 
@@ -52,8 +61,14 @@ class CostModel:
     cow_fault_ns: float = 2_600.0
     zero_fill_ns: float = 1_500.0
     reuse_fault_ns: float = 900.0
+    # a child's exit: fixed, per page it shares with its parent, per page it owns
+    exit_base_ns: float = 150_000.0
+    unmap_shared_ns: float = 120.0
+    unmap_private_ns: float = 400.0
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"
+    # (figure, (max - min) / median over the repetitions) of a calibration
+    spread: tuple = ()
 
     @property
     def calibrated(self):
@@ -82,6 +97,16 @@ class CostModel:
         return float(np.interp(resident_pages, (0, *pages),
                                (self.fork_base_ns, *ns))) / 1000.0
 
+    def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
+        """Predicted kernel time of `children` exits, each unmapping shared_pages it
+        shares and private_pages it owns (so frees)."""
+        return children * (self.exit_base_ns + self.unmap_shared_ns * shared_pages
+                           + self.unmap_private_ns * private_pages) / 1e9
+
+    def unstable(self, limit=0.2):
+        """[(figure, spread)] of the figures whose repetitions varied by more than limit."""
+        return [(name, value) for name, value in self.spread if value > limit]
+
     def fault_seconds(self, cow_copies=0, zero_fills=0, reuses=0):
         """Predicted kernel time in seconds spent in those faults."""
         return (cow_copies * self.cow_fault_ns + zero_fills * self.zero_fill_ns
@@ -94,8 +119,9 @@ class CostModel:
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        if "fork_curve" in fields:      # JSON brings lists back; the model is frozen
-            fields["fork_curve"] = tuple(tuple(point) for point in fields["fork_curve"])
+        for name in ("fork_curve", "spread"):   # JSON brings lists back; the model is frozen
+            if name in fields:
+                fields[name] = tuple(tuple(point) for point in fields[name])
         return cls(**fields)
 
 
@@ -134,12 +160,36 @@ def save(model, path=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     data = model.to_dict()
     data["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    data["machine"] = " ".join(os.uname()[2:5])
+    data["machine"] = machine()
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
 
+def machine():
+    """What the figures depend on: kernel, CPU model, CPUs, memory, load at the time."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    load = os.getloadavg()[0]
+    return (f"Linux {os.uname().release} {os.uname().machine}; {cpu}; {os.cpu_count()} CPUs; "
+            f"{pages / 2**30:.0f} GiB; load average {load:.1f} while calibrating")
+
+
 # ---- the probe ------------------------------------------------------------------------
+
+def _repeated(measure, repeat, warmup=1):
+    """(median, spread) of `repeat` runs of measure() after `warmup` discarded ones."""
+    for _ in range(warmup):
+        measure()
+    values = np.array([measure() for _ in range(max(1, repeat))], dtype=float)
+    median = float(np.median(values))
+    spread = float((values.max() - values.min()) / median) if median > 0 else 0.0
+    return median, spread
 
 def _region(pages):
     """A fresh private anonymous mapping with huge pages off, as a numpy byte view."""
@@ -221,25 +271,93 @@ def _cow_and_reuse_ns(pages):
     return cow, reuse
 
 
-def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15):
+def _unmap_ns(pages, shared):
+    """ns per page to unmap `pages` written pages: in a child that shares them with
+    this process (what its exit does to inherited memory), or owned here (frames freed)."""
+    m, view = _region(pages)
+    view[::PROBE_PAGE] = 1
+    if not shared:
+        del view
+        t0 = time.thread_time_ns()
+        m.close()
+        return (time.thread_time_ns() - t0) / pages
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            del view
+            t0 = time.thread_time_ns()
+            m.close()
+            os.write(write_end, struct.pack("d", (time.thread_time_ns() - t0) / pages))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    data = os.read(read_end, 8)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    del view
+    m.close()
+    if len(data) < 8:
+        raise RuntimeError("calibration child died before reporting")
+    return struct.unpack("d", data)[0]
+
+
+def _resident_pages():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1])
+
+
+def _exit_ns(children, unmap_shared_ns):
+    """Fixed CPU cost of a child that exits at once: the reaped children's user+system
+    time (rusage) less the teardown of the pages it shared with this process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for _ in range(children):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    per_child = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) \
+        / children * 1e9
+    return max(per_child - unmap_shared_ns * _resident_pages(), 0.0)
+
+
+def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15, samples=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
+    Fork times: `samples` medians of the minimum of repeat // samples forks each;
+    every other figure: the median of `samples` runs after a warm-up. Each
+    figure's spread over its runs goes into `spread`.
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
-    curve = [(n, float(_fork_ns(n, repeat))) for n in sorted(fork_pages)]
-    for i in range(1, len(curve)):      # the minimum of noisy samples can dip: keep it monotone
+    per_sample = max(1, repeat // max(1, samples))
+    spread, curve = [], []
+    own = _resident_pages()     # the probe's own pages are forked too: the curve counts them
+    for n in sorted(fork_pages):
+        ns, sp = _repeated(lambda: _fork_ns(n, per_sample), samples)
+        curve.append((n + own, ns))
+        spread.append((f"fork with {n + own} resident pages", sp))
+    for i in range(1, len(curve)):      # medians of noisy samples can dip: keep it monotone
         curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
     (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
     base = max(t0 - per_page * n0, 0.0)
-    cows, reuses, zeros = [], [], []
-    for _ in range(3):
-        cow, reuse = _cow_and_reuse_ns(pages)
-        cows.append(cow)
-        reuses.append(reuse)
-        zeros.append(_zero_fill_ns(pages))
+    pairs = []
+    cow, cow_sp = _repeated(lambda: pairs.append(_cow_and_reuse_ns(pages)) or pairs[-1][0],
+                            samples)
+    reuses = np.array([r for _, r in pairs[1:]])        # the warm-up's pair left out
+    reuse = float(np.median(reuses))
+    reuse_sp = float(np.ptp(reuses) / reuse) if reuse > 0 else 0.0
+    zero, zero_sp = _repeated(lambda: _zero_fill_ns(pages), samples)
+    shared, shared_sp = _repeated(lambda: _unmap_ns(pages, True), samples)
+    private, private_sp = _repeated(lambda: _unmap_ns(pages, False), samples)
+    exit_base, exit_sp = _repeated(lambda: _exit_ns(10, shared), samples)
+    spread += [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
+               ("zero-fill fault", zero_sp), ("exit", exit_sp),
+               ("unmap of shared pages", shared_sp), ("unmap of owned pages", private_sp)]
     return CostModel(fork_base_ns=base, fork_ns_per_page=per_page, fork_curve=tuple(curve),
-                     cow_fault_ns=float(np.median(cows)), zero_fill_ns=float(np.median(zeros)),
-                     reuse_fault_ns=float(np.median(reuses)), page_size=PROBE_PAGE,
-                     source="calibrated")
+                     cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
+                     exit_base_ns=exit_base, unmap_shared_ns=shared, unmap_private_ns=private,
+                     page_size=PROBE_PAGE, source="calibrated",
+                     spread=tuple((name, round(v, 4)) for name, v in spread))

@@ -62,6 +62,8 @@ def add_parser(subparsers):
     cal.add_argument("--pages", type=positive_int, default=16384, help="pages per fault probe")
     cal.add_argument("--fork-pages", type=int_list, default=(1024, 8192, 32768, 65536),
                      help="resident sizes in pages at which fork is timed (comma-separated)")
+    cal.add_argument("--samples", type=positive_int, default=5,
+                     help="repetitions of each measurement after a warm-up (median kept)")
     cal.set_defaults(func=run_calibrate)
     return sim
 
@@ -162,23 +164,36 @@ def run(args, out=None):
 
 
 def run_calibrate(args, out=None):
-    """Measure this machine's kernel, save and print the coefficients."""
+    """Measure this machine's kernel, save and print the coefficients and their spread;
+    warn, naming the figure, when repetitions varied too much to trust."""
     out = out or summary_stream(args.output)
     sizes = args.fork_pages if isinstance(args.fork_pages, tuple) else int_list(args.fork_pages)
-    model = costmodel.calibrate(pages=args.pages, fork_pages=sizes)
+    model = costmodel.calibrate(pages=args.pages, fork_pages=sizes,
+                                samples=getattr(args, "samples", 5))
     if args.output == STDOUT:
         json.dump(model.to_dict(), sys.stdout, indent=2)
         print()
         path = "standard output"
     else:
         path = costmodel.save(model, args.output)
-    rows = [[f"fork with {n:,} resident pages", ns / 1000, "us"] for n, ns in model.fork_curve]
-    rows += [["fork, per resident page (overall)", model.fork_ns_per_page, "ns"],
-             ["copy-on-write fault", model.cow_fault_ns, "ns"],
-             ["zero-fill fault", model.zero_fill_ns, "ns"],
-             ["reuse fault", model.reuse_fault_ns, "ns"]]
+    spread = dict(model.spread)
+    rows = [[f"fork with {n:,} resident pages", ns / 1000, "us",
+             100 * spread.get(f"fork with {n} resident pages", 0)] for n, ns in model.fork_curve]
+    for label, value, unit, name in [
+            ("fork, per resident page (overall)", model.fork_ns_per_page, "ns", None),
+            ("copy-on-write fault", model.cow_fault_ns, "ns", "copy-on-write fault"),
+            ("zero-fill fault", model.zero_fill_ns, "ns", "zero-fill fault"),
+            ("reuse fault", model.reuse_fault_ns, "ns", "reuse fault"),
+            ("exit of a child", model.exit_base_ns / 1000, "us", "exit"),
+            ("exit: unmap a shared page", model.unmap_shared_ns, "ns", "unmap of shared pages"),
+            ("exit: unmap and free an owned page", model.unmap_private_ns, "ns",
+             "unmap of owned pages")]:
+        rows.append([label, value, unit, 100 * spread[name] if name in spread else ""])
     print(bold(f"kernel costs for {model.page_size} B pages", out), file=out)
-    print(table(["event", "cost", "unit"], rows), file=out)
+    print(table(["event", "cost", "unit", "spread %"], rows), file=out)
+    for name, value in model.unstable():
+        print(f"warning: {name} varied by {value:.0%} between repetitions: do not trust the "
+              "figures that use it; calibrate again on a quieter machine", file=out)
     print(f"saved to {path}", file=out)
     return 0
 

@@ -6,7 +6,9 @@ second; each lives `child_lifetime_s`, writes a share of the inherited pages
 its image at once (fork+exec: it keeps nothing of the parent). The parent
 keeps writing meanwhile: copies while children share its pages, reuse faults
 once they are gone. Reports processes per second, live children and memory
-over time, and the kernel time the cost model predicts for it all.
+over time, and the kernel time the cost model predicts for it all: forks,
+faults, and each child's exit (its fixed cost, unmapping the pages it shares,
+freeing those it owns).
 """
 import collections
 import dataclasses
@@ -101,7 +103,12 @@ def run(config=None, progress=None):
     duration = c.children / c.spawn_rate
     fault_s = costs.fault_seconds(*child_faults) + costs.fault_seconds(
         p.cow_copies, p.zero_fills - pages, p.reuses)
-    kernel_s = fork_usec * c.children / 1e6 + fault_s
+    # each exit unmaps what the child maps: the parent's pages it still shares, and
+    # frees its own (its copies and fresh pages)
+    shared_each = 0 if c.exec else pages - child_faults[0] / max(c.children, 1)
+    private_each = (child_faults[0] + child_faults[1]) / max(c.children, 1)
+    exit_s = costs.exit_seconds(c.children, shared_each, private_each)
+    kernel_s = fork_usec * c.children / 1e6 + fault_s + exit_s
     per_child_s = kernel_s / max(c.children, 1)
     used = np.asarray(used_series, dtype=np.int64) * ps
     summary = {
@@ -112,6 +119,8 @@ def run(config=None, progress=None):
         "child_cow_copies": int(child_faults[0]), "child_zero_fills": int(child_faults[1]),
         "parent_cow_copies": p.cow_copies, "parent_reuses": p.reuses,
         "latest_fork_usec": fork_usec,
+        "fork_seconds": fork_usec * c.children / 1e6, "fault_seconds": float(fault_s),
+        "exit_seconds": float(exit_s),
         "kernel_seconds": float(kernel_s),
         "kernel_cpu_share": float(kernel_s / duration),
         "max_processes_per_cpu_second": float(1.0 / per_child_s) if per_child_s else None,

@@ -57,9 +57,22 @@ def test_calibrate_saves_where_asked(tmp_path, capsys):
     from cowfast import costmodel
     path = tmp_path / "cal.json"
     simulate_cli.main(["calibrate", "--output", str(path), "--pages", "256",
-                       "--fork-pages", "64,512"])
+                       "--fork-pages", "64,512", "--samples", "2"])
     assert costmodel.load(path).calibrated
-    assert "copy-on-write fault" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "copy-on-write fault" in out and "exit of a child" in out and "spread %" in out
+
+
+def test_calibrate_warns_naming_the_unstable_figure(tmp_path, capsys, monkeypatch):
+    """A figure whose repetitions spread beyond 20 % is named in a warning."""
+    from cowfast import costmodel
+    shaky = costmodel.CostModel(source="calibrated", spread=(("copy-on-write fault", 0.8),
+                                                              ("zero-fill fault", 0.05)))
+    monkeypatch.setattr(costmodel, "calibrate", lambda **kw: shaky)
+    simulate_cli.main(["calibrate", "--output", str(tmp_path / "c.json")])
+    out = capsys.readouterr().out
+    assert "warning: copy-on-write fault varied by 80%" in out
+    assert "warning: zero-fill" not in out
 
 
 def test_json_names_its_schema_and_version(tmp_path, capsys):

@@ -56,10 +56,34 @@ def test_huge_pages_scale_fault_costs_not_fork():
 def test_probe_measures_positive_costs():
     """A small probe of the real kernel gives positive fault costs (values are not asserted:
     timing belongs to bench/)."""
-    m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=1)
-    assert [n for n, _ in m.fork_curve] == [64, 1024]
+    m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=2, samples=2)
+    (a, _), (b, _) = m.fork_curve
+    assert b - a == 1024 - 64 and a > 64          # the probe's own resident pages included
     assert m.calibrated
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
+    assert m.unmap_shared_ns > 0 and m.unmap_private_ns > 0 and m.exit_base_ns >= 0
+    names = [name for name, _ in m.spread]
+    assert "copy-on-write fault" in names and "exit" in names and len(names) == 8
+    assert all(v >= 0 for _, v in m.spread)
+
+
+def test_unstable_names_the_figures_that_varied():
+    """unstable() lists the figures whose repetitions spread beyond the limit."""
+    m = costmodel.CostModel(spread=(("copy-on-write fault", 0.5), ("zero-fill fault", 0.1)))
+    assert m.unstable(0.2) == [("copy-on-write fault", 0.5)]
+    assert m.unstable(0.6) == []
+
+
+def test_spread_and_machine_are_saved(tmp_path):
+    m = costmodel.CostModel(spread=(("exit", 0.3),), source="calibrated")
+    path = costmodel.save(m, tmp_path / "c.json")
+    assert costmodel.load(path).spread == (("exit", 0.3),)
+    assert "CPUs" in json.loads(path.read_text())["machine"]
+
+
+def test_exit_seconds_is_linear():
+    m = costmodel.CostModel(exit_base_ns=1000, unmap_shared_ns=10, unmap_private_ns=100)
+    assert m.exit_seconds(3, 50, 7) == pytest.approx(3 * (1000 + 500 + 700) / 1e9)
 
 
 def test_fork_curve_interpolates_and_extends_last_slope():

@@ -4,7 +4,7 @@ from cowfast.models.storm import StormConfig, run
 
 COSTS = CostModel(fork_base_ns=1000, fork_ns_per_page=0, fork_curve=(), cow_fault_ns=1000,
                   zero_fill_ns=1000,
-                  reuse_fault_ns=1000)
+                  reuse_fault_ns=1000, exit_base_ns=0, unmap_shared_ns=0, unmap_private_ns=0)
 
 
 def config(**kw):
@@ -43,3 +43,17 @@ def test_kernel_time_from_cost_model():
     s = run(config()).summary
     assert abs(s["kernel_seconds"] - (10 * 1e-6 + (10 * 128 + 10 * 64) * 1e-6)) < 1e-12
     assert s["max_processes_per_cpu_second"] == 10 / s["kernel_seconds"]
+
+
+def test_exit_is_charged_per_child_for_shared_and_owned_pages():
+    """Each exit costs its fixed part, unmapping the 128 parent pages it still shares
+    and freeing its 128 copies and 64 own pages (256 pages in the parent)."""
+    costs = CostModel(fork_base_ns=0, fork_ns_per_page=0, fork_curve=(), cow_fault_ns=0,
+                      zero_fill_ns=0, reuse_fault_ns=0, exit_base_ns=5000,
+                      unmap_shared_ns=10, unmap_private_ns=100)
+    s = run(config(costs=costs)).summary
+    want = 10 * (5000 + 10 * 128 + 100 * (128 + 64)) / 1e9
+    assert abs(s["exit_seconds"] - want) < 1e-12
+    assert abs(s["kernel_seconds"] - want) < 1e-12
+    exec_s = run(config(costs=costs, exec=True)).summary
+    assert abs(exec_s["exit_seconds"] - 10 * (5000 + 100 * 64) / 1e9) < 1e-12
