@@ -63,10 +63,11 @@ class RedisConfig:
 
 
 def default_encoding(value_type, value_bytes, fields, field_bytes):
-    """What Redis 7.0 picks with its default thresholds."""
+    """What Redis 7.0 picks with its default thresholds (config.c: hash-max-listpack-entries
+    512, hash-max-listpack-value 64; the 128 in redis.conf's comments is not the default)."""
     if value_type == "string":
         return "embstr" if value_bytes <= redis_heap.EMBSTR_MAX else "raw"
-    small = fields <= 128 and value_bytes <= 64 and field_bytes <= 64
+    small = fields <= 512 and value_bytes <= 64 and field_bytes <= 64   # 7.0's defaults
     return "listpack" if small else "hashtable"
 
 

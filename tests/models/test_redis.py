@@ -65,9 +65,9 @@ def test_used_memory_of_populate_matches_redis_arithmetic():
 def test_default_encodings_follow_redis_thresholds():
     assert default_encoding("string", 44, 1, 8) == "embstr"
     assert default_encoding("string", 45, 1, 8) == "raw"
-    assert default_encoding("hash", 64, 128, 8) == "listpack"
+    assert default_encoding("hash", 64, 512, 8) == "listpack"
     assert default_encoding("hash", 65, 10, 8) == "hashtable"
-    assert default_encoding("hash", 8, 129, 8) == "hashtable"
+    assert default_encoding("hash", 8, 513, 8) == "hashtable"
 
 
 def test_same_class_value_and_entry_are_not_counted_twice():
@@ -119,11 +119,13 @@ def test_listpack_hash_write_dirties_robj_header_and_element():
 
 
 def test_hashtable_hash_write_dirties_field_entry_and_value():
-    r = run(config(value_type="hash", keys=2_000, fields=200, field_bytes=16, value_bytes=32,
+    """One HSET: the field's dictEntry (32 B, within a page) and its value's sds (48 B,
+    which can straddle two pages): between 2 and 3 pages, over 1.2 M fields."""
+    r = run(config(value_type="hash", keys=2_000, fields=600, field_bytes=16, value_bytes=32,
                    writes_per_sec=100.0))
     assert r.summary["encoding"] == "hashtable"
     w = r.summary["writes"]
-    assert w < r.summary["parent_cow_copies"] <= 2 * w
+    assert 1.9 * w < r.summary["parent_cow_copies"] <= 3 * w
 
 
 def test_child_private_memory_counts():
