@@ -45,6 +45,9 @@ from .calibration_file import CalibrationError, check as check_calibration
 
 ENV_VAR = "COWFAST_CALIBRATION"
 PROBE_PAGE = 4096
+PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
+SCATTER_STRIDE = 8           # the scattered fork probe writes one page in 8
+MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +61,8 @@ class CostModel:
     # (resident pages, fork ns) measured; empty: the straight line above
     fork_curve: tuple = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
                          (65536, 3_000_000.0))
+    # each page-table page fork copies beyond those of packed resident pages
+    fork_ns_per_pt_page: float = 5_000.0
     cow_fault_ns: float = 2_600.0
     zero_fill_ns: float = 1_500.0
     reuse_fault_ns: float = 900.0
@@ -85,17 +90,27 @@ class CostModel:
             self, cow_fault_ns=self.cow_fault_ns * ratio, zero_fill_ns=self.zero_fill_ns * ratio,
             page_size=page_size, source=f"{self.source}; scaled from {self.page_size} B pages")
 
-    def fork_usec(self, resident_pages):
+    def fork_usec(self, resident_pages, page_table_pages=None):
         """Predicted fork() time in microseconds for a process with that many resident pages
-        (Redis's latest_fork_usec)."""
+        (Redis's latest_fork_usec is its wall time; this is the CPU time).
+
+        The curve is measured on resident pages packed together, one page-table page per
+        512 of them; page_table_pages beyond that (resident pages scattered, leaving page
+        tables partly filled) cost fork_ns_per_pt_page each more."""
         if not self.fork_curve:
-            return (self.fork_base_ns + self.fork_ns_per_page * resident_pages) / 1000.0
-        pages, ns = zip(*self.fork_curve)
-        if resident_pages >= pages[-1]:
-            slope = ((ns[-1] - ns[-2]) / (pages[-1] - pages[-2])) if len(pages) > 1 else 0.0
-            return (ns[-1] + max(slope, 0.0) * (resident_pages - pages[-1])) / 1000.0
-        return float(np.interp(resident_pages, (0, *pages),
-                               (self.fork_base_ns, *ns))) / 1000.0
+            ns = self.fork_base_ns + self.fork_ns_per_page * resident_pages
+        else:
+            pages, points = zip(*self.fork_curve)
+            if resident_pages >= pages[-1]:
+                slope = ((points[-1] - points[-2]) / (pages[-1] - pages[-2])
+                         if len(pages) > 1 else 0.0)
+                ns = points[-1] + max(slope, 0.0) * (resident_pages - pages[-1])
+            else:
+                ns = float(np.interp(resident_pages, (0, *pages), (self.fork_base_ns, *points)))
+        if page_table_pages is not None:
+            packed = -(-int(resident_pages) // PTES_PER_PAGE)
+            ns += self.fork_ns_per_pt_page * max(page_table_pages - packed, 0)
+        return ns / 1000.0
 
     def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
         """Predicted kernel time of `children` exits, each unmapping shared_pages it
@@ -191,9 +206,10 @@ def _repeated(measure, repeat, warmup=1):
     spread = float((values.max() - values.min()) / median) if median > 0 else 0.0
     return median, spread
 
-def _region(pages):
+def _region(pages, noreserve=False):
     """A fresh private anonymous mapping with huge pages off, as a numpy byte view."""
-    m = mmap.mmap(-1, pages * PROBE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | (MAP_NORESERVE if noreserve else 0)
+    m = mmap.mmap(-1, pages * PROBE_PAGE, flags=flags)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
         m.madvise(mmap.MADV_NOHUGEPAGE)
     return m, np.frombuffer(m, dtype=np.uint8)
@@ -222,10 +238,11 @@ def _zero_fill_ns(pages):
         m.close()
 
 
-def _fork_ns(pages, repeat):
-    """Minimum CPU time of os.fork() in the parent while holding `pages` written pages."""
-    m, view = _region(pages)
-    view[::PROBE_PAGE] = 1
+def _fork_ns(pages, repeat, stride=1):
+    """Minimum CPU time of os.fork() in the parent while holding `pages` written pages,
+    one in `stride` of a mapping stride times as large."""
+    m, view = _region(pages * stride, noreserve=stride > 1)
+    view[::PROBE_PAGE * stride] = 1
     best = float("inf")
     for _ in range(repeat):
         t0 = time.thread_time_ns()
@@ -322,7 +339,7 @@ def _exit_ns(children, unmap_shared_ns):
     return max(per_child - unmap_shared_ns * _resident_pages(), 0.0)
 
 
-def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15, samples=5):
+def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
     Fork times: `samples` medians of the minimum of repeat // samples forks each;
@@ -343,6 +360,13 @@ def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15, sam
     (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
     base = max(t0 - per_page * n0, 0.0)
+    # the same resident pages scattered one in 8: 8 times the page-table pages
+    n_mid = sorted(fork_pages)[len(fork_pages) // 2]
+    packed = next(ns for n, ns in curve if n == n_mid + own)
+    scattered, sc_sp = _repeated(lambda: _fork_ns(n_mid, per_sample, SCATTER_STRIDE), samples)
+    extra_pt = n_mid * (SCATTER_STRIDE - 1) // PTES_PER_PAGE
+    per_pt = max(scattered - packed, 0.0) / max(extra_pt, 1)
+    spread.append(("fork, scattered pages", sc_sp))
     pairs = []
     cow, cow_sp = _repeated(lambda: pairs.append(_cow_and_reuse_ns(pages)) or pairs[-1][0],
                             samples)
@@ -357,6 +381,7 @@ def calibrate(pages=16384, fork_pages=(1024, 8192, 32768, 65536), repeat=15, sam
                ("zero-fill fault", zero_sp), ("exit", exit_sp),
                ("unmap of shared pages", shared_sp), ("unmap of owned pages", private_sp)]
     return CostModel(fork_base_ns=base, fork_ns_per_page=per_page, fork_curve=tuple(curve),
+                     fork_ns_per_pt_page=per_pt,
                      cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
                      exit_base_ns=exit_base, unmap_shared_ns=shared, unmap_private_ns=private,
                      page_size=PROBE_PAGE, source="calibrated",

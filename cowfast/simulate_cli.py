@@ -60,7 +60,7 @@ def add_parser(subparsers):
                      help=f"where to save (default ${costmodel.ENV_VAR} or "
                           "~/.cache/cowfast/calibration.json; '-': standard output)")
     cal.add_argument("--pages", type=positive_int, default=16384, help="pages per fault probe")
-    cal.add_argument("--fork-pages", type=int_list, default=(1024, 8192, 32768, 65536),
+    cal.add_argument("--fork-pages", type=int_list, default=(1024, 8192, 65536, 262144),
                      help="resident sizes in pages at which fork is timed (comma-separated)")
     cal.add_argument("--samples", type=positive_int, default=5,
                      help="repetitions of each measurement after a warm-up (median kept)")
@@ -181,6 +181,8 @@ def run_calibrate(args, out=None):
              100 * spread.get(f"fork with {n} resident pages", 0)] for n, ns in model.fork_curve]
     for label, value, unit, name in [
             ("fork, per resident page (overall)", model.fork_ns_per_page, "ns", None),
+            ("fork, per page-table page of scattered pages", model.fork_ns_per_pt_page, "ns",
+             "fork, scattered pages"),
             ("copy-on-write fault", model.cow_fault_ns, "ns", "copy-on-write fault"),
             ("zero-fill fault", model.zero_fill_ns, "ns", "zero-fill fault"),
             ("reuse fault", model.reuse_fault_ns, "ns", "reuse fault"),

@@ -63,7 +63,8 @@ def test_probe_measures_positive_costs():
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
     assert m.unmap_shared_ns > 0 and m.unmap_private_ns > 0 and m.exit_base_ns >= 0
     names = [name for name, _ in m.spread]
-    assert "copy-on-write fault" in names and "exit" in names and len(names) == 8
+    assert "copy-on-write fault" in names and "exit" in names and len(names) == 9
+    assert m.fork_ns_per_pt_page >= 0
     assert all(v >= 0 for _, v in m.spread)
 
 
@@ -100,3 +101,13 @@ def test_fork_curve_survives_json(tmp_path):
     """A saved curve loads back as the same tuples."""
     m = costmodel.CostModel(fork_curve=((1, 2.0), (3, 4.0)), source="calibrated")
     assert costmodel.load(costmodel.save(m, tmp_path / "c.json")).fork_curve == m.fork_curve
+
+
+def test_scattered_pages_add_page_table_cost():
+    """Resident pages packed need one page-table page per 512; each one beyond costs
+    fork_ns_per_pt_page more."""
+    m = costmodel.CostModel(fork_base_ns=0, fork_ns_per_page=100, fork_curve=(),
+                            fork_ns_per_pt_page=5000)
+    assert m.fork_usec(5120) == pytest.approx(512.0)
+    assert m.fork_usec(5120, page_table_pages=10) == pytest.approx(512.0)
+    assert m.fork_usec(5120, page_table_pages=80) == pytest.approx(512.0 + 70 * 5.0)
