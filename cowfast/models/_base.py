@@ -1,5 +1,6 @@
 """What every model shares: config fields with help text, the Result record, units."""
 import dataclasses
+import math
 
 import numpy as np
 
@@ -51,3 +52,14 @@ def costs_for(config_costs, page_size):
 def sample_points(total, samples):
     """samples+1 increasing integer cut points from 0 to total (duplicates removed)."""
     return np.unique(np.linspace(0, total, max(samples, 1) + 1).round().astype(np.int64))
+
+
+def check_number(name, value, integer=False, zero=False):
+    """A model input: a finite number (an integer if asked), > 0, or >= 0 with zero=True;
+    else ValueError naming it."""
+    ok = isinstance(value, (int, np.integer)) if integer else \
+        isinstance(value, (int, float, np.number)) and math.isfinite(value)
+    if not ok or isinstance(value, bool) or value < 0 or (value == 0 and not zero):
+        kind = "an integer" if integer else "a finite number"
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be {kind} {bound}, not {value!r}")

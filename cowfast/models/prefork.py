@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import workloads
 from ..engine import AddressSpace, PhysicalMemory
-from ._base import MIB, Result, costs_for, option, sample_points
+from ._base import MIB, Result, check_number, costs_for, option, sample_points
 
 
 @dataclasses.dataclass
@@ -33,6 +33,10 @@ class PreforkConfig:
     gc_every: int = option(200, "requests between full collections in a worker (0: never)")
     gc_freeze: bool = option(False, "gc.freeze() in the parent before forking")
     immortal_fraction: float = option(0.0, "share of objects that are immortal (PEP 683)")
+    placement: str = option("together", "how the objects were allocated: together (object k "
+                            "in slot k: hot low-numbered objects share pages), scattered (each "
+                            "anywhere in the heap), a share scattered such as 0.3, or a page "
+                            "map .npz measured by cowfast.models.heapmap")
     worker_private_mib: float = option(0.0, "memory each worker allocates for itself")
     page_size: int = option(4096, "page size in bytes")
     samples: int = option(50, "points in the series over requests")
@@ -40,8 +44,53 @@ class PreforkConfig:
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
 
 
-def _object_pages(ids, c):
-    return workloads.object_pages(ids, c.object_size, c.page_size)
+def _layout(c, rng):
+    """(objects, heap pages, page of each object or None for packed, tracked pages or None)."""
+    p = c.placement
+    if p == "together":
+        return c.objects, workloads.pages_spanned(c.objects, c.object_size, c.page_size), \
+            None, None
+    if p.endswith(".npz"):
+        from .heapmap import HeapMap
+        m = HeapMap.load(p)
+        if m.page_size != c.page_size:
+            raise ValueError(f"placement map {p} has {m.page_size} B pages, page_size is "
+                             f"{c.page_size}")
+        return len(m.object_pages), m.heap_pages, m.object_pages, m.tracked_pages
+    if p == "scattered":
+        share = 1.0
+    else:
+        try:
+            share = float(p)
+        except ValueError:
+            raise ValueError(f"placement must be together, scattered, a share in [0, 1] or a "
+                             f".npz page map, not {p!r}") from None
+        if not 0 <= share <= 1:
+            raise ValueError(f"placement share must be within [0, 1], not {share}")
+    slots = np.arange(c.objects, dtype=np.uint64)
+    moved = np.flatnonzero(rng.random(c.objects) < share)
+    slots[moved] = slots[rng.permutation(moved)]    # the scattered ones swap places at random
+    heap_pages = workloads.pages_spanned(c.objects, c.object_size, c.page_size)
+    return c.objects, heap_pages, workloads.object_pages(slots, c.object_size, c.page_size), \
+        None
+
+
+def check(c):
+    """Validate the inputs; raise ValueError naming the bad one."""
+    for name in ("objects", "object_size", "workers", "requests", "samples"):
+        check_number(name, getattr(c, name), integer=True)
+    for name in ("gc_every", "objects_per_request"):
+        check_number(name, getattr(c, name), integer=True, zero=True)
+    for name in ("tracked_fraction", "hot_fraction", "hot_share", "immortal_fraction"):
+        v = getattr(c, name)
+        check_number(name, v, zero=True)
+        if v > 1:
+            raise ValueError(f"{name} must be within [0, 1], not {v!r}")
+    check_number("skew", c.skew, zero=True)
+    check_number("worker_private_mib", c.worker_private_mib, zero=True)
+    if not isinstance(c.page_size, (int, np.integer)) or c.page_size <= 0 \
+            or c.page_size & (c.page_size - 1):
+        raise ValueError(f"page_size must be a power of two, not {c.page_size!r}")
 
 
 def run(config=None, progress=None):
@@ -50,14 +99,24 @@ def run(config=None, progress=None):
     progress: callable(done, total) after each sample, for long runs.
     """
     c = config or PreforkConfig()
+    check(c)
     ps = c.page_size
     rng = np.random.default_rng(c.seed)
-    heap_pages = workloads.pages_spanned(c.objects, c.object_size, ps)
+    n_objects, heap_pages, page_of, measured_tracked = _layout(c, rng)
+
+    def object_pages(ids):
+        if page_of is None:
+            return workloads.object_pages(ids, c.object_size, ps)
+        return page_of[ids]
+
     private_pages = int(c.worker_private_mib * MIB) // ps
     costs = costs_for(c.costs, ps)
-    writes_refcount = rng.random(c.objects) >= c.immortal_fraction
-    tracked = rng.random(c.objects) < c.tracked_fraction
-    gc_pages = np.unique(_object_pages(np.flatnonzero(tracked & writes_refcount), c))
+    writes_refcount = rng.random(n_objects) >= c.immortal_fraction
+    if measured_tracked is not None:
+        gc_pages = measured_tracked             # every object the collector tracks
+    else:
+        tracked = rng.random(n_objects) < c.tracked_fraction
+        gc_pages = np.unique(object_pages(np.flatnonzero(tracked & writes_refcount)))
     if c.gc_freeze:
         gc_pages = gc_pages[:0]             # frozen: the collector never visits them
 
@@ -85,11 +144,11 @@ def run(config=None, progress=None):
     sample(0)
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         for w in workers:
-            ids = workloads.keys(c.distribution, (hi - lo) * c.objects_per_request, c.objects,
+            ids = workloads.keys(c.distribution, (hi - lo) * c.objects_per_request, n_objects,
                                  skew=c.skew, hot_fraction=c.hot_fraction,
                                  hot_share=c.hot_share, seed=rng,
                                  start=lo * c.objects_per_request)   # a scan goes on
-            w.touch(_object_pages(ids[writes_refcount[ids]], c))
+            w.touch(object_pages(ids[writes_refcount[ids]]))
             if c.gc_every and gc_pages.size and hi // c.gc_every > lo // c.gc_every:
                 w.touch(gc_pages)           # a full collection ran in this slice
         sample(hi)

@@ -10,14 +10,13 @@ allocations (its buffers, the globals it writes) are `child_private_mib`.
 Figures are Redis's: `rdb_last_cow_size`, `latest_fork_usec`, `used_memory`.
 """
 import dataclasses
-import math
 
 import numpy as np
 
 from .. import workloads
 from ..engine import AddressSpace, PhysicalMemory
 from . import jemalloc, redis_heap
-from ._base import MIB, Result, costs_for, option, sample_points
+from ._base import MIB, Result, check_number, costs_for, option, sample_points
 
 PLACEMENTS = ("scattered", "together")
 # The child's own memory in a BGSAVE with no writes: rdb_last_cow_size 0.49-0.50 MiB
@@ -71,25 +70,16 @@ def default_encoding(value_type, value_bytes, fields, field_bytes):
     return "listpack" if small else "hashtable"
 
 
-def _positive(name, value, integer=False, zero=False):
-    ok = isinstance(value, (int, np.integer)) if integer else \
-        isinstance(value, (int, float, np.number)) and math.isfinite(value)
-    if not ok or isinstance(value, bool) or value < 0 or (value == 0 and not zero):
-        kind = "an integer" if integer else "a finite number"
-        bound = ">= 0" if zero else "> 0"
-        raise ValueError(f"{name} must be {kind} {bound}, not {value!r}")
-
-
 def check(c):
     """Validate every input; raise ValueError naming the bad one."""
     for name in ("keys", "key_bytes", "value_bytes", "fields", "field_bytes", "samples"):
-        _positive(name, getattr(c, name), integer=True)
+        check_number(name, getattr(c, name), integer=True)
     for name in ("writes_per_sec", "bgsave_seconds", "serialise_mib_per_sec",
                  "child_private_mib", "skew"):
-        _positive(name, getattr(c, name), zero=True)
+        check_number(name, getattr(c, name), zero=True)
     for name in ("hot_fraction", "hot_share"):
         v = getattr(c, name)
-        _positive(name, v, zero=True)
+        check_number(name, v, zero=True)
         if v > 1:
             raise ValueError(f"{name} must be within [0, 1], not {v!r}")
     if not isinstance(c.page_size, (int, np.integer)) or c.page_size < 4096 \
