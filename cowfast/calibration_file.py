@@ -6,7 +6,8 @@ file and the field, instead of crashing every `simulate` run or being used and
 labelled "calibrated". The fields are CostModel's own (dataclasses.fields), so a
 field added to the model is checked by the type of its default: a float is a finite
 number >= 0 (nanoseconds), an int a power of two >= 512 (bytes a page), a str a
-string, a tuple a curve of (resident pages, ns) points with increasing page counts.
+string, a tuple a curve of (resident pages, ns) points with increasing page counts;
+`spread` is a list of (figure, relative spread) pairs.
 """
 import dataclasses
 import json
@@ -44,6 +45,8 @@ def check(text, path, model_cls):
 
 def _value(path, key, value, default):
     where = f"{path}: field {key!r}"
+    if key == "spread":
+        return _spread(where, value)
     if isinstance(default, bool) or isinstance(default, str):
         if type(value) is not type(default):
             raise CalibrationError(f"{where} must be a {type(default).__name__}")
@@ -65,6 +68,14 @@ def _ns(where, value):
         raise CalibrationError(f"{where} must be a finite number of nanoseconds >= 0, "
                                f"not {value!r}")
     return float(value)
+
+
+def _spread(where, value):
+    """[[figure, spread], ...]: how much each figure varied between repetitions."""
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        raise CalibrationError(f"{where} must be a list of [figure, spread] pairs")
+    return tuple((name, _ns(f"{where}[{name!r}]", v)) for name, v in value)
 
 
 def _curve(where, value):

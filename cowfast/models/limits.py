@@ -14,7 +14,8 @@ from ._base import MIB
 
 FRAME_BYTES = 16        # a frame's refcount and free-stack slot (contents=False)
 PTE_BYTES = 9           # a page-table entry and its share of the node header
-ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "writes_per_sec"}
+ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "writes_per_sec",
+           "objects_per_request", "bgsave_seconds", "serialise_mib_per_sec"}
 PAGE_SIZES = (512, 1 << 30)
 
 
@@ -66,6 +67,11 @@ def host_bytes(model, c):
         workers = c.workers + 1
         return (workers * (pages + private) * (FRAME_BYTES + PTE_BYTES) + c.objects * 24
                 + c.objects_per_request * 8 * 4)
+    if model == "redis":
+        per_key = 64 + c.key_bytes + c.fields * (c.field_bytes + c.value_bytes + 48)
+        pages = c.keys * per_key // ps + 1
+        writes = c.writes_per_sec * (c.bgsave_seconds or 60)
+        return 2 * pages * (FRAME_BYTES + PTE_BYTES) + c.keys * 8 * 4 + writes * 8 * 6
     return 0
 
 
@@ -73,6 +79,7 @@ ADVICE = {
     "snapshot": "lower --dataset-mib or --writes-per-sec, or raise --record-bytes or --page-size",
     "storm": "lower --parent-mib, --child-private-mib or --spawn-rate x --child-lifetime-s",
     "prefork": "lower --objects, --workers or --worker-private-mib, or raise --page-size",
+    "redis": "lower --keys, --value-bytes x --fields or --writes-per-sec",
 }
 
 

@@ -111,3 +111,11 @@ def test_scattered_pages_add_page_table_cost():
     assert m.fork_usec(5120) == pytest.approx(512.0)
     assert m.fork_usec(5120, page_table_pages=10) == pytest.approx(512.0)
     assert m.fork_usec(5120, page_table_pages=80) == pytest.approx(512.0 + 70 * 5.0)
+
+
+def test_malformed_spread_is_refused(tmp_path):
+    """spread must be [figure, number] pairs; anything else names the field."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"spread": [[1, 2]]}))
+    with pytest.raises(ValueError, match="spread"):
+        costmodel.load(path)
