@@ -47,8 +47,8 @@ class RedisConfig:
                                 choices=PLACEMENTS)
     bgsave_seconds: float = option(0.0, "how long the BGSAVE takes (rdb_last_bgsave_time_sec "
                                         "or measured); 0: use serialise_mib_per_sec")
-    serialise_mib_per_sec: float = option(0.0, "the child's speed over used_memory (cowfast "
-                                               "calibrate --redis measures it)")
+    serialise_mib_per_sec: float = option(0.0, "the child's speed over used_memory "
+                                               "(used_memory / rdb_last_bgsave_time_sec)")
     child_private_mib: float = option(CHILD_OWN_MIB, "the fork child's own memory (Redis 7.0: "
                                       "0.5 MiB, the rdb_last_cow_size of a BGSAVE with no writes)")
     jemalloc_quantum: int = option(8, "jemalloc's quantum: 8 in Redis's own build, 16 with a "
@@ -100,8 +100,9 @@ def check(c):
     if c.hot_placement not in PLACEMENTS:
         raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
     if not c.bgsave_seconds and not c.serialise_mib_per_sec:
-        raise ValueError("give bgsave_seconds (rdb_last_bgsave_time_sec) or "
-                         "serialise_mib_per_sec (cowfast calibrate --redis)")
+        raise ValueError("the model needs the BGSAVE's duration: give bgsave_seconds "
+                         "(INFO persistence's rdb_last_bgsave_time_sec) or "
+                         "serialise_mib_per_sec (used_memory / that time)")
 
 
 def build_heap(c):
