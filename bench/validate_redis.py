@@ -98,9 +98,10 @@ def load(r, kind, keys, value_bytes, fields, field_bytes):
         return
     tail = b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for j in range(fields) for a in (
         f"f{j:0{field_bytes - 1}d}".encode(), b"x" * value_bytes))
-    for lo in range(0, keys, 2000):
+    step = max(1, 40_000 // fields)            # about 40 000 fields a round trip
+    for lo in range(0, keys, step):
         batch = []
-        for i in range(lo, min(keys, lo + 2000)):
+        for i in range(lo, min(keys, lo + step)):
             name = key_name(kind, i).encode()
             batch.append(b"*%d\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (2 + 2 * fields, len(name), name)
                          + tail)
@@ -237,7 +238,7 @@ def main():
                 proc.terminate()
                 proc.wait(30)
             proc, port = start_server(workdir)
-            r = Redis(port)
+            r = Redis(port, timeout=None)          # a loaded machine can stall a reply for long
             load(r, kind, keys, vb, fields, fb)
             time.sleep(1.0)                        # let incremental rehashing finish
             seen = inputs(port)
