@@ -3,17 +3,23 @@
     python bench/bench_replay.py [--accesses N]
 
 Four processes (a parent and three forked children) take turns in runs of R
-accesses (writes and reads, Zipf over 1 GiB of 4 KiB pages); the replayer
-turns each run into one bulk touch. Prints accesses/s (all rows, the initial
-writes and forks included) by run length, best of 3, and asserts that every
-access was applied.
+accesses (writes and reads, Zipf over 1 GiB of 4 KiB pages); each run is one
+bulk touch. Each row times the C path (the whole trace in one cf_replay call)
+beside the Python path (one touch call per run, the baseline) on the same trace
+in the same run, and asserts that both applied every access and left the same
+statistics. Rates count all rows (the initial writes and forks included) over
+the process's CPU time (time.process_time: on a shared machine, wall time also
+counts other jobs' turns on the CPU); best of 3 (of 1 for a Python path of
+more than a million runs). "floor" is what the engine does inside one touch
+call for the same pages, one space, no runs: the cost of the accesses alone.
 """
 import argparse
+import os
 import time
 
 import numpy as np
 
-from cowfast import PhysicalMemory, workloads
+from cowfast import AddressSpace, PhysicalMemory, workloads
 from cowfast.kernel import Kernel
 from cowfast.trace import FORK, READ, WRITE, KernelReplayer, Replayer, Trace
 
@@ -42,23 +48,55 @@ def build_trace(accesses, run_length, pattern="zipf", seed=1):
                  np.concatenate([head_op, op]).astype(np.uint8)).validate()
 
 
-def time_replay(trace, kernel=False):
+def replay_once(trace, engine, kernel):
+    """Seconds of CPU for one replay of trace on a new memory, and the statistics left."""
+    if kernel:                           # the same trace through a Kernel's system calls
+        k = Kernel(frames=5 * PAGES + 4096, contents=False)
+        mem, rep = k.memory, KernelReplayer(k, map_pages=PAGES, engine=engine)
+    else:
+        mem = PhysicalMemory(5 * PAGES, contents=False)
+        rep = Replayer(mem, map_pages=PAGES, engine=engine)
+    t0 = time.process_time()
+    done = rep.replay(trace)
+    seconds = time.process_time() - t0
+    assert done == len(trace) - 3, done              # every access applied
+    mem.check()
+    stats = {pid: s.stats() for pid, s in rep.spaces.items()}
+    rep.close()
+    if not kernel:
+        mem.close()
+    return seconds, stats
+
+
+def time_both(trace, kernel=False, repeats=3, python_repeats=3):
+    """Best CPU seconds of the C and the Python path, their runs alternating (so that a
+    change in the machine's load hits both), after checking they leave the same state."""
+    c = py = float("inf")
+    for i in range(repeats):
+        seconds, c_stats = replay_once(trace, "c", kernel)
+        c = min(c, seconds)
+        if i < python_repeats:
+            seconds, py_stats = replay_once(trace, "python", kernel)
+            py = min(py, seconds)
+            assert c_stats == py_stats
+    return c, py
+
+
+def time_floor(trace):
+    """The trace's access pages touched by one space in one call (writes): the engine's
+    own cost for these pages, with no runs and no switching."""
+    mem = PhysicalMemory(2 * PAGES, contents=False)
+    space = AddressSpace(mem)
+    space.map(0, PAGES * 4096)
+    pages = trace.page[trace.op <= WRITE]
+    space.touch(pages)
     best = float("inf")
     for _ in range(3):
-        if kernel:                       # the same trace through a Kernel's system calls
-            k = Kernel(frames=5 * PAGES + 4096, contents=False)
-            mem, rep = k.memory, KernelReplayer(k, map_pages=PAGES)
-        else:
-            mem = PhysicalMemory(5 * PAGES, contents=False)
-            rep = Replayer(mem, map_pages=PAGES)
-        t0 = time.perf_counter()
-        done = rep.replay(trace)
-        best = min(best, time.perf_counter() - t0)
-        assert done == len(trace) - 3, done          # every access applied
-        mem.check()
-        rep.close()
-        if not kernel:
-            mem.close()
+        t0 = time.process_time()
+        space.touch(pages)
+        best = min(best, time.process_time() - t0)
+    space.close()
+    mem.close()
     return best
 
 
@@ -66,19 +104,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accesses", type=int, default=20_000_000)
     args = parser.parse_args()
-    print(f"{args.accesses:,} accesses (+{PAGES:,} initial writes), 4 processes, 70% writes")
-    print(f"{'pattern':>8}  {'run length':>10}  {'runs':>10}  {'seconds':>8}  {'M accesses/s':>12}")
+    print(f"{args.accesses:,} accesses (+{PAGES:,} initial writes), 4 processes, 70% writes; "
+          f"load average at start {os.getloadavg()[0]:.1f}")
+    print(f"{'pattern':>8}  {'run length':>10}  {'runs':>10}  {'C M/s':>8}  {'Python M/s':>10}  "
+          f"{'C/Python':>8}  {'floor M/s':>9}  {'C/floor':>7}")
     for pattern in ("zipf", "scan"):
-        for run_length in (10, 100, 1000, 100_000):
+        for run_length in (1, 10, 100, 1000, 100_000):
             trace = build_trace(args.accesses, run_length, pattern)
-            seconds = time_replay(trace)
-            n = len(trace)
-            print(f"{pattern:>8}  {run_length:>10,}  {-(-args.accesses // run_length):>10,}  "
-                  f"{seconds:>8.3f}  {n / seconds / 1e6:>12.1f}")
+            n, runs = len(trace), -(-args.accesses // run_length)
+            c, py = time_both(trace, python_repeats=1 if runs > 1_000_000 else 3)
+            floor = time_floor(trace)
+            print(f"{pattern:>8}  {run_length:>10,}  {runs:>10,}  {n / c / 1e6:>8.1f}  "
+                  f"{n / py / 1e6:>10.1f}  {py / c:>7.1f}x  {n / floor / 1e6:>9.1f}  "
+                  f"{floor / c:>6.2f}x", flush=True)
     trace = build_trace(args.accesses, 1000, "scan")
-    seconds = time_replay(trace, kernel=True)
-    print(f"{'scan':>8}  {1000:>10,}  {-(-args.accesses // 1000):>10,}  {seconds:>8.3f}  "
-          f"{len(trace) / seconds / 1e6:>12.1f}  through cowfast.Kernel (KernelReplayer)")
+    c, py = time_both(trace, kernel=True)
+    print(f"{'scan':>8}  {1000:>10,}  {-(-args.accesses // 1000):>10,}  {len(trace) / c / 1e6:>8.1f}  "
+          f"{len(trace) / py / 1e6:>10.1f}  {py / c:>7.1f}x  through cowfast.Kernel (KernelReplayer)")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ Columns, one row per access, in time order:
     op    uint8    READ (0), WRITE (1), FORK (2: pid forks child `page`), EXIT (3)
 
 Users fill these from their own recordings (perf mem, a Valgrind tool, an
-allocator log). `Replayer` drives engine address spaces with the bulk `touch`
-calls: consecutive rows with the same pid and op become one call, so a trace
-with runs of a thousand accesses replays at tens of millions a second.
+allocator log). `Replayer` drives engine address spaces: consecutive rows with
+the same pid and op are one run, applied as one bulk touch. By default the C
+core replays the whole trace in one call, switching spaces and running FORK
+and EXIT rows itself (cowfast/_replay.py); engine="python" makes one touch
+call per run from Python, the reference the C path is tested against.
 `KernelReplayer` drives the processes of a `cowfast.Kernel` the same way
 (their system calls: touch, fork, _exit), with the trace's pages placed in a
 private mapping at MAP_BASE.
@@ -24,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from ._replay import replay_in_core
 from .engine import AddressSpace
 from .kernel.hostmem import check_pages
 from .kernel.image import MMAP_TOP
 from .kernel.pids import PID_MAX_LIMIT
+from .errors import OutOfFramesError, SegmentationFault
 
 if TYPE_CHECKING:
     from .engine import PhysicalMemory
@@ -187,13 +191,21 @@ class Replayer:
     spaces: pid -> AddressSpace to start from. A pid first seen in an access
     row gets a new AddressSpace on `memory` with [0, map_pages) mapped
     read-write (map_pages default: the trace's largest page + 1).
+    engine: "c" (the whole trace in the C core) or "python" (one call per run);
+    both leave the same spaces, statistics and counters, and raise the same
+    exceptions, with `.row` the trace row that faulted.
     """
 
+    _stop_proc = False          # C runs FORK and EXIT rows itself
+
     def __init__(self, memory: PhysicalMemory, spaces: Mapping[int, Any] | None = None,
-                 map_pages: int | None = None) -> None:
+                 map_pages: int | None = None, engine: str = "c") -> None:
+        if engine not in ("c", "python"):
+            raise ValueError(f"engine must be 'c' or 'python', not {engine!r}")
         self.memory = memory
         self.spaces = dict(spaces or {})
         self.map_pages = map_pages
+        self.engine = engine
         self.accesses = 0
 
     def _pages_to_map(self, trace: Trace) -> int:
@@ -223,29 +235,77 @@ class Replayer:
         return trace.page
 
     def replay(self, trace: Trace, until: float | None = None) -> int:
-        """Apply the trace's rows (those with t < until, if given); return the accesses done."""
+        """Apply the trace's rows (those with t < until, if given); return the accesses done.
+
+        Raises what touch and fork raise (SegmentationFault, OutOfFramesError), with
+        `.row` the row that faulted; the accesses before it are done and counted.
+        """
         if until is not None:
             trace = _head(trace, int(np.searchsorted(trace.t, until, side="left")))
+        self._pages_to_map(trace)       # from the whole trace, whichever path runs it
+        pages = self._addresses(trace)
+        if self.engine == "c":
+            return replay_in_core(self, trace, pages)
+        return self._replay_runs(trace, pages, 0)
+
+    def _replay_runs(self, trace: Trace, pages: npt.NDArray[np.uint64], base: int) -> int:
+        """The Python path: one touch per run; rows numbered from base in exceptions."""
         bounds = runs(trace)
         # Per-run values as Python ints up front: the loop below runs once per run,
         # and numpy scalar conversions would cost more than a short run's touch.
         run_ops = trace.op[bounds[:-1]].tolist()
         run_pids = trace.pid[bounds[:-1]].tolist()
         bounds = bounds.tolist()
-        pages, spaces = self._addresses(trace), self.spaces
+        spaces = self.spaces
         done = 0
-        for start, end, op, pid in zip(bounds[:-1], bounds[1:], run_ops, run_pids):
-            if op <= WRITE:
-                space = spaces.get(pid) or self._space(pid, trace)
-                done += space.touch(pages[start:end], write=op == WRITE)
-            elif op == FORK:
-                spaces[int(trace.page[start])] = self._space(pid, trace).fork()
-            else:
-                space = spaces.pop(pid, None)
-                if space is not None:
-                    space.close()
-        self.accesses += done
+        try:
+            for start, end, op, pid in zip(bounds[:-1], bounds[1:], run_ops, run_pids):
+                if op <= WRITE:
+                    space = spaces.get(pid) or self._space(pid, trace)
+                    try:
+                        done += space.touch(pages[start:end], write=op == WRITE)
+                    except (SegmentationFault, OutOfFramesError) as e:
+                        done += e.pages_done
+                        e.row = base + start + e.pages_done
+                        raise
+                elif op == FORK:
+                    try:
+                        spaces[int(trace.page[start])] = self._space(pid, trace).fork()
+                    except OutOfFramesError as e:
+                        e.row = base + start
+                        raise
+                else:
+                    space = spaces.pop(pid, None)
+                    if space is not None:
+                        space.close()
+        finally:
+            self.accesses += done
         return done
+
+    # --- what the C path (cowfast/_replay.py) asks of a replayer ---
+
+    def _handles(self) -> dict[int, Any] | None:
+        """pid -> cf_as pointer of every space, or None when C cannot drive them."""
+        handles = {}
+        for pid, space in self.spaces.items():
+            if type(space) is not AddressSpace or space.memory is not self.memory \
+                    or space.closed or not -1 << 63 <= pid < 1 << 63:
+                return None
+            handles[pid] = space._ptr
+        return handles
+
+    def _ran(self, runs: int) -> None:
+        """C completed `runs` touch calls."""
+
+    def _row(self, trace: Trace, k: int) -> int:
+        """Row k, where C stopped: give an access row's pid its space (C then runs the
+        row: returns 0), or run a fork or exit row here (returns 1)."""
+        if trace.op[k] <= WRITE:
+            self._space(int(trace.pid[k]), trace)
+            return 0
+        one = _head(trace, k + 1, k)
+        self._replay_runs(one, self._addresses(one), k)
+        return 1
 
     def close(self) -> None:
         """Close every address space the replayer holds."""
@@ -286,11 +346,32 @@ class KernelReplayer(Replayer):
     kernel's Process.
     """
 
+    _stop_proc = True           # fork and _exit are the kernel's: C stops at them
+
     def __init__(self, kernel: Kernel, map_pages: int | None = None,
-                 command: str = "replay") -> None:
-        super().__init__(kernel.memory, None, map_pages)
+                 command: str = "replay", engine: str = "c") -> None:
+        super().__init__(kernel.memory, None, map_pages, engine)
         self.kernel = kernel
         self.command = command
+
+    def _handles(self) -> dict[int, Any] | None:
+        """C stands in for touch() only where a system call's entry does nothing but
+        advance the clock: no event log, every process running with no signal to
+        deliver."""
+        from .kernel.state import RUNNING
+        if self.kernel.emit is not None:
+            return None
+        handles = {}
+        for pid, space in self.spaces.items():
+            p = space.process
+            if (p.state is not RUNNING or p.pending & ~p.blocked or p.sleeping_in is not None
+                    or p.aspace is None or p.aspace.memory is not self.memory):
+                return None
+            handles[pid] = p.aspace._ptr
+        return handles
+
+    def _ran(self, runs: int) -> None:
+        self.kernel.clock += runs         # each run is one touch() system call
 
     def _space(self, pid: int, trace: Trace) -> Any:
         space = self.spaces.get(pid)
@@ -310,8 +391,8 @@ class KernelReplayer(Replayer):
         return (MMAP_TOP - MAP_BASE) // self.memory.page_size
 
 
-def _head(trace: Trace, n: int) -> Trace:
-    return Trace(trace.t[:n], trace.pid[:n], trace.page[:n], trace.op[:n])
+def _head(trace: Trace, n: int, start: int = 0) -> Trace:
+    return Trace(trace.t[start:n], trace.pid[start:n], trace.page[start:n], trace.op[start:n])
 
 
 def replay(trace: Trace, memory: PhysicalMemory, spaces: Mapping[int, Any] | None = None,

@@ -108,6 +108,36 @@ int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 /* The page words (CF_PAGE_*) of @n pages from page number @vpn (/proc/PID/pagemap). */
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
+/*
+ * Trace replay (replay.c): rows of a trace's pid, op and page columns applied
+ * to the spaces of one memory in one call. The caller's table maps pids to
+ * spaces; FORK rows add to it and EXIT rows remove from it (the exited space
+ * is closed, cf_as_close(); its handle stays the caller's to free).
+ */
+#define CF_REPLAY_READ 0
+#define CF_REPLAY_WRITE 1
+#define CF_REPLAY_FORK 2	/* pid forks; the child's pid is in the page column */
+#define CF_REPLAY_EXIT 3
+#define CF_REPLAY_STOP_PROC 1	/* cf_replay flag: stop at FORK and EXIT rows */
+
+struct cf_replay {
+	cf_mem *mem;		/* every space in the table belongs to it          */
+	int64_t *pids;		/* ascending; pids[k] is served by spaces[k]        */
+	cf_as **spaces;
+	size_t count, cap;	/* entries used, and room for FORK rows to add      */
+	uint64_t accesses;	/* out: access rows applied                          */
+	uint64_t runs;		/* out: runs (rows of one pid and op) completed      */
+	uint64_t changes;	/* out: table entries added, replaced or removed     */
+	size_t run_start;	/* out, on a fault: first row of the faulting run    */
+};
+
+/* Apply rows [0, n) in order; *done rows were applied. Returns CF_OK with
+ * *done < n when row *done needs the caller: its pid has no space (or, under
+ * CF_REPLAY_STOP_PROC, it is a FORK or EXIT row; or a FORK finds the table
+ * full). CF_EFAULT / CF_ENOMEM: row *done faulted, as cf_as_touch() says. */
+int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const uint64_t *page,
+	      size_t n, unsigned flags, size_t *done, struct cf_fault *fault);
+
 int cf_build_sanitized(void);	/* 1 when built with AddressSanitizer */
 
 /* Corruptions for proving that cf_mem_check() catches each kind (tests only):

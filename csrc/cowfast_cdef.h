@@ -63,6 +63,23 @@ int cf_as_stats(cf_as *as, struct cf_as_stats *out);
 int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
+#define CF_REPLAY_READ ...
+#define CF_REPLAY_WRITE ...
+#define CF_REPLAY_FORK ...
+#define CF_REPLAY_EXIT ...
+#define CF_REPLAY_STOP_PROC ...
+struct cf_replay {
+	cf_mem *mem;
+	int64_t *pids;
+	cf_as **spaces;
+	size_t count, cap;
+	uint64_t accesses, runs, changes;
+	size_t run_start;
+	...;
+};
+int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const uint64_t *page,
+	      size_t n, unsigned flags, size_t *done, struct cf_fault *fault);
+
 int cf_build_sanitized(void);
 
 enum cf_corruption {

@@ -124,25 +124,25 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 	return fault_write(b, l, i);
 }
 
-int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
-		struct cf_fault *fault)
+/*
+ * Touch pages @vpns[0..n) of @as in order (cf_as_touch() without the lock,
+ * for callers that hold it across many calls: trace replay). Returns as
+ * cf_as_touch(); *done pages were touched (untouched on CF_EBADF).
+ * Preconditions: mem->lock held; arguments checked.
+ */
+int touch_locked(cf_as *as, const uint64_t *vpns, size_t n, bool write, size_t *done,
+		 struct cf_fault *fault)
 {
-	if (!as || !done || !fault || (n && !vpns) || (flags & ~CF_TOUCH_WRITE))
-		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	uint64_t limit = va_pages(m);
-	bool write = flags & CF_TOUCH_WRITE;
 	struct node *leaf = NULL;
 	bool ex = false;
 	uint64_t leaf_id = ~0ull;
 	size_t k;
 	int rc = CF_OK;
 	struct batch b;
-	pthread_mutex_lock(&m->lock);
-	if (as->closed) {
-		pthread_mutex_unlock(&m->lock);
+	if (as->closed)
 		return CF_EBADF;	/* *done untouched: nothing was */
-	}
 	batch_begin(&b, m);
 	for (k = 0; k < n; k++) {
 		uint64_t vpn = vpns[k];
@@ -174,7 +174,18 @@ fault:
 		}
 	}
 	batch_end(&b, as);
-	pthread_mutex_unlock(&m->lock);
 	*done = k;
+	return rc;
+}
+
+int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
+		struct cf_fault *fault)
+{
+	if (!as || !done || !fault || (n && !vpns) || (flags & ~CF_TOUCH_WRITE))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	pthread_mutex_lock(&m->lock);
+	int rc = touch_locked(as, vpns, n, flags & CF_TOUCH_WRITE, done, fault);
+	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

@@ -199,6 +199,10 @@ static inline unsigned node_index(uint64_t vpn, uint32_t level)
 void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last);
 void node_free_locked(cf_mem *m, struct node *n);
 
+/* fault.c */
+int touch_locked(cf_as *as, const uint64_t *vpns, size_t n, bool write, size_t *done,
+		 struct cf_fault *fault);
+
 /* stats.c */
 void stats_refresh_locked(cf_mem *m);	/* on success every as->stats_gen == m->gen */
 

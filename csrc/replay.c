@@ -1,0 +1,180 @@
+/* replay.c - a page-access trace replayed inside the C core: rows of the
+ * .npz columns (pid, op, page) applied across many address spaces in one
+ * call, switching spaces here rather than once per run in Python. A run of
+ * rows with one pid and op is one touch_locked() call, exactly what the
+ * Python replayer (cowfast/trace.py, kept as the reference) does per run.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Rows between two releases of the memory's lock: other threads get a turn. */
+#define REPLAY_SLICE (1u << 16)
+
+/* Whether @pid has a space; *at is its slot, or where it would go. The
+ * search has no branch on the data: pids of a trace alternate unpredictably,
+ * and a mispredicted branch costs more than the few compares. */
+static bool slot_find(const struct cf_replay *r, int64_t pid, size_t *at)
+{
+	const int64_t *base = r->pids;
+	size_t len = r->count;
+	if (!len) {
+		*at = 0;
+		return false;
+	}
+	while (len > 1) {
+		size_t half = len / 2;
+		base = base[half - 1] < pid ? base + half : base;
+		len -= half;
+	}
+	*at = (size_t)(base - r->pids) + (*base < pid);
+	return *base == pid;
+}
+
+static bool table_ok(const struct cf_replay *r)
+{
+	if (!r->mem || r->count > r->cap || (r->cap && (!r->pids || !r->spaces)))
+		return false;
+	for (size_t k = 0; k < r->count; k++) {
+		if (!r->spaces[k] || r->spaces[k]->mem != r->mem)
+			return false;
+		if (k && r->pids[k - 1] >= r->pids[k])
+			return false;
+	}
+	return true;
+}
+
+/* First row after @k that differs from row @k in pid or op. Blocks of 8 rows
+ * are compared without an early exit, so that the compiler vectorises them:
+ * a long run then costs a fraction of a nanosecond a row to find. */
+static size_t run_end(const int64_t *pid, const uint8_t *op, size_t k, size_t n)
+{
+	int64_t p = pid[k];
+	uint8_t o = op[k];
+	size_t e = k + 1;
+	while (e + 8 <= n) {
+		unsigned differ = 0;
+		for (unsigned j = 0; j < 8; j++)
+			differ |= (pid[e + j] != p) | (op[e + j] != o);
+		if (differ)
+			break;
+		e += 8;
+	}
+	while (e < n && pid[e] == p && op[e] == o)
+		e++;
+	return e;
+}
+
+/* Close @as as its process's exit would (cf_as_close(): Linux exit_mmap());
+ * the handle itself stays the caller's to free.
+ * Preconditions: mem->lock held; dropped meanwhile (cf_as_close() takes it). */
+static void space_exit(cf_mem *m, cf_as *as)
+{
+	pthread_mutex_unlock(&m->lock);
+	cf_as_close(as);
+	pthread_mutex_lock(&m->lock);
+}
+
+/*
+ * Row "@parent forks @child_pid": the child replaces any space the table
+ * had for that pid (closed, as the Python replayer drops it). Sets *stop,
+ * changing nothing, when the parent has no space or the table is full.
+ * Returns 0, CF_EINVAL (a child pid beyond int64) or CF_ENOMEM.
+ * Preconditions: mem->lock held (dropped around cf_as_fork()).
+ */
+static int replay_fork(struct cf_replay *r, int64_t parent, uint64_t child_pid, bool *stop)
+{
+	size_t p, c;
+	if (child_pid > (uint64_t)INT64_MAX)
+		return CF_EINVAL;
+	bool replaces = slot_find(r, (int64_t)child_pid, &c);
+	if (!slot_find(r, parent, &p) || (!replaces && r->count == r->cap)) {
+		*stop = true;
+		return CF_OK;
+	}
+	cf_as *child;
+	pthread_mutex_unlock(&r->mem->lock);
+	int rc = cf_as_fork(r->spaces[p], &child);
+	pthread_mutex_lock(&r->mem->lock);
+	if (rc)
+		return rc;
+	if (replaces) {
+		space_exit(r->mem, r->spaces[c]);
+	} else {
+		memmove(r->pids + c + 1, r->pids + c, (r->count - c) * sizeof(*r->pids));
+		memmove(r->spaces + c + 1, r->spaces + c, (r->count - c) * sizeof(*r->spaces));
+		r->pids[c] = (int64_t)child_pid;
+		r->count++;
+	}
+	r->spaces[c] = child;
+	r->changes++;
+	return CF_OK;
+}
+
+/* Row "@pid exits": its space is closed and leaves the table; a pid without
+ * one is ignored. */
+static int replay_exit(struct cf_replay *r, int64_t pid)
+{
+	size_t s;
+	if (!slot_find(r, pid, &s))
+		return CF_OK;
+	space_exit(r->mem, r->spaces[s]);
+	memmove(r->pids + s, r->pids + s + 1, (r->count - s - 1) * sizeof(*r->pids));
+	memmove(r->spaces + s, r->spaces + s + 1, (r->count - s - 1) * sizeof(*r->spaces));
+	r->count--;
+	r->changes++;
+	return CF_OK;
+}
+
+int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const uint64_t *page,
+	      size_t n, unsigned flags, size_t *done, struct cf_fault *fault)
+{
+	if (!r || !done || !fault || (n && (!pid || !op || !page)) ||
+	    (flags & ~CF_REPLAY_STOP_PROC) || !table_ok(r))
+		return CF_EINVAL;
+	cf_mem *m = r->mem;
+	size_t k = 0, slice = 0;
+	int rc = CF_OK;
+	bool stop = false;
+	r->accesses = r->runs = r->changes = 0;
+	pthread_mutex_lock(&m->lock);
+	while (k < n && !rc && !stop) {
+		uint8_t o = op[k];
+		if (o <= CF_REPLAY_WRITE) {
+			size_t s, did, end = run_end(pid, op, k, n);
+			if (!slot_find(r, pid[k], &s)) {
+				stop = true;
+				break;
+			}
+			rc = touch_locked(r->spaces[s], page + k, end - k, o == CF_REPLAY_WRITE,
+					  &did, fault);
+			r->accesses += did;
+			if (rc) {
+				r->run_start = k;
+				k += did;
+				break;
+			}
+			r->runs++;
+			slice += end - k;
+			k = end;
+		} else if (o > CF_REPLAY_EXIT) {
+			rc = CF_EINVAL;
+			break;
+		} else if (flags & CF_REPLAY_STOP_PROC) {
+			break;
+		} else {
+			rc = o == CF_REPLAY_FORK ? replay_fork(r, pid[k], page[k], &stop)
+						 : replay_exit(r, pid[k]);
+			k += !rc && !stop;
+			slice++;
+		}
+		if (slice >= REPLAY_SLICE) {	/* let other threads in */
+			pthread_mutex_unlock(&m->lock);
+			pthread_mutex_lock(&m->lock);
+			slice = 0;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	*done = k;
+	return rc;
+}
