@@ -29,6 +29,7 @@ class _Table:
         cap = len(handles) + room + 1
         self.pids = ffi.new("int64_t[]", cap)
         self.ptrs = ffi.new("cf_as *[]", cap)
+        self.handles = handles                     # keeps each space alive through the call
         self.r = r = ffi.new("struct cf_replay *")
         r.mem, r.pids, r.spaces, r.cap = memory._live(), self.pids, self.ptrs, cap
         for i, pid in enumerate(sorted(handles)):
