@@ -2,6 +2,13 @@
  * meanings of /proc/PID/smaps_rollup (fs/proc/task_mmu.c). One pass over the
  * distinct page-table nodes of the whole memory computes every space at
  * once; the result is cached until the next change (mem->gen).
+ *
+ * A frame's mapcount is the number of accounted spaces reaching the leaves
+ * that map it. Nearly every frame is mapped by one leaf alone (refcount 1:
+ * fork shares leaves, not frames), and then its mapcount is that leaf's
+ * reach: no per-frame scratch, one read of each PTE and refcount. Only
+ * frames of leaves copied by unsharing (refcount > 1) are counted in a
+ * scratch array, touched only where such frames are.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -15,7 +22,10 @@ struct pass {
 	struct node **all;	/* distinct nodes, top level first, levels contiguous */
 	uint64_t *reach;	/* accounted spaces that reach each node              */
 	uint64_t (*sum)[NSUMS];	/* each node's subtree sums                           */
+	uint8_t *multi;		/* leaves mapping frames other leaves map too         */
 	uint64_t start[8];	/* level l (from the top) is all[start[l] .. start[l+1]) */
+	uint32_t *mapcount;	/* per frame, for frames with refcount > 1; or NULL   */
+	uint64_t mapbytes;
 };
 
 static void pass_free(struct pass *p)
@@ -23,8 +33,10 @@ static void pass_free(struct pass *p)
 	free(p->all);
 	free(p->reach);
 	free(p->sum);
+	free(p->multi);
+	if (p->mapcount)
+		munmap(p->mapcount, p->mapbytes);
 }
-
 static void visit(struct pass *p, uint64_t *n, struct node *c, uint32_t pass)
 {
 	if (c->mark != pass) {
@@ -43,7 +55,8 @@ static int collect_locked(cf_mem *m, struct pass *p)
 	p->all = malloc(cap * sizeof(*p->all));
 	p->reach = malloc(cap * sizeof(*p->reach));
 	p->sum = malloc(cap * sizeof(*p->sum));
-	if (!p->all || !p->reach || !p->sum)
+	p->multi = malloc(cap);
+	if (!p->all || !p->reach || !p->sum || !p->multi)
 		return CF_ENOMEM;
 	m->pass++;
 	for (cf_as *as = m->spaces; as; as = as->next) {
@@ -71,37 +84,85 @@ static int collect_locked(cf_mem *m, struct pass *p)
 	return CF_OK;
 }
 
-/* A leaf's sums given @mapcount per frame. */
-static void leaf_sums(const struct node *leaf, const uint32_t *mapcount, uint64_t *s)
+/* Add @pages pages of mapcount @c to sums @s (pss: 1/c each, fixed point). */
+static inline void add_pages(uint64_t *s, uint64_t pages, uint64_t c)
 {
+	s[RSS] += pages;
+	s[USS] += c == 1 ? pages : 0;
+	s[SHARED] += c >= 2 ? pages : 0;
+	s[PSS] += c ? pages * ((1ull << CF_PSS_SHIFT) / c) : 0;
+}
+
+/* Start loading the next leaf while this one is summed: each leaf is a new
+ * 4 KiB page, where hardware prefetchers stop. */
+static inline void prefetch_leaf(const struct node *n)
+{
+	for (unsigned j = 0; j < 4; j++)
+		__builtin_prefetch((const char *)n + 64 * j);
+}
+
+/* Sum leaf @k's frames of refcount 1 (mapcount: the leaf's reach); count the
+ * others into the scratch mapcount for multi_sums(). CF_ENOMEM: no scratch. */
+static int leaf_sums(cf_mem *m, struct pass *p, uint64_t k)
+{
+	const struct node *leaf = p->all[k];
+	const uint32_t *ref = m->ref;
+	uint64_t alone = 0, reach = p->reach[k];
+	unsigned multi = 0;
 	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 		uint64_t pte = leaf->pte[i];
 		if (!pte_has_frame(pte))
 			continue;
-		uint32_t c = mapcount[pte_frame(pte)];
-		s[RSS]++;
-		s[USS] += c == 1;
-		s[SHARED] += c >= 2;
-		if (c)
-			s[PSS] += (1ull << CF_PSS_SHIFT) / c;
+		if (likely(ref[pte_frame(pte)] == 1)) {
+			alone++;
+			continue;
+		}
+		if (!p->mapcount) {
+			p->mapbytes = m->nframes * sizeof(uint32_t);
+			void *a = mmap(NULL, p->mapbytes, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (a == MAP_FAILED)
+				return CF_ENOMEM;
+			p->mapcount = a;
+		}
+		p->mapcount[pte_frame(pte)] += (uint32_t)reach;
+		multi = 1;
+	}
+	for (int j = 0; j < NSUMS; j++)
+		p->sum[k][j] = 0;
+	add_pages(p->sum[k], alone, reach);
+	p->multi[k] = (uint8_t)multi;
+	return CF_OK;
+}
+
+/* Leaf @k's frames of refcount > 1, once every leaf has been counted. */
+static void multi_sums(const cf_mem *m, struct pass *p, uint64_t k)
+{
+	const struct node *leaf = p->all[k];
+	for (unsigned i = 0; i < NODE_ENTRIES; i++) {
+		uint64_t pte = leaf->pte[i];
+		if (pte_has_frame(pte) && m->ref[pte_frame(pte)] != 1)
+			add_pages(p->sum[k], 1, p->mapcount[pte_frame(pte)]);
 	}
 }
 
-/* Sums of every node, bottom-up, from per-frame mapcounts. */
-static void sum_locked(cf_mem *m, struct pass *p, uint32_t *mapcount)
+/* Sums of every node, bottom-up: leaves in one pass (a second only over the
+ * few leaves with frames of refcount > 1), then each level from the one below. */
+static int sum_locked(cf_mem *m, struct pass *p)
 {
 	uint32_t leaves = m->levels - 1;
-	for (uint64_t k = p->start[leaves]; k < p->start[leaves + 1]; k++) {
-		const struct node *leaf = p->all[k];
-		for (unsigned i = 0; i < NODE_ENTRIES; i++)
-			if (pte_has_frame(leaf->pte[i]))
-				mapcount[pte_frame(leaf->pte[i])] += (uint32_t)p->reach[k];
+	uint64_t first = p->start[leaves], end = p->start[leaves + 1];
+	bool multi = false;
+	for (uint64_t k = first; k < end; k++) {
+		if (k + 1 < end)
+			prefetch_leaf(p->all[k + 1]);
+		if (leaf_sums(m, p, k))
+			return CF_ENOMEM;
+		multi |= p->multi[k];
 	}
-	for (uint64_t k = p->start[leaves]; k < p->start[leaves + 1]; k++) {
-		for (int j = 0; j < NSUMS; j++)
-			p->sum[k][j] = 0;
-		leaf_sums(p->all[k], mapcount, p->sum[k]);
-	}
+	for (uint64_t k = first; multi && k < end; k++)
+		if (p->multi[k])
+			multi_sums(m, p, k);
 	for (uint32_t l = leaves; l-- > 0;) {
 		for (uint64_t k = p->start[l]; k < p->start[l + 1]; k++) {
 			const struct node *n = p->all[k];
@@ -113,18 +174,15 @@ static void sum_locked(cf_mem *m, struct pass *p, uint32_t *mapcount)
 						p->sum[k][j] += p->sum[n->child[i]->idx][j];
 		}
 	}
+	return CF_OK;
 }
 
 /* Recompute the cached statistics of every space; on failure they stay stale. */
 void stats_refresh_locked(cf_mem *m)
 {
 	struct pass p = {0};
-	uint64_t bytes = m->nframes * sizeof(uint32_t);
-	uint32_t *mapcount = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mapcount == MAP_FAILED || collect_locked(m, &p))
+	if (collect_locked(m, &p) || sum_locked(m, &p))
 		goto out;
-	sum_locked(m, &p, mapcount);
 	for (cf_as *as = m->spaces; as; as = as->next) {
 		const uint64_t *s = p.sum[as->root->idx];
 		bool accounted = !(as->flags & CF_AS_UNACCOUNTED);
@@ -135,8 +193,6 @@ void stats_refresh_locked(cf_mem *m)
 		as->stats_gen = m->gen;
 	}
 out:
-	if (mapcount != MAP_FAILED)
-		munmap(mapcount, bytes);
 	pass_free(&p);
 }
 
