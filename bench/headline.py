@@ -2,7 +2,8 @@
 
 cowfast beside the numpy flat-table baseline and a memcpy of the same bytes, for 2^20
 resident pages (4 KiB contents and metadata only) and 2^24 (metadata only), with the
-issue's targets and PASS/MISS. `--quick` runs small sizes in a few seconds (CI smoke).
+issue's targets and PASS/MISS. `--quick` runs small sizes in a few seconds (CI smoke);
+`--full` adds the 2^30-page machine row (bench/machine.py; about 15 GiB of host memory).
 """
 import argparse
 import os
@@ -157,6 +158,7 @@ def render(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of seconds")
+    ap.add_argument("--full", action="store_true", help="also the 2^30-page machine row")
     args = ap.parse_args(argv)
     p = QUICK if args.quick else FULL
     t0, load0 = time.monotonic(), os.getloadavg()[0]
@@ -175,6 +177,9 @@ def main(argv=None):
     misses += cycle_misses
     if misses:
         print("MISSED: " + "; ".join(misses))
+    if args.full:
+        import machine
+        print(machine.report(30))
     return 0
 
 
