@@ -34,7 +34,7 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
         "state", "wstatus", "stop_report", "continued", "command", "fork_result",
         "aspace", "mem", "final", "cusage", "nsignals", "hiwater",
         "actions", "actions_shared", "pending", "blocked", "limits", "atexit_handlers",
-        "subreaper", "pdeath_signal", "sleeping_in", "did_exec",
+        "subreaper", "pdeath_signal", "sleeping_in", "did_exec", "saved_mask",
         # Per-process resources of the files/exec issue: descriptor table, stdio buffers,
         # and `ext`, a dict for anything else a later layer attaches (copied by its fork hook).
         "fdtable", "stdio", "ext",
@@ -71,6 +71,7 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
         self.subreaper = False
         self.pdeath_signal = 0
         self.sleeping_in = None
+        self.saved_mask = 0             # the blocked set sigsuspend puts back
         self.did_exec = False
         self.fdtable = None
         self.stdio = None

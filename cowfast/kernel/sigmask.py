@@ -9,7 +9,7 @@ import errno
 import signal as _signal
 
 from .. import signals as S
-from .entry import check_still_running, enter, raise_errno
+from .entry import block, check_still_running, enter, raise_errno
 from .state import RUNNING
 
 UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
@@ -27,7 +27,7 @@ def mask_of(signals):
 
 
 class SigmaskCalls:
-    """sigprocmask, and the signal state as public accessors for front ends."""
+    """sigprocmask, sigsuspend, and the signal state as public accessors for front ends."""
 
     __slots__ = ()
 
@@ -53,6 +53,36 @@ class SigmaskCalls:
             deliver_pending(self)
             check_still_running(self)
         return S.signals_in(old)
+
+    def sigsuspend(self, signals):
+        """Replace the blocked set by signals until a handler runs, then put it back, as
+        sigsuspend(2); return None once a handler ran (Linux's -1 EINTR, which every
+        sigsuspend returns).
+
+        The driven form: with no signal deliverable under the new set, the process sleeps
+        in sigsuspend (WouldBlock) with the new set in place, so signals are generated
+        against it; calling sigsuspend again after a signal was sent delivers it and
+        returns. A signal that ends the process ends it (Terminated).
+        """
+        bits = mask_of(signals)
+        resuming = self.sleeping_in == "sigsuspend"
+        ran = self.nsignals
+        enter(self)                       # a resumed call: delivery under the temporary set
+        if not resuming:
+            self.saved_mask = self.blocked
+            self.set_blocked(bits)
+            if self.pending & ~self.blocked:
+                from .signal import deliver_pending
+                deliver_pending(self)
+                check_still_running(self)
+        if self.nsignals == ran:
+            block(self, "sigsuspend", f"process {self.pid} is waiting for a signal (sigsuspend)")
+        self.set_blocked(self.saved_mask)
+        if self.pending & ~self.blocked:  # unblocked by the old set: delivered on the way out
+            from .signal import deliver_pending
+            deliver_pending(self)
+            check_still_running(self)
+        return None
 
     def set_blocked(self, bits):
         """Set the blocked set (an int mask) as signal delivery and sigreturn do; SIGKILL and

@@ -298,7 +298,7 @@ _add("sigpending", "", "the set of pending signals", changes=False, private=set)
 _add("sigprocmask", "how:INT signals:SIGNALS", "change the blocked set; the previous one",
      private=set)
 _add("sigsuspend", "signals:SIGNALS", "wait for a handler with this mask",
-     waits=WAITS_SIGNAL, handler=None, provider=FRONTEND)
+     waits=WAITS_SIGNAL)
 _add("pause", "", "wait for a handler", waits=WAITS_SIGNAL)
 # files: open(2), read(2), write(2), pipe(2), dup(2), fcntl(2), lseek(2), stat(2)
 _add("open", "path:STR flags:INT mode:INT?", "open a file: the lowest free descriptor")
