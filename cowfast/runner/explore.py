@@ -15,12 +15,19 @@ Each distinct outcome (console transcript, exit statuses, final memory statistic
 a deadlock) comes with the schedule (pid of each step) that reproduces it through
 `run(program, schedule=list(schedule))`.
 """
+from __future__ import annotations
+
 import time
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from .policies import Policy
 from .scheduler import Scheduler
 from .waiting import Deadlock
+
+if TYPE_CHECKING:
+    from ..kernel.fs import Program
+    from .programs import Main
 
 
 class Outcome(NamedTuple):
@@ -98,8 +105,11 @@ class _Search:
         self.pending = [()]
 
 
-def explore(program, argv=None, env=None, *, prune=True, max_runs=100_000,
-            max_steps=10_000, syscall_cost=1e-6, frames=4096, page_size=4096, install=None):
+def explore(program: Program | Main, argv: Sequence[str] | None = None,
+            env: Mapping[str, str] | None = None, *, prune: bool = True,
+            max_runs: int = 100_000, max_steps: int = 10_000, syscall_cost: float = 1e-6,
+            frames: int = 4096, page_size: int = 4096,
+            install: Mapping[str, Program | Main] | None = None) -> Exploration:
     """Run program under every distinct interleaving; return an Exploration.
 
     prune: use state hashing (False explores every interleaving, for checking).

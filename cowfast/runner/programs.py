@@ -5,27 +5,37 @@ initialised `data` and zeroed `bss` variables) and the `entry` the runner calls.
 `program` decorator makes one from a coroutine function; a program file for
 `cowfast run FILE.py` defines `main` (and optionally DATA, BSS, TEXT_PAGES, NAME).
 """
+from __future__ import annotations
+
 import importlib.util
 import inspect
 import os
+import types
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ..kernel.fs import Program
 
+# An `async def main(sys, argv, env)`: what run(), explore() and Scheduler.start() take.
+Main = Callable[..., Coroutine[Any, Any, Any]]
 
-def program(name=None, *, data=None, bss=None, text_pages=4, text=None):
+
+def program(name: str | None = None, *, data: dict[str, Any] | None = None,
+            bss: dict[str, Any] | None = None, text_pages: int = 4,
+            text: Any = None) -> Callable[[Main], Program]:
     """Decorator: make an async main into a Program with these global variables.
 
         @program(data={"glob": 6}, bss={"counter": int})
         async def main(sys, argv, env): ...
     """
-    def wrap(main):
+    def wrap(main: Main) -> Program:
         if not inspect.iscoroutinefunction(main):
             raise TypeError(f"{main!r} is not an `async def main(sys, argv, env)`")
         return Program(name or default_name(main), text_pages, data, bss, text, main)
     return wrap
 
 
-def default_name(main):
+def default_name(main: Main) -> str:
     """The image name of a function: its name, or its module's for a `main`."""
     if main.__name__ != "main":
         return main.__name__
@@ -33,7 +43,7 @@ def default_name(main):
     return module.rsplit(".", 1)[-1] if module != "__main__" else "a.out"
 
 
-def as_program(obj):
+def as_program(obj: Program | Main) -> Program:
     """Return obj as a Program with an entry (a Program, or an async main function)."""
     if isinstance(obj, Program):
         if obj.entry is None:
@@ -57,7 +67,7 @@ def install(kernel, program, path=None):
     return path
 
 
-def load_file(path):
+def load_file(path: str | os.PathLike[str]) -> tuple[Program, types.ModuleType]:
     """Import a program file and return its Program (the module's PROGRAM, else main)."""
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(f"cowfast_program_{name}", path)

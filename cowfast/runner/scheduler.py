@@ -15,9 +15,13 @@ program's Python up to its next request. Every call costs `syscall_cost` seconds
 virtual time; `sleep` and `alarm` set timers; when nothing can run, the clock jumps
 to the next timer, and with no timer left the run is a Deadlock.
 """
+from __future__ import annotations
+
 import heapq
+import os
 import time
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
@@ -27,6 +31,13 @@ from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
 from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
 from .programs import as_program, install
+
+if TYPE_CHECKING:
+    from ..kernel.fs import Program
+    from .policies import Policy
+    from .programs import Main
+
+    Schedule = str | Sequence[int] | Policy   # a policy name, an exact list of pids, a Policy
 from .replay import replay
 from .syscalls import Call, NotAwaited, not_awaited_message
 from .task import SEND, THROW, InternalError, Task
@@ -68,8 +79,9 @@ class Scheduler:
     hashing: keep a digest of each history (explore's state key; off for speed).
     """
 
-    def __init__(self, kernel=None, schedule="parent-first", seed=None, syscall_cost=1e-6,
-                 frames=1 << 16, page_size=4096, trace=False, hashing=False):
+    def __init__(self, kernel: Kernel | None = None, schedule: Schedule = "parent-first",
+                 seed: int | None = None, syscall_cost: float = 1e-6, frames: int = 1 << 16,
+                 page_size: int = 4096, trace: bool = False, hashing: bool = False) -> None:
         self.owns_kernel = kernel is None
         self.hashing = hashing
         self.kernel = kernel if kernel is not None else Kernel(frames=frames, page_size=page_size)
@@ -98,15 +110,16 @@ class Scheduler:
     # --- starting programs ---
 
     @property
-    def now(self):
+    def now(self) -> float:
         """The virtual clock, in seconds."""
         return self.now_ns / NSEC
 
-    def install(self, program, path=None):
+    def install(self, program: Program | Main, path: str | None = None) -> str:
         """Install a program in the kernel's file system (default /bin/NAME); return the path."""
         return install(self.kernel, as_program(program), path)
 
-    def start(self, program, argv=None, env=None, path=None):
+    def start(self, program: Program | Main, argv: Sequence[str] | None = None,
+              env: Mapping[str, str] | None = None, path: str | None = None) -> int:
         """Spawn a process (a child of init) running program; return its pid."""
         prog = as_program(program)
         path = install(self.kernel, prog, path)
@@ -146,7 +159,7 @@ class Scheduler:
         nxt = self._next_timer()
         return self.now if nxt is None else nxt / NSEC
 
-    def step(self):
+    def step(self) -> None:
         """Make one process do one system call. Raises EmptySchedule, Deadlock.
 
         When nothing can run, the clock first jumps to the next timer; if that ends the
@@ -164,7 +177,7 @@ class Scheduler:
         self.steps += 1
         self.trail.append(task.pid)
 
-    def run(self, until=None, max_steps=None):
+    def run(self, until: float | None = None, max_steps: int | None = None) -> RunResult:
         """Step until every program has exited, or the clock passes `until` seconds."""
         limit = None if max_steps is None else self.steps + max_steps
         while self.tasks:
@@ -176,7 +189,7 @@ class Scheduler:
             self.step()
         return self.result()
 
-    def result(self):
+    def result(self) -> RunResult:
         """The RunResult so far."""
         console = getattr(self.kernel, "console", None)
         return RunResult(console.text() if console is not None else "", tuple(self.exits),
@@ -354,7 +367,7 @@ class Scheduler:
         times += [d for d in self.alarms.values()]
         return min(times) if times else None
 
-    def close(self):
+    def close(self) -> None:
         """Close every coroutine, and the kernel if the scheduler made it."""
         for task in list(self.tasks.values()):
             task.close()
@@ -380,9 +393,13 @@ class StepLimit(RuntimeError):
     """run(max_steps=N) made N system calls and programs were still running."""
 
 
-def run(program, argv=None, env=None, *, schedule="parent-first", seed=None, kernel=None,
-        syscall_cost=1e-6, until=None, max_steps=MAX_STEPS, trace=None, frames=1 << 16,
-        install=None, stdin=None):
+def run(program: Program | Main, argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None, *, schedule: Schedule = "parent-first",
+        seed: int | None = None, kernel: Kernel | None = None, syscall_cost: float = 1e-6,
+        until: float | None = None, max_steps: int | None = MAX_STEPS,
+        trace: str | os.PathLike[str] | IO[str] | None = None, frames: int = 1 << 16,
+        install: Mapping[str, Program | Main] | None = None,
+        stdin: str | bytes | None = None) -> RunResult:
     """Run program (an async main or a Program) to the end; return its RunResult.
 
     install: {path: program} to put in the file system first (for exec).
