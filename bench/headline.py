@@ -3,7 +3,7 @@
 cowfast beside the numpy flat-table baseline and a memcpy of the same bytes, for 2^20
 resident pages (4 KiB contents and metadata only) and 2^24 (metadata only), with the
 issue's targets and PASS/MISS. `--quick` runs small sizes in a few seconds (CI smoke);
-`--full` adds the 2^30-page machine row (bench/machine.py; about 15 GiB of host memory).
+`--full` adds the 2^30-page machine row (bench/machine.py; about 18 GiB of host memory).
 """
 import argparse
 import os
