@@ -164,6 +164,13 @@ def set_exe(p, node):
     p.ext["exe"] = node
 
 
+def _need_env(call, args):
+    """os.execle/execlpe take the environment last; with no arguments at all Python's own
+    would fail with IndexError: say what is missing instead."""
+    if not args:
+        raise TypeError(f"{call}() needs the environment as its last argument")
+
+
 def _encode_env(env):
     return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
 
@@ -197,6 +204,7 @@ class ExecCalls:
 
     def execle(self, path, *args):
         """execve with the arguments listed and the environment last."""
+        _need_env("execle", args)
         return self.execve(path, args[:-1], args[-1])
 
     def execvp(self, file, argv):
@@ -209,6 +217,7 @@ class ExecCalls:
 
     def execlpe(self, file, *args):
         """execvpe with the arguments listed and the environment last (Python's extra form)."""
+        _need_env("execlpe", args)
         return self.execvpe(file, args[:-1], args[-1])
 
     def execvpe(self, file, argv, env):

@@ -131,7 +131,7 @@ def cmd_run(args, out):
         print(str(deadlock), file=out)
         return 1
     except ValueError as error:                       # a --schedule that does not fit
-        print(f"cowfast run: {error}", file=sys.stderr)
+        print(f"cowfast run: error: {error}", file=sys.stderr)
         return 2
     out.write(result.console)
     print(file=out)

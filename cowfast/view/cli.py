@@ -76,7 +76,7 @@ def cmd_view(args, out=None):
         else:
             data = _record(args)
     except (OSError, ValueError) as error:
-        print(f"cowfast view: {error}", file=sys.stderr)
+        print(f"cowfast view: error: {error}", file=sys.stderr)
         return 2
     except (ProgramCrashed, InvalidAwait) as error:    # before its first system call
         print(f"cowfast view: {error}", file=sys.stderr)
