@@ -148,8 +148,14 @@ class Kernel(TableMixin):
         text_arg("command", command)
         uid = int_in("uid", uid, 0, UID_MAX)
         self._live()
+        new_image = command not in self.images
         img = self.image(command, text_pages, data, bss, text)
-        aspace, stack, commit = self.load_image(img)
+        try:
+            aspace, stack, commit = self.load_image(img)
+        except BaseException:
+            if new_image:                    # a failed spawn leaves no trace, not even its image
+                self.images.pop(command).close()
+            raise
         pid = self.pids.allocate()
         if pid is None:
             aspace.close()

@@ -227,13 +227,12 @@ class MemoryCalls(InfoCalls):
         if _index("size", size) < 0:
             raise_errno(errno.ENOMEM)
         m = self.mem
-        if m.heap is None:
-            m.heap = [m.brk, {}, {}]
-        heap = m.heap
+        heap = m.heap if m.heap is not None else [m.brk, {}, {}]   # kept only on success
         if size >= MMAP_THRESHOLD:
             length = page_up(size, self.kernel.page_size)
             addr = self.mmap(length)
             heap[2][addr] = -length
+            m.heap = heap
             return addr
         n = (max(size, 1) + 15) & ~15
         for addr, avail in heap[1].items():
@@ -248,6 +247,7 @@ class MemoryCalls(InfoCalls):
             self._set_brk(addr + n)
         heap[0] = addr + n
         heap[2][addr] = n
+        m.heap = heap
         return addr
 
     def free(self, addr):
@@ -361,6 +361,17 @@ class MemoryCalls(InfoCalls):
         """The process's named variables: vars['g'] reads, vars['g'] = 5 writes."""
         from .variables import Variables
         return Variables(self)
+
+    def _pop(self, sp, stack_low):
+        """Undo pushes back to (sp, stack_low): stack growth since then is unmapped, uncharged."""
+        m, ps = self.mem, self.kernel.page_size
+        if stack_low > m.stack_low:
+            self.aspace.unmap(m.stack_low, stack_low - m.stack_low)
+            pages = (stack_low - m.stack_low) // ps
+            m.commit -= pages
+            self.kernel.uncharge(pages)
+            m.stack_low = stack_low
+        m.sp = sp
 
     def _push(self, size, quiet=False):
         """Reserve size bytes on the stack, growing it up to RLIMIT_STACK (else SIGSEGV;

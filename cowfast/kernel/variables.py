@@ -47,17 +47,28 @@ class Variables:
         """Define name on the heap (malloc), set to value (int or bytes); return its address."""
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
         addr = self.p.malloc(len(raw))
+        try:
+            self.p.poke(addr, raw)
+        except BaseException:
+            if self.p.state.name == "RUNNING":
+                self.p.free(addr)           # a failed store leaves no variable behind
+            raise
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
-        self.p.poke(addr, raw)
         return addr
 
     def local(self, name, value):
         """Define name on the stack, initialised to value (int or bytes); return its address."""
         enter(self.p)
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
-        addr = self.p._push(len(raw))
-        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
-        self.p.poke(addr, raw)
+        p, m = self.p, self.p.mem
+        sp, low = m.sp, m.stack_low
+        addr = p._push(len(raw))
+        try:
+            p.poke(addr, raw)
+        except BaseException:
+            p._pop(sp, low)                 # a failed store leaves no variable, no growth
+            raise
+        m.define(name, Var(addr, len(raw), isinstance(value, int), "stack"))
         return addr
 
 

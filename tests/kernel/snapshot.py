@@ -15,5 +15,6 @@ def kernel_state(k):
         procs[pid] = (p.state, p.pending, p.blocked, layout,
                       None if p.aspace is None else p.aspace.stats(),
                       [id(f) for f in p.fdtable.files] if getattr(p, "fdtable", None) else None)
-    return (k.committed, k.pids.last, procs, k.memory.stats(), sorted(k.images),
+    mem = k.memory.stats()              # frames in use; fault counters count work ever done
+    return (k.committed, k.pids.last, procs, (mem.used, mem.free), sorted(k.images),
             {n: img.users for n, img in k.images.items()})
