@@ -1,12 +1,24 @@
-"""The event log: fork, fault, copy, exit, signal, reap, ... as JSON Lines or a Chrome trace.
+"""The event log: fork, fault, copy, exit, signal, reap, calls, ... as JSON Lines or a Chrome trace.
 
 Off by default and then free: the kernel keeps `emit = None` and every hot path pays
 one attribute check. When on, each event is a small tuple (clock, kind, pid, fields);
-nothing is formatted until export. The Chrome Trace Event Format export opens
-directly in Perfetto (ui.perfetto.dev) or chrome://tracing.
+nothing is formatted until export. Every event has a sequence number (its position
+since the kernel booted, kept across clear()), so a reader can ask for the events
+after the last one it saw.
+
+The records' format is "cowfast.events/1": documented kind by kind in docs/frontends.md
+and checked by the JSON Schema cowfast/schemas/events-1.json. The JSON Lines file
+starts with a header line {"schema": "cowfast.events/1"} (as asciinema's v2 files
+start with theirs); each other line is one event, {"seq", "ts", "event", "pid", ...}.
+The Chrome Trace Event Format export (chrometrace.py) opens in Perfetto
+(ui.perfetto.dev) or chrome://tracing.
 """
 import json
 from typing import NamedTuple
+
+from .jsonvalue import jsonable
+
+SCHEMA = "cowfast.events/1"
 
 
 class Event(NamedTuple):
@@ -18,21 +30,18 @@ class Event(NamedTuple):
     fields: dict
 
     def as_dict(self):
-        """Return the event as one flat dict (the JSON Lines record)."""
+        """Return the event as one flat dict (the JSON Lines record, without seq)."""
         return {"ts": self.ts, "event": self.kind, "pid": self.pid, **self.fields}
-
-
-# Kinds that mark the start and end of a process's life and of its zombie time.
-_BEGIN = ("spawn", "fork")
 
 
 class EventLog:
     """An append-only list of Events, with exporters."""
 
-    __slots__ = ("events",)
+    __slots__ = ("events", "first")
 
     def __init__(self):
         self.events = []
+        self.first = 0                  # sequence number of events[0]
 
     def record(self, ts, kind, pid, **fields):
         """Append one event (bound as the kernel's emit while logging is on)."""
@@ -45,46 +54,42 @@ class EventLog:
         return iter(self.events)
 
     def clear(self):
-        """Forget every event recorded so far."""
+        """Forget every event recorded so far (sequence numbers go on from where they were)."""
+        self.first += len(self.events)
         self.events.clear()
+
+    @property
+    def next_seq(self):
+        """The sequence number the next event will get."""
+        return self.first + len(self.events)
+
+    def since(self, seq=0, limit=None):
+        """Return [(seq, Event)] of the events numbered seq and later (at most limit)."""
+        start = max(seq - self.first, 0)
+        stop = None if limit is None else start + limit
+        return list(enumerate(self.events[start:stop], self.first + start))
+
+    def records(self, seq=0, limit=None):
+        """Return the events from seq on as "cowfast.events/1" records (plain JSON data)."""
+        return [record(n, e) for n, e in self.since(seq, limit)]
 
     def kinds(self):
         """Return the kinds of the events, in order (handy in tests)."""
         return [e.kind for e in self.events]
 
     def to_jsonl(self, file=None):
-        """Return the log as JSON Lines; also write it to `file` (a path or text file) if given."""
-        text = "".join(json.dumps({k: _jsonable(v) for k, v in e.as_dict().items()}) + "\n"
-                       for e in self.events)
+        """Return the log as JSON Lines (a header line, then one event a line); also write it
+        to `file` (a path or text file) if given."""
+        lines = [json.dumps({"schema": SCHEMA})]
+        lines += [json.dumps(r) for r in self.records()]
+        text = "\n".join(lines) + "\n"
         _write(file, text)
         return text
 
     def chrome_trace(self):
-        """Return the log as a Chrome Trace Event Format object (a dict with traceEvents).
-
-        One track per process: an "X" slice for its life ("running", birth to exit) and
-        one for its zombie time ("zombie", exit to reap), an "i" instant for every event,
-        and "M" metadata naming the track with the process's command. ts is in the
-        kernel clock's ticks, shown as microseconds.
-        """
-        out, born, died, names = [], {}, {}, {}
-        for e in self.events:
-            args = {k: _jsonable(v) for k, v in e.fields.items()}
-            out.append({"name": e.kind, "ph": "i", "s": "t", "ts": e.ts, "pid": e.pid,
-                        "tid": e.pid, "args": args})
-            if e.kind in _BEGIN:
-                born[e.pid] = e.ts
-                names[e.pid] = e.fields.get("command", "")
-            elif e.kind == "exit" and e.pid in born:
-                out.append(_slice("running", e.pid, born.pop(e.pid), e.ts))
-                died[e.pid] = e.ts
-            elif e.kind == "reap" and e.pid in died:
-                out.append(_slice("zombie", e.pid, died.pop(e.pid), e.ts))
-        for pid, name in names.items():
-            out.append({"name": "process_name", "ph": "M", "pid": pid, "tid": pid,
-                        "args": {"name": f"{pid} {name}".strip()}})
-        return {"traceEvents": out, "displayTimeUnit": "ms",
-                "otherData": {"clock": "cowfast system calls (1 tick = 1 us)"}}
+        """Return the log as a Chrome Trace Event Format object (see chrometrace.py)."""
+        from .chrometrace import chrome_trace
+        return chrome_trace(self)
 
     def to_chrome_trace(self, file=None):
         """Return the Chrome trace as JSON text; also write it to `file` if given."""
@@ -93,18 +98,12 @@ class EventLog:
         return text
 
 
-def _slice(name, pid, start, end):
-    return {"name": name, "ph": "X", "ts": start, "dur": max(end - start, 0),
-            "pid": pid, "tid": pid}
-
-
-def _jsonable(value):
-    """Signals and other IntEnums become their names; anything else unknown becomes str."""
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return getattr(value, "name", value) if not isinstance(value, bool) else value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value)
+def record(seq, e):
+    """One event as a "cowfast.events/1" record."""
+    out = {"seq": seq, "ts": e.ts, "event": e.kind, "pid": e.pid}
+    for k, v in e.fields.items():
+        out[k] = jsonable(v)
+    return out
 
 
 def _write(file, text):

@@ -27,6 +27,7 @@ from ..errors import WouldBlock
 from ..kernel import Kernel, Terminated
 from ..kernel.state import ALIVE, STOPPED
 from ..kernel.syscalls import TABLE, is_call_error
+from .calllog import log_call, log_return
 from .calls import LIVE_HANDLER_CALLS, NSEC, RUNNER, Reenter, seconds_rounded
 from .delivery import LIVE, Dispatcher, deliver, interrupted_outcome
 from .policies import make_policy
@@ -216,6 +217,9 @@ class Scheduler:
                 return
         call = task.settle(LIVE)
         frame = task.frames[-1]
+        k = self.kernel
+        if k.emit is not None:
+            log_call(k, task.pid, call)
         try:
             if frame.eintr:
                 kind, value, stored = interrupted_outcome(self, task, call)
@@ -227,7 +231,6 @@ class Scheduler:
                                        getattr(block, "deadline", None),
                                        getattr(block, "old_mask", None), block.queue)
                 self.policy.blocked(self, task)
-                k = self.kernel
                 if k.emit is not None:
                     k.emit(k.clock, "block", task.pid, call=repr(call), why=str(block))
             return
@@ -236,6 +239,8 @@ class Scheduler:
         except Reenter:                     # exit() started an async atexit function
             task.settle(LIVE)
             return
+        if k.emit is not None:
+            log_return(k, p, call, kind, value)
         task.waiting = task.interrupted = None
         self.gen += 1
         self.now_ns += self.cost_ns

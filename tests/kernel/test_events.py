@@ -43,9 +43,11 @@ def test_jsonl_export_is_one_object_per_line(tmp_path):
     run_scenario(k)
     path = tmp_path / "log.jsonl"
     text = k.events.to_jsonl(path)
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    header, *rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert header == {"schema": "cowfast.events/1"}
     assert len(rows) == len(k.events) and text == path.read_text()
-    assert {"ts", "event", "pid"} <= set(rows[0])
+    assert {"seq", "ts", "event", "pid"} <= set(rows[0])
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
     assert any(r.get("sig") == "SIGTERM" for r in rows)
     k.close()
 
