@@ -4,6 +4,7 @@ cowfast/cli.py calls add_parsers(subparsers) and, for these commands, handle(arg
 A program file defines `async def main(sys, argv, env)` (see programs.load_file), and
 optionally INSTALL = {path: program} for the programs it executes.
 """
+import argparse
 import os
 import signal
 import sys
@@ -14,11 +15,14 @@ from ..examples import EXAMPLES
 from .explore import explore
 from .failures import CANNOT_RUN, PROGRAM_ERRORS, CannotRun, load, report
 from .programs import load_file
+from .results import Progress, explore_json, run_json
 from .scheduler import MAX_STEPS, StepLimit, run
+from .textout import print_grouped, write_json
 from .waiting import Deadlock
 
 COMMANDS = ("run", "explore")
 UNTIL = 3600.0                   # virtual seconds: a program sleeping for ever ends here
+GROUP_ABOVE = 12                 # more outcomes than this: a summary grouped by console output
 
 
 def add_parsers(sub):
@@ -42,6 +46,9 @@ def add_parsers(sub):
                    help="virtual seconds per system call (default 1e-6)")
     r.add_argument("--stdin", metavar="TEXT", default=None,
                    help="text typed on the console for the program to read, then end of file")
+    r.add_argument("--json", metavar="OUT.json", default=None,
+                   help='write the result as JSON ("cowfast.run/1"); "-": to standard output, '
+                        "instead of the text")
     r.set_defaults(handler=cmd_run)
     e = sub.add_parser("explore", help="run a program under every interleaving of its calls")
     e.add_argument("file", help="as for run")
@@ -49,6 +56,13 @@ def add_parsers(sub):
     e.add_argument("--no-prune", action="store_true",
                    help="no state hashing: every interleaving (slower; for checking)")
     e.add_argument("--max-runs", type=int, default=100_000)
+    e.add_argument("--max-outcomes", type=positive_int, default=None,
+                   help="stop once this many distinct outcomes are found")
+    e.add_argument("--json", metavar="OUT.json", default=None,
+                   help='write the outcomes as JSON ("cowfast.explore/1"); "-": to standard '
+                        "output, instead of the text")
+    e.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show runs, outcomes, rate and time as it goes (default: on a terminal)")
     e.set_defaults(handler=cmd_explore)
 
 
@@ -127,12 +141,21 @@ def cmd_run(args, out):
         print(f"cowfast run: {limit}: raise --max-steps to go on", file=sys.stderr)
         return 1
     except Deadlock as deadlock:
+        if args.json:
+            write_json(args.json, run_json(deadlock.result, args.file, argv,
+                                           args.schedule, args.seed, deadlock), out)
+            if args.json == STDOUT:
+                return 1
         print(bold("deadlock", out), file=out)
         print(str(deadlock), file=out)
         return 1
     except ValueError as error:                       # a --schedule that does not fit
         print(f"cowfast run: error: {error}", file=sys.stderr)
         return 2
+    if args.json:
+        write_json(args.json, run_json(result, args.file, argv, args.schedule, args.seed), out)
+        if args.json == STDOUT:
+            return 0
     out.write(result.console)
     print(file=out)
     print(bold(f"{len(result.exits)} processes, {result.steps} system calls, "
@@ -151,13 +174,25 @@ def cmd_run(args, out):
 
 def cmd_explore(args, out):
     program, module = load(args.file, load_file, _resolve)
+    progress = Progress(force=bool(args.progress)) if args.progress is not False else None
     found = explore(program, [args.file, *args.args], prune=not args.no_prune,
-                    max_runs=args.max_runs, install=getattr(module, "INSTALL", None))
+                    max_runs=args.max_runs, install=getattr(module, "INSTALL", None),
+                    max_outcomes=args.max_outcomes, progress=progress)
+    if progress is not None:
+        progress.done()
+    if args.json:
+        write_json(args.json, explore_json(found, args.file, [args.file, *args.args]), out)
+        if args.json == STDOUT:
+            return 0
     how = "every interleaving" if args.no_prune else "state hashing"
     print(bold(f"{len(found)} distinct outcomes from {found.runs} runs ({how}: "
                f"{found.states} choice points, {found.pruned} runs cut) in "
-               f"{found.seconds:.2f} s" + ("" if found.complete else "; NOT COMPLETE"), out),
+               f"{found.seconds:.2f} s" + ("" if found.complete else "; NOT COMPLETE")
+               + (f" (stopped at --{found.stopped})" if found.stopped else ""), out),
           file=out)
+    if len(found) > GROUP_ABOVE:
+        print_grouped(found, args.file, out)
+        return 0
     for n, (outcome, schedule) in enumerate(found.outcomes.items(), 1):
         print(file=out)
         print(bold(f"outcome {n}", out), file=out)

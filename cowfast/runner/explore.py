@@ -18,7 +18,7 @@ a deadlock) comes with the schedule (pid of each step) that reproduces it throug
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from .policies import Policy
@@ -40,7 +40,12 @@ class Outcome(NamedTuple):
 
 
 class Exploration(NamedTuple):
-    """explore()'s answer: outcome -> a schedule reproducing it, and the search's size."""
+    """explore()'s answer: outcome -> a schedule reproducing it, and the search's size.
+
+    counts: outcome -> how many runs ended in it (runs cut by state hashing reach no
+    outcome, so with prune=False these are the numbers of schedules). stopped: why the
+    search ended early ("max-runs", "max-outcomes"), or None.
+    """
 
     outcomes: dict
     runs: int
@@ -48,6 +53,8 @@ class Exploration(NamedTuple):
     pruned: int
     complete: bool
     seconds: float
+    counts: dict = None
+    stopped: str = None
 
     def consoles(self):
         """The distinct console transcripts, sorted."""
@@ -109,19 +116,26 @@ def explore(program: Program | Main, argv: Sequence[str] | None = None,
             env: Mapping[str, str] | None = None, *, prune: bool = True,
             max_runs: int = 100_000, max_steps: int = 10_000, syscall_cost: float = 1e-6,
             frames: int = 4096, page_size: int = 4096,
-            install: Mapping[str, Program | Main] | None = None) -> Exploration:
+            install: Mapping[str, Program | Main] | None = None,
+            max_outcomes: int | None = None,
+            progress: Callable[[int, int, float], object] | None = None) -> Exploration:
     """Run program under every distinct interleaving; return an Exploration.
 
     prune: use state hashing (False explores every interleaving, for checking).
     max_runs: stop after this many runs (Exploration.complete is then False).
+    max_outcomes: stop once this many distinct outcomes are found (likewise).
     max_steps: a run longer than this counts as an outcome "no end" (a livelock).
     install: {path: program} to put in the file system first (for exec).
+    progress: called as progress(runs, outcomes, seconds) after each run.
     """
     search = _Search(prune)
-    outcomes = {}
+    outcomes, counts = {}, {}
     runs = pruned = 0
     t0 = time.perf_counter()
-    while search.pending and runs < max_runs:
+    while search.pending and runs < max_runs and (max_outcomes is None
+                                                   or len(outcomes) < max_outcomes):
+        if progress is not None:
+            progress(runs, len(outcomes), time.perf_counter() - t0)
         prefix = search.pending.pop()
         runs += 1
         sched = Scheduler(None, _Explorer(prefix, search), None, syscall_cost, frames,
@@ -140,8 +154,15 @@ def explore(program: Program | Main, argv: Sequence[str] | None = None,
         finally:
             sched.close()
         outcomes.setdefault(outcome, tuple(sched.trail))
+        counts[outcome] = counts.get(outcome, 0) + 1
+    stopped = None if not search.pending else (
+        "max-outcomes" if max_outcomes is not None and len(outcomes) >= max_outcomes
+        else "max-runs")
+    seconds = time.perf_counter() - t0
+    if progress is not None:
+        progress(runs, len(outcomes), seconds)
     return Exploration(outcomes, runs, len(search.visited), pruned, not search.pending,
-                       time.perf_counter() - t0)
+                       seconds, counts, stopped)
 
 
 def _finish(sched, max_steps):

@@ -420,7 +420,11 @@ def run(program: Program | Main, argv: Sequence[str] | None = None,
             sched.kernel.console.feed(stdin)
             sched.kernel.console.hangup()
         sched.start(program, argv, env)
-        result = sched.run(until, max_steps)
+        try:
+            result = sched.run(until, max_steps)
+        except Deadlock as deadlock:
+            deadlock.result = sched.result()    # what happened before it (for --json)
+            raise
         if trace is not None:
             sched.kernel.events.to_chrome_trace(trace)
         return result
