@@ -105,6 +105,7 @@ from .runner import (
     program,
     run,
 )
+from .session import NotLoaded, Session      # the step API (docs/frontends.md)
 
 # --- 4. simulations ---
 from . import costmodel, workloads
@@ -135,6 +136,7 @@ __all__ = [
     # 3. runner
     "run", "explore", "program", "load_file", "Scheduler", "EmptySchedule", "RunResult",
     "Exploration", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InvalidAwait",
+    "Session", "NotLoaded",
     # 4. simulations
     "run_model", "run_sweep", "SweepResult", "Result", "SnapshotConfig", "PreforkConfig",
     "StormConfig", "CostModel", "costmodel", "workloads", "Trace", "Replayer",

@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 
 from . import demo
+from . import serve
 from ._cliargs import page_size, positive_int, split_program_args, take_debug
 from ._version import __version__
 from . import simulate_cli
@@ -47,6 +48,7 @@ def _parser():
     sweep_cli.add_parser(sub)
     runner_cli.add_parsers(sub)
     view_cli.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

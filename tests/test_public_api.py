@@ -30,6 +30,7 @@ PINNED = [
     # 3. runner
     "run", "explore", "program", "load_file", "Scheduler", "EmptySchedule", "RunResult",
     "Exploration", "Deadlock", "ReplayDivergence", "ProgramCrashed", "InvalidAwait",
+    "Session", "NotLoaded",
     # 4. simulations
     "run_model", "run_sweep", "SweepResult", "Result", "SnapshotConfig", "PreforkConfig",
     "StormConfig", "CostModel", "costmodel", "workloads", "Trace", "Replayer",

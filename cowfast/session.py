@@ -1,0 +1,256 @@
+"""Step-by-step driving of a simulation: load, step, run, snapshot, events, explore, reset.
+
+    from cowfast import Session
+
+    s = Session()
+    s.load(example="fork_wait")              # or file=..., source=..., program=...
+    s.step()                                 # one system call of whoever runs next
+    before = s.snapshot()
+    s.run(until="exit")                      # until a process exits
+    after = s.snapshot(pages=True)
+
+The same verbs, with the same arguments and JSON-ready results, are the methods of
+the JSON-RPC server (`cowfast serve`, serve.py). A Session owns one Scheduler on one
+Kernel with the event log on; reset() starts the same program afresh.
+"""
+import os
+import tempfile
+
+from .examples import EXAMPLES
+from .runner.explore import explore as _explore
+from .runner.policies import Policy, make_policy
+from .runner.programs import as_program, load_file
+from .runner.results import explore_json, exit_record
+from .runner.scheduler import EmptySchedule, Scheduler
+from .runner.waiting import Deadlock
+
+UNTIL = ("exit", "block", "end")
+
+
+class NotLoaded(RuntimeError):
+    """A verb that needs a program was called before load()."""
+
+
+class Steered(Policy):
+    """A policy that can be told which pid steps next, once; otherwise it asks `inner`."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.forced = None
+        self.name = inner.name
+        self.preemptive = inner.preemptive
+
+    def enqueue(self, task, front=False):
+        self.inner.enqueue(task, front)
+
+    def forked(self, sched, parent, child):
+        self.inner.forked(sched, parent, child)
+
+    def blocked(self, sched, task):
+        self.inner.blocked(sched, task)
+
+    def yielded(self, sched, task):
+        self.inner.yielded(sched, task)
+
+    def after_step(self, sched, task):
+        self.inner.after_step(sched, task)
+
+    def choose(self, sched):
+        if self.forced is not None:
+            task, self.forced = self.forced, None
+            return task
+        return self.inner.choose(sched)
+
+
+class Session:
+    """One simulation driven a step at a time (see the module docstring).
+
+    frames, page_size: the machine each load() boots.
+    """
+
+    def __init__(self, frames=1 << 16, page_size=4096):
+        self.frames = frames
+        self.page_size = page_size
+        self.sched = None
+        self.spec = None
+
+    # --- loading ---
+
+    def load(self, program=None, *, file=None, example=None, source=None, argv=None, env=None,
+             schedule="parent-first", seed=None, stdin=None):
+        """Boot a fresh kernel and start a program; return {"pid", "argv", "policy"}.
+
+        The program is one of: program (a Program or an async main), file (a path), example
+        (a name in cowfast/examples), source (the text of a program file). schedule: a
+        policy name or a list of pids; stdin: text typed on the console, then end of file.
+        Raises ValueError (bad schedule, no such example, no main), TypeError, SyntaxError.
+        """
+        given = [x is not None for x in (program, file, example, source)]
+        if sum(given) != 1:
+            raise ValueError("load needs exactly one of program, file, example, source")
+        prog, install, name = _resolve(program, file, example, source)
+        argv = [name] if argv is None else [str(a) for a in argv]
+        env = {str(k): str(v) for k, v in (env or {}).items()}
+        return self._boot(dict(program=prog, install=install, name=name, argv=argv, env=env,
+                               schedule=schedule, seed=seed, stdin=stdin))
+
+    def reset(self):
+        """Start the loaded program again on a fresh kernel, as load() first did."""
+        return self._boot(self._spec())
+
+    def _boot(self, spec):
+        schedule = spec["schedule"]
+        policy = Steered(make_policy(list(schedule) if isinstance(schedule, (list, tuple))
+                                     else schedule, spec["seed"]))
+        sched = Scheduler(None, policy, spec["seed"], frames=self.frames,
+                          page_size=self.page_size, trace=True)
+        try:
+            for path, p in (spec["install"] or {}).items():
+                sched.install(p, path)
+            if spec["stdin"] is not None:
+                sched.kernel.console.feed(spec["stdin"])
+                sched.kernel.console.hangup()
+            pid = sched.start(spec["program"], spec["argv"], spec["env"])
+        except BaseException:
+            sched.close()
+            raise
+        self.close()                        # only now: a failed load changes nothing
+        self.sched, self.spec = sched, spec
+        return {"pid": pid, "argv": spec["argv"], "policy": policy.name}
+
+    # --- stepping ---
+
+    def step(self, pid=None):
+        """Make one process do one system call: pid, or whoever the policy picks.
+
+        Returns the step's report (see _report). Raises ProcessLookupError (ESRCH) for a pid
+        with no running program, BlockingIOError (EAGAIN) if it cannot run now, EmptySchedule
+        when every program has ended, Deadlock when nothing can run.
+        """
+        sched = self._sched()
+        if not sched.tasks:
+            raise EmptySchedule("every program has ended")
+        if pid is not None:
+            task = sched.tasks.get(pid)
+            if task is None:
+                raise ProcessLookupError(3, f"no running program has pid {pid}")
+            if not sched.can_run(task):
+                raise BlockingIOError(11, f"pid {pid} cannot run now (blocked or stopped)")
+            sched.policy.forced = task
+        exits, steps = len(sched.exits), sched.steps
+        sched.step()
+        return self._report(exits, steps)
+
+    def run(self, until="end", steps=None):
+        """Step until `until` happens: "exit" (a process ended), "block" (a call had to wait)
+        or "end" (every program ended), or `steps` steps were made. Returns the last step's
+        report with "stopped" (why it stopped: exit, block, end, steps, deadlock) and "steps"
+        (how many it made); a deadlock's table is in "deadlock"."""
+        if until not in UNTIL:
+            raise ValueError(f"until must be one of {', '.join(UNTIL)}, not {until!r}")
+        sched = self._sched()
+        first_exit = len(sched.exits)
+        done, report = 0, self._report(first_exit, sched.steps)
+        stopped, deadlock = "end", None
+        while sched.tasks:
+            if steps is not None and done >= steps:
+                stopped = "steps"
+                break
+            try:
+                report = self.step()
+            except Deadlock as d:
+                stopped, deadlock = "deadlock", str(d)
+                break
+            done += 1
+            if until == "exit" and report["exited"]:
+                stopped = "exit"
+                break
+            if until == "block" and report["blocked"]:
+                stopped = "block"
+                break
+        exited = [exit_record(e.pid, e.command, e.status) for e in sched.exits[first_exit:]]
+        return {**report, "exited": exited, "stopped": stopped, "steps": done,
+                "deadlock": deadlock}
+
+    def _report(self, exits_before, steps_before):
+        sched = self._sched()
+        pid = sched.trail[-1] if sched.steps > steps_before else None
+        task = sched.tasks.get(pid) if pid is not None else None
+        return {
+            "pid": pid, "clock": sched.kernel.clock, "total_steps": sched.steps,
+            "exited": [exit_record(e.pid, e.command, e.status) for e in sched.exits[exits_before:]],
+            "blocked": bool(task is not None and task.waiting is not None),
+            "runnable": [t.pid for t in sched.runnable()], "finished": not sched.tasks,
+            "next_event": sched.kernel.events.next_seq,
+        }
+
+    # --- looking ---
+
+    def snapshot(self, pages=None):
+        """The kernel's snapshot ("cowfast.snapshot/1"; pages as Kernel.snapshot takes it)."""
+        return self._sched().kernel.snapshot(pages)
+
+    def events(self, since=0, limit=None):
+        """The events from sequence number `since` on: {"schema", "events", "next"}."""
+        log = self._sched().kernel.events
+        records = log.records(since, limit)
+        nxt = records[-1]["seq"] + 1 if records else min(max(since, log.first), log.next_seq)
+        return {"schema": "cowfast.events/1", "events": records, "next": nxt}
+
+    def explore(self, max_runs=1000, max_outcomes=None, prune=True):
+        """Explore the loaded program's interleavings from its start ("cowfast.explore/1")."""
+        spec = self._spec()
+        found = _explore(spec["program"], spec["argv"], spec["env"], prune=prune,
+                         max_runs=max_runs, max_outcomes=max_outcomes, install=spec["install"],
+                         page_size=self.page_size)
+        return explore_json(found, spec["name"], spec["argv"])
+
+    def close(self):
+        """Drop the simulation (load() and reset() call it)."""
+        if self.sched is not None:
+            self.sched.close()
+            self.sched = None
+
+    def _sched(self):
+        if self.sched is None:
+            raise NotLoaded("no program loaded: call load() first")
+        return self.sched
+
+    def _spec(self):
+        if self.spec is None:
+            raise NotLoaded("no program loaded: call load() first")
+        return self.spec
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _resolve(program, file, example, source):
+    """Return (Program, install dict, name) for whichever way the program was given."""
+    if program is not None:
+        prog = as_program(program)
+        return prog, None, prog.image
+    if example is not None:
+        path = EXAMPLES / f"{example}.py"
+        if not isinstance(example, str) or "/" in example or not path.is_file():
+            raise ValueError(f"no example called {example!r}")
+        prog, module = load_file(str(path))
+        return prog, getattr(module, "INSTALL", None), example
+    if file is not None:
+        prog, module = load_file(os.fspath(file))
+        return prog, getattr(module, "INSTALL", None), os.path.basename(os.fspath(file))
+    if not isinstance(source, str):
+        raise TypeError("source must be the text of a program file")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "program.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        prog, module = load_file(path)
+    return prog, getattr(module, "INSTALL", None), "program"
+
+
+__all__ = ["Session", "NotLoaded", "Steered", "EmptySchedule", "Deadlock"]
