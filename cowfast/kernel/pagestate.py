@@ -44,13 +44,15 @@ def segments(p):
 
 
 class MemoryView:
-    """Every live process's page words, and how many processes map each frame."""
+    """Every live process's page words, and how many processes map each frame (numpy, so a
+    snapshot of a process with a million pages costs milliseconds, not seconds)."""
 
     def __init__(self, kernel):
         self.kernel = kernel
         ps = kernel.page_size
         self.words = {}          # pid -> [(start, end, kind, name, words)]
-        self.mapcount = {}       # frame -> [pids mapping it], ascending
+        self.frames = {}         # pid -> the frames it maps
+        self.count = np.zeros(kernel.memory.frames, dtype=np.int64)   # frame -> processes
         for pid in sorted(kernel.procs):
             p = kernel.procs[pid]
             if p.aspace is None:
@@ -58,9 +60,9 @@ class MemoryView:
             regions = [(start, end, kind, name, p.aspace.pagemap(start, (end - start) // ps))
                        for start, end, kind, name in segments(p)]
             self.words[pid] = regions
-            frames = [_frames(r[4]) for r in regions]
-            for frame in np.unique(np.concatenate(frames)).tolist() if frames else ():
-                self.mapcount.setdefault(frame, []).append(pid)
+            frames = np.concatenate([_frames(r[4]) for r in regions]).astype(np.int64)
+            self.frames[pid] = frames
+            self.count[frames] += 1          # a repeated index counts once: a set per process
 
     def regions(self, pid, detail_starts=()):
         """Return the region records of pid; page runs for those whose start is requested."""
@@ -72,50 +74,57 @@ class MemoryView:
                 rec = {"start": start + lo * ps, "end": start + hi * ps, "kind": kind,
                        "name": name, "prot": _prot(w),
                        "mapping": "shared" if w & PAGE_SHARED else "private"}
-                rec.update(self._sums(pid, words[lo:hi]))
+                rec.update(self._sums(words[lo:hi]))
                 if detail_starts is True or rec["start"] in detail_starts:
                     rec["pages"] = self.page_runs(pid, words[lo:hi])
                 out.append(rec)
         return out
 
-    def _sums(self, pid, words):
+    def _sums(self, words):
         ps = self.kernel.page_size
-        rss = uss = shared = 0
-        pss = 0.0
-        for frame in _frames(words).tolist():
-            n = len(self.mapcount.get(frame, ())) or 1
-            rss += 1
-            uss += n == 1
-            shared += n >= 2
-            pss += 1 / n
+        n = np.maximum(self.count[_frames(words).astype(np.int64)], 1)
         present = int(np.count_nonzero(words & np.uint64(PAGE_PRESENT)))
-        zero = present - rss
-        return {"rss": rss * ps, "pss": round(pss * ps), "uss": uss * ps, "shared":
-                shared * ps, "untouched_pages": len(words) - present, "zero_pages": zero}
+        return {"rss": len(n) * ps, "pss": round(float(np.sum(1.0 / n)) * ps) if len(n) else 0,
+                "uss": int(np.count_nonzero(n == 1)) * ps,
+                "shared": int(np.count_nonzero(n >= 2)) * ps,
+                "untouched_pages": len(words) - present, "zero_pages": present - len(n)}
 
     def page_runs(self, pid, words):
         """Run-length list of page states: [{"state", "pages", "spaces"?, "with"?}, ...]."""
-        runs = []
-        for w in words.tolist():
-            if not w & PAGE_PRESENT:
-                key = (UNTOUCHED, 0, ())
-            elif w & PAGE_ZERO:
-                key = (ZERO, 0, ())
-            else:
-                pids = self.mapcount.get(w >> PAGE_FRAME_SHIFT, [pid])
-                key = (PRIVATE, 1, ()) if len(pids) < 2 else \
-                    (SHARED, len(pids), tuple(q for q in pids if q != pid))
-            if runs and runs[-1][0] == key:
-                runs[-1][1] += 1
-            else:
-                runs.append([key, 1])
+        own = (words & _HAS_FRAME) == np.uint64(PAGE_PRESENT)
+        frames = (words >> np.uint64(PAGE_FRAME_SHIFT)).astype(np.int64)
+        # a key per page: 0 untouched, 1 zero, 2 private, 3 + N shared by N processes; a run
+        # also ends wherever the set of processes sharing the page changes
+        key = np.where(words & np.uint64(PAGE_PRESENT), 1, 0).astype(np.int64)
+        others = {}
+        if own.any():
+            n = self.count[np.where(own, frames, 0)]
+            key[own & (n < 2)] = 2
+            shared = own & (n >= 2)
+            key[shared] = 3 + n[shared]
+            if shared.any():
+                mark = np.zeros(len(self.count), dtype=bool)
+                where = np.where(shared, frames, 0)
+                for q, qframes in self.frames.items():
+                    if q == pid:
+                        continue
+                    mark[qframes] = True
+                    member = shared & mark[where]
+                    mark[qframes] = False
+                    if member.any():
+                        others[q] = member
+        change = np.diff(key) != 0
+        for member in others.values():
+            change |= np.diff(member) != 0
+        bounds = [0, *(np.flatnonzero(change) + 1).tolist(), len(words)]
         out = []
-        for (state, spaces, others), n in runs:
-            rec = {"state": state, "pages": n}
-            if state == SHARED:
-                rec["spaces"] = spaces
-                rec["with"] = list(others)
-            out.append(rec)
+        for lo, hi in zip(bounds, bounds[1:]):
+            k = int(key[lo])
+            if k < 3:
+                out.append({"state": (UNTOUCHED, ZERO, PRIVATE)[k], "pages": hi - lo})
+            else:
+                out.append({"state": SHARED, "pages": hi - lo, "spaces": k - 3,
+                            "with": [q for q, member in others.items() if member[lo]]})
         return out
 
 
@@ -127,16 +136,10 @@ def _frames(words):
 
 def _runs(words):
     """[(lo, hi)] index ranges of mapped pages with equal protection and sharing."""
-    out, lo, cur = [], None, None
-    for i, a in enumerate((words & _ATTRS).tolist()):
-        if lo is not None and a != cur:
-            out.append((lo, i))
-            lo = None
-        if lo is None and a & PAGE_MAPPED:
-            lo, cur = i, a
-    if lo is not None:
-        out.append((lo, len(words)))
-    return out
+    attrs = (words & _ATTRS).astype(np.int64)
+    cuts = np.flatnonzero(np.diff(attrs)) + 1
+    bounds = [0, *cuts.tolist(), len(words)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if attrs[lo] & PAGE_MAPPED]
 
 
 def _prot(word):
