@@ -241,6 +241,8 @@ def _resolve(program, file, example, source):
         prog, module = load_file(str(path))
         return prog, getattr(module, "INSTALL", None), example
     if file is not None:
+        if not os.path.isfile(file):        # not /dev/zero, a FIFO, or the server's own stdin
+            raise FileNotFoundError(2, f"no program file {os.fspath(file)!r} (a regular file)")
         prog, module = load_file(os.fspath(file))
         return prog, getattr(module, "INSTALL", None), os.path.basename(os.fspath(file))
     if not isinstance(source, str):

@@ -19,7 +19,8 @@ def bad_params(rng):
     method = rng.choice(["load", "step", "run", "snapshot", "events", "explore"])
     choices = {
         "load": [{"example": rng.choice(JUNK)}, {"example": "no-such-example"},
-                 {"file": "/nonexistent/prog.py"}, {"source": "def main(:"},
+                 {"file": rng.choice(["/nonexistent/prog.py", "/dev/zero", "/dev/stdin", "/"])},
+                 {"source": "def main(:"},
                  {"source": "x = 1"}, {"example": "fork_wait", "schedule": rng.choice(JUNK)},
                  {"example": "fork_wait", "argv": [1, 2]}, {"example": "fork_wait",
                                                             "env": {"A": 1}},
