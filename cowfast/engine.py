@@ -347,7 +347,7 @@ class AddressSpace(_Handle):
         """The state of npages pages from addr (page-aligned), one uint64 word each, as a
         numpy array (/proc/PID/pagemap's job): 0 unmapped, else the PAGE_* bits, the
         protection at bit 1 (prot << 1), and the frame number from bit 32 when present
-        and not the zero page. Reads only; see cowfast.pagemap for decoding."""
+        and not the zero page. Reads only; cowfast.kernel.pagestate decodes them."""
         ps = self.memory.page_size
         if addr % ps or addr < 0 or npages < 0:
             raise ValueError(f"pagemap needs a page-aligned address >= 0 and npages >= 0, "
@@ -355,7 +355,7 @@ class AddressSpace(_Handle):
         import numpy as np
         out = np.zeros(npages, dtype=np.uint64)
         buf = ffi.from_buffer("uint64_t[]", out) if npages else ffi.NULL
-        check(lib.cf_as_pagemap(self._live(), addr // ps, npages, buf))
+        self._check(lib.cf_as_pagemap(self._live(), addr // ps, npages, buf))
         if self._ptr is None:               # closed meanwhile: C read a closed space
             raise self._closed_error()
         return out

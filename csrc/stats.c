@@ -260,6 +260,10 @@ int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
 	if (vpn > limit || n > limit - vpn)
 		return CF_EINVAL;
 	pthread_mutex_lock(&m->lock);
+	if (as->closed) {
+		pthread_mutex_unlock(&m->lock);
+		return CF_EBADF;
+	}
 	for (uint64_t i = 0; i < n;) {
 		bool exclusive;
 		const struct node *leaf = walk(as, vpn + i, &exclusive);

@@ -80,3 +80,14 @@ def test_closed_space_raises_valueerror(memory):
     a.close()
     with pytest.raises(ValueError):
         a.pagemap(0, 1)
+
+
+def test_pagemap_after_close_in_c_is_ebadf(memory):
+    """A space closed under a call (cf_as_close) answers CF_EBADF: ValueError, not a crash."""
+    from cowfast._native import ffi, lib
+    a = AddressSpace(memory)
+    a.map(0, PS)
+    ptr = a._ptr
+    assert lib.cf_as_close(ptr) == 0
+    out = ffi.new("uint64_t[]", 1)
+    assert lib.cf_as_pagemap(ptr, 0, 1, out) == lib.CF_EBADF
