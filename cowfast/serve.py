@@ -12,7 +12,7 @@ order listed by the "describe" method):
     events    {since?, limit?}             -> {"schema": "cowfast.events/1", events, next}
     explore   {max_runs?, max_outcomes?, prune?} -> "cowfast.explore/1"
     reset     {}                           -> as load
-    syscalls  {}                           -> the system calls programs may make
+    syscalls  {}                           -> the system-call table (kernel/syscalls.py)
     describe  {}                           -> the methods and their parameters
 
 Errors are JSON-RPC error objects: -32700 parse error, -32600 invalid request, -32601
@@ -32,7 +32,7 @@ from .jsonvalue import errno_name
 from .runner.scheduler import EmptySchedule
 from .runner.task import ProgramCrashed
 from .runner.waiting import Deadlock
-from .serve_params import METHODS, ParamError, bind
+from .serve_params import METHODS, ParamError, bind, syscall_table
 from .session import NotLoaded, Session
 
 MAX_LINE = 16 << 20
@@ -120,8 +120,7 @@ class Server:
         if method == "describe":
             return {name: [p.describe() for p in spec] for name, spec in METHODS.items()}
         if method == "syscalls":
-            from .serve_params import syscall_names
-            return syscall_names()
+            return syscall_table()
         if method == "run":
             kwargs.setdefault("steps", RUN_STEPS)      # a program that never ends cannot hang us
         return getattr(s, method)(**kwargs)

@@ -120,14 +120,19 @@ def _check(p, v):
     raise AssertionError(kind)
 
 
-def syscall_names():
-    """The system calls a program may make (`await sys.NAME(...)`), sorted.
+def syscall_table():
+    """The system calls a program may make (`await sys.NAME(...)`), from the kernel's table
+    (cowfast/kernel/syscalls.py): name, arguments (name, type, optional), what it may wait
+    on, whether it changes state, who provides it (kernel or front end) and its doc."""
+    from .kernel.syscalls import TABLE
+    out = []
+    for name in sorted(TABLE):
+        s = TABLE[name]
+        out.append({"name": name, "args": [{"name": a.name, "type": a.type.word,
+                                            "optional": a.optional} for a in s.args],
+                    "rest": None if s.rest is None else s.rest.name, "waits": s.waits,
+                    "changes": s.changes, "provider": s.provider, "doc": s.doc})
+    return out
 
-    Until the kernel's system-call table lands (issue 9) this adapter reads the runner's
-    set; it is the one place to point at the table.
-    """
-    from .runner.syscalls import CALLS
-    return sorted(CALLS)
 
-
-__all__ = ["METHODS", "Param", "ParamError", "bind", "syscall_names"]
+__all__ = ["METHODS", "Param", "ParamError", "bind", "syscall_table"]
