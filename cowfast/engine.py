@@ -321,9 +321,7 @@ class AddressSpace(_Handle):
         """rss, pss, uss, shared (pages) and fault counters: an AddressSpaceStats."""
         s = ffi.new("struct cf_as_stats *")
         rc = lib.cf_as_stats(self._live(), s)
-        if self._ptr is None:               # closed meanwhile: C saw a closed space
-            raise self._closed_error()
-        check(rc)
+        self._check(rc)            # CF_EBADF: closed meanwhile
         return AddressSpaceStats(s.rss, s.pss_fx / _PSS_ONE, s.uss, s.shared,
                                  s.minor_faults, s.cow_copies, s.zero_fills, s.reuses)
 
@@ -337,9 +335,7 @@ class AddressSpace(_Handle):
         fault counters: an AddressSpaceCounters, in O(1) where stats() may walk tables."""
         c = ffi.new("struct cf_as_counters *")     # per call: read after the lock is dropped
         rc = lib.cf_as_counters(self._live(), c)
-        if self._ptr is None:               # closed meanwhile: C read a closed space
-            raise self._closed_error()
-        check(rc)
+        self._check(rc)            # CF_EBADF: closed meanwhile
         return AddressSpaceCounters(c.rss, c.peak_rss, c.minor_faults, c.cow_copies,
                                     c.zero_fills, c.reuses)
 

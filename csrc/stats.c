@@ -202,6 +202,10 @@ int cf_as_stats(cf_as *as, struct cf_as_stats *out)
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
+	if (as->closed) {		/* unlinked: the pass below cannot reach it */
+		pthread_mutex_unlock(&m->lock);
+		return CF_EBADF;
+	}
 	if (as->stats_gen != m->gen)
 		stats_refresh_locked(m);
 	int rc = as->stats_gen == m->gen ? CF_OK : CF_ENOMEM;
@@ -221,6 +225,10 @@ int cf_as_counters(cf_as *as, struct cf_as_counters *out)
 	if (!as || !out)
 		return CF_EINVAL;
 	pthread_mutex_lock(&as->mem->lock);
+	if (as->closed) {
+		pthread_mutex_unlock(&as->mem->lock);
+		return CF_EBADF;
+	}
 	*out = (struct cf_as_counters){
 		.rss = as->rss,
 		.peak_rss = as->hwm,
