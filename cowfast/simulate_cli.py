@@ -8,7 +8,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from typing import Any
 
 from . import costmodel
@@ -69,22 +68,9 @@ def add_parser(subparsers):
 
 
 def _progress(stream, description):
-    """A tqdm bar (rate, ETA) on stderr when it is a terminal; elsewhere (a log) a line
-    every 10% once the run has taken more than LOG_AFTER seconds."""
-    bar = terminal_progress(description, stream)
-    if bar is not None:
-        return bar
-    start, shown = time.monotonic(), [-1]
-
-    def log(done, total):
-        tenth = 10 * done // max(total, 1)
-        if tenth > shown[0] and time.monotonic() - start > LOG_AFTER:
-            shown[0] = tenth
-            print(f"  {done}/{total} ({10 * tenth}%)", file=stream, flush=True)
-    return log
-
-
-LOG_AFTER = 2.0                 # seconds before a run not on a terminal starts logging progress
+    """A tqdm bar (rate, ETA) on stderr when it is a terminal; nothing elsewhere, so
+    scripts, pipes and logs stay quiet (as `cowfast sweep` does)."""
+    return terminal_progress(description, stream)
 BYTE_FIGURES = ("_size", "_bytes", "_memory", "_peak", "_sharing", "_uss_mean", "_uss_max",
                 "_pss_mean")
 SIMULATED_SECONDS = ("bgsave_seconds", "duration_seconds")
