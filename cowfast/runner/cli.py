@@ -6,10 +6,10 @@ optionally INSTALL = {path: program} for the programs it executes.
 """
 import argparse
 import os
-import signal
 import sys
 
 from .._cliargs import STDOUT, positive_float, positive_int
+from .. import waitstatus
 from .._table import bold, table
 from ..examples import EXAMPLES
 from .explore import explore
@@ -100,19 +100,8 @@ def _schedule(text):
 
 
 def describe_status(status):
-    """'exited 0', 'killed by SIGALRM', 'killed by SIGSEGV (core dumped)'."""
-    if status is None:
-        return "-"
-    if os.WIFEXITED(status):
-        return f"exited {os.WEXITSTATUS(status)}"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        return f"killed by {name}" + (" (core dumped)" if os.WCOREDUMP(status) else "")
-    return f"status {status:#x}"
+    """'exited 0', 'killed by SIGALRM', 'killed by SIGSEGV (core dumped)'; '-' for none."""
+    return "-" if status is None else waitstatus.describe_status(status)
 
 
 def _exits_table(exits):
