@@ -106,12 +106,8 @@ class Session:
         sched = Scheduler(None, policy, spec["seed"], frames=self.frames,
                           page_size=self.page_size, trace=True)
         try:
-            for path, p in (spec["install"] or {}).items():
-                sched.install(p, path)
-            if spec["stdin"] is not None:
-                sched.kernel.console.feed(spec["stdin"])
-                sched.kernel.console.hangup()
-            pid = sched.start(spec["program"], spec["argv"], spec["env"])
+            pid = sched.boot(spec["program"], spec["argv"], spec["env"],
+                             install=spec["install"], stdin=spec["stdin"])
         except BaseException:
             sched.close()
             raise

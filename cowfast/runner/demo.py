@@ -32,9 +32,7 @@ def show(name, out):
     program, module = load_file(str(EXAMPLES / f"{name}.py"))
     sched = Scheduler(frames=4096)
     try:
-        for path, prog in (getattr(module, "INSTALL", None) or {}).items():
-            sched.install(prog, path)
-        sched.start(program)
+        sched.boot(program, install=getattr(module, "INSTALL", None))
         best, used_peak = None, 0
         while sched.tasks:
             sched.step()

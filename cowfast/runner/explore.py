@@ -141,9 +141,7 @@ def explore(program: Program | Main, argv: Sequence[str] | None = None,
         sched = Scheduler(None, _Explorer(prefix, search), None, syscall_cost, frames,
                           page_size, hashing=True)
         try:
-            for path, prog in (install or {}).items():
-                sched.install(prog, path)
-            sched.start(program, argv, env)
+            sched.boot(program, argv, env, install=install)
             outcome = _finish(sched, max_steps)
         except _Pruned:
             pruned += 1

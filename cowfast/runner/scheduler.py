@@ -119,6 +119,19 @@ class Scheduler:
         """Install a program in the kernel's file system (default /bin/NAME); return the path."""
         return install(self.kernel, as_program(program), path)
 
+    def boot(self, program: Program | Main, argv: Sequence[str] | None = None,
+             env: Mapping[str, str] | None = None, *,
+             install: Mapping[str, Program | Main] | None = None,
+             stdin: str | bytes | None = None) -> int:
+        """Put install's programs in the file system, type stdin on the console (then end
+        of file), and start program: every front end's first steps. Returns its pid."""
+        for path, prog in (install or {}).items():
+            self.install(prog, path)
+        if stdin is not None:
+            self.kernel.console.feed(stdin)
+            self.kernel.console.hangup()
+        return self.start(program, argv, env)
+
     def start(self, program: Program | Main, argv: Sequence[str] | None = None,
               env: Mapping[str, str] | None = None, path: str | None = None) -> int:
         """Spawn a process (a child of init) running program; return its pid."""
@@ -414,12 +427,7 @@ def run(program: Program | Main, argv: Sequence[str] | None = None,
     """
     sched = Scheduler(kernel, schedule, seed, syscall_cost, frames, trace=trace is not None)
     try:
-        for path, prog in (install or {}).items():
-            sched.install(prog, path)
-        if stdin is not None:
-            sched.kernel.console.feed(stdin)
-            sched.kernel.console.hangup()
-        sched.start(program, argv, env)
+        sched.boot(program, argv, env, install=install, stdin=stdin)
         try:
             result = sched.run(until, max_steps)
         except Deadlock as deadlock:

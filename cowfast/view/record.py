@@ -122,12 +122,7 @@ def record(program, argv=None, env=None, *, schedule="parent-first", seed=None,
     """Run program step by step and return the run as the viewer's data (a dict)."""
     sched = Scheduler(None, schedule, seed, frames=frames, trace=True)   # events on
     try:
-        for path, prog in (install or {}).items():
-            sched.install(prog, path)
-        if stdin is not None:
-            sched.kernel.console.feed(stdin)
-            sched.kernel.console.hangup()
-        sched.start(program, argv, env)
+        sched.boot(program, argv, env, install=install, stdin=stdin)
         return _drive(sched, max_steps, label or str(schedule))
     finally:
         sched.close()
