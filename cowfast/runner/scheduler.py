@@ -282,6 +282,7 @@ class Scheduler:
                 if type(a) is Call:                 # printf("%d", sys.getpid()): no await
                     frame = task.frames[-1].coro
                     frame = getattr(frame, "cr_frame", None)
+                    a.awaited = True        # reported here: no warning when it is dropped
                     raise NotAwaited(not_awaited_message(
                         a, f"passed to {name}() as an argument", frame))
             TABLE[name].validate(call.args, call.kwargs)

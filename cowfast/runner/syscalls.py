@@ -32,7 +32,7 @@ class Call:
 
     Using a Call as the call's result (comparing, testing, unpacking it: `pid =
     sys.fork(); if pid == 0`) raises NotAwaited at that line; a Call dropped without
-    being awaited gives a RuntimeWarning, as a coroutine never awaited does.
+    being awaited or reported gives a RuntimeWarning, as a coroutine never awaited does.
     """
 
     __slots__ = ("name", "args", "kwargs", "awaited")
@@ -53,6 +53,7 @@ class Call:
                           f"sys.{self.name}(...)`)", RuntimeWarning, stacklevel=2)
 
     def _misused(self, use):
+        self.awaited = True     # reported here: no second report when it is dropped
         raise NotAwaited(not_awaited_message(self, use, sys._getframe(2)))
 
     def __eq__(self, other):

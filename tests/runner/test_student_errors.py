@@ -1,6 +1,7 @@
 """Errors a student understands: `cowfast run` on files that cannot run or programs that fail
 prints one message with the program's own frames and a documented exit status; a
 forgotten await is reported where it happens; atexit(sys.printf, ...) does the call."""
+import gc
 import warnings
 
 import pytest
@@ -77,11 +78,15 @@ def test_a_forgotten_await_on_fork_is_reported_at_the_comparison():
             return 0
         return 1
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         with pytest.raises(ProgramCrashed) as err:
             run(main_)
-    error = err.value.error
+        error = err.value.error
+        del err                     # the traceback holds the program's frame and its Call
+        error.__traceback__ = None
+        gc.collect()
+    assert [str(w.message) for w in caught] == []       # reported once, not warned as well
     assert isinstance(error, NotAwaited)
     line = main_.__code__.co_firstlineno + 2
     assert f"sys.fork() was not awaited at {__file__}:{line}" in str(error)
@@ -96,9 +101,11 @@ def test_a_call_passed_unawaited_as_an_argument_is_reported():
         except NotAwaited as e:
             await sys.printf("%s\n", e)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         out = run(main_).console
+        gc.collect()
+    assert [str(w.message) for w in caught] == []       # reported once, not warned as well
     assert out.startswith("sys.getpid() was not awaited at ")
     assert "passed to printf() as an argument" in out
 
