@@ -9,9 +9,16 @@ number >= 0 (nanoseconds), an int a power of two >= 512 (bytes a page), a str a
 string, a tuple a curve of (resident pages, ns) points with increasing page counts;
 `spread` is a list of (figure, relative spread) pairs.
 """
+from __future__ import annotations
+
 import dataclasses
 import json
 import math
+from os import PathLike
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 NOTES = ("date", "machine")                # written by save(), shown, never computed with
 
@@ -20,7 +27,8 @@ class CalibrationError(ValueError):
     """A calibration file that cannot be used: the message names the file and the field."""
 
 
-def check(text, path, model_cls):
+def check(text: str, path: str | PathLike[str],
+          model_cls: type[DataclassInstance]) -> dict[str, object]:
     """Return the model fields of a calibration file's text, or raise CalibrationError."""
     try:
         data = json.loads(text)
@@ -30,7 +38,7 @@ def check(text, path, model_cls):
         raise CalibrationError(f"{path}: expected a JSON object of costs, not "
                                f"{type(data).__name__}")
     defaults = {f.name: f.default for f in dataclasses.fields(model_cls)}
-    fields = {}
+    fields: dict[str, object] = {}
     for key, value in data.items():
         if key in NOTES:
             if not isinstance(value, str):
@@ -43,7 +51,7 @@ def check(text, path, model_cls):
     return fields
 
 
-def _value(path, key, value, default):
+def _value(path: str | PathLike[str], key: str, value: object, default: object) -> object:
     where = f"{path}: field {key!r}"
     if key == "spread":
         return _spread(where, value)
@@ -62,7 +70,7 @@ def _value(path, key, value, default):
     return value
 
 
-def _ns(where, value):
+def _ns(where: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
             not math.isfinite(value) or value < 0:
         raise CalibrationError(f"{where} must be a finite number of nanoseconds >= 0, "
@@ -70,7 +78,7 @@ def _ns(where, value):
     return float(value)
 
 
-def _spread(where, value):
+def _spread(where: str, value: object) -> tuple[tuple[str, float], ...]:
     """[[figure, spread], ...]: how much each figure varied between repetitions."""
     if not isinstance(value, list) or not all(
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in value):
@@ -78,10 +86,11 @@ def _spread(where, value):
     return tuple((name, _ns(f"{where}[{name!r}]", v)) for name, v in value)
 
 
-def _curve(where, value):
+def _curve(where: str, value: object) -> tuple[tuple[int, float], ...]:
     if not isinstance(value, list):
         raise CalibrationError(f"{where} must be a list of [pages, ns] points")
-    points, last = [], 0
+    points: list[tuple[int, float]] = []
+    last = 0
     for i, point in enumerate(value):
         if not (isinstance(point, list) and len(point) == 2 and type(point[0]) is int):
             raise CalibrationError(f"{where}[{i}] must be [pages, ns], not {point!r}")

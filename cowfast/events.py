@@ -13,10 +13,14 @@ start with theirs); each other line is one event, {"seq", "ts", "event", "pid", 
 The Chrome Trace Event Format export (chrometrace.py) opens in Perfetto
 (ui.perfetto.dev) or chrome://tracing.
 """
-import json
-from typing import NamedTuple
+from __future__ import annotations
 
-from .jsonvalue import jsonable
+import json
+from collections.abc import Iterator
+from os import PathLike
+from typing import Any, NamedTuple, Protocol
+
+from .jsonvalue import JSON, jsonable
 
 SCHEMA = "cowfast.events/1"
 
@@ -27,9 +31,9 @@ class Event(NamedTuple):
     ts: int
     kind: str
     pid: int
-    fields: dict
+    fields: dict[str, Any]          # the kind's own details (docs/frontends.md), any Python value
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         """Return the event as one flat dict (the JSON Lines record, without seq)."""
         return {"ts": self.ts, "event": self.kind, "pid": self.pid, **self.fields}
 
@@ -39,45 +43,45 @@ class EventLog:
 
     __slots__ = ("events", "first")
 
-    def __init__(self):
-        self.events = []
+    def __init__(self) -> None:
+        self.events: list[Event] = []
         self.first = 0                  # sequence number of events[0]
 
-    def record(self, ts, kind, pid, **fields):
+    def record(self, ts: int, kind: str, pid: int, **fields: Any) -> None:
         """Append one event (bound as the kernel's emit while logging is on)."""
         self.events.append(Event(ts, kind, pid, fields))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.events)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget every event recorded so far (sequence numbers go on from where they were)."""
         self.first += len(self.events)
         self.events.clear()
 
     @property
-    def next_seq(self):
+    def next_seq(self) -> int:
         """The sequence number the next event will get."""
         return self.first + len(self.events)
 
-    def since(self, seq=0, limit=None):
+    def since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, Event]]:
         """Return [(seq, Event)] of the events numbered seq and later (at most limit)."""
         start = max(seq - self.first, 0)
         stop = None if limit is None else start + limit
         return list(enumerate(self.events[start:stop], self.first + start))
 
-    def records(self, seq=0, limit=None):
+    def records(self, seq: int = 0, limit: int | None = None) -> list[dict[str, JSON]]:
         """Return the events from seq on as "cowfast.events/1" records (plain JSON data)."""
         return [record(n, e) for n, e in self.since(seq, limit)]
 
-    def kinds(self):
+    def kinds(self) -> list[str]:
         """Return the kinds of the events, in order (handy in tests)."""
         return [e.kind for e in self.events]
 
-    def to_jsonl(self, file=None):
+    def to_jsonl(self, file: TextFile | None = None) -> str:
         """Return the log as JSON Lines (a header line, then one event a line); also write it
         to `file` (a path or text file) if given."""
         lines = [json.dumps({"schema": SCHEMA})]
@@ -86,27 +90,35 @@ class EventLog:
         _write(file, text)
         return text
 
-    def chrome_trace(self):
+    def chrome_trace(self) -> dict[str, Any]:
         """Return the log as a Chrome Trace Event Format object (see chrometrace.py)."""
         from .chrometrace import chrome_trace
         return chrome_trace(self)
 
-    def to_chrome_trace(self, file=None):
+    def to_chrome_trace(self, file: TextFile | None = None) -> str:
         """Return the Chrome trace as JSON text; also write it to `file` if given."""
         text = json.dumps(self.chrome_trace())
         _write(file, text)
         return text
 
 
-def record(seq, e):
+def record(seq: int, e: Event) -> dict[str, JSON]:
     """One event as a "cowfast.events/1" record."""
-    out = {"seq": seq, "ts": e.ts, "event": e.kind, "pid": e.pid}
+    out: dict[str, JSON] = {"seq": seq, "ts": e.ts, "event": e.kind, "pid": e.pid}
     for k, v in e.fields.items():
         out[k] = jsonable(v)
     return out
 
 
-def _write(file, text):
+class _Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+# Where an export goes: a path, or an open text file (anything with write(str)).
+TextFile = str | PathLike[str] | _Writable
+
+
+def _write(file: TextFile | None, text: str) -> None:
     if file is None:
         return
     if hasattr(file, "write"):

@@ -7,12 +7,21 @@ tuples as lists (named tuples as objects); dicts with string keys; functions as
 "<function NAME>"; numpy arrays as {"ndarray": shape, "dtype": ..., "head": [...]};
 OSErrors as {"errno": "ENOENT", "message": ...}; anything else as its repr.
 """
+from __future__ import annotations
+
 import errno as _errno
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 LIMIT = 1024
 
+# Plain JSON data: what json.dumps takes and json.loads gives back.
+JSON: TypeAlias = "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
 
-def jsonable(value, limit=LIMIT):
+
+def jsonable(value: object, limit: int = LIMIT) -> JSON:
     """Return value as plain JSON data (see the module docstring)."""
     if value is None or isinstance(value, (bool, float, str)):
         return value if not isinstance(value, str) or len(value) <= limit else value[:limit] + "..."
@@ -33,27 +42,28 @@ def jsonable(value, limit=LIMIT):
         return {str(k): jsonable(v, limit) for k, v in value.items()}
     if isinstance(value, OSError):
         return error_object(value)
-    if type(value).__name__ == "ndarray":
-        flat = value.reshape(-1)
-        return {"ndarray": list(value.shape), "dtype": str(value.dtype),
+    if type(value).__name__ == "ndarray":       # by name: numpy is not imported for this
+        array = cast("npt.NDArray[Any]", value)
+        flat = array.reshape(-1)
+        return {"ndarray": list(array.shape), "dtype": str(array.dtype),
                 "head": [jsonable(v) for v in flat[:8].tolist()]}
     if callable(value) and hasattr(value, "__qualname__"):
         return f"<function {value.__qualname__}>"
     return repr(value)[:limit]
 
 
-def errno_name(err):
+def errno_name(err: int | None) -> str | None:
     """'ENOENT' for 2; None for None."""
     if err is None:
         return None
     return _errno.errorcode.get(err, f"E{err}")
 
 
-def error_object(error):
+def error_object(error: BaseException) -> dict[str, JSON]:
     """An exception as {"type", "errno", "message"} (errno: a name such as "ECHILD", or None)."""
     err = getattr(error, "errno", None) if isinstance(error, OSError) else None
     message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
     return {"type": type(error).__name__, "errno": errno_name(err), "message": message}
 
 
-__all__ = ["jsonable", "errno_name", "error_object", "LIMIT"]
+__all__ = ["jsonable", "errno_name", "error_object", "LIMIT", "JSON"]
