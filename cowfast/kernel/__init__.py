@@ -11,7 +11,11 @@ Hooks for later layers (descriptors, stdio, exec): `kernel.hooks.spawn(p)`,
 `.fork(parent, child)`, `.flush(p)` (exit(3)'s stdio flush, after atexit handlers),
 `.exit(p)` (resource release at _exit, before the parent hears of it), `.exec(p)`.
 """
+from __future__ import annotations
+
 import errno
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 from ..engine import PhysicalMemory
 from ..events import EventLog
@@ -20,7 +24,8 @@ from .checks import UID_MAX, int_in, text as text_arg
 from .entry import HandlerLoopError, Terminated, WouldBlock, raise_errno
 from .exit import find_new_reaper
 from .fileboot import boot as boot_files
-from .image import STACK_INITIAL, STACK_TOP, Image, build_address_space, page_up
+from .image import (STACK_INITIAL, STACK_TOP, BssInit, DataInit, Image, build_address_space,
+                    page_up)
 from .info import pfullmem, pmem
 from .memory import Layout
 from .pids import PID_MAX_LIMIT, PidAllocator
@@ -29,7 +34,16 @@ from .state import ALIVE, REAPED, State
 from .table import PsRow, TableMixin
 from . import driven  # noqa: F401  (the driven calls check their arguments by the table)
 
+if TYPE_CHECKING:
+    from ..engine import AddressSpace
+    from ..jsonvalue import JSON
+    from .snapshot import PageRequest
+
+
 HANDLER_LIMIT = 10000
+
+# The kernel's event hook while the log is on (EventLog.record): emit(clock, kind, pid, **fields)
+Emit = Callable[..., None]
 
 
 class Hooks:
@@ -37,8 +51,12 @@ class Hooks:
 
     __slots__ = ("spawn", "fork", "flush", "exit", "exec")
 
-    def __init__(self):
-        self.spawn, self.fork, self.flush, self.exit, self.exec = [], [], [], [], []
+    def __init__(self) -> None:
+        self.spawn: list[Callable[[Process], object]] = []
+        self.fork: list[Callable[[Process, Process], object]] = []     # (parent, child)
+        self.flush: list[Callable[[Process], object]] = []
+        self.exit: list[Callable[[Process], object]] = []
+        self.exec: list[Callable[[Process], object]] = []
 
 
 class Kernel(TableMixin):
@@ -54,9 +72,10 @@ class Kernel(TableMixin):
     log_events: start with the event log on.
     """
 
-    def __init__(self, frames=1 << 16, page_size=4096, contents=True, pid_max=32768,
-                 overcommit_memory=0, commit_limit=None, init_reaps=True, oom_kill=False,
-                 log_events=False):
+    def __init__(self, frames: int = 1 << 16, page_size: int = 4096, contents: bool = True,
+                 pid_max: int = 32768, overcommit_memory: int = 0, commit_limit: int | None = None,
+                 init_reaps: bool = True, oom_kill: bool = False,
+                 log_events: bool = False) -> None:
         if overcommit_memory not in (0, 1, 2) or isinstance(overcommit_memory, bool):
             raise ValueError("overcommit_memory must be 0, 1 or 2")
         if commit_limit is not None:
@@ -65,10 +84,10 @@ class Kernel(TableMixin):
         self.closed = False
         self.memory = PhysicalMemory(frames, page_size=page_size, contents=contents)
         self.page_size = page_size
-        self.procs = {}                  # pid -> Process, zombies included
-        self.pgrps = {}                  # pgid -> {pid: Process}
-        self.sessions = {}               # sid -> number of members
-        self.uid_count = {}              # uid -> processes (RLIMIT_NPROC counts zombies too)
+        self.procs: dict[int, Process] = {}              # zombies included
+        self.pgrps: dict[int, dict[int, Process]] = {}   # pgid -> {pid: Process}
+        self.sessions: dict[int, int] = {}               # sid -> number of members
+        self.uid_count: dict[int, int] = {}  # uid -> processes (RLIMIT_NPROC counts zombies too)
         procs, pgrps, sessions = self.procs, self.pgrps, self.sessions
         self.pids = PidAllocator(pid_max, lambda pid: pid in procs or pid in pgrps
                                  or pid in sessions)
@@ -80,17 +99,17 @@ class Kernel(TableMixin):
         self.init_reaps = init_reaps
         self.oom_kill = oom_kill
         self.handler_limit = HANDLER_LIMIT   # handler runs per system call (HandlerLoopError)
-        self.images = {}
+        self.images: dict[str, Image] = {}
         self.hooks = Hooks()
-        self.current = None              # the process running a handler or atexit function
+        self.current: Process | None = None  # the process running a handler or atexit function
         self.events = EventLog()
-        self.emit = None                 # events.record while logging, else None
+        self.emit: Emit | None = None    # events.record while logging, else None
         if log_events:
             self.log_events(True)
         self.init = self._boot()
         boot_files(self)
 
-    def _boot(self):
+    def _boot(self) -> Process:
         pid = self.pids.allocate()
         init = self.new_process(pid, None, "init")
         init.pgid = init.sid = pid
@@ -102,13 +121,14 @@ class Kernel(TableMixin):
 
     # --- events ---
 
-    def log_events(self, on=True):
+    def log_events(self, on: bool = True) -> None:
         """Switch the event log on or off (off: one attribute check per hot path)."""
         self.emit = self.events.record if on else None
 
     # --- images and spawning ---
 
-    def image(self, name, text_pages=4, data=None, bss=None, text=None):
+    def image(self, name: str, text_pages: int = 4, data: DataInit | None = None,
+              bss: BssInit | None = None, text: bytes | None = None) -> Image:
         """Return the program image called name, loading its text into the page cache once.
 
         Raises ValueError if name is already loaded with a different layout.
@@ -121,7 +141,7 @@ class Kernel(TableMixin):
             raise ValueError(f"image {name!r} is already loaded with another layout")
         return img
 
-    def load_image(self, img):
+    def load_image(self, img: Image) -> tuple[AddressSpace, int, int]:
         """Return (aspace, stack bytes, pages committed): a fresh address space running img,
         its private memory charged; on failure nothing stays charged (spawn, execve)."""
         stack = page_up(STACK_INITIAL, self.page_size)
@@ -133,8 +153,9 @@ class Kernel(TableMixin):
             self.uncharge(commit)
             raise
 
-    def spawn(self, command="a.out", *, text_pages=4, data=None, bss=None, text=None, uid=0,
-              new_session=True):
+    def spawn(self, command: str = "a.out", *, text_pages: int = 4, data: DataInit | None = None,
+              bss: BssInit | None = None, text: bytes | None = None, uid: int = 0,
+              new_session: bool = True) -> Process:
         """Start a new program as a child of init and return its Process.
 
         The address space is laid out as a C program's (image.py): shared text, data
@@ -176,25 +197,25 @@ class Kernel(TableMixin):
             self.emit(self.clock, "spawn", pid, ppid=1, command=command)
         return p
 
-    def new_process(self, pid, parent, command):
+    def new_process(self, pid: int, parent: Process | None, command: str) -> Process:
         """Make a Process record (not yet listed); later layers may override to extend it."""
         return Process(self, pid, parent, command)
 
     # --- lookups ---
 
-    def process(self, pid):
+    def process(self, pid: int) -> Process:
         """Return the Process with this pid (zombies included), or raise ProcessLookupError."""
         p = self.procs.get(pid)
         if p is None:
             raise_errno(errno.ESRCH)
         return p
 
-    def state_key(self):
+    def state_key(self) -> Hashable:
         """Return a hashable summary of the observable state (statekey.py; explore's pruning)."""
         from .statekey import state_key
         return state_key(self)
 
-    def snapshot(self, pages=None):
+    def snapshot(self, pages: PageRequest = None) -> dict[str, JSON]:
         """Return the whole observable state as JSON-ready data ("cowfast.snapshot/1").
 
         pages: None, True (every region) or [(pid, region start), ...]: the regions
@@ -203,15 +224,15 @@ class Kernel(TableMixin):
         from .snapshot import snapshot
         return snapshot(self, pages)
 
-    def __contains__(self, pid):
+    def __contains__(self, pid: int) -> bool:
         return pid in self.procs
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.procs)
 
     # --- memory commit (mm/util.c __vm_enough_memory) ---
 
-    def charge(self, pages, fork=False):
+    def charge(self, pages: int, fork: bool = False) -> None:
         """Commit pages of private writable memory, or raise OSError ENOMEM."""
         mode = self.overcommit_memory
         if mode == 2:
@@ -221,15 +242,15 @@ class Kernel(TableMixin):
             raise_errno(errno.ENOMEM)
         self.committed += pages
 
-    def uncharge(self, pages):
+    def uncharge(self, pages: int) -> None:
         """Give back committed pages."""
         self.committed -= pages
 
-    def _live(self):
+    def _live(self) -> None:
         if self.closed:
             raise ValueError("the kernel is closed")
 
-    def close(self):
+    def close(self) -> None:
         """Release every address space and page cache; safe to call twice.
 
         Afterwards every system call and spawn raise ValueError ("the kernel is closed").
@@ -246,14 +267,15 @@ class Kernel(TableMixin):
             img.close()
         self.memory.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Kernel:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _frozen(mapping):
+def _frozen(mapping: DataInit | BssInit | None) -> tuple[tuple[str, object], ...]:
+
     from .image import _freeze
     return _freeze(mapping)
 

@@ -3,20 +3,22 @@
 Types are TypeError and out-of-range constructor arguments ValueError (API misuse);
 values a system call can receive on Linux keep their errno there.
 """
+from __future__ import annotations
+
 import operator
 
 UID_MAX = (1 << 32) - 2              # (uid_t)-1 means "no change" to the set*id calls
 
 
-def index(name, value):
+def index(name: str, value: object) -> int:
     """Return value as an int (bool and anything with __index__, as os accepts), else TypeError."""
     try:
-        return operator.index(value)
+        return operator.index(value)  # type: ignore[arg-type]  # any object: TypeError below
     except TypeError:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
-def int_in(name, value, lo, hi=None):
+def int_in(name: str, value: object, lo: int, hi: int | None = None) -> int:
     """Return value as an int in [lo, hi] (hi None: no upper bound), else TypeError/ValueError."""
     n = index(name, value)
     if n < lo or (hi is not None and n > hi):
@@ -25,7 +27,8 @@ def int_in(name, value, lo, hi=None):
     return n
 
 
-def text(name, value):
+def text(name: str, value: object) -> str:
+
     """Return value if it is a str, else TypeError."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")

@@ -8,14 +8,20 @@ reads take what `feed()` typed, at most one line each (canonical mode), block
 (WouldBlock) when nothing is typed, give EAGAIN with O_NONBLOCK, and give end of file
 after `hangup()`.
 """
+from __future__ import annotations
+
 import errno as E
 import os
 import stat as S
+from typing import TYPE_CHECKING
 
 from ..errors import raise_errno
 from .entry import block
 from .fs import Inode
 from .waitq import Waiters
+
+if TYPE_CHECKING:
+    from .process import Process
 
 
 class Device(Inode):
@@ -24,7 +30,7 @@ class Device(Inode):
     __slots__ = ("rdev",)
     tty = False
 
-    def __init__(self, major, minor, mode=0o666):
+    def __init__(self, major, minor, mode=0o666) -> None:
         super().__init__(0, S.S_IFCHR | mode, 0)
         self.rdev = os.makedev(major, minor)
 
@@ -34,16 +40,16 @@ class Null(Device):
 
     __slots__ = ()
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 3)
 
-    def read(self, p, f, n):
+    def read(self, p: Process, f, n) -> bytes:
         return b""
 
-    def write(self, p, f, data):
+    def write(self, p: Process, f, data):
         return len(data)
 
-    def seek(self, f, offset, whence):
+    def seek(self, f, offset, whence) -> int:
         f.offset = 0
         return 0
 
@@ -58,19 +64,19 @@ class Console(Device):
     __slots__ = ("records", "typed", "hung_up", "waiters")
     tty = True
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(5, 1, 0o620)
         self.records = []
         self.typed = bytearray()
         self.hung_up = False
         self.waiters = Waiters("input on the console")
 
-    def write(self, p, f, data):
+    def write(self, p: Process, f, data):
         if data:
             self.records.append((p.pid, bytes(data)))
         return len(data)
 
-    def read(self, p, f, n):
+    def read(self, p: Process, f, n):
         typed = self.typed
         if typed:
             end = typed.find(b"\n", 0, n)              # canonical mode: at most one line
@@ -83,28 +89,28 @@ class Console(Device):
             raise_errno(E.EAGAIN)
         block(p, "read", "the console has no input", self.waiters)
 
-    def seek(self, f, offset, whence):
+    def seek(self, f, offset, whence) -> None:
         raise_errno(E.ESPIPE)                   # as for every tty
 
-    def feed(self, data):
+    def feed(self, data) -> None:
         """Type data on the console for processes to read."""
         self.typed += data.encode() if isinstance(data, str) else data
         self.waiters.wake()
 
-    def hangup(self):
+    def hangup(self) -> None:
         """End the console's input: reads with nothing typed return end of file."""
         self.hung_up = True
         self.waiters.wake()
 
-    def output(self, pid=None):
+    def output(self, pid: int | None = None):
         """Return the bytes written to the console, by everyone or by one pid."""
         return b"".join(d for who, d in self.records if pid is None or who == pid)
 
-    def text(self, pid=None):
+    def text(self, pid: int | None = None):
         """Return output(pid) decoded as UTF-8."""
         return self.output(pid).decode(errors="replace")
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget what was written so far."""
         self.records.clear()
 

@@ -7,6 +7,8 @@ wrapper that checks positional arguments with the table's tests and anything unu
 (keywords, a wrong count) with Syscall.validate; the table keeps the unwrapped
 handler, so the runner, which validates before calling it, checks once.
 """
+from __future__ import annotations
+
 import functools
 
 from .process import Process
@@ -27,7 +29,7 @@ def _wrapper(entry):
     validate = entry.validate
     if not spec and most == 0:
         @functools.wraps(handler)
-        def call(p, *args, **kwargs):           # most calls take nothing: one test
+        def call(p: Process, *args, **kwargs):           # most calls take nothing: one test
             if args or kwargs:
                 validate(args, kwargs)
             return handler(p)
@@ -38,7 +40,7 @@ def _wrapper(entry):
         ranges = tuple(C_BOUNDS.get(a.check) if a.type in INTEGERS else None for a in spec)
 
         @functools.wraps(handler)
-        def call(p, *args, **kwargs):
+        def call(p: Process, *args, **kwargs):
             if depth[0]:                        # a call made by another call: trusted
                 return handler(p, *args, **kwargs)
             if kwargs or len(args) < least or (most is not None and len(args) > most):
@@ -59,7 +61,7 @@ def _wrapper(entry):
 def _trusted(handler):
     """The handler a front end calls after validating: what it calls in turn is not checked."""
     @functools.wraps(handler)
-    def call(p, *args, **kwargs):
+    def call(p: Process, *args, **kwargs):
         depth[0] += 1
         try:
             return handler(p, *args, **kwargs)
@@ -68,7 +70,7 @@ def _trusted(handler):
     return call
 
 
-def install():
+def install() -> None:
     """Put the checking wrapper on Process for every kernel call of the table (once)."""
     for name, entry in list(TABLE.items()):
         if entry.provider != KERNEL or entry.handler is not getattr(Process, name, None):

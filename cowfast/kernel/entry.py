@@ -6,12 +6,19 @@ their handlers (the driven API's "return to user space"). `block` is the path of
 call Linux would sleep in: it raises WouldBlock and changes nothing but the state
 shown by status() ('sleeping').
 """
+from __future__ import annotations
+
 import errno
 import os
+from typing import TYPE_CHECKING, NoReturn
 
 from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPPED
 
 from ..errors import WouldBlock
+
+if TYPE_CHECKING:
+    from .process import Process
+    from .waitq import Waiters
 
 
 class Terminated(Exception):
@@ -21,7 +28,7 @@ class Terminated(Exception):
     kill(getpid(), SIGTERM)) ends the process. `.status` is its wait status.
     """
 
-    def __init__(self, pid, status):
+    def __init__(self, pid: int, status: int) -> None:
         super().__init__(f"process {pid} terminated (wait status {status:#x})")
         self.pid = pid
         self.status = status
@@ -37,13 +44,13 @@ class HandlerLoopError(RuntimeError):
     """
 
 
-def raise_errno(err, detail=None):
+def raise_errno(err: int, detail: str | None = None) -> NoReturn:
     """Raise OSError(err), which Python turns into ChildProcessError, ProcessLookupError, ..."""
     msg = os.strerror(err) if detail is None else f"{os.strerror(err)}: {detail}"
     raise OSError(err, msg)
 
 
-def enter(p, call=None):
+def enter(p: Process, call: str | None = None) -> None:
     """Enter a system call of process p (named `call` if it can block).
 
     Raises ValueError if p has exited, WouldBlock if it is stopped, Terminated if a
@@ -70,7 +77,7 @@ def enter(p, call=None):
             raise_errno(errno.EINTR)              # the handler had no SA_RESTART
 
 
-def check_still_running(p):
+def check_still_running(p: Process) -> None:
     """After something that may end or stop p, raise Terminated / WouldBlock if it did."""
     state = p.state
     if state is _RUNNING:
@@ -81,7 +88,8 @@ def check_still_running(p):
         raise Terminated(p.pid, p.wstatus)
 
 
-def block(p, call, why, queue=None):
+def block(p: Process, call: str, why: str, queue: Waiters | None = None) -> NoReturn:
+
     """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock
     carrying the wait queue (waitq.Waiters) the kernel wakes when the call may complete."""
     p.state = _SLEEPING

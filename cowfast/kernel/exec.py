@@ -21,11 +21,14 @@ file that is not a program (ENOEXEC) is run by /bin/sh. The search uses the call
 PATH even in execvpe (man exec(3)). Python's own os.execvpe differs (it searches the
 new environment's PATH and has no /bin/sh retry); cowfast simulates the C library.
 """
+from __future__ import annotations
+
 import errno as E
 import os
 import resource
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .. import signals as S
 from ..errors import raise_errno
@@ -35,6 +38,10 @@ from .image import STACK_TOP
 from .memory import Layout
 from .paths import cwd_of
 from .stdio import drop_streams
+
+if TYPE_CHECKING:
+    from .process import Process
+
 
 MAX_ARG_STRLEN = 32 * 4096              # one string, NUL included
 ARG_MAX = 32 * 4096                     # the floor of the argument space
@@ -62,7 +69,7 @@ def _check_args(argv, env, name="execve"):
                 raise ValueError("illegal environment variable name")
 
 
-def _arg_space(p, path, argv, env):
+def _arg_space(p: Process, path, argv, env) -> None:
     """Raise E2BIG if argv and env do not fit (fs/exec.c bprm_stack_limits, copy_strings)."""
     stack = p.rlimit_soft(resource.RLIMIT_STACK)
     limit = STK_LIM // 4 * 3
@@ -80,7 +87,7 @@ def _arg_space(p, path, argv, env):
         raise_errno(E.E2BIG)
 
 
-def _open_exec(p, path):
+def _open_exec(p: Process, path):
     """Return the executable inode at path (do_open_execat), or raise its errno."""
     node = p.kernel.fs.resolve(path, cwd_of(p), p.uid)
     if not isinstance(node, RegularFile) or not node.may(p.uid, MAY_EXEC):
@@ -100,7 +107,7 @@ def _script(node, path, argv):
     return os.fsdecode(interp), [interp] + ([arg] if arg else []) + [os.fsencode(path)] + argv[1:]
 
 
-def do_execve(p, path, argv, env, comm_path=None, depth=0):
+def do_execve(p: Process, path, argv, env, comm_path=None, depth=0):
     """Replace p's program with the one at path; argv and env are lists of bytes."""
     node = _open_exec(p, path)
     _arg_space(p, path, argv, env)
@@ -120,7 +127,7 @@ def do_execve(p, path, argv, env, comm_path=None, depth=0):
     _begin_new_exec(p, comm_path or path, node, argv, env)
 
 
-def _replace_memory(p, img, aspace, commit, stack):
+def _replace_memory(p: Process, img, aspace, commit, stack) -> None:
     old_mem, old_aspace = p.mem, p.aspace
     p.aspace = aspace
     p.mem = Layout(img, STACK_TOP - stack)
@@ -130,7 +137,7 @@ def _replace_memory(p, img, aspace, commit, stack):
     old_aspace.close()
 
 
-def _begin_new_exec(p, path, node, argv, env):
+def _begin_new_exec(p: Process, path, node, argv, env) -> None:
     k = p.kernel
     p.fdtable.close_on_exec()
     drop_streams(p)
@@ -154,7 +161,7 @@ def _begin_new_exec(p, path, node, argv, env):
         hook(p)
 
 
-def set_exe(p, node):
+def set_exe(p: Process, node) -> None:
     """Make node the file p runs (None: none), keeping the files' running counts (ETXTBSY)."""
     old = p.ext.get("exe")
     if old is not None:
@@ -180,7 +187,7 @@ class ExecCalls:
 
     __slots__ = ()
 
-    def execve(self, path, argv, env):
+    def execve(self: Process, path, argv, env) -> None:
         """Run the program at path in this process, as os.execve; return None on success.
 
         Afterwards the process runs the new program (p.command, p.ext['argv'] and
@@ -193,34 +200,34 @@ class ExecCalls:
         enter(self)
         do_execve(self, path, [os.fsencode(a) for a in argv], _encode_env(env))
 
-    def execv(self, path, argv):
+    def execv(self: Process, path, argv):
         """execve with this process's environment."""
         _check_args(argv, None, "execv")
         return self.execve(path, argv, self.environ)
 
-    def execl(self, path, *args):
+    def execl(self: Process, path, *args):
         """execv with the arguments listed."""
         return self.execv(path, args)
 
-    def execle(self, path, *args):
+    def execle(self: Process, path, *args):
         """execve with the arguments listed and the environment last."""
         _need_env("execle", args)
         return self.execve(path, args[:-1], args[-1])
 
-    def execvp(self, file, argv):
+    def execvp(self: Process, file, argv):
         """execv with a PATH search (glibc execvp)."""
         return self.execvpe(file, argv, None)
 
-    def execlp(self, file, *args):
+    def execlp(self: Process, file, *args):
         """execvp with the arguments listed."""
         return self.execvp(file, args)
 
-    def execlpe(self, file, *args):
+    def execlpe(self: Process, file, *args):
         """execvpe with the arguments listed and the environment last (Python's extra form)."""
         _need_env("execlpe", args)
         return self.execvpe(file, args[:-1], args[-1])
 
-    def execvpe(self, file, argv, env):
+    def execvpe(self: Process, file, argv, env):
         """execve with glibc's PATH search (the caller's PATH), ENOEXEC files run by /bin/sh.
 
         env None means this process's environment. Raises EACCES if any candidate gave
@@ -251,7 +258,7 @@ class ExecCalls:
             raise_errno(E.EACCES, filename=file)
         raise last
 
-    def _exec_or_script(self, path, argv, env):
+    def _exec_or_script(self: Process, path, argv, env):
         """execve; on ENOEXEC run the file with /bin/sh (glibc maybe_script_execute)."""
         try:
             return self.execve(path, argv, env)
@@ -266,28 +273,28 @@ class ExecCalls:
     # putenv and unsetenv give the process a new one (copy-on-write, cheap forks).
 
     @property
-    def environ(self):
+    def environ(self: Process):
         """The process's environment, a read-only mapping of str (change it with putenv)."""
         return MappingProxyType(self.ext["environ"])
 
-    def getenv(self, key, default=None):
+    def getenv(self: Process, key, default=None):
         """Return the value of key, or default, as os.getenv (not a system call)."""
         return self.ext["environ"].get(key, default)
 
-    def putenv(self, key, value):
+    def putenv(self: Process, key, value):
         """Set key to value in this process only, as setenv(3)."""
         if not key or "=" in key:
             raise ValueError("illegal environment variable name")
         self.ext["environ"] = {**self.ext["environ"], key: value}
 
-    def unsetenv(self, key):
+    def unsetenv(self: Process, key) -> None:
         """Remove key from this process's environment, as unsetenv(3)."""
         env = dict(self.ext["environ"])
         env.pop(key, None)
         self.ext["environ"] = env
 
     @property
-    def argv(self):
+    def argv(self: Process):
         """The argument vector of the program the process runs (set by execve)."""
         return self.ext.get("argv", [self.command])
 

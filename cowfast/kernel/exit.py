@@ -9,6 +9,10 @@ findReparentTargetLocked); a process group orphaned with stopped members gets SI
 SIGCONT (kill_orphaned_pgrp). release() is release_task(): the pid, its groups and the
 table entry are freed when the zombie is reaped.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ..waitstatus import W_EXITCODE
 from .entry import enter
 from .limits import combine
@@ -16,8 +20,11 @@ from .signal import SIGCONT, SIGHUP, notify_parent, send_signal
 from .state import ALIVE, REAPED, STOPPED, ZOMBIE
 from .waitq import WaitQueue
 
+if TYPE_CHECKING:
+    from .process import Process
 
-def do_exit(p, status):
+
+def do_exit(p: Process, status):
     """End process p with wait status `status` (already encoded)."""
     k = p.kernel
     if p.pid == 1:
@@ -44,7 +51,7 @@ def do_exit(p, status):
     _notify_or_reap(p)
 
 
-def _notify_or_reap(zombie):
+def _notify_or_reap(zombie: Process) -> None:
     """Notify the parent; reap at once if it ignores SIGCHLD, or if it is init and init reaps."""
     if notify_parent(zombie):
         release(zombie)
@@ -57,7 +64,7 @@ def _notify_or_reap(zombie):
         parent.waitable.add(zombie)
 
 
-def find_new_reaper(p):
+def find_new_reaper(p: Process):
     """Return who adopts p's children: the nearest living subreaper ancestor, else init."""
     ancestor = p.real_parent
     while ancestor is not None and ancestor.pid != 1:
@@ -67,7 +74,7 @@ def find_new_reaper(p):
     return p.kernel.init
 
 
-def _forget_original_parent(p):
+def _forget_original_parent(p: Process) -> None:
     reaper = find_new_reaper(p)
     k = p.kernel
     orphans = list(p.childmap.values())
@@ -88,7 +95,7 @@ def _forget_original_parent(p):
             k.emit(k.clock, "reparent", child.pid, ppid=reaper.pid)
 
 
-def kill_orphaned_pgrp(p, parent):
+def kill_orphaned_pgrp(p: Process, parent: Process) -> None:
     """SIGHUP then SIGCONT to p's group if it just became orphaned with a stopped member.
 
     Linux kill_orphaned_pgrp(): at p's exit (parent None: the link was p's own parent)
@@ -118,14 +125,14 @@ def kill_orphaned_pgrp(p, parent):
                 send_signal(m, sig)
 
 
-def reap(parent, zombie):
+def reap(parent: Process, zombie: Process) -> None:
     """The parent collects the zombie (wait_task_zombie): add its usage, then release it."""
     usage = combine(zombie.final, zombie.cusage)
     parent.cusage = combine(usage, parent.cusage)
     release(zombie)
 
 
-def release(zombie):
+def release(zombie: Process) -> None:
     """Free the zombie's table entry, pid, group and session membership (release_task)."""
     k = zombie.kernel
     pid = zombie.pid
@@ -144,7 +151,7 @@ class ExitCalls:
 
     __slots__ = ()
 
-    def _exit(self, status):
+    def _exit(self: Process, status) -> None:
         """Terminate now, as os._exit: no atexit handlers, no stdio flush.
 
         Only status & 0xff reaches the parent (_exit(-1) is 255, _exit(256) is 0).
@@ -153,7 +160,7 @@ class ExitCalls:
         enter(self)
         do_exit(self, W_EXITCODE(status))
 
-    def exit(self, status=0):
+    def exit(self: Process, status=0) -> None:
         """Run atexit handlers last-registered-first, flush stdio (hooks), then _exit.
 
         A handler may register another (it runs next); a handler that ends the process
@@ -175,7 +182,7 @@ class ExitCalls:
         if self.state in ALIVE:
             do_exit(self, W_EXITCODE(status))
 
-    def atexit(self, func, *args, **kwargs):
+    def atexit(self: Process, func, *args, **kwargs):
         """Register func(*args, **kwargs) to run at exit(); return func, as atexit.register."""
         enter(self)
         if self.atexit_handlers is None:

@@ -9,10 +9,17 @@ lowest free number (Linux alloc_fd()); fork copies the table, so both processes'
 descriptors share each description; the description is released when its last
 descriptor is closed, by close or by exit.
 """
+from __future__ import annotations
+
 import errno as E
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import InvariantError, raise_errno
+
+if TYPE_CHECKING:
+    from . import Kernel
+
 
 O_ACCMODE = os.O_ACCMODE
 # Flags that describe the open and are not kept (open(2): "file creation flags").
@@ -24,7 +31,7 @@ class OpenFile:
 
     __slots__ = ("node", "flags", "offset", "refs", "registry")
 
-    def __init__(self, node, flags, registry):
+    def __init__(self, node, flags, registry) -> None:
         self.node = node
         self.flags = flags & ~CREATION_FLAGS
         self.offset = 0
@@ -34,21 +41,21 @@ class OpenFile:
         node.opened(self)
 
     @property
-    def readable(self):
+    def readable(self) -> bool:
         return self.flags & O_ACCMODE in (os.O_RDONLY, os.O_RDWR)
 
     @property
-    def writable(self):
+    def writable(self) -> bool:
         return self.flags & O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
 
-    def put(self):
+    def put(self) -> None:
         """Drop one descriptor's reference; release the description with the last one."""
         self.refs -= 1
         if self.refs == 0:
             self.registry.discard(self)
             self.node.release(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<OpenFile {type(self.node).__name__} flags={self.flags:#o} offset={self.offset}>"
 
 
@@ -57,11 +64,11 @@ class FdTable:
 
     __slots__ = ("files", "cloexec")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.files = []
         self.cloexec = 0                # bit fd set: close on a successful execve
 
-    def get(self, fd):
+    def get(self, fd: int):
         """Return the OpenFile of fd, or raise OSError EBADF."""
         files = self.files
         if 0 <= fd < len(files):
@@ -85,7 +92,7 @@ class FdTable:
         self.install(fd, f, cloexec)
         return fd
 
-    def install(self, fd, f, cloexec=False):
+    def install(self, fd: int, f, cloexec=False) -> None:
         """Point fd at f (closing what fd held before, after f is in place, as dup2 does)."""
         files = self.files
         if fd >= len(files):
@@ -97,7 +104,7 @@ class FdTable:
         if old is not None:
             old.put()
 
-    def remove(self, fd):
+    def remove(self, fd: int) -> None:
         """Close fd: forget it and drop its reference (EBADF if it is not open)."""
         f = self.get(fd)
         self.files[fd] = None
@@ -107,13 +114,13 @@ class FdTable:
             files.pop()
         f.put()
 
-    def set_cloexec(self, fd, on):
+    def set_cloexec(self, fd: int, on) -> None:
         if on:
             self.cloexec |= 1 << fd
         else:
             self.cloexec &= ~(1 << fd)
 
-    def get_cloexec(self, fd):
+    def get_cloexec(self, fd: int):
         return bool(self.cloexec >> fd & 1)
 
     def fds(self):
@@ -130,14 +137,14 @@ class FdTable:
                 f.refs += 1
         return t
 
-    def close_all(self):
+    def close_all(self) -> None:
         """Close every descriptor (exit)."""
         files, self.files, self.cloexec = self.files, [], 0
         for f in files:
             if f is not None:
                 f.put()
 
-    def close_on_exec(self):
+    def close_on_exec(self) -> None:
         """Close the descriptors marked FD_CLOEXEC (a successful execve)."""
         bits = self.cloexec
         fd = 0
@@ -147,11 +154,11 @@ class FdTable:
             bits >>= 1
             fd += 1
 
-    def __len__(self):
+    def __len__(self) -> int:
         return sum(f is not None for f in self.files)
 
 
-def check_descriptions(kernel):
+def check_descriptions(kernel: Kernel):
     """Recompute every description's reference count from the live processes' tables.
 
     Raises InvariantError (an AssertionError that `python -O` keeps) if a count is off, a description with descriptors is missing

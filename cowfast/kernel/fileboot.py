@@ -8,7 +8,10 @@ directory "/", umask 022 and an environment with PATH, and registers the hooks: 
 copies the descriptor table (sharing descriptions), the stdio buffers and the
 environment; exit(3) flushes stdio; _exit closes every descriptor.
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from .devices import Console, Null
 from .exec import set_exe
@@ -18,11 +21,16 @@ from .fs import FileSystem, Program
 from .pipe import PIPE_MAX_SIZE
 from .stdio import copy_streams, drop_streams, flush_all
 
+if TYPE_CHECKING:
+    from . import Kernel
+    from .process import Process
+
+
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/"}     # shared, never changed in place
 DEFAULT_UMASK = 0o022
 
 
-def boot(kernel):
+def boot(kernel: Kernel) -> None:
     """Give kernel its file system and console and hook the files layer into its processes."""
     fs = kernel.fs = FileSystem()
     kernel.pipe_max_size = PIPE_MAX_SIZE        # /proc/sys/fs/pipe-max-size, settable
@@ -40,7 +48,7 @@ def boot(kernel):
     start_process(kernel.init)
 
 
-def start_process(p):
+def start_process(p: Process) -> None:
     """A new program started by the kernel: the console on 0, 1, 2; cwd /; default env."""
     k = p.kernel
     table = p.fdtable = FdTable()
@@ -51,7 +59,7 @@ def start_process(p):
              "argv": [p.command]}
 
 
-def fork_files(parent, child):
+def fork_files(parent: Process, child: Process) -> None:
     """fork: the child's table points at the parent's descriptions; env and stdio copied."""
     if parent.fdtable is not None:
         child.fdtable = parent.fdtable.copy()
@@ -63,7 +71,7 @@ def fork_files(parent, child):
     copy_streams(parent, child)
 
 
-def exit_files(p):
+def exit_files(p: Process) -> None:
     """_exit: close every descriptor (pipes see their writers go), stop running the file,
     drop stdio unflushed."""
     if p.fdtable is not None:

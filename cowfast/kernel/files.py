@@ -11,10 +11,13 @@ inheritable descriptors unless O_CLOEXEC (or inheritable=False) asks otherwise.
 Process.read(fd, n) and Process.write(fd, data) are os.read and os.write; a process's
 raw memory is reached with peek(addr, size) and poke(addr, data) (memory.py).
 """
+from __future__ import annotations
+
+import os
 import errno as E
 import fcntl as _fcntl
-import os
 import resource
+from typing import TYPE_CHECKING
 
 from ..errors import raise_errno
 from .checks import index
@@ -24,13 +27,17 @@ from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory, RegularFile
 from .paths import PathCalls, cwd_of, umask_of
 from .pipe import Pipe, PipeEnd
 
+if TYPE_CHECKING:
+    from .process import Process
+
+
 O_LARGEFILE = 0o100000          # x86-64 kernel's bit (force_o_largefile); os.O_LARGEFILE is 0
 SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | _fcntl.FASYNC | os.O_DIRECT | os.O_NOATIME
 F_GETPIPE_SZ = _fcntl.F_GETPIPE_SZ
 F_SETPIPE_SZ = _fcntl.F_SETPIPE_SZ
 
 
-def nofile_limit(p):
+def nofile_limit(p: Process) -> int:
     """Return p's soft RLIMIT_NOFILE (-1 for unlimited)."""
     return p.rlimit_soft(resource.RLIMIT_NOFILE)
 
@@ -41,7 +48,7 @@ class FileCalls(PathCalls):
 
     __slots__ = ()
 
-    def open(self, path, flags, mode=0o777):
+    def open(self: Process, path: str, flags: int, mode: int = 0o777) -> int:
         """Open path and return the lowest free descriptor, as os.open (but inheritable, as C).
 
         Raises EMFILE (RLIMIT_NOFILE reached), ENOENT, ENOTDIR, ENAMETOOLONG, EACCES, EEXIST
@@ -69,7 +76,7 @@ class FileCalls(PathCalls):
             node.program = None
         return self.fdtable.alloc(f, nofile_limit(self), 0, bool(flags & os.O_CLOEXEC))
 
-    def _create(self, path, mode):
+    def _create(self: Process, path: str, mode: int) -> RegularFile:
         fs = self.kernel.fs
         directory, name = fs.resolve(path, cwd_of(self), self.uid, parent=True)
         if os.fsencode(path).endswith(b"/"):
@@ -82,7 +89,7 @@ class FileCalls(PathCalls):
         node.mtime = self.kernel.clock
         return fs.link(directory, name, node)
 
-    def _may_open(self, node, path, flags):
+    def _may_open(self: Process, node: RegularFile, path: str, flags: int) -> None:
         acc = flags & os.O_ACCMODE
         if flags & os.O_CREAT and flags & os.O_EXCL:
             raise_errno(E.EEXIST, filename=path)
@@ -99,12 +106,12 @@ class FileCalls(PathCalls):
         if want & MAY_WRITE and getattr(node, "running", 0):
             raise_errno(E.ETXTBSY, filename=path)   # a process runs it
 
-    def close(self, fd):
+    def close(self: Process, fd: int) -> None:
         """Close fd, as os.close; the description goes when its last descriptor does (EBADF)."""
         enter(self)
         self.fdtable.remove(fd)
 
-    def closerange(self, fd_low, fd_high):
+    def closerange(self: Process, fd_low, fd_high) -> None:
         """Close every open fd in [fd_low, fd_high), ignoring errors, as os.closerange."""
         enter(self)
         table = self.fdtable
@@ -112,7 +119,7 @@ class FileCalls(PathCalls):
             if fd_low <= fd < fd_high:
                 table.remove(fd)
 
-    def read(self, fd, n):
+    def read(self: Process, fd: int, n: int) -> bytes:
         """Read at most n bytes from fd, as os.read (b'' at end of file).
 
         Raises EBADF (not open for reading), EISDIR, EAGAIN (O_NONBLOCK and nothing to
@@ -127,7 +134,7 @@ class FileCalls(PathCalls):
             raise_errno(E.EBADF)
         return f.node.read(self, f, n)
 
-    def write(self, fd, data):
+    def write(self: Process, fd: int, data: bytes) -> int:
         """Write data to fd and return the count written, as os.write.
 
         Raises EBADF (not open for writing), EPIPE (a pipe with no reader, after SIGPIPE),
@@ -140,7 +147,7 @@ class FileCalls(PathCalls):
             raise_errno(E.EBADF)
         return f.node.write(self, f, data)
 
-    def lseek(self, fd, pos, how):
+    def lseek(self: Process, fd: int, pos: int, how: int) -> int:
         """Move fd's offset (shared by every descriptor of the description), as os.lseek.
 
         Raises EBADF, ESPIPE (a pipe or a terminal), EINVAL (bad whence or a negative
@@ -150,12 +157,12 @@ class FileCalls(PathCalls):
         f = self.fdtable.get(fd)
         return f.node.seek(f, pos, how)
 
-    def fstat(self, fd):
+    def fstat(self: Process, fd: int) -> os.stat_result:
         """Return os.stat_result for fd, as os.fstat (EBADF)."""
         enter(self)
         return self.kernel.fs.stat_of(self.fdtable.get(fd).node)
 
-    def isatty(self, fd):
+    def isatty(self: Process, fd: int):
         """Return True if fd is open on a terminal (the console), as os.isatty."""
         enter(self)
         files = self.fdtable.files
@@ -163,13 +170,13 @@ class FileCalls(PathCalls):
 
     # --- duplication (fs/file.c) ---
 
-    def dup(self, fd):
+    def dup(self: Process, fd: int) -> int:
         """Return a new lowest-free descriptor for fd's description, FD_CLOEXEC clear (EMFILE)."""
         enter(self)
         f = self.fdtable.get(fd)
         return self.fdtable.alloc(f, nofile_limit(self))
 
-    def dup2(self, fd, fd2, inheritable=True):
+    def dup2(self: Process, fd: int, fd2: int, inheritable=True):
         """Make fd2 a copy of fd (closing fd2 first) and return fd2, as os.dup2.
 
         dup2(fd, fd) checks fd and returns it; inheritable=False is dup3 with O_CLOEXEC
@@ -183,14 +190,14 @@ class FileCalls(PathCalls):
             return fd2
         return self._dup3(fd, fd2, False)
 
-    def dup3(self, fd, fd2, flags=0):
+    def dup3(self: Process, fd: int, fd2: int, flags=0):
         """dup2 with flags (only O_CLOEXEC): EINVAL for other flags or fd == fd2."""
         enter(self)
         if flags & ~os.O_CLOEXEC or fd == fd2:
             raise_errno(E.EINVAL)
         return self._dup3(fd, fd2, bool(flags))
 
-    def _dup3(self, fd, fd2, cloexec):
+    def _dup3(self: Process, fd: int, fd2: int, cloexec):
         limit = nofile_limit(self)
         if fd2 < 0 or 0 <= limit <= fd2:
             raise_errno(E.EBADF)
@@ -198,7 +205,7 @@ class FileCalls(PathCalls):
         self.fdtable.install(fd2, f, cloexec)
         return fd2
 
-    def fcntl(self, fd, cmd, arg=0):
+    def fcntl(self: Process, fd: int, cmd: int, arg: int = 0) -> int:
         """Manipulate fd, as fcntl.fcntl with an int argument; return the int result.
 
         F_DUPFD/F_DUPFD_CLOEXEC (lowest free >= arg; EINVAL if arg is negative or at
@@ -236,19 +243,19 @@ class FileCalls(PathCalls):
             return pipe.resize(index("arg", arg), self.uid, self.kernel.pipe_max_size)
         raise_errno(E.EINVAL)
 
-    def get_inheritable(self, fd):
+    def get_inheritable(self: Process, fd: int) -> bool:
         """Return True unless fd has FD_CLOEXEC, as os.get_inheritable."""
         return not self.fcntl(fd, _fcntl.F_GETFD) & _fcntl.FD_CLOEXEC
 
-    def set_inheritable(self, fd, inheritable):
+    def set_inheritable(self: Process, fd: int, inheritable) -> None:
         """Clear (True) or set (False) fd's FD_CLOEXEC, as os.set_inheritable."""
         self.fcntl(fd, _fcntl.F_SETFD, 0 if inheritable else _fcntl.FD_CLOEXEC)
 
-    def get_blocking(self, fd):
+    def get_blocking(self: Process, fd: int) -> bool:
         """Return False if the description has O_NONBLOCK, as os.get_blocking."""
         return not self.fcntl(fd, _fcntl.F_GETFL) & os.O_NONBLOCK
 
-    def set_blocking(self, fd, blocking):
+    def set_blocking(self: Process, fd: int, blocking) -> None:
         """Clear (True) or set (False) O_NONBLOCK on fd's description, as os.set_blocking."""
         flags = self.fcntl(fd, _fcntl.F_GETFL)
         self.fcntl(fd, _fcntl.F_SETFL, flags & ~os.O_NONBLOCK if blocking
@@ -256,11 +263,11 @@ class FileCalls(PathCalls):
 
     # --- pipes ---
 
-    def pipe(self):
+    def pipe(self: Process) -> tuple[int, int]:
         """Create a pipe and return (read, write), as os.pipe (inheritable, as C)."""
         return self.pipe2(0)
 
-    def pipe2(self, flags):
+    def pipe2(self: Process, flags: int) -> tuple[int, int]:
         """pipe with O_NONBLOCK (on both descriptions) and/or O_CLOEXEC; EINVAL otherwise.
 
         Raises EMFILE unless two descriptors are free below RLIMIT_NOFILE.

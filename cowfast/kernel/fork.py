@@ -9,10 +9,16 @@ signal. Errors: EAGAIN when no pid is free or the uid is at RLIMIT_NPROC (root
 excepted), ENOMEM when strict overcommit cannot commit the child's private writable
 memory (the VM_ACCOUNT charge of dup_mmap).
 """
+from __future__ import annotations
+
 import errno
 import resource
+from typing import TYPE_CHECKING
 
 from .entry import enter, raise_errno
+
+if TYPE_CHECKING:
+    from .process import Process
 
 
 class ForkCalls:
@@ -20,7 +26,7 @@ class ForkCalls:
 
     __slots__ = ()
 
-    def fork(self):
+    def fork(self: Process) -> int:
         """Create a child process; return its pid (the child's own fork_result is 0), as os.fork.
 
         The child is `kernel.process(pid)`; it starts running, ready for system calls.

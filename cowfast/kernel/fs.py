@@ -9,14 +9,23 @@ directory, and may execute a file only when some execute bit is set, as
 CAP_DAC_OVERRIDE allows. Names and paths are limited as Linux limits them
 (NAME_MAX 255 bytes per component, PATH_MAX 4096 bytes with the NUL).
 """
-import errno as E
+from __future__ import annotations
+
 import os
+import errno as E
 import stat as S
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from collections.abc import Callable
 
 from ..errors import raise_errno
 from .descriptions import Descriptions
 from .sparse import MAX_RW_COUNT, SparseData
+
+if TYPE_CHECKING:
+    from .devices import Console, Null
+    from .fdtable import OpenFile
+    from .process import Process
+
 
 NAME_MAX = 255
 PATH_MAX = 4096
@@ -36,10 +45,10 @@ class Program(NamedTuple):
 
     image: str
     text_pages: int = 4
-    data: Optional[dict] = None
-    bss: Optional[dict] = None
-    text: Optional[bytes] = None
-    entry: Optional[Callable] = None
+    data: dict | None = None
+    bss: dict | None = None
+    text: bytes | None = None
+    entry: Callable | None = None
 
 
 class Inode:
@@ -47,21 +56,21 @@ class Inode:
 
     __slots__ = ("ino", "mode", "uid", "nlink", "mtime")
 
-    def __init__(self, ino, mode, uid):
+    def __init__(self, ino: int, mode: int, uid: int) -> None:
         self.ino, self.mode, self.uid, self.nlink, self.mtime = ino, mode, uid, 1, 0
 
     size = 0
     rdev = 0
     tty = False
 
-    def may(self, uid, mask):
+    def may(self, uid: int, mask: int) -> bool:
         """Return True if a process of this uid may access the inode with mask (MAY_*)."""
         if uid == 0:
             return not mask & MAY_EXEC or S.S_ISDIR(self.mode) or bool(self.mode & 0o111)
         bits = (self.mode >> 6) if uid == self.uid else self.mode
         return bits & mask == mask
 
-    def seek(self, f, offset, whence):
+    def seek(self, f: OpenFile, offset: int, whence: int) -> int:
         """Move f's offset as lseek(2) (generic_file_llseek): SEEK_SET, SEEK_CUR, SEEK_END."""
         if whence == os.SEEK_SET:
             pos = offset
@@ -86,11 +95,14 @@ class Inode:
     def seek_hole(self, offset):
         return self.size
 
-    def opened(self, f):
+    def opened(self, f: OpenFile) -> None:
         """An open file description of this inode was created (writers are counted)."""
 
-    def release(self, f):
+    def release(self, f: OpenFile) -> None:
         """The last descriptor of an open file description of this inode was closed."""
+
+
+I = TypeVar("I", bound=Inode)         # FileSystem.link returns the node it links
 
 
 class RegularFile(Inode):
@@ -98,7 +110,7 @@ class RegularFile(Inode):
 
     __slots__ = ("data", "program", "writers", "running")
 
-    def __init__(self, ino, mode, uid, data=b"", program=None):
+    def __init__(self, ino: int, mode: int, uid: int, data: bytes = b"", program: Program | None = None) -> None:
         super().__init__(ino, S.S_IFREG | mode, uid)
         self.data = SparseData(data)
         self.program = program          # cleared by any write: it is no longer that binary
@@ -106,33 +118,33 @@ class RegularFile(Inode):
         self.running = 0                # processes running it (open for writing: ETXTBSY)
 
     @property
-    def size(self):
+    def size(self) -> int:
         return len(self.data)
 
-    def opened(self, f):
+    def opened(self, f: OpenFile) -> None:
         if f.writable:
             self.writers += 1
 
-    def release(self, f):
+    def release(self, f: OpenFile) -> None:
         if f.writable:
             self.writers -= 1
 
-    def seek_data(self, offset):
+    def seek_data(self, offset: int) -> int:
         return self.data.next_data(offset)
 
-    def seek_hole(self, offset):
+    def seek_hole(self, offset: int) -> int:
         return self.data.next_hole(offset)
 
     @property
-    def blocks(self):
+    def blocks(self) -> int:
         return self.data.allocated() // 512
 
-    def read(self, p, f, n):
+    def read(self, p: Process, f: OpenFile, n: int) -> bytes:
         data = self.data.read(f.offset, min(n, MAX_RW_COUNT))
         f.offset += len(data)
         return data
 
-    def write(self, p, f, data):
+    def write(self, p: Process, f: OpenFile, data: bytes) -> int:
         if f.flags & os.O_APPEND:
             f.offset = len(self.data)
         if f.offset + len(data) > MAX_FILE_SIZE:
@@ -151,34 +163,34 @@ class Directory(Inode):
 
     __slots__ = ("entries", "parent")
 
-    def __init__(self, ino, mode, uid, parent=None):
+    def __init__(self, ino: int, mode: int, uid: int, parent: Directory | None = None) -> None:
         super().__init__(ino, S.S_IFDIR | mode, uid)
         self.entries = {}
         self.parent = parent if parent is not None else self
         self.nlink = 2
 
-    def read(self, p, f, n):
+    def read(self, p: Process, f, n) -> None:
         raise_errno(E.EISDIR)                   # as read(2) on a directory
 
-    def write(self, p, f, data):
+    def write(self, p: Process, f, data) -> None:
         raise_errno(E.EBADF)                    # never opened for writing
 
 
 class FileSystem:
     """The tree, inode numbers, and the table of open file descriptions (for leak checks)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.next_ino = 2
         self.root = Directory(self._ino(), 0o755, 0)
         self.open_files = Descriptions()  # every OpenFile with descriptors, numbered
 
-    def _ino(self):
+    def _ino(self) -> int:
         self.next_ino += 1
         return self.next_ino - 1
 
     # --- path resolution (namei) ---
 
-    def resolve(self, path, cwd="/", uid=0, parent=False):
+    def resolve(self, path: str, cwd: str = "/", uid: int = 0, parent: bool = False) -> RegularFile | tuple[Directory, str] | Directory:
         """Return the inode at path, or (directory, last name) with parent=True.
 
         Raises ENOENT (missing, or the empty path), ENOTDIR (a component that is not a
@@ -208,7 +220,7 @@ class FileSystem:
             raise_errno(E.ENOTDIR, filename=path)
         return node
 
-    def _walk(self, relative, node, uid, path=None):
+    def _walk(self, relative: bytes, node: Directory, uid: int, path: str | None = None) -> RegularFile | Directory:
         for name in relative.split(b"/"):
             if not name or name == b".":
                 continue
@@ -229,13 +241,13 @@ class FileSystem:
 
     # --- building the tree (the kernel's view, no permission checks) ---
 
-    def link(self, directory, name, node):
+    def link(self, directory: Directory, name: str, node: I) -> I:
         directory.entries[name] = node
         if isinstance(node, Directory):
             directory.nlink += 1
         return node
 
-    def makedirs(self, path, mode=0o755, uid=0):
+    def makedirs(self, path: str, mode: int = 0o755, uid: int = 0) -> Directory:
         """Create path and its missing parents; return the directory (as mkdir -p)."""
         node = self.root
         for name in [n for n in path.split("/") if n]:
@@ -245,13 +257,13 @@ class FileSystem:
             node = child
         return node
 
-    def create(self, path, data=b"", mode=0o644, uid=0, program=None):
+    def create(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0, program: Program | None = None) -> RegularFile:
         """Create (or replace) a regular file at path with these bytes; return its inode."""
         directory, name = self.resolve(path, parent=True)
         node = RegularFile(self._ino(), mode, uid, data, program)
         return self.link(directory, name, node)
 
-    def install(self, path, program=None, *, mode=0o755, uid=0, **image):
+    def install(self, path: str, program: Program | str | None = None, *, mode=0o755, uid: int = 0, **image) -> RegularFile:
         """Install a program at path as an executable file; return its inode.
 
         program is a Program, or the image name with the Program fields as keywords
@@ -263,13 +275,13 @@ class FileSystem:
         self.makedirs(path.rsplit("/", 1)[0] or "/")
         return self.create(path, ELF_MAGIC + program.image.encode(), mode, uid, program)
 
-    def add_device(self, path, device):
+    def add_device(self, path: str, device: Null | Console) -> Null | Console:
         """Put a character device (devices.py) at path."""
         directory, name = self.resolve(path, parent=True)
         device.ino = self._ino()
         return self.link(directory, name, device)
 
-    def stat_of(self, node):
+    def stat_of(self, node: RegularFile) -> os.stat_result:
         """Return os.stat_result for an inode (or a pipe end), as stat(2) fills it."""
         mtime = node.mtime
         return os.stat_result((node.mode, node.ino, DEV, node.nlink, node.uid, 0, node.size,

@@ -6,6 +6,8 @@ about 8 bytes per page. A request whose page tables would not fit in the host's
 available memory is refused with ENOMEM before anything is charged or mapped,
 instead of letting the host's OOM killer end the interpreter.
 """
+from __future__ import annotations
+
 import errno
 
 from .entry import raise_errno
@@ -14,7 +16,7 @@ PTE_BYTES = 9                   # an 8-byte entry, and its share of the 512-entr
 CHECK_ABOVE = 1 << 20           # smaller requests are cheaper to allow than to check
 
 
-def available_bytes():
+def available_bytes() -> int | None:
     """Return the host's MemAvailable (/proc/meminfo), or None if it cannot be read."""
     try:
         with open("/proc/meminfo", "rb") as f:
@@ -26,7 +28,8 @@ def available_bytes():
     return None
 
 
-def check_pages(pages):
+def check_pages(pages: int) -> None:
+
     """Raise OSError ENOMEM if page tables for `pages` pages would not fit in host memory."""
     if pages <= CHECK_ABOVE:
         return

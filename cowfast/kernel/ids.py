@@ -5,9 +5,15 @@ a process may move itself or a child in its own session into an existing group o
 that session, or make a new group named after itself; a session leader cannot move;
 setsid fails for a group leader.
 """
+from __future__ import annotations
+
 import errno
+from typing import TYPE_CHECKING
 
 from .entry import enter, raise_errno
+
+if TYPE_CHECKING:
+    from .process import Process
 
 
 class IdCalls:
@@ -15,22 +21,22 @@ class IdCalls:
 
     __slots__ = ()
 
-    def getpid(self):
+    def getpid(self: Process) -> int:
         """Return the process id, as os.getpid."""
         enter(self)
         return self.pid
 
-    def getppid(self):
+    def getppid(self: Process) -> int:
         """Return the parent's pid (a subreaper's or 1 once orphaned), as os.getppid."""
         enter(self)
         return self.real_parent.pid if self.real_parent is not None else 0
 
-    def getuid(self):
+    def getuid(self: Process):
         """Return the user id, as os.getuid (real, effective and saved are one here)."""
         enter(self)
         return self.uid
 
-    def setuid(self, uid):
+    def setuid(self: Process, uid: int) -> None:
         """Set the user id, as os.setuid: root may set any, others only their own (EPERM)."""
         enter(self)
         if uid < 0:
@@ -39,7 +45,7 @@ class IdCalls:
             raise_errno(errno.EPERM)
         self.kernel.change_uid(self, uid)
 
-    def _lookup(self, pid):
+    def _lookup(self: Process, pid: int):
         if pid == 0:
             return self
         target = self.kernel.procs.get(pid)
@@ -47,26 +53,26 @@ class IdCalls:
             raise_errno(errno.ESRCH)
         return target
 
-    def getpgid(self, pid):
+    def getpgid(self: Process, pid: int):
         """Return the process group of pid (0: the caller), as os.getpgid."""
         enter(self)
         if pid < 0:
             raise_errno(errno.ESRCH)
         return self._lookup(pid).pgid
 
-    def getpgrp(self):
+    def getpgrp(self: Process) -> int:
         """Return the caller's process group, as os.getpgrp."""
         enter(self)
         return self.pgid
 
-    def getsid(self, pid):
+    def getsid(self: Process, pid: int):
         """Return the session of pid (0: the caller), as os.getsid."""
         enter(self)
         if pid < 0:
             raise_errno(errno.ESRCH)
         return self._lookup(pid).sid
 
-    def setpgid(self, pid, pgid):
+    def setpgid(self: Process, pid: int, pgid: int) -> None:
         """Put pid (0: the caller) into group pgid (0: pgid = pid), as os.setpgid.
 
         Raises:
@@ -99,11 +105,11 @@ class IdCalls:
                 raise_errno(errno.EPERM)
         self.kernel.move_to_group(target, pgid, target.sid)
 
-    def setpgrp(self):
+    def setpgrp(self: Process) -> None:
         """As setpgid(0, 0)."""
         self.setpgid(0, 0)
 
-    def setsid(self):
+    def setsid(self: Process) -> None:
         """Start a new session and group led by the caller, as os.setsid.
 
         Raises PermissionError (EPERM) if a process group with the caller's pid exists.

@@ -10,12 +10,16 @@ cache. Data is loaded into each process's private memory at start (Linux maps it
 privately from the file; the effect on a process's view is the same).
 `build_address_space` is what spawn (and the files layer's execve) call.
 """
+from __future__ import annotations
+
 import struct
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 
-from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
+from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemory
+
 from .checks import int_in
 
 TEXT_BASE = 0x400000
@@ -24,6 +28,11 @@ STACK_TOP = 0x7FFFFFFFF000
 STACK_INITIAL = 128 << 10           # the first stack mapping; grows to RLIMIT_STACK
 INT = struct.Struct("<q")           # named int variables are C longs
 MAX_VARIABLE = 1 << 30              # bytes in one data or bss variable (and text): host memory
+
+
+# Initial values of a program's variables (Image's data and bss arguments).
+DataInit = Mapping[str, "int | bytes | bytearray | memoryview"]    # a C long, or the bytes
+BssInit = Mapping[str, "type[int] | int"]                          # int: a C long, else a size
 
 
 class Var(NamedTuple):
@@ -35,7 +44,7 @@ class Var(NamedTuple):
     segment: str
 
 
-def pack_int(name, value):
+def pack_int(name: str, value: object) -> bytes:
     """The 8 bytes of a C long holding value; TypeError or OverflowError as ctypes.c_long words it."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} holds a C long: an int, not {type(value).__name__}")
@@ -44,7 +53,7 @@ def pack_int(name, value):
     return INT.pack(value)
 
 
-def _initial_bytes(name, value):
+def _initial_bytes(name: str, value: object) -> bytes:
     if isinstance(value, int):
         return pack_int(name, value)
     try:
@@ -56,7 +65,7 @@ def _initial_bytes(name, value):
     return raw
 
 
-def page_up(n, page):
+def page_up(n: int, page: int) -> int:
     return (n + page - 1) // page * page
 
 
@@ -71,7 +80,9 @@ class Image:
     __slots__ = ("name", "text_pages", "text_end", "data_start", "data_end", "bss_end",
                  "brk_start", "variables", "data_bytes", "cache", "users", "signature")
 
-    def __init__(self, memory, name, text_pages=4, data=None, bss=None, text=None):
+    def __init__(self, memory: PhysicalMemory, name: str, text_pages: int = 4,
+                 data: DataInit | None = None, bss: BssInit | None = None,
+                 text: bytes | None = None) -> None:
         ps = memory.page_size
         self.name = name
         self.signature = (text_pages, _freeze(data), _freeze(bss), text)
@@ -100,7 +111,7 @@ class Image:
         self.users = 0
         self.cache = self._load_text(memory, text)
 
-    def _load_text(self, memory, text):
+    def _load_text(self, memory: PhysicalMemory, text: bytes | None) -> AddressSpace:
         cache = AddressSpace(memory, accounted=False)
         ps = memory.page_size
         length = self.text_pages * ps
@@ -117,27 +128,27 @@ class Image:
         return cache
 
     @property
-    def data_pages(self):
+    def data_pages(self) -> int:
         """Pages of data + bss (the private writable mapping after the text)."""
         return (self.brk_start - self.data_start) // self._page
 
     @property
-    def _page(self):
+    def _page(self) -> int:
         return self.cache.memory.page_size
 
-    def close(self):
+    def close(self) -> None:
         """Drop the page cache (when the kernel shuts down)."""
         self.cache.close()
 
 
-def _freeze(mapping):
+def _freeze(mapping: DataInit | BssInit | None) -> tuple[tuple[str, object], ...]:
     if not mapping:
         return ()
     return tuple((k, v if isinstance(v, (int, bytes, type)) else bytes(v))
                  for k, v in mapping.items())
 
 
-def build_address_space(image, stack_bytes=STACK_INITIAL):
+def build_address_space(image: Image, stack_bytes: int = STACK_INITIAL) -> AddressSpace:
     """Return a fresh AddressSpace running image: text shared from the cache, data loaded,
     bss mapped (untouched, reads as zeros), an empty heap and the first stack pages."""
     aspace = image.cache.fork()

@@ -8,7 +8,12 @@ The smaps_rollup split: text pages are clean (file-backed), anonymous pages are 
 a page is shared when two or more processes map its frame (the page cache does not
 count). Zombies and reaped processes report zeros.
 """
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .process import Process
 
 
 class pmem(NamedTuple):
@@ -35,11 +40,11 @@ class InfoCalls:
 
     __slots__ = ()
 
-    def memory_info(self):
+    def memory_info(self: Process) -> pmem:
         """Return pmem(rss, vms, shared, text, lib, data, dirty) in bytes."""
         return pmem(*self.memory_full_info()[:7])
 
-    def memory_full_info(self):
+    def memory_full_info(self: Process) -> pfullmem:
         """Return pfullmem: memory_info's fields, uss, pss, swap and the smaps_rollup split."""
         if self.aspace is None:
             return pfullmem(*(0,) * 15)
@@ -60,10 +65,10 @@ class InfoCalls:
             private_clean=private_text * ps, private_dirty=(st.uss - private_text) * ps,
             anonymous=rss - (text + m.shm_pages) * ps)
 
-    def minflt(self):
+    def minflt(self: Process):
         """Return the minor faults of this process (/proc/PID/stat minflt; kept by zombies)."""
         return self.usage_now()[0]
 
-    def cminflt(self):
+    def cminflt(self: Process):
         """Return the minor faults of its reaped children (/proc/PID/stat cminflt)."""
         return self.cusage[0] if self.cusage else 0

@@ -6,12 +6,18 @@ own (copied on write). Usage counters come from the engine's AddressSpace counte
 CPU). RUSAGE_CHILDREN holds the totals of reaped children and their own reaped
 descendants, added only at reap time, as Linux does (ru_maxrss is the maximum).
 """
+from __future__ import annotations
+
 import errno
 import resource
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import signals as S
 from .entry import enter, raise_errno
+
+if TYPE_CHECKING:
+    from .process import Process
+
 
 RLIM_INFINITY = resource.RLIM_INFINITY
 RUSAGE_SELF = resource.RUSAGE_SELF
@@ -47,7 +53,7 @@ class Usage(NamedTuple):
     reuses: int
 
 
-def combine(a, b):
+def combine(a: tuple[int, int, int, int, int, int, int], b: tuple[int, int, int, int, int, int, int] | None) -> tuple[int, int, int, int, int, int, int]:
     """Return usage a + b (None counts as zero); maxrss is the larger, as Linux cmaxrss."""
     if b is None:
         return a
@@ -65,7 +71,7 @@ def rusage_of(usage, page_size):
                                    0, 0, 0, 0, 0, u[NSIGNALS], 0, 0))
 
 
-def _limit_value(v):
+def _limit_value(v: int) -> int:
     return RLIM_INFINITY if v < 0 else v
 
 
@@ -74,14 +80,14 @@ class LimitCalls:
 
     __slots__ = ()
 
-    def getrlimit(self, res):
+    def getrlimit(self: Process, res: int) -> tuple[int, int]:
         """Return (soft, hard) for resource res, as resource.getrlimit."""
         enter(self)
         if res not in _KNOWN:
             raise ValueError("invalid resource specified")
         return (self.limits or DEFAULT_LIMITS).get(res, (RLIM_INFINITY, RLIM_INFINITY))
 
-    def setrlimit(self, res, limits):
+    def setrlimit(self: Process, res: int, limits: tuple[int, int]) -> None:
         """Set (soft, hard) for res, as resource.setrlimit (its ValueErrors included).
 
         Raising the hard limit needs root (uid 0); soft above hard is refused.
@@ -98,15 +104,15 @@ class LimitCalls:
         self.limits = dict(self.limits or DEFAULT_LIMITS)   # copy on write: forks share it
         self.limits[res] = (soft, hard)
 
-    def rlimit_core(self):
+    def rlimit_core(self: Process) -> int:
         """Return the soft RLIMIT_CORE (0 means no core dump, so no core flag)."""
         return (self.limits or DEFAULT_LIMITS)[resource.RLIMIT_CORE][0]
 
-    def rlimit_soft(self, res):
+    def rlimit_soft(self: Process, res: int) -> int:
         """Return the soft limit of res (RLIM_INFINITY is -1), without a system call."""
         return (self.limits or DEFAULT_LIMITS).get(res, (RLIM_INFINITY,))[0]
 
-    def getrusage(self, who):
+    def getrusage(self: Process, who):
         """Return resource.struct_rusage for RUSAGE_SELF, RUSAGE_CHILDREN or RUSAGE_BOTH."""
         enter(self)
         ps = self.kernel.page_size
@@ -118,7 +124,7 @@ class LimitCalls:
             return rusage_of(combine(self.usage_now(), self.cusage), ps)
         raise ValueError("invalid who parameter")
 
-    def usage_now(self):
+    def usage_now(self: Process) -> tuple[int, int, int, int, int, int, int]:
         """Return this process's own usage vector (the snapshot taken at exit, once dead)."""
         if self.final is not None:
             return self.final
@@ -129,19 +135,19 @@ class LimitCalls:
         return (c.minor_faults, 0, self.nsignals, self.hiwater, c.cow_copies, c.zero_fills,
                 c.reuses)
 
-    def usage(self):
+    def usage(self: Process):
         """Return this process's own Usage (a zombie keeps the figures it died with)."""
         return Usage(*self.usage_now())
 
-    def children_usage(self):
+    def children_usage(self: Process):
         """Return the Usage totals of reaped children and their descendants (RUSAGE_CHILDREN)."""
         return Usage(*(self.cusage or ZERO_USAGE))
 
-    def rusage_both(self):
+    def rusage_both(self: Process):
         """Return the struct_rusage wait4 reports for this child: its own plus its children's."""
         return rusage_of(combine(self.usage_now(), self.cusage), self.kernel.page_size)
 
-    def prctl(self, option, arg2=0):
+    def prctl(self: Process, option, arg2=0):
         """prctl(2) for PR_SET/GET_CHILD_SUBREAPER and PR_SET/GET_PDEATHSIG.
 
         The GET options return the value (C writes it through arg2). Others: EINVAL.
@@ -162,5 +168,5 @@ class LimitCalls:
         raise_errno(errno.EINVAL)
 
 
-def _inf(v):
+def _inf(v: int) -> float | int:
     return float("inf") if v == RLIM_INFINITY else v

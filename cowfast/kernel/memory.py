@@ -9,9 +9,13 @@ is charged to the kernel's commit count (strict overcommit, mm/util.c
 __vm_enough_memory). malloc is a small first-fit allocator on the brk heap that
 sends requests of 128 KiB and more to mmap, as glibc's M_MMAP_THRESHOLD does.
 """
+from __future__ import annotations
+
 import errno
 import mmap as _mmap
 import resource
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
@@ -21,6 +25,14 @@ from .hostmem import check_pages
 from .image import MMAP_TOP, STACK_TOP, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
+
+if TYPE_CHECKING:
+    from ..engine import AddressSpaceCounters
+    from . import Kernel
+    from .image import Image, Var
+    from .process import Process
+    from .variables import Variables
+
 
 MAP_SHARED = _mmap.MAP_SHARED
 MAP_PRIVATE = _mmap.MAP_PRIVATE
@@ -37,7 +49,7 @@ class Layout:
     __slots__ = ("image", "brk", "stack_low", "sp", "mmap_next", "regions", "vars", "heap",
                  "commit", "mmap_pages", "shm_pages", "anon_wr_pages")
 
-    def __init__(self, image, stack_low):
+    def __init__(self, image: Image, stack_low: int) -> None:
         self.image = image
         self.brk = image.brk_start
         self.stack_low = stack_low
@@ -49,7 +61,7 @@ class Layout:
         self.commit = 0
         self.mmap_pages = self.shm_pages = self.anon_wr_pages = 0
 
-    def copy(self):
+    def copy(self) -> Layout:
         """Return the child's copy at fork (its own tables; same image)."""
         c = Layout.__new__(Layout)
         c.image, c.brk, c.stack_low, c.sp = self.image, self.brk, self.stack_low, self.sp
@@ -63,7 +75,7 @@ class Layout:
         self.image.users += 1
         return c
 
-    def release(self, p):
+    def release(self, p: Process) -> None:
         """Give back the commit charge and the image reference (at exit)."""
         p.kernel.uncharge(self.commit)
         self.commit = 0
@@ -75,17 +87,17 @@ class Layout:
         return (img.text_pages, img.data_pages, (page_up(self.brk, page) - img.brk_start) // page,
                 (STACK_TOP - self.stack_low) // page)
 
-    def find(self, name):
+    def find(self, name: str) -> Var:
         """Return the Var called name (heap/stack first, then data/bss), or raise KeyError."""
         v = self.vars.get(name) if self.vars else None
         return v if v is not None else self.image.variables[name]
 
-    def define(self, name, var):
+    def define(self, name: str, var: Var) -> None:
         if self.vars is None:
             self.vars = {}
         self.vars[name] = var
 
-    def account(self, length, prot, shared, page, sign):
+    def account(self, length: int, prot: int, shared: bool, page: int, sign: int) -> int:
         n = length // page * sign
         self.mmap_pages += n
         if shared:
@@ -95,7 +107,7 @@ class Layout:
             self.commit += n
         return n if (not shared and prot & PROT_WRITE) else 0
 
-    def carve(self, start, end, page):
+    def carve(self, start: int, end: int, page: int) -> int:
         """Remove [start, end) from the mmap regions; return the commit pages it held."""
         freed = 0
         if not self.regions:
@@ -120,22 +132,22 @@ class MemoryCalls(InfoCalls):
 
     # --- accesses ---
 
-    def peek(self, addr, size):
+    def peek(self: Process, addr: int, size: int) -> bytes:
         """Read size bytes at addr (untouched pages read as zeros)."""
         enter(self)
         return self._access(self.aspace.read, addr, size)
 
-    def poke(self, addr, data):
+    def poke(self: Process, addr: int, data: bytes) -> int:
         """Write data at addr, breaking copy-on-write as Linux does; return bytes written."""
         enter(self)
         return self._access(self.aspace.write, addr, data)
 
-    def touch(self, pages, write=True):
+    def touch(self: Process, pages, write=True):
         """Access each page number of a numpy uint64 array (engine touch()); return the count."""
         enter(self)
         return self._access(self.aspace.touch, pages, write)
 
-    def _access(self, op, *args):
+    def _access(self: Process, op: Callable, *args) -> bytes | int:
         k = self.kernel
         before = self.aspace.counters() if k.emit is not None else None
         try:
@@ -151,7 +163,7 @@ class MemoryCalls(InfoCalls):
             _log_faults(k, self, before, self.aspace.counters())
         return result
 
-    def _force_sigsegv(self, fault):
+    def _force_sigsegv(self: Process, fault) -> None:
         k = self.kernel
         if k.emit is not None:
             k.emit(k.clock, "segv", self.pid, address=fault.address, code=fault.code)
@@ -161,7 +173,7 @@ class MemoryCalls(InfoCalls):
 
     # --- the heap: brk and malloc ---
 
-    def brk(self, addr=None):
+    def brk(self: Process, addr: int | None = None) -> int:
         """Set the program break to addr and return it; with no addr return the current one.
 
         Raises OSError ENOMEM below the start of the heap, beyond RLIMIT_DATA, or when
@@ -172,7 +184,7 @@ class MemoryCalls(InfoCalls):
             self._set_brk(_index("addr", addr))
         return self.mem.brk
 
-    def sbrk(self, increment=0):
+    def sbrk(self: Process, increment: int = 0) -> int:
         """Move the break by increment bytes; return the previous break, as sbrk(3)."""
         enter(self)
         old = self.mem.brk
@@ -180,7 +192,7 @@ class MemoryCalls(InfoCalls):
             self._set_brk(old + increment)
         return old
 
-    def _set_brk(self, new):
+    def _set_brk(self: Process, new: int) -> None:
         m, k = self.mem, self.kernel
         ps = k.page_size
         img = m.image
@@ -210,14 +222,14 @@ class MemoryCalls(InfoCalls):
             k.uncharge(pages)
         m.brk = new
 
-    def _mapped_between(self, lo, hi):
+    def _mapped_between(self: Process, lo: int, hi: int) -> bool:
         """True if an mmap region or the stack (with its guard gap) meets [lo, hi)."""
         m = self.mem
         if hi > m.stack_low - STACK_GUARD_GAP * self.kernel.page_size:
             return True
         return any(start < hi and start + r[0] > lo for start, r in (m.regions or {}).items())
 
-    def malloc(self, size):
+    def malloc(self: Process, size: int) -> int:
         """Allocate size bytes (16-byte aligned) and return the address, as malloc(3).
 
         Requests of MMAP_THRESHOLD (128 KiB) or more get their own mmap. Raises OSError
@@ -250,7 +262,7 @@ class MemoryCalls(InfoCalls):
         m.heap = heap
         return addr
 
-    def free(self, addr):
+    def free(self: Process, addr) -> None:
         """Release a block from malloc; free(0) does nothing; a bad pointer aborts (SIGABRT)."""
         enter(self)
         if addr == 0:
@@ -266,7 +278,7 @@ class MemoryCalls(InfoCalls):
         else:
             heap[1][addr] = size
 
-    def abort(self):
+    def abort(self: Process) -> None:
         """Raise SIGABRT; if a handler returns, die of it anyway, as abort(3)."""
         self.raise_signal(6)
         self.signal(6, 0)
@@ -274,8 +286,8 @@ class MemoryCalls(InfoCalls):
 
     # --- mmap ---
 
-    def mmap(self, length, prot=PROT_READ | PROT_WRITE, flags=MAP_PRIVATE | MAP_ANONYMOUS,
-             addr=0):
+    def mmap(self: Process, length: int, prot: int = PROT_READ | PROT_WRITE, flags: int = MAP_PRIVATE | MAP_ANONYMOUS,
+             addr: int = 0) -> int:
         """Map anonymous memory, private (copy-on-write across fork) or shared; return the address.
 
         MAP_FIXED places it at addr, replacing what was there; otherwise addr is ignored
@@ -321,7 +333,7 @@ class MemoryCalls(InfoCalls):
             m.mmap_next = start
         return start
 
-    def _free_area(self, length):
+    def _free_area(self: Process, length: int) -> int:
         """Return the highest start below mmap_next where length bytes meet no mapping and
         stay above the heap (top-down, as Linux's unmapped_area_topdown), or raise ENOMEM."""
         m = self.mem
@@ -334,7 +346,7 @@ class MemoryCalls(InfoCalls):
             raise_errno(errno.ENOMEM)
         return start
 
-    def munmap(self, addr, length):
+    def munmap(self: Process, addr, length) -> None:
         """Unmap [addr, addr+length) of mmap'ed memory; frames nobody else maps are freed."""
         enter(self)
         ps = self.kernel.page_size
@@ -345,7 +357,7 @@ class MemoryCalls(InfoCalls):
         self.aspace.unmap(addr, length)
         self.kernel.uncharge(self.mem.carve(addr, addr + length, ps))
 
-    def mprotect(self, addr, length, prot):
+    def mprotect(self: Process, addr, length, prot) -> None:
         """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped)."""
         enter(self)
         addr, length, prot = _index("addr", addr), _index("length", length), _index("prot", prot)
@@ -357,12 +369,12 @@ class MemoryCalls(InfoCalls):
     # --- named variables ---
 
     @property
-    def vars(self):
+    def vars(self: Process) -> Variables:
         """The process's named variables: vars['g'] reads, vars['g'] = 5 writes."""
         from .variables import Variables
         return Variables(self)
 
-    def _pop(self, sp, stack_low):
+    def _pop(self: Process, sp: int, stack_low: int) -> None:
         """Undo pushes back to (sp, stack_low): stack growth since then is unmapped, uncharged."""
         m, ps = self.mem, self.kernel.page_size
         if stack_low > m.stack_low:
@@ -373,7 +385,7 @@ class MemoryCalls(InfoCalls):
             m.stack_low = stack_low
         m.sp = sp
 
-    def _push(self, size, quiet=False):
+    def _push(self: Process, size: int, quiet: bool = False) -> int:
         """Reserve size bytes on the stack, growing it up to RLIMIT_STACK (else SIGSEGV;
         quiet: only raise the SegmentationFault, the caller sends the signal)."""
         m, k = self.mem, self.kernel
@@ -401,7 +413,7 @@ class MemoryCalls(InfoCalls):
         return sp
 
 
-def _log_faults(k, p, before, after):
+def _log_faults(k: Kernel, p: Process, before: AddressSpaceCounters, after: AddressSpaceCounters) -> None:
     faults = after.minor_faults - before.minor_faults
     if faults:
         k.emit(k.clock, "fault", p.pid, faults=faults,

@@ -8,18 +8,26 @@ page), private (its frame mapped by this process alone) or shared (by N processe
 Sharing counts processes, as smaps' mapcount counts address spaces; the page cache
 holding a program's text is not a process and does not count.
 """
+from __future__ import annotations
+
 import numpy as np
+from typing import TYPE_CHECKING
 
 from ..engine import PAGE_FRAME_SHIFT, PAGE_MAPPED, PAGE_PRESENT, PAGE_PROT_SHIFT, PAGE_SHARED, \
     PAGE_ZERO
 from .image import STACK_TOP, TEXT_BASE, page_up
+
+if TYPE_CHECKING:
+    from . import Kernel
+    from .process import Process
+
 
 _ATTRS = np.uint64(PAGE_MAPPED | PAGE_SHARED | (7 << PAGE_PROT_SHIFT))
 _HAS_FRAME = np.uint64(PAGE_PRESENT | PAGE_ZERO)
 UNTOUCHED, ZERO, PRIVATE, SHARED = "untouched", "zero", "private", "shared"
 
 
-def segments(p):
+def segments(p: Process):
     """Return [(start, end, kind, name)] of p's mappings, ascending, not overlapping."""
     m, ps = p.mem, p.kernel.page_size
     img = m.image
@@ -47,7 +55,7 @@ class MemoryView:
     """Every live process's page words, and how many processes map each frame (numpy, so a
     snapshot of a process with a million pages costs milliseconds, not seconds)."""
 
-    def __init__(self, kernel):
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         ps = kernel.page_size
         self.words = {}          # pid -> [(start, end, kind, name, words)]
@@ -64,7 +72,7 @@ class MemoryView:
             self.frames[pid] = frames
             self.count[frames] += 1          # a repeated index counts once: a set per process
 
-    def regions(self, pid, detail_starts=()):
+    def regions(self, pid: int, detail_starts=()):
         """Return the region records of pid; page runs for those whose start is requested."""
         ps = self.kernel.page_size
         out = []
@@ -89,7 +97,7 @@ class MemoryView:
                 "shared": int(np.count_nonzero(n >= 2)) * ps,
                 "untouched_pages": len(words) - present, "zero_pages": present - len(n)}
 
-    def page_runs(self, pid, words):
+    def page_runs(self, pid: int, words):
         """Run-length list of page states: [{"state", "pages", "spaces"?, "with"?}, ...]."""
         own = (words & _HAS_FRAME) == np.uint64(PAGE_PRESENT)
         frames = (words >> np.uint64(PAGE_FRAME_SHIFT)).astype(np.int64)

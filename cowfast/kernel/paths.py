@@ -5,22 +5,28 @@ Every process has a current directory and a umask (kept in `p.ext`, copied at fo
 kept by execve). Errnos are Linux's fs/namei.c ones, with the filename attached as
 Python's os functions attach it.
 """
+from __future__ import annotations
+
 import errno as E
 import os
 import posixpath
 import stat as S
+from typing import TYPE_CHECKING
 
 from ..errors import raise_errno
 from .entry import enter
 from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory
 
+if TYPE_CHECKING:
+    from .process import Process
 
-def cwd_of(p):
+
+def cwd_of(p: Process) -> str:
     """Return p's current directory (a normalised absolute path)."""
     return p.ext["cwd"]
 
 
-def umask_of(p):
+def umask_of(p: Process) -> int:
     return p.ext["umask"]
 
 
@@ -29,17 +35,17 @@ class PathCalls:
 
     __slots__ = ()
 
-    def _resolve(self, path, parent=False):
+    def _resolve(self: Process, path: str, parent: bool = False) -> Directory:
         return self.kernel.fs.resolve(path, cwd_of(self), self.uid, parent)
 
-    def stat(self, path):
+    def stat(self: Process, path):
         """Return os.stat_result for path, as os.stat (there are no symbolic links)."""
         enter(self)
         return self.kernel.fs.stat_of(self._resolve(path))
 
     lstat = stat
 
-    def _entry(self, path):
+    def _entry(self: Process, path):
         """Return (directory, name, inode) for an existing last component, checking w+x."""
         directory, name = self._resolve(path, parent=True)
         if not isinstance(directory, Directory):
@@ -53,7 +59,7 @@ class PathCalls:
             raise_errno(E.EPERM, filename=path)     # sticky directory (/tmp)
         return directory, name, node
 
-    def unlink(self, path):
+    def unlink(self: Process, path) -> None:
         """Remove a name, as os.unlink; open descriptions keep the file's contents.
 
         Raises ENOENT, ENOTDIR, EACCES (no write and search on the directory), EPERM
@@ -71,7 +77,7 @@ class PathCalls:
 
     remove = unlink
 
-    def mkdir(self, path, mode=0o777):
+    def mkdir(self: Process, path, mode=0o777) -> None:
         """Create a directory, as os.mkdir (EEXIST, ENOENT, ENOTDIR, EACCES)."""
         enter(self)
         fs = self.kernel.fs
@@ -89,7 +95,7 @@ class PathCalls:
         node = Directory(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid, directory)
         fs.link(directory, name, node)
 
-    def rmdir(self, path):
+    def rmdir(self: Process, path) -> None:
         """Remove an empty directory, as os.rmdir (ENOTEMPTY, ENOTDIR, EBUSY for '/').
 
         A last component '.' is EINVAL and '..' ENOTEMPTY, before the lookup, as Linux's
@@ -112,7 +118,7 @@ class PathCalls:
         del directory.entries[name]
         directory.nlink -= 1
 
-    def chdir(self, path):
+    def chdir(self: Process, path: str) -> None:
         """Change the current directory, as os.chdir (ENOENT, ENOTDIR, EACCES)."""
         enter(self)
         node = self._resolve(path)
@@ -123,19 +129,19 @@ class PathCalls:
         full = posixpath.normpath(posixpath.join(cwd_of(self), os.fsdecode(path)))
         self.ext["cwd"] = "/" + full.lstrip("/")
 
-    def getcwd(self):
+    def getcwd(self: Process):
         """Return the current directory, as os.getcwd."""
         enter(self)
         return cwd_of(self)
 
-    def umask(self, mask):
+    def umask(self: Process, mask):
         """Set the file mode creation mask and return the previous one, as os.umask."""
         enter(self)
         old = umask_of(self)
         self.ext["umask"] = mask & 0o777
         return old
 
-    def chmod(self, path, mode):
+    def chmod(self: Process, path, mode) -> None:
         """Change permission bits, as os.chmod (EPERM unless the owner or root)."""
         enter(self)
         node = self._resolve(path)
@@ -143,7 +149,7 @@ class PathCalls:
             raise_errno(E.EPERM, filename=path)
         node.mode = node.mode & ~0o7777 | mode & 0o7777
 
-    def listdir(self, path="."):
+    def listdir(self: Process, path="."):
         """Return the names in a directory, as os.listdir (ENOTDIR, EACCES without read)."""
         enter(self)
         node = self._resolve(path)

@@ -14,15 +14,23 @@ half-done (Linux would sleep and finish later; the runner loops as a C library d
 Capacity is counted in bytes; Linux counts 16 page slots, which differs only for
 interleaved partial reads of small writes.
 """
+from __future__ import annotations
+
 import errno as E
 import os
 import signal
 import stat as S
+from typing import TYPE_CHECKING
 
 from ..errors import raise_errno
 from .entry import block, check_still_running
 from .signal import deliver_pending, send_signal
 from .waitq import Waiters
+
+if TYPE_CHECKING:
+    from .fdtable import OpenFile
+    from .process import Process
+
 
 PIPE_BUF = 4096                         # limits.h; POSIX atomicity bound
 PIPE_SIZE = 65536                       # default capacity: 16 pages
@@ -35,7 +43,7 @@ class Pipe:
     __slots__ = ("buffer", "capacity", "readers", "writers", "ino", "read_end", "write_end",
                  "waiters")
 
-    def __init__(self, ino):
+    def __init__(self, ino: int) -> None:
         self.waiters = Waiters(f"data or room in pipe {ino}", self)   # woken by any change
         self.buffer = bytearray()
         self.capacity = PIPE_SIZE
@@ -44,7 +52,7 @@ class Pipe:
         self.read_end = PipeEnd(self, reading=True)
         self.write_end = PipeEnd(self, reading=False)
 
-    def resize(self, size, uid, max_size=PIPE_MAX_SIZE):
+    def resize(self, size: int, uid: int, max_size: int = PIPE_MAX_SIZE) -> int:
         """F_SETPIPE_SZ: round up to a power-of-two number of pages; return the new size.
 
         Above max_size (the kernel's pipe_max_size, /proc/sys/fs/pipe-max-size) only root
@@ -70,7 +78,7 @@ class PipeEnd:
     __slots__ = ("pipe", "reading")
     tty = False
 
-    def __init__(self, pipe, reading):
+    def __init__(self, pipe: Pipe, reading: bool) -> None:
         self.pipe = pipe
         self.reading = reading
 
@@ -82,24 +90,24 @@ class PipeEnd:
     def ino(self):
         return self.pipe.ino
 
-    def opened(self, f):
+    def opened(self, f: OpenFile) -> None:
         if self.reading:
             self.pipe.readers += 1
         else:
             self.pipe.writers += 1
         self.pipe.waiters.wake()
 
-    def release(self, f):
+    def release(self, f: OpenFile) -> None:
         if self.reading:
             self.pipe.readers -= 1
         else:
             self.pipe.writers -= 1
         self.pipe.waiters.wake()                 # end of file, or EPIPE, for the sleepers
 
-    def seek(self, f, offset, whence):
+    def seek(self, f, offset, whence) -> None:
         raise_errno(E.ESPIPE)
 
-    def read(self, p, f, n):
+    def read(self, p: Process, f, n):
         pipe = self.pipe
         buf = pipe.buffer
         if n == 0:
@@ -115,7 +123,7 @@ class PipeEnd:
             raise_errno(E.EAGAIN)
         block(p, "read", f"pipe {pipe.ino} is empty", pipe.waiters)
 
-    def write(self, p, f, data):
+    def write(self, p: Process, f, data):
         pipe = self.pipe
         n = len(data)
         if n == 0:

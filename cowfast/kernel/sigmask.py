@@ -5,12 +5,19 @@ way to change it. SIGKILL and SIGSTOP are never blocked (silently, as Linux does
 signal that becomes deliverable because the mask was lowered is delivered before the
 call returns, as Linux does on the way back to user space.
 """
+from __future__ import annotations
+
 import errno
 import signal as _signal
+from typing import TYPE_CHECKING
 
 from .. import signals as S
 from .entry import block, check_still_running, enter, raise_errno
 from .state import RUNNING
+
+if TYPE_CHECKING:
+    from .process import Process
+
 
 UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
 
@@ -31,7 +38,7 @@ class SigmaskCalls:
 
     __slots__ = ()
 
-    def sigprocmask(self, how, signals):
+    def sigprocmask(self: Process, how, signals):
         """Change the blocked set and return the previous one, as signal.pthread_sigmask.
 
         how: signal.SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK (else OSError EINVAL).
@@ -54,7 +61,7 @@ class SigmaskCalls:
             check_still_running(self)
         return S.signals_in(old)
 
-    def sigsuspend(self, signals):
+    def sigsuspend(self: Process, signals):
         """Replace the blocked set by signals until a handler runs, then put it back, as
         sigsuspend(2); return None once a handler ran (Linux's -1 EINTR, which every
         sigsuspend returns).
@@ -84,24 +91,24 @@ class SigmaskCalls:
             check_still_running(self)
         return None
 
-    def set_blocked(self, bits):
+    def set_blocked(self: Process, bits) -> None:
         """Set the blocked set (an int mask) as signal delivery and sigreturn do; SIGKILL and
         SIGSTOP stay unblocked."""
         self.blocked = bits & ~UNBLOCKABLE
 
-    def blocked_signals(self):
+    def blocked_signals(self: Process):
         """Return the blocked set, as signal.pthread_sigmask(SIG_BLOCK, []) (a view)."""
         return S.signals_in(self.blocked)
 
-    def blocked_mask(self):
+    def blocked_mask(self: Process):
         """Return the blocked set as an int mask (bit sig - 1), to save and restore it."""
         return self.blocked
 
-    def deliverable(self):
+    def deliverable(self: Process):
         """Return True if a pending signal is not blocked (a view: the next call delivers it)."""
         return bool(self.pending & ~self.blocked)
 
-    def deliver_signals(self):
+    def deliver_signals(self: Process):
         """Deliver the pending unblocked signals now, as the return to user space does:
         default actions are taken, handlers run. Return True if a handler without
         SA_RESTART ran (a call it interrupted fails EINTR). For a front end that runs
@@ -109,7 +116,7 @@ class SigmaskCalls:
         from .signal import deliver_pending
         return deliver_pending(self)
 
-    def post_signal(self, sig):
+    def post_signal(self: Process, sig: int) -> None:
         """Generate sig for this process from the kernel itself (a timer: alarm's SIGALRM),
         with no sender and no permission check."""
         from .signal import send_signal

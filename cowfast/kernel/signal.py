@@ -9,8 +9,12 @@ returns when the target is the caller itself. Standard signals do not queue: thr
 SIGCHLDs sent before the handler runs make one call, as on Linux.
 Notification of the parent follows do_notify_parent() and do_notify_parent_cldstop().
 """
+from __future__ import annotations
+
 import errno
 import sys
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from .. import signals as S
 from ..errors import SegmentationFault
@@ -19,6 +23,13 @@ from .entry import HandlerLoopError, check_still_running, enter, raise_errno
 from .image import STACK_TOP
 from .state import ALIVE, RUNNING, SLEEPING, STOPPED
 from .waitq import WaitQueue
+
+if TYPE_CHECKING:
+    from signal import Handlers, Signals
+    from ..signals import Action, SigAction
+    from . import Kernel
+    from .process import Process
+
 
 SIGCHLD = S.Signals.SIGCHLD
 SIGCONT = S.Signals.SIGCONT
@@ -34,7 +45,7 @@ SIGFRAME_BYTES = 3264          # stack per nested handler, measured with a C SA_
 PY_FRAMES_PER_HANDLER = 12     # Python frames one nested handler level takes, with room to spare
 
 
-def action_of(p, sig):
+def action_of(p: Process, sig: int) -> SigAction:
     """Return p's SigAction for sig."""
     actions = p.actions
     if actions is None:
@@ -42,7 +53,7 @@ def action_of(p, sig):
     return actions.get(sig, S.DEFAULT)
 
 
-def send_signal(p, sig, forced=False):
+def send_signal(p: Process, sig: int, forced: bool = False) -> None:
     """Generate sig for process p (Linux send_signal + complete_signal).
 
     `forced` is force_sig_fault(): a fault that would be ignored or blocked kills.
@@ -79,7 +90,7 @@ def send_signal(p, sig, forced=False):
     p.pending |= bit
 
 
-def _default(p, sig, what):
+def _default(p: Process, sig: int, what: Action) -> None:
     """Take the default action of a fatal or stop signal now.
 
     SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process group, as Linux's
@@ -94,7 +105,7 @@ def _default(p, sig, what):
     do_exit(p, W_TERMCODE(sig, core))
 
 
-def is_orphaned_pgrp(p):
+def is_orphaned_pgrp(p: Process) -> bool:
     """Return True if p's process group is orphaned (POSIX; Linux will_become_orphaned_pgrp):
     no live member has a parent in another group of the same session (init does not count)."""
     pgid = p.pgid
@@ -107,7 +118,7 @@ def is_orphaned_pgrp(p):
     return True
 
 
-def _stop(p, sig):
+def _stop(p: Process, sig: int) -> None:
     p.state = STOPPED
     p.stop_report = sig
     p.continued = False
@@ -115,7 +126,7 @@ def _stop(p, sig):
     notify_parent_cldstop(p)
 
 
-def _resume(p):
+def _resume(p: Process) -> None:
     p.state = SLEEPING if p.sleeping_in is not None else RUNNING
     p.stop_report = 0
     p.continued = True
@@ -132,21 +143,21 @@ def _resume(p):
         sig += 1
 
 
-def _report_to_parent(p):
+def _report_to_parent(p: Process) -> None:
     parent = p.real_parent
     if parent.waitable is None:
         parent.waitable = WaitQueue()
     parent.waitable.add(p)
 
 
-def notify_parent_cldstop(p):
+def notify_parent_cldstop(p: Process) -> None:
     """Send the parent SIGCHLD for a stop or continue unless it said SIG_IGN or SA_NOCLDSTOP."""
     act = action_of(p.real_parent, SIGCHLD)
     if act.handler is not S.SIG_IGN and not act.flags & S.SA_NOCLDSTOP:
         send_signal(p.real_parent, SIGCHLD)
 
 
-def notify_parent(p):
+def notify_parent(p: Process) -> bool:
     """Tell p's parent that p died (do_notify_parent). Return True if p must be auto-reaped.
 
     A parent whose SIGCHLD is SIG_IGN, or that set SA_NOCLDWAIT, reaps its children
@@ -160,7 +171,7 @@ def notify_parent(p):
     return autoreap
 
 
-def deliver_pending(p):
+def deliver_pending(p: Process) -> bool:
     """Run the handlers of p's deliverable pending signals, lowest number first.
 
     Return True if a handler without SA_RESTART ran (a sleeping call then gets EINTR).
@@ -190,7 +201,7 @@ def deliver_pending(p):
     return interrupted
 
 
-def _run_handler(p, k, sig, act):
+def _run_handler(p: Process, k: Kernel, sig: int, act: SigAction) -> None:
     p.nsignals += 1
     if k.emit is not None:
         k.emit(k.clock, "handler", p.pid, sig=S.to_signal(sig))
@@ -214,7 +225,7 @@ def _run_handler(p, k, sig, act):
         mem.sp = saved_sp                    # sigreturn pops the frame
 
 
-def push_sigframe(p):
+def push_sigframe(p: Process) -> bool:
     """Push a signal frame on p's simulated stack, growing it within RLIMIT_STACK.
 
     Return False if it does not fit: then, as Linux's force_sigsegv, SIGSEGV is set to
@@ -237,7 +248,7 @@ def push_sigframe(p):
     return True
 
 
-def _set_action(p, sig, act):
+def _set_action(p: Process, sig: int, act: SigAction) -> None:
     if p.actions is None or p.actions_shared:
         p.actions = dict(p.actions or ())
         p.actions_shared = False
@@ -247,7 +258,7 @@ def _set_action(p, sig, act):
         p.actions[sig] = act
 
 
-def _check_catchable(sig):
+def _check_catchable(sig: int) -> None:
     """Validate sig for signal()/sigaction() as Python's signal module and glibc do."""
     if not 1 <= sig < S.NSIG:
         raise ValueError("signal number out of range")
@@ -260,7 +271,7 @@ class SignalCalls:
 
     __slots__ = ()
 
-    def kill(self, pid, sig):
+    def kill(self: Process, pid: int, sig: int) -> None:
         """Send signal sig to pid (>0), own group (0), every process (-1) or group -pid, as os.kill.
 
         Raises:
@@ -301,23 +312,23 @@ class SignalCalls:
             send_signal(t, sig)
         return self._after_self_signal()
 
-    def killpg(self, pgid, sig):
+    def killpg(self: Process, pgid: int, sig: int):
         """Send sig to process group pgid, as os.killpg (pgid 0 is the caller's group)."""
         if pgid < 0:
             enter(self)
             raise_errno(errno.EINVAL)
         return self.kill(-pgid if pgid else 0, sig)
 
-    def raise_signal(self, sig):
+    def raise_signal(self: Process, sig: int) -> None:
         """Send sig to the calling process, as signal.raise_signal."""
         return self.kill(self.pid, sig)
 
-    def _may_signal(self, target, sig):
+    def _may_signal(self: Process, target: Process, sig: int) -> bool:
         """kill_ok_by_cred: root, the same uid, or SIGCONT within the session."""
         return (self.uid == 0 or self.uid == target.uid
                 or (sig == SIGCONT and self.sid == target.sid))
 
-    def _after_self_signal(self):
+    def _after_self_signal(self: Process) -> None:
         """Signals the caller sent itself are delivered before the call returns.
 
         If they ended the caller, the call never returns (Terminated); if they stopped
@@ -328,7 +339,7 @@ class SignalCalls:
         if self.state not in ALIVE:
             check_still_running(self)
 
-    def signal(self, sig, handler):
+    def signal(self: Process, sig: int, handler: Handlers | Callable) -> Handlers:
         """Set the disposition of sig and return the previous one, as C's signal() in glibc.
 
         Programs here stand for C programs, so this is glibc's BSD semantics (bsd_signal):
@@ -346,13 +357,13 @@ class SignalCalls:
         old = self.sigaction(sig, action)
         return old.handler
 
-    def getsignal(self, sig):
+    def getsignal(self: Process, sig: int) -> Handlers | Callable:
         """Return the current handler of sig, as signal.getsignal."""
         if not 1 <= sig < S.NSIG:
             raise ValueError("signal number out of range")
         return action_of(self, sig).handler
 
-    def sigaction(self, sig, action=None):
+    def sigaction(self: Process, sig: int, action: SigAction | None = None) -> SigAction:
         """Examine and change the action of sig; return the previous SigAction.
 
         action is a signals.SigAction(handler, flags, mask), or None to only query.
@@ -376,12 +387,12 @@ class SignalCalls:
             self.pending &= ~S.sigmask(sig)
         return old
 
-    def sigpending(self):
+    def sigpending(self: Process) -> set[Signals]:
         """Return the set of pending signals, as signal.sigpending."""
         enter(self)
         return S.signals_in(self.pending)
 
-    def pause(self):
+    def pause(self: Process) -> None:
         """Wait for a signal handler to run, as signal.pause.
 
         Pending handlers run at entry; then pause returns. With none pending it raises

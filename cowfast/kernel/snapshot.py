@@ -10,7 +10,10 @@ taking a snapshot is not a system call and does not tick the clock.
 Sizes are in bytes except where a name says pages; addresses are integers; signal
 sets are lists of names ("SIGCHLD", or "SIGRT3"-style numbers for the unnamed ones).
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, TypeAlias
 
 from .. import signals as S
 from ..waitstatus import describe_status, waitstatus_to_exitcode
@@ -19,6 +22,13 @@ from .files import O_LARGEFILE
 from .fs import Directory, RegularFile
 from .pagestate import MemoryView
 from .pipe import PipeEnd
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from ..jsonvalue import JSON
+    from . import Kernel
+    from .process import Process
+
 
 SCHEMA = "cowfast.snapshot/1"
 _FLAG_NAMES = [(getattr(os, n), n) for n in (
@@ -31,7 +41,12 @@ _SA_NAMES = [(getattr(S, n), n) for n in (
     "SA_RESETHAND")]
 
 
-def snapshot(kernel, pages=None):
+# Which regions list their pages: None (none), True (all), or (pid, region start) pairs.
+PageRequest: TypeAlias = "bool | Iterable[tuple[int, int]] | None"
+
+
+def snapshot(kernel: Kernel, pages: PageRequest = None) -> dict[str, JSON]:
+
     """Return the state of kernel as a dict (see the module docstring).
 
     pages: which regions get a run-length list of page states: None (none), True (every
@@ -66,7 +81,7 @@ def snapshot(kernel, pages=None):
     }
 
 
-def _process(p, view, registry, detail):
+def _process(p: Process, view, registry, detail):
     rec = {
         "pid": p.pid, "ppid": p.ppid(), "pgid": p.pgid, "sid": p.sid, "uid": p.uid,
         "command": p.command, "argv": list((p.ext or {}).get("argv", [p.command])),
@@ -103,7 +118,7 @@ def _exit(status):
             "code": waitstatus_to_exitcode(status)}
 
 
-def signal_name(sig):
+def signal_name(sig: int):
     """The name of signal number sig: SIGINT, SIGRTMIN+3, or SIG32 for glibc's reserved."""
     named = S.to_signal(sig)
     if hasattr(named, "name"):
@@ -117,7 +132,7 @@ def _sigset(mask):
     return [signal_name(n) for n in range(1, S.NSIG) if mask >> (n - 1) & 1]
 
 
-def _actions(p):
+def _actions(p: Process):
     out = {}
     for sig, act in sorted((p.actions or {}).items()):
         handler = act.handler
@@ -175,7 +190,7 @@ def _pipes(descriptions):
     return [pipes[k] for k in sorted(pipes)]
 
 
-def _console(kernel):
+def _console(kernel: Kernel):
     console = kernel.console
     return {"text": console.text(),
             "writes": [{"pid": pid, "text": data.decode(errors="replace")}
@@ -184,7 +199,7 @@ def _console(kernel):
             "hung_up": console.hung_up}
 
 
-def _paths(kernel):
+def _paths(kernel: Kernel):
     """id(inode) -> its first path in the tree (an unlinked file has none)."""
     out, todo = {}, [("", kernel.fs.root)]
     out[id(kernel.fs.root)] = "/"

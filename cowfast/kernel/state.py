@@ -1,4 +1,6 @@
 """Process states, as proc(5) shows them and gVisor names them."""
+from __future__ import annotations
+
 import enum
 
 
@@ -12,7 +14,8 @@ class State(enum.Enum):
     REAPED = "dead"
 
     @property
-    def letter(self):
+    def letter(self) -> str:
+
         """Return the /proc/PID/stat state letter (R, S, T, Z, X)."""
         return _LETTERS[self]
 

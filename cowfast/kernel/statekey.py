@@ -6,11 +6,19 @@ do). Everything a process can observe is in it: the process table with states,
 signals and reports, descriptors and what they refer to, pipes' contents, the console,
 the files' contents, memory statistics and the pid allocator.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .fs import Directory, RegularFile
 from .pipe import PipeEnd
 
+if TYPE_CHECKING:
+    from . import Kernel
+    from .process import Process
 
-def state_key(k):
+
+def state_key(k: Kernel):
     """Return the key of kernel k's state (see the module docstring)."""
     procs = []
     pipes = {}
@@ -25,7 +33,7 @@ def state_key(k):
             _files_key(k), k.memory.stats(), k.pids.last)
 
 
-def _fds_key(p, pipes):
+def _fds_key(p: Process, pipes):
     table = p.fdtable
     if table is None:
         return ()
@@ -44,7 +52,7 @@ def _fds_key(p, pipes):
     return tuple(out)
 
 
-def _files_key(k):
+def _files_key(k: Kernel):
     fs = getattr(k, "fs", None)
     if fs is None:
         return ()

@@ -18,12 +18,19 @@ block (a full pipe) the data stays buffered and the next flush retries it; fflus
 and exit's flush raise WouldBlock then, and can be called again. A failed write (EPIPE,
 EBADF) discards the buffer and raises, as glibc discards it and sets the error flag.
 """
+from __future__ import annotations
+
 import errno as E
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import WouldBlock
 from .entry import enter
 from .state import RUNNING
+
+if TYPE_CHECKING:
+    from .process import Process
+
 
 _IOFBF, _IOLBF, _IONBF = 0, 1, 2        # glibc <stdio.h> values (Python has no constants)
 BUFSIZ = 8192
@@ -35,7 +42,7 @@ class Stream:
 
     __slots__ = ("fd", "mode", "size", "buf", "addr", "putting")
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         self.fd = fd
         self.mode = _IONBF if fd == 2 else None     # None: decided at the first output
         self.size = 0
@@ -50,24 +57,24 @@ class Stream:
         s.buf = bytearray(self.buf)
         return s
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Stream fd={self.fd} mode={self.mode} pending={bytes(self.buf)!r}>"
 
 
-def streams_of(p):
+def streams_of(p: Process) -> dict[str, Stream]:
     """Return p's {name: Stream}, making stdout and stderr at first use (glibc's static FILEs)."""
     if p.stdio is None:
         p.stdio = {name: Stream(fd) for name, fd in STREAM_FDS.items()}
     return p.stdio
 
 
-def copy_streams(parent, child):
+def copy_streams(parent: Process, child: Process) -> None:
     """The fork hook: the child gets copies of the buffers (they are process memory)."""
     if parent.stdio is not None:
         child.stdio = {name: s.copy() for name, s in parent.stdio.items()}
 
 
-def flush_all(p):
+def flush_all(p: Process) -> None:
     """The exit(3) hook: flush every stream, ignoring write errors as glibc's exit does."""
     if p.stdio is None:
         return
@@ -78,19 +85,19 @@ def flush_all(p):
             pass
 
 
-def drop_streams(p):
+def drop_streams(p: Process) -> None:
     """_exit and execve: forget the buffers unflushed."""
     p.stdio = None
 
 
-def _blksize(p, fd):
+def _blksize(p: Process, fd: int) -> int:
     """st_blksize of fd as glibc sizes a buffer by it: 1024 on a terminal, else 4096."""
     files = p.fdtable.files
     f = files[fd] if 0 <= fd < len(files) else None
     return 1024 if f is not None and f.node.tty else 4096
 
 
-def _setup(p, s):
+def _setup(p: Process, s: Stream) -> None:
     """First output: decide what is undecided, as glibc's _IO_file_doallocate.
 
     An undecided stream is line buffered on a terminal and fully buffered elsewhere; a
@@ -104,14 +111,14 @@ def _setup(p, s):
         _allocate(p, s)
 
 
-def _allocate(p, s):
+def _allocate(p: Process, s: Stream) -> None:
     try:
         s.addr = p.malloc(s.size)
     except OSError:                     # no memory for a buffer: glibc then writes unbuffered
         s.mode, s.addr = _IONBF, None
 
 
-def _flush(p, s, n):
+def _flush(p: Process, s: Stream, n: int) -> None:
     """Write the first n bytes of s's buffer; keep what was not written (WouldBlock retries)."""
     buf = s.buf
     while n > 0:
@@ -128,7 +135,7 @@ def _flush(p, s, n):
         _mirror(p, s)
 
 
-def _mirror(p, s):
+def _mirror(p: Process, s: Stream) -> None:
     """Copy the pending bytes into the malloc'ed block (dirtying it, copy-on-write after fork),
     as a user-space store: its faults are logged, and a bad block is SIGSEGV."""
     data = bytes(s.buf[:s.size])
@@ -136,7 +143,7 @@ def _mirror(p, s):
         p._access(p.aspace.write, s.addr, data)
 
 
-def _put(p, s, data):
+def _put(p: Process, s: Stream, data: bytes) -> int:
     """Queue data on s and write out what glibc's _IO_new_file_xsputn would write now.
 
     Until the stream has written once (and after setvbuf) nothing counts as buffer
@@ -162,7 +169,7 @@ def _put(p, s, data):
     return n
 
 
-def _plan(s, data):
+def _plan(s: Stream, data: bytes) -> list[int]:
     n, size, pending = len(data), s.size, len(s.buf)
     count, must_flush = 0, False
     if s.putting:
@@ -186,7 +193,7 @@ def _plan(s, data):
     return plan
 
 
-def _encode(text):
+def _encode(text: str) -> bytes:
     return text if isinstance(text, (bytes, bytearray)) else str(text).encode()
 
 
@@ -195,37 +202,37 @@ class StdioCalls:
 
     __slots__ = ()
 
-    def _stream(self, stream):
+    def _stream(self: Process, stream: str) -> Stream:
         name = stream if isinstance(stream, str) else {1: "stdout", 2: "stderr"}.get(stream)
         if name not in STREAM_FDS:
             raise ValueError(f"no such stream: {stream!r} (stdout or stderr)")
         return streams_of(self)[name]
 
-    def fprintf(self, stream, fmt, *args):
+    def fprintf(self: Process, stream: str, fmt: str, *args) -> int:
         """Format as C's printf (Python's % operator) onto stream; return the bytes queued."""
         enter(self)
         text = fmt % args if args else fmt
         return _put(self, self._stream(stream), _encode(text))
 
-    def printf(self, fmt, *args):
+    def printf(self: Process, fmt: str, *args) -> int:
         """fprintf to stdout."""
         return self.fprintf("stdout", fmt, *args)
 
-    def fputs(self, text, stream="stdout"):
+    def fputs(self: Process, text, stream="stdout"):
         """Write text (no newline added) to stream; return the bytes queued."""
         enter(self)
         return _put(self, self._stream(stream), _encode(text))
 
-    def fwrite(self, data, stream="stdout"):
+    def fwrite(self: Process, data, stream="stdout"):
         """Write bytes to stream; return the count queued."""
         return self.fputs(bytes(data), stream)
 
-    def puts(self, text):
+    def puts(self: Process, text):
         """Write text and a newline to stdout."""
         enter(self)
         return _put(self, self._stream("stdout"), _encode(text) + b"\n")
 
-    def fflush(self, stream=None):
+    def fflush(self: Process, stream=None) -> None:
         """Write out stream's buffer (every stream if None), as fflush(3).
 
         Raises the write's OSError (the buffer is then discarded), or WouldBlock with the
@@ -237,7 +244,7 @@ class StdioCalls:
             s = self._stream(name)
             _flush(self, s, len(s.buf))
 
-    def setvbuf(self, stream, mode, size=None):
+    def setvbuf(self: Process, stream, mode, size=None):
         """Set stream's buffering to _IOFBF, _IOLBF or _IONBF, as glibc's _IO_setvbuf.
 
         With a size, as C with a buffer of that many bytes: pending output is flushed
@@ -262,7 +269,7 @@ class StdioCalls:
             s.size = _blksize(self, s.fd)
             _allocate(self, s)
 
-    def stdio_pending(self, stream="stdout"):
+    def stdio_pending(self: Process, stream="stdout"):
         """Return the bytes waiting in stream's buffer (not a C call: for tests and displays)."""
         return bytes(self._stream(stream).buf)
 

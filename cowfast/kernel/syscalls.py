@@ -12,13 +12,20 @@ calls all read this table: nothing is discovered by reflection.
 Adding a call: write the Process method (one man-page module: files.py, signal.py, ...),
 then one `_add(...)` line below; see docs/runner.md "The system-call table".
 """
+from __future__ import annotations
+
 import copy
 import linecache
 import operator
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable
 
 from .. import signals as S
 from .process import Process
+
+if TYPE_CHECKING:
+    from signal import Handlers, Signals
+
 
 # --- what a blocked call waits on (the kernel's wait queues; errors.WouldBlock) ---
 
@@ -42,7 +49,7 @@ class Type(NamedTuple):
     accepts: Callable
 
 
-def _is_index(v):
+def _is_index(v: Handlers | float | Signals | int) -> bool:
     try:
         operator.index(v)
     except TypeError:
@@ -82,24 +89,24 @@ class Arg(NamedTuple):
     name: str
     type: Type
     optional: bool = False
-    check: Optional[Callable] = None
+    check: Callable | None = None
 
 
 class Syscall(NamedTuple):
     """One entry of the table. See the module docstring."""
 
     name: str
-    handler: Optional[Callable]     # handler(p, *args, **kwargs); None if FRONTEND
+    handler: Callable | None     # handler(p, *args, **kwargs); None if FRONTEND
     args: tuple                      # Arg, ...
-    rest: Optional[Arg]              # *args (printf's values, execl's argv), or None
+    rest: Arg | None              # *args (printf's values, execl's argv), or None
     kwrest: bool                     # accepts **kwargs (atexit)
-    waits: Optional[str]             # WAITS_* it may block on, or None
+    waits: str | None             # WAITS_* it may block on, or None
     changes: bool                    # changes kernel state (False: a pure query)
-    private: Optional[Callable]      # result -> the caller's own copy; None: immutable
+    private: Callable | None      # result -> the caller's own copy; None: immutable
     provider: str                    # KERNEL or FRONTEND
     doc: str
 
-    def validate(self, args, kwargs=None):
+    def validate(self, args: Any, kwargs: dict[str, int] | None = None) -> None:
         """Check args/kwargs against the declaration: TypeError for a wrong count, name
         or type, the Arg's check for a bad value. Returns nothing; changes nothing."""
         spec = self.args
@@ -128,7 +135,7 @@ class Syscall(NamedTuple):
                 raise TypeError(f"{self.name}() missing required argument {a.name!r}")
 
 
-def _check(call, a, v):
+def _check(call: str, a: Arg, v: Any) -> None:
     if not a.type.accepts(v):
         raise TypeError(f"{call}() argument {a.name!r} must be {a.type.word}, "
                         f"not {type(v).__name__}")
@@ -172,7 +179,7 @@ def non_negative(name, v):
 C_BOUNDS = {}                      # check -> (lo, hi), for callers that test inline
 
 
-def _c_range(ctype, lo, hi):
+def _c_range(ctype: str, lo: int, hi: int) -> Callable:
     """A check that an int argument fits the C type os converts it to (OverflowError)."""
     def check(name, v):
         if v is not None and not lo <= operator.index(v) <= hi:
@@ -196,7 +203,7 @@ C_RANGES.update({name: _C_ULONG for name in ("addr", "length", "uid", "arg")})
 TABLE = {}
 
 
-def _parse(spec):
+def _parse(spec: str) -> Any:
     """'fd:INT n:INT mode:INT?' -> Args; '*args:ANY' is the rest, '**' kwargs."""
     args, rest, kwrest = [], None, False
     types = globals()
@@ -215,8 +222,8 @@ def _parse(spec):
     return tuple(args), rest, kwrest
 
 
-def _add(name, spec, doc, *, waits=None, changes=True, private=None, handler=None,
-         provider=KERNEL, checks=None):
+def _add(name: str, spec: str, doc: str, *, waits=None, changes=True, private=None, handler=None,
+         provider=KERNEL, checks=None) -> None:
     args, rest, kwrest = _parse(spec)
     if checks:
         args = tuple(a._replace(check=checks[a.name]) if a.name in checks else a for a in args)
@@ -226,19 +233,19 @@ def _add(name, spec, doc, *, waits=None, changes=True, private=None, handler=Non
                           provider, doc)
 
 
-def _load(p, name):
+def _load(p: Process, name):
     return p.vars[name]
 
 
-def _store(p, name, value):
+def _store(p: Process, name, value) -> None:
     p.vars[name] = value
 
 
-def _local(p, name, value):
+def _local(p: Process, name, value):
     return p.vars.local(name, value)
 
 
-def _heap(p, name, value):
+def _heap(p: Process, name, value):
     return p.vars.heap(name, value)
 
 
@@ -365,7 +372,7 @@ _add("sched_yield", "", "give the CPU to the next process", provider=FRONTEND)
 NAMES = frozenset(TABLE)
 
 
-def syscall(p, name, *args, **kwargs):
+def syscall(p: Process, name, *args, **kwargs):
     """Do system call name for process p through the table (validated); the driven API's
     and the machine interface's one entry. Raises KeyError for a name not in the table."""
     entry = TABLE[name]

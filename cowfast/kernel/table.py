@@ -5,11 +5,17 @@ PIDTYPE_SID lists and in its uid's process count until release_task(); these
 helpers keep the same sets and `check()` recomputes them all (the way the engine's
 check() recomputes reference counts).
 """
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import InvariantError
 from .fdtable import check_descriptions
 from .state import ALIVE, ZOMBIE
+
+if TYPE_CHECKING:
+    from . import Kernel
+    from .process import Process
 
 
 class PsRow(NamedTuple):
@@ -31,7 +37,7 @@ class PsRow(NamedTuple):
 class TableMixin:
     """Kernel methods that keep the table's indexes consistent."""
 
-    def list_process(self, p):
+    def list_process(self: Kernel, p: Process) -> None:
         """Enter p in the table, its group, its session and its uid count."""
         self.procs[p.pid] = p
         group = self.pgrps.get(p.pgid)
@@ -41,7 +47,7 @@ class TableMixin:
         self.sessions[p.sid] = self.sessions.get(p.sid, 0) + 1
         self.uid_count[p.uid] = self.uid_count.get(p.uid, 0) + 1
 
-    def unlist(self, p):
+    def unlist(self: Kernel, p: Process) -> None:
         """Remove p from the table and every index (release_task)."""
         del self.procs[p.pid]
         self._leave_group(p)
@@ -49,7 +55,7 @@ class TableMixin:
         if not self.uid_count[p.uid]:
             del self.uid_count[p.uid]
 
-    def _leave_group(self, p):
+    def _leave_group(self: Kernel, p: Process) -> None:
         group = self.pgrps[p.pgid]
         del group[p.pid]
         if not group:
@@ -60,12 +66,12 @@ class TableMixin:
         else:
             del self.sessions[p.sid]
 
-    def attach(self, child, parent):
+    def attach(self: Kernel, child: Process, parent: Process) -> None:
         """List a new child and make it the last child of parent."""
         self.list_process(child)
         self.adopt(parent, child)
 
-    def adopt(self, parent, child):
+    def adopt(self: Kernel, parent: Process, child: Process) -> None:
         """Make child the last child of parent (fork, or re-parenting at exit)."""
         if parent.childmap is None:
             parent.childmap = {}
@@ -74,7 +80,7 @@ class TableMixin:
         child.seq = self.seq
         child.real_parent = parent
 
-    def move_to_group(self, p, pgid, sid):
+    def move_to_group(self: Kernel, p: Process, pgid: int, sid) -> None:
         """Move p to process group pgid of session sid (setpgid, setsid)."""
         self._leave_group(p)
         p.pgid, p.sid = pgid, sid
@@ -84,7 +90,7 @@ class TableMixin:
         group[p.pid] = p
         self.sessions[sid] = self.sessions.get(sid, 0) + 1
 
-    def change_uid(self, p, uid):
+    def change_uid(self: Kernel, p: Process, uid: int) -> None:
         """Move p's count to another uid (setuid)."""
         self.uid_count[p.uid] -= 1
         if not self.uid_count[p.uid]:
@@ -94,7 +100,7 @@ class TableMixin:
 
     # --- views ---
 
-    def ps(self):
+    def ps(self: Kernel):
         """Return the process tree as PsRows, parents before children (ps -ejH order)."""
         rows, stack = [], [(self.init, 0)]
         while stack:
@@ -106,7 +112,7 @@ class TableMixin:
                 stack.extend((c, depth + 1) for c in reversed(list(p.childmap.values())))
         return rows
 
-    def format_ps(self):
+    def format_ps(self: Kernel):
         """Return `ps`-like text: PID PPID PGID SID S RSS PSS USS (KiB) and an indented COMMAND."""
         lines = [f"{'PID':>7} {'PPID':>7} {'PGID':>7} {'SID':>7} S {'RSS':>9} {'PSS':>9} "
                  f"{'USS':>9} COMMAND"]
@@ -119,7 +125,7 @@ class TableMixin:
 
     # --- invariants ---
 
-    def check(self):
+    def check(self: Kernel) -> None:
         """Recompute every index of the table, every open file description's count and the
         memory's refcounts; raise InvariantError (an AssertionError that `python -O` keeps)."""
         groups, sessions, uids, committed = {}, {}, {}, 0

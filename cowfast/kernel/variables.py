@@ -4,8 +4,15 @@
 own reads and writes (so copy-on-write and SIGSEGV apply). An int variable is a C long
 (8 bytes, little-endian); a bytes variable has a fixed size.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .entry import enter
 from .image import INT, Var, pack_int
+
+if TYPE_CHECKING:
+    from .process import Process
 
 
 class Variables:
@@ -13,22 +20,22 @@ class Variables:
 
     __slots__ = ("p",)
 
-    def __init__(self, p):
+    def __init__(self, p: Process) -> None:
         self.p = p
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> int:
         v = self.p.mem.find(name)
         raw = self.p.peek(v.addr, v.size)
         return INT.unpack(raw)[0] if v.is_int else raw
 
-    def __setitem__(self, name, value):
+    def __setitem__(self, name: str, value: int) -> None:
         v = self.p.mem.find(name)
         raw = pack_int(name, value) if v.is_int else _raw(name, value)
         if len(raw) > v.size:
             raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
         self.p.poke(v.addr, raw)
 
-    def __contains__(self, name):
+    def __contains__(self, name: str) -> bool:
         try:
             self.p.mem.find(name)
         except KeyError:
@@ -43,7 +50,7 @@ class Variables:
         """Return the Var (addr, size, is_int, segment) of name."""
         return self.p.mem.find(name)
 
-    def heap(self, name, value):
+    def heap(self, name: str, value: bytes) -> int:
         """Define name on the heap (malloc), set to value (int or bytes); return its address."""
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
         addr = self.p.malloc(len(raw))
@@ -56,7 +63,7 @@ class Variables:
         self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
         return addr
 
-    def local(self, name, value):
+    def local(self, name: str, value: bytes) -> int:
         """Define name on the stack, initialised to value (int or bytes); return its address."""
         enter(self.p)
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
@@ -72,7 +79,7 @@ class Variables:
         return addr
 
 
-def _raw(name, value):
+def _raw(name: str, value: bytes) -> bytes:
     try:
         return bytes(memoryview(value))
     except TypeError:

@@ -9,8 +9,11 @@ eligible only when WEXITED is asked for (so waitid(WSTOPPED) on it is ECHILD). S
 and continue reports are consumed unless WNOWAIT; reaping adds the child's usage to
 the caller's children totals.
 """
+from __future__ import annotations
+
 import errno
 import os
+from typing import TYPE_CHECKING
 
 from .. import waitstatus as W
 from .entry import block, enter, raise_errno
@@ -19,15 +22,19 @@ from .limits import rusage_of
 from .state import ZOMBIE
 from .waitq import WaitQueue
 
+if TYPE_CHECKING:
+    from .process import Process
+
+
 _INT_MIN = -(1 << 31)
 
 
-def _check_int(value):
+def _check_int(value: int) -> None:
     if not _INT_MIN <= value < -_INT_MIN:
         raise OverflowError("signed integer is greater than maximum")
 
 
-def _report(child, options):
+def _report(child: Process, options: int) -> int:
     """Return the status child would report under options, or None."""
     if child.state is ZOMBIE:
         return child.wstatus if options & W.WEXITED else None
@@ -38,13 +45,13 @@ def _report(child, options):
     return None
 
 
-def _matches(child, pid, pgid):
+def _matches(child: Process, pid: int, pgid: int):
     if pid > 0:
         return child.pid == pid
     return pgid is None or child.pgid == pgid
 
 
-def _eligible(p, pid, pgid, options):
+def _eligible(p: Process, pid: int, pgid: int, options: int) -> bool:
     """Is any child selected at all? (do_wait's notask_error)"""
     if not p.childmap:
         return False
@@ -62,7 +69,7 @@ def _eligible(p, pid, pgid, options):
     return False
 
 
-def do_wait(p, pid, pgid, options, call):
+def do_wait(p: Process, pid: int, pgid: int, options: int, call: str) -> tuple[Process, int]:
     """Return (child, status) for the first child with a report; None with WNOHANG.
 
     pid > 0 selects that pid, else pgid (None: any child). Reaps or consumes the report
@@ -102,7 +109,7 @@ def do_wait(p, pid, pgid, options, call):
     return found, status
 
 
-def _consume(p, child, status):
+def _consume(p: Process, child: Process, status: int) -> None:
     k = p.kernel
     if child.state is ZOMBIE:
         reap(p, child)
@@ -117,7 +124,7 @@ def _consume(p, child, status):
         k.emit(k.clock, "wait", p.pid, child=child.pid, status=status)
 
 
-def _selector(p, pid):
+def _selector(p: Process, pid: int) -> tuple[int, None]:
     """Map a waitpid pid to (pid, pgid) for do_wait."""
     if pid == _INT_MIN:
         raise_errno(errno.ESRCH)
@@ -133,7 +140,7 @@ class WaitCalls:
 
     __slots__ = ()
 
-    def waitpid(self, pid, options):
+    def waitpid(self: Process, pid: int, options: int) -> tuple[int, int]:
         """Wait for a child to change state, as os.waitpid; return (pid, status).
 
         Returns (0, 0) with WNOHANG when a selected child exists but none changed.
@@ -150,11 +157,11 @@ class WaitCalls:
             return 0, 0
         return got[0].pid, got[1]
 
-    def wait(self):
+    def wait(self: Process) -> tuple[int, int]:
         """Wait for any child, as os.wait; return (pid, status)."""
         return self.waitpid(-1, 0)
 
-    def wait4(self, pid, options):
+    def wait4(self: Process, pid: int, options):
         """As waitpid, returning (pid, status, rusage) with the child's resource.struct_rusage."""
         got = self._wait4(pid, options, "wait4")
         if got is None:
@@ -162,11 +169,11 @@ class WaitCalls:
         child, status = got
         return child.pid, status, child.rusage_both()
 
-    def wait3(self, options):
+    def wait3(self: Process, options):
         """As wait4(-1, options)."""
         return self.wait4(-1, options)
 
-    def _wait4(self, pid, options, call):
+    def _wait4(self: Process, pid: int, options: int, call: str) -> tuple[Process, int]:
         enter(self, call)
         _check_int(pid)
         _check_int(options)
@@ -175,7 +182,7 @@ class WaitCalls:
         pid, pgid = _selector(self, pid)
         return do_wait(self, pid, pgid, options | W.WEXITED, call)
 
-    def waitid(self, idtype, id, options):
+    def waitid(self: Process, idtype, id, options):
         """Wait for a child, as os.waitid: return an os.waitid_result, or None with WNOHANG.
 
         Raises:

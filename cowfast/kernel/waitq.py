@@ -5,7 +5,15 @@ do_wait() must return the first ready child in the order of Linux's children lis
 each wait O(children). A heap keyed by that order finds the first in O(log n); its
 entries are deleted lazily and rebuilt when stale ones pile up.
 """
+from __future__ import annotations
+
 import heapq
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from . import Kernel
+    from .pipe import Pipe
+    from .process import Process
 
 
 class Waiters:
@@ -16,15 +24,15 @@ class Waiters:
 
     __slots__ = ("seq", "what", "pipe")
 
-    def __init__(self, what, pipe=None):
+    def __init__(self, what: str, pipe: Pipe | None = None) -> None:
         self.seq = 0
         self.what = what                  # for reports: "data or room in pipe 5", ...
         self.pipe = pipe                  # the pipe it belongs to, if any
 
-    def wake(self):
+    def wake(self) -> None:
         self.seq += 1
 
-    def describe(self, kernel, call):
+    def describe(self, kernel: Kernel, call):
         """What `call` (a name) parked here waits for, for a deadlock report."""
         pipe = self.pipe
         if pipe is None:
@@ -35,11 +43,11 @@ class Waiters:
         return (f"room in pipe {pipe.ino} (full; read end held by pids "
                 f"{', '.join(map(str, _holders(kernel, pipe.read_end)))})")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<wait queue: {self.what}>"
 
 
-def _holders(kernel, node):
+def _holders(kernel: Kernel, node):
     """The pids holding a descriptor on node (a pipe end)."""
     pids = []
     for p in kernel.procs.values():
@@ -58,19 +66,19 @@ class WaitQueue:
     __slots__ = ("members", "heap", "seq")
     what = "a child to change state"
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.members = {}
         self.heap = []
         self.seq = 0
 
-    def add(self, child):
+    def add(self, child: Process) -> None:
         """Mark child as having a report (idempotent), and wake the parent's waiters."""
         self.seq += 1
         if child.pid not in self.members:
             self.members[child.pid] = child
             heapq.heappush(self.heap, (child.seq, child.pid))
 
-    def discard(self, pid):
+    def discard(self, pid: int) -> None:
         """Forget pid's report, if any (the child was reaped or its report consumed)."""
         self.seq += 1
         members = self.members
@@ -81,10 +89,10 @@ class WaitQueue:
                 self.heap = [(c.seq, c.pid) for c in members.values()]
                 heapq.heapify(self.heap)
 
-    def get(self, pid):
+    def get(self, pid: int) -> Process:
         return self.members.get(pid)
 
-    def first(self):
+    def first(self) -> Process:
         """Return the member earliest in the children list, or None."""
         heap, members = self.heap, self.members
         while heap:
@@ -105,14 +113,14 @@ class WaitQueue:
     def items(self):
         return self.members.items()
 
-    def __contains__(self, pid):
+    def __contains__(self, pid: int) -> bool:
         return pid in self.members
 
     def __iter__(self):
         return iter(self.members)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.members)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.members)
