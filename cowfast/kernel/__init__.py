@@ -14,14 +14,15 @@ Hooks for later layers (descriptors, stdio, exec): `kernel.hooks.spawn(p)`,
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engine import PhysicalMemory
+from ..errors import WouldBlock
 from ..events import EventLog
 from ..signals import SigAction
 from .checks import UID_MAX, int_in, text as text_arg
-from .entry import HandlerLoopError, Terminated, WouldBlock, raise_errno
+from .entry import HandlerLoopError, Terminated, raise_errno
 from .exit import find_new_reaper
 from .fileboot import boot as boot_files
 from .image import (STACK_INITIAL, STACK_TOP, BssInit, DataInit, Image, build_address_space,
@@ -37,7 +38,10 @@ from . import driven  # noqa: F401  (the driven calls check their arguments by t
 if TYPE_CHECKING:
     from ..engine import AddressSpace
     from ..jsonvalue import JSON
+    from .devices import Console
+    from .fs import FileSystem
     from .snapshot import PageRequest
+    from .statekey import StateKey
 
 
 HANDLER_LIMIT = 10000
@@ -71,6 +75,11 @@ class Kernel(TableMixin):
     fault finds no free frame is killed with SIGKILL (else only the access fails).
     log_events: start with the event log on.
     """
+
+    # The files layer's state, set by fileboot.boot() while the kernel boots.
+    fs: FileSystem
+    console: Console
+    pipe_max_size: int
 
     def __init__(self, frames: int = 1 << 16, page_size: int = 4096, contents: bool = True,
                  pid_max: int = 32768, overcommit_memory: int = 0, commit_limit: int | None = None,
@@ -111,6 +120,8 @@ class Kernel(TableMixin):
 
     def _boot(self) -> Process:
         pid = self.pids.allocate()
+        if pid is None:                       # cannot happen: pid_max >= 2 leaves 1 free
+            raise_errno(errno.EAGAIN)
         init = self.new_process(pid, None, "init")
         init.pgid = init.sid = pid
         init.mem = Layout(self.image("init", text_pages=1), STACK_TOP)
@@ -210,7 +221,7 @@ class Kernel(TableMixin):
             raise_errno(errno.ESRCH)
         return p
 
-    def state_key(self) -> Hashable:
+    def state_key(self) -> StateKey:
         """Return a hashable summary of the observable state (statekey.py; explore's pruning)."""
         from .statekey import state_key
         return state_key(self)

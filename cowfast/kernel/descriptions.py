@@ -22,7 +22,7 @@ class Descriptions(set["OpenFile"]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ids: dict[OpenFile, int] = {}      # OpenFile -> serial number
+        self.ids: dict[object, int] = {}        # OpenFile -> serial number
         self.next_id = 1
 
     def add(self, f: OpenFile) -> None:

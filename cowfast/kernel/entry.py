@@ -85,7 +85,7 @@ def check_still_running(p: Process) -> None:
     if state is _STOPPED:
         raise WouldBlock(f"process {p.pid} is stopped")
     if state is not _SLEEPING:
-        raise Terminated(p.pid, p.wstatus)
+        raise Terminated(p.pid, p.wstatus)  # type: ignore[arg-type]  # set: p is a zombie
 
 
 def block(p: Process, call: str, why: str, queue: Waiters | None = None) -> NoReturn:

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import errno as E
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..errors import InvariantError, raise_errno
 
 if TYPE_CHECKING:
     from . import Kernel
+    from .descriptions import Descriptions
+    from .fs import Inode
+    from .fs import RegularFile
+    from .pipe import PipeEnd
+
+    FileNode: TypeAlias = Inode | PipeEnd        # what a description refers to
 
 
 O_ACCMODE = os.O_ACCMODE
@@ -31,7 +37,7 @@ class OpenFile:
 
     __slots__ = ("node", "flags", "offset", "refs", "registry")
 
-    def __init__(self, node, flags, registry) -> None:
+    def __init__(self, node: FileNode, flags: int, registry: Descriptions) -> None:
         self.node = node
         self.flags = flags & ~CREATION_FLAGS
         self.offset = 0
@@ -65,10 +71,10 @@ class FdTable:
     __slots__ = ("files", "cloexec")
 
     def __init__(self) -> None:
-        self.files = []
+        self.files: list[OpenFile | None] = []
         self.cloexec = 0                # bit fd set: close on a successful execve
 
-    def get(self, fd: int):
+    def get(self, fd: int) -> OpenFile:
         """Return the OpenFile of fd, or raise OSError EBADF."""
         files = self.files
         if 0 <= fd < len(files):
@@ -77,14 +83,14 @@ class FdTable:
                 return f
         raise_errno(E.EBADF)
 
-    def lowest_free(self, start=0):
+    def lowest_free(self, start: int = 0) -> int:
         files = self.files
         for fd in range(start, len(files)):
             if files[fd] is None:
                 return fd
         return max(start, len(files))
 
-    def alloc(self, f, limit, start=0, cloexec=False):
+    def alloc(self, f: OpenFile, limit: int, start: int = 0, cloexec: bool = False) -> int:
         """Install f at the lowest free fd >= start; return it, or raise EMFILE at limit."""
         fd = self.lowest_free(start)
         if limit >= 0 and fd >= limit:
@@ -92,7 +98,7 @@ class FdTable:
         self.install(fd, f, cloexec)
         return fd
 
-    def install(self, fd: int, f, cloexec=False) -> None:
+    def install(self, fd: int, f: OpenFile, cloexec: bool = False) -> None:
         """Point fd at f (closing what fd held before, after f is in place, as dup2 does)."""
         files = self.files
         if fd >= len(files):
@@ -114,20 +120,20 @@ class FdTable:
             files.pop()
         f.put()
 
-    def set_cloexec(self, fd: int, on) -> None:
+    def set_cloexec(self, fd: int, on: bool) -> None:
         if on:
             self.cloexec |= 1 << fd
         else:
             self.cloexec &= ~(1 << fd)
 
-    def get_cloexec(self, fd: int):
+    def get_cloexec(self, fd: int) -> bool:
         return bool(self.cloexec >> fd & 1)
 
-    def fds(self):
+    def fds(self) -> list[int]:
         """Return the open descriptor numbers, ascending."""
         return [fd for fd, f in enumerate(self.files) if f is not None]
 
-    def copy(self):
+    def copy(self) -> FdTable:
         """Return the child's table at fork: same descriptions, same FD_CLOEXEC bits."""
         t = FdTable.__new__(FdTable)
         t.files = list(self.files)
@@ -158,7 +164,7 @@ class FdTable:
         return sum(f is not None for f in self.files)
 
 
-def check_descriptions(kernel: Kernel):
+def check_descriptions(kernel: Kernel) -> int:
     """Recompute every description's reference count from the live processes' tables.
 
     Raises InvariantError (an AssertionError that `python -O` keeps) if a count is off, a description with descriptors is missing
@@ -166,7 +172,7 @@ def check_descriptions(kernel: Kernel):
     pipe's count of readers or writers or a file's count of writers disagrees with the
     descriptions, or a program file's count of running processes is off.
     """
-    counts = {}
+    counts: dict[OpenFile, int] = {}
     for p in kernel.procs.values():
         table = p.fdtable
         if table is None:
@@ -189,20 +195,20 @@ def check_descriptions(kernel: Kernel):
     leaked = [f for f in registry if f not in counts]
     if leaked:
         raise InvariantError(f"descriptions with no descriptor: {leaked}")
-    ends = {}
+    ends: dict[tuple[FileNode, bool], int] = {}
     for f in registry:
         key = (f.node, f.writable)
         ends[key] = ends.get(key, 0) + 1
     for (node, writable), n in ends.items():
         pipe = getattr(node, "pipe", None)
-        if pipe is not None:
-            held = pipe.writers if not node.reading else pipe.readers
+        if pipe is not None:                    # node is a PipeEnd
+            held = pipe.writers if not node.reading else pipe.readers  # type: ignore[union-attr]
             if held != n:
                 raise InvariantError(f"pipe {pipe.ino}: {held} counted, {n} descriptions")
         elif writable and hasattr(node, "writers"):
             if node.writers != n:
                 raise InvariantError(f"inode {node.ino}: {node.writers} writers, {n} open")
-    runners = {}
+    runners: dict[RegularFile, int] = {}
     for p in kernel.procs.values():
         exe = p.ext.get("exe") if p.ext else None
         if exe is not None:

@@ -275,7 +275,7 @@ class FileSystem:
         self.makedirs(path.rsplit("/", 1)[0] or "/")
         return self.create(path, ELF_MAGIC + program.image.encode(), mode, uid, program)
 
-    def add_device(self, path: str, device: Null | Console) -> Null | Console:
+    def add_device(self, path: str, device: I) -> I:
         """Put a character device (devices.py) at path."""
         directory, name = self.resolve(path, parent=True)
         device.ino = self._ino()

@@ -31,7 +31,7 @@ class IdCalls:
         enter(self)
         return self.real_parent.pid if self.real_parent is not None else 0
 
-    def getuid(self: Process):
+    def getuid(self: Process) -> int:
         """Return the user id, as os.getuid (real, effective and saved are one here)."""
         enter(self)
         return self.uid
@@ -45,7 +45,7 @@ class IdCalls:
             raise_errno(errno.EPERM)
         self.kernel.change_uid(self, uid)
 
-    def _lookup(self: Process, pid: int):
+    def _lookup(self: Process, pid: int) -> Process:
         if pid == 0:
             return self
         target = self.kernel.procs.get(pid)
@@ -53,7 +53,7 @@ class IdCalls:
             raise_errno(errno.ESRCH)
         return target
 
-    def getpgid(self: Process, pid: int):
+    def getpgid(self: Process, pid: int) -> int:
         """Return the process group of pid (0: the caller), as os.getpgid."""
         enter(self)
         if pid < 0:
@@ -65,7 +65,7 @@ class IdCalls:
         enter(self)
         return self.pgid
 
-    def getsid(self: Process, pid: int):
+    def getsid(self: Process, pid: int) -> int:
         """Return the session of pid (0: the caller), as os.getsid."""
         enter(self)
         if pid < 0:

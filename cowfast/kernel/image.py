@@ -57,7 +57,7 @@ def _initial_bytes(name: str, value: object) -> bytes:
     if isinstance(value, int):
         return pack_int(name, value)
     try:
-        raw = bytes(memoryview(value))
+        raw = bytes(memoryview(value))  # type: ignore[arg-type]  # else TypeError, below
     except TypeError:
         raise TypeError(f"{name} must be an int or bytes-like, not {type(value).__name__}") from None
     if len(raw) > MAX_VARIABLE:

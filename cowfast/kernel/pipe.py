@@ -20,7 +20,7 @@ import errno as E
 import os
 import signal
 import stat as S
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import raise_errno
 from .entry import block, check_still_running
@@ -87,7 +87,7 @@ class PipeEnd:
     uid = nlink = mtime = size = rdev = 0
 
     @property
-    def ino(self):
+    def ino(self) -> int:
         return self.pipe.ino
 
     def opened(self, f: OpenFile) -> None:
@@ -104,10 +104,10 @@ class PipeEnd:
             self.pipe.writers -= 1
         self.pipe.waiters.wake()                 # end of file, or EPIPE, for the sleepers
 
-    def seek(self, f, offset, whence) -> None:
+    def seek(self, f: OpenFile, offset: int, whence: int) -> NoReturn:
         raise_errno(E.ESPIPE)
 
-    def read(self, p: Process, f, n):
+    def read(self, p: Process, f: OpenFile, n: int) -> bytes:
         pipe = self.pipe
         buf = pipe.buffer
         if n == 0:
@@ -123,7 +123,7 @@ class PipeEnd:
             raise_errno(E.EAGAIN)
         block(p, "read", f"pipe {pipe.ino} is empty", pipe.waiters)
 
-    def write(self, p: Process, f, data):
+    def write(self, p: Process, f: OpenFile, data: bytes) -> int:
         pipe = self.pipe
         n = len(data)
         if n == 0:

@@ -17,7 +17,7 @@ class SparseData:
     __slots__ = ("blocks", "size")
 
     def __init__(self, data: bytes = b"") -> None:
-        self.blocks = {}
+        self.blocks: dict[int, bytearray] = {}     # block number -> its BLOCK bytes
         self.size = 0
         if data:
             self.write(0, bytes(data))
@@ -86,7 +86,7 @@ class SparseData:
         """Bytes of blocks actually held (st_blocks * 512)."""
         return len(self.blocks) * BLOCK
 
-    def next_data(self, offset: int) -> int:
+    def next_data(self, offset: int) -> int | None:
         """SEEK_DATA: the first offset >= offset inside a written block, or None."""
         b = min((b for b in self.blocks if (b + 1) * BLOCK > offset), default=None)
         if b is None or b * BLOCK >= self.size:

@@ -8,6 +8,7 @@ the files' contents, memory statistics and the pid allocator.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from .fs import Directory, RegularFile
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
     from . import Kernel
     from .process import Process
 
+# Nested tuples of ints, strings, bytes and statistics: hashable and comparable with ==.
+StateKey = tuple[Hashable, ...]
 
-def state_key(k: Kernel):
+def state_key(k: Kernel) -> StateKey:
     """Return the key of kernel k's state (see the module docstring)."""
-    procs = []
-    pipes = {}
+    procs: list[Hashable] = []
+    pipes: dict[int, tuple[bytes, int, int]] = {}
     for pid, p in sorted(k.procs.items()):
         procs.append((pid, p.ppid(), p.pgid, p.sid, p.state.value, p.wstatus, p.pending,
                       p.blocked, tuple(sorted(c.pid for c in p.waitable.values()))
@@ -33,15 +36,16 @@ def state_key(k: Kernel):
             _files_key(k), k.memory.stats(), k.pids.last)
 
 
-def _fds_key(p: Process, pipes):
+def _fds_key(p: Process, pipes: dict[int, tuple[bytes, int, int]]) -> StateKey:
     table = p.fdtable
     if table is None:
         return ()
-    out = []
+    out: list[Hashable] = []
     for fd, f in enumerate(table.files):
         if f is None:
             continue
         node = f.node
+        ident: tuple[Hashable, ...]
         if isinstance(node, PipeEnd):
             pipe = node.pipe
             pipes[pipe.ino] = (bytes(pipe.buffer), pipe.readers, pipe.writers)
@@ -52,12 +56,12 @@ def _fds_key(p: Process, pipes):
     return tuple(out)
 
 
-def _files_key(k: Kernel):
+def _files_key(k: Kernel) -> StateKey:
     fs = getattr(k, "fs", None)
     if fs is None:
         return ()
-    out = []
-    todo = [("", fs.root)]
+    out: list[tuple[str, bytes, int]] = []
+    todo: list[tuple[str, Directory]] = [("", fs.root)]
     while todo:
         path, node = todo.pop()
         for name, child in sorted(node.entries.items()):

@@ -8,6 +8,7 @@ entries are deleted lazily and rebuilt when stale ones pile up.
 from __future__ import annotations
 
 import heapq
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class Waiters:
     def wake(self) -> None:
         self.seq += 1
 
-    def describe(self, kernel: Kernel, call):
+    def describe(self, kernel: Kernel, call: str | None) -> str:
         """What `call` (a name) parked here waits for, for a deadlock report."""
         pipe = self.pipe
         if pipe is None:
@@ -47,9 +48,9 @@ class Waiters:
         return f"<wait queue: {self.what}>"
 
 
-def _holders(kernel: Kernel, node):
+def _holders(kernel: Kernel, node: object) -> list[int]:
     """The pids holding a descriptor on node (a pipe end)."""
-    pids = []
+    pids: list[int] = []
     for p in kernel.procs.values():
         table = p.fdtable
         if table is not None and any(f is not None and f.node is node for f in table.files):
@@ -67,8 +68,8 @@ class WaitQueue:
     what = "a child to change state"
 
     def __init__(self) -> None:
-        self.members = {}
-        self.heap = []
+        self.members: dict[int, Process] = {}
+        self.heap: list[tuple[int, int]] = []     # (child.seq, pid), stale entries included
         self.seq = 0
 
     def add(self, child: Process) -> None:
@@ -89,10 +90,10 @@ class WaitQueue:
                 self.heap = [(c.seq, c.pid) for c in members.values()]
                 heapq.heapify(self.heap)
 
-    def get(self, pid: int) -> Process:
+    def get(self, pid: int) -> Process | None:
         return self.members.get(pid)
 
-    def first(self) -> Process:
+    def first(self) -> Process | None:
         """Return the member earliest in the children list, or None."""
         heap, members = self.heap, self.members
         while heap:
@@ -104,19 +105,19 @@ class WaitQueue:
         return None
 
     # Read-only dict views, so callers may treat it as {pid: child}.
-    def values(self):
+    def values(self) -> ValuesView[Process]:
         return self.members.values()
 
-    def keys(self):
+    def keys(self) -> KeysView[int]:
         return self.members.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[int, Process]:
         return self.members.items()
 
     def __contains__(self, pid: int) -> bool:
         return pid in self.members
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(self.members)
 
     def __bool__(self) -> bool:
