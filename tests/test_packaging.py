@@ -5,9 +5,12 @@ installed wheel in .ci/package.
 """
 import importlib.machinery
 import importlib.metadata
+import os
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 import cowfast
 from cowfast import _core
@@ -39,11 +42,25 @@ def test_extension_is_limited_api_and_wheel_says_so():
     """The core is a stable-ABI module (.abi3.so), and the installed wheel's tag is abi3."""
     suffix = next(s for s in importlib.machinery.EXTENSION_SUFFIXES if _core.__file__.endswith(s))
     assert suffix == ".abi3.so"
+    tags = _installed_wheel_tags()
+    assert tags and all(tag.startswith("cp311-abi3-") for tag in tags), tags
+
+
+def _installed_wheel_tags():
     # the installed distribution: a stray cowfast.egg-info in a source tree has no WHEEL
     wheels = [d.read_text("WHEEL") for d in importlib.metadata.distributions(name="cowfast")]
     wheel = next(w for w in wheels if w is not None)
-    tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
-    assert tags and all(tag.startswith("cp311-abi3-") for tag in tags), tags
+    return [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
+
+
+@pytest.mark.skipif(os.environ.get("COWFAST_EXPECT_MANYLINUX") != "1",
+                    reason="an editable install's tag is linux_*; .ci/package sets this")
+def test_installed_wheel_is_manylinux():
+    """The wheel .ci/package installs went through auditwheel: every tag is manylinux."""
+    tags = _installed_wheel_tags()
+    platforms = {tag.split("-")[2] for tag in tags}
+    assert tags and all(p.startswith("manylinux") for p in platforms), tags
+    assert not any(p.startswith("linux_") for p in platforms), tags
 
 
 def test_package_is_marked_typed():
