@@ -1,6 +1,6 @@
 """Sphinx configuration of the one API reference page (docs/api/index.rst).
 
-Built by .ci/docs with warnings as errors: `python -m sphinx -W -b html docs/api OUT`.
+Built by .ci/run with warnings as errors: `python -m sphinx -W -b html docs/api OUT`.
 """
 import cowfast
 
