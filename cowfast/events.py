@@ -20,9 +20,13 @@ from collections.abc import Iterator
 from os import PathLike
 from typing import Any, NamedTuple, Protocol
 
-from .jsonvalue import JSON, jsonable
+from .jsonvalue import jsonable
 
 SCHEMA = "cowfast.events/1"
+
+# One "cowfast.events/1" record: seq, ts and pid (ints), event (its kind), then the kind's
+# own fields as JSON data; the keys vary by kind, so it is a dict, not a TypedDict.
+EventRecord = dict[str, Any]
 
 
 class Event(NamedTuple):
@@ -73,7 +77,7 @@ class EventLog:
         stop = None if limit is None else start + limit
         return list(enumerate(self.events[start:stop], self.first + start))
 
-    def records(self, seq: int = 0, limit: int | None = None) -> list[dict[str, JSON]]:
+    def records(self, seq: int = 0, limit: int | None = None) -> list[EventRecord]:
         """Return the events from seq on as "cowfast.events/1" records (plain JSON data)."""
         return [record(n, e) for n, e in self.since(seq, limit)]
 
@@ -102,9 +106,9 @@ class EventLog:
         return text
 
 
-def record(seq: int, e: Event) -> dict[str, JSON]:
+def record(seq: int, e: Event) -> EventRecord:
     """One event as a "cowfast.events/1" record."""
-    out: dict[str, JSON] = {"seq": seq, "ts": e.ts, "event": e.kind, "pid": e.pid}
+    out: EventRecord = {"seq": seq, "ts": e.ts, "event": e.kind, "pid": e.pid}
     for k, v in e.fields.items():
         out[k] = jsonable(v)
     return out

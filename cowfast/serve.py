@@ -24,9 +24,15 @@ on. It runs the programs it is given (as `python FILE` would): serve only progra
 would run. What a program prints with Python's print() goes to standard error, so
 standard output carries only responses.
 """
+from __future__ import annotations
+
+import argparse
 import contextlib
 import json
 import sys
+from typing import IO, Any
+
+from .jsonvalue import JSON
 
 from .jsonvalue import errno_name
 from .runner.scheduler import EmptySchedule
@@ -34,6 +40,9 @@ from .runner.task import ProgramCrashed
 from .runner.waiting import Deadlock
 from .serve_params import METHODS, ParamError, bind, syscall_table
 from .session import NotLoaded, Session
+
+# A JSON-RPC response object (its result is whatever JSON data the method returned).
+Reply = dict[str, Any]
 
 MAX_LINE = 16 << 20
 RUN_STEPS = 100_000                 # run's default bound on steps
@@ -45,10 +54,10 @@ OS_ERROR, NOT_LOADED, ENDED, DEADLOCK, PROGRAM_ERROR = -32000, -32001, -32002, -
 class Server:
     """Answers JSON-RPC requests on one Session (no I/O here: see serve())."""
 
-    def __init__(self, session=None):
+    def __init__(self, session: Session | None = None) -> None:
         self.session = session if session is not None else Session()
 
-    def handle_line(self, line):
+    def handle_line(self, line: str | bytes) -> str | None:
         """Return the response line (str, no newline) for one request line, or None when
         nothing is due (a notification, or a batch of them)."""
         try:
@@ -63,7 +72,7 @@ class Server:
         reply = self.handle(message)
         return None if reply is None else _dump(reply)
 
-    def handle(self, message):
+    def handle(self, message: JSON) -> Reply | None:
         """Return the response object for one decoded request (None for a notification)."""
         if not isinstance(message, dict):
             return _error(None, INVALID_REQUEST, "a request must be a JSON object")
@@ -83,7 +92,7 @@ class Server:
         reply = self.call(rid, method, params)
         return reply if has_id else None
 
-    def call(self, rid, method, params):
+    def call(self, rid: JSON, method: str, params: list[JSON] | dict[str, JSON]) -> Reply:
         spec = METHODS.get(method)
         if spec is None:
             return _error(rid, NO_METHOD, f"unknown method {method[:80]!r}",
@@ -115,7 +124,7 @@ class Server:
             return _error(rid, INTERNAL, f"{type(error).__name__}: {error}",
                           {"type": type(error).__name__})
 
-    def dispatch(self, method, kwargs):
+    def dispatch(self, method: str, kwargs: dict[str, Any]) -> object:
         s = self.session
         if method == "describe":
             return {name: [p.describe() for p in spec] for name, spec in METHODS.items()}
@@ -126,22 +135,23 @@ class Server:
         return getattr(s, method)(**kwargs)
 
 
-def _error(rid, code, message, data=None):
-    err = {"code": code, "message": message[:1000]}
+def _error(rid: JSON, code: int, message: str, data: object = None) -> Reply:
+    err: dict[str, object] = {"code": code, "message": message[:1000]}
     if data is not None:
         err["data"] = data
     return {"jsonrpc": "2.0", "id": rid, "error": err}
 
 
-def _dump(obj):
+def _dump(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def serve(stdin=None, stdout=None):
+def serve(stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:
     """Answer requests from stdin (bytes lines) on stdout until end of input."""
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = stdout if stdout is not None else sys.stdout
     server = Server()
+    reply: str | None
     try:
         while True:
             line = stdin.readline(MAX_LINE + 1)
@@ -165,7 +175,8 @@ def serve(stdin=None, stdout=None):
     return 0
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+
     """Add `cowfast serve` to the console script's subcommands."""
     p = sub.add_parser("serve", help="a JSON-RPC 2.0 server on stdin/stdout (one JSON a line)")
     p.set_defaults(func=lambda args: serve())

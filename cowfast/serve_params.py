@@ -1,6 +1,10 @@
 """The JSON-RPC server's methods and their parameters: names, JSON types, ranges, checked
 before anything runs (a request with a wrong parameter changes nothing)."""
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import Any, NamedTuple, TypeGuard
+
+from .jsonvalue import JSON
 
 MAX_PID = 1 << 22                 # PID_MAX_LIMIT
 MAX_STEPS = 10_000_000
@@ -12,9 +16,9 @@ MAX_TEXT = 16 << 20
 class ParamError(ValueError):
     """A parameter is missing, unknown or of the wrong type or range."""
 
-    def __init__(self, message, param=None):
+    def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
-        self.data = {"param": param} if param is not None else None
+        self.data: dict[str, JSON] | None = {"param": param} if param is not None else None
 
 
 class Param(NamedTuple):
@@ -24,14 +28,14 @@ class Param(NamedTuple):
     low: int = 0
     high: int = 0
 
-    def describe(self):
-        d = {"name": self.name, "type": self.kind, "required": self.required}
+    def describe(self) -> dict[str, JSON]:
+        d: dict[str, JSON] = {"name": self.name, "type": self.kind, "required": self.required}
         if self.kind == "int":
             d.update(min=self.low, max=self.high)
         return d
 
 
-METHODS = {
+METHODS: dict[str, tuple[Param, ...]] = {
     "load": (Param("file", "str"), Param("example", "str"), Param("source", "str"),
              Param("argv", "strlist"), Param("env", "strdict"), Param("schedule", "schedule"),
              Param("seed", "int", low=0, high=(1 << 63) - 1), Param("stdin", "str")),
@@ -48,7 +52,7 @@ METHODS = {
 }
 
 
-def bind(spec, params):
+def bind(spec: tuple[Param, ...], params: list[JSON] | dict[str, JSON]) -> dict[str, Any]:
     """Return the keyword arguments for params (an object by name or an array by position)."""
     if isinstance(params, list):
         if len(params) > len(spec):
@@ -58,7 +62,7 @@ def bind(spec, params):
     for key in params:
         if key not in names:
             raise ParamError(f"unknown parameter {str(key)[:80]!r}", str(key)[:80])
-    out = {}
+    out: dict[str, Any] = {}          # checked values, for Session's methods
     for p in spec:
         if p.name not in params or params[p.name] is None and p.kind not in ("pages",):
             if p.required:
@@ -68,11 +72,11 @@ def bind(spec, params):
     return out
 
 
-def _is_int(v):
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check(p, v):
+def _check(p: Param, v: JSON) -> Any:
     kind = p.kind
     bad = ParamError(f"{p.name}: expected {kind}, got {type(v).__name__}", p.name)
     if kind == "int":
@@ -115,18 +119,19 @@ def _check(p, v):
         if isinstance(v, list) and len(v) <= 100_000 and all(
                 isinstance(a, list) and len(a) == 2 and _is_int(a[0]) and _is_int(a[1])
                 and 0 <= a[0] < MAX_PID and 0 <= a[1] < MAX_ADDR for a in v):
-            return [tuple(a) for a in v]
+            return [tuple(a) for a in v]  # type: ignore[arg-type]  # lists: checked above
         raise ParamError(f"{p.name}: expected true, null or [[pid, address], ...]", p.name)
     raise AssertionError(kind)
 
 
-def syscall_table():
+def syscall_table() -> list[dict[str, JSON]]:
     """The system calls a program may make (`await sys.NAME(...)`), from the kernel's table
     (cowfast/kernel/syscalls.py): name, arguments (name, type, optional), what it may wait
     on, whether it changes state, who provides it (kernel or front end) and its doc."""
     from .kernel.syscalls import TABLE
-    out = []
+    out: list[dict[str, JSON]] = []
     for name in sorted(TABLE):
+
         s = TABLE[name]
         out.append({"name": name, "args": [{"name": a.name, "type": a.type.word,
                                             "optional": a.optional} for a in s.args],

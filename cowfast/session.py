@@ -13,18 +13,82 @@ The same verbs, with the same arguments and JSON-ready results, are the methods 
 the JSON-RPC server (`cowfast serve`, serve.py). A Session owns one Scheduler on one
 Kernel with the event log on; reset() starts the same program afresh.
 """
+from __future__ import annotations
+
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from .examples import EXAMPLES
 from .runner.explore import explore as _explore
 from .runner.policies import Policy, make_policy
 from .runner.programs import as_program, load_file
-from .runner.results import explore_json, exit_record
+from .runner.results import ExitRecord, explore_json, exit_record
 from .runner.scheduler import EmptySchedule, Scheduler
 from .runner.waiting import Deadlock
 
+if TYPE_CHECKING:
+    from .events import EventRecord
+    from .jsonvalue import JSON
+    from .kernel.fs import Program
+    from .kernel.snapshot import PageRequest
+    from .runner.policies import PolicySpec
+    from .runner.programs import Main
+    from .runner.task import Task
+
 UNTIL = ("exit", "block", "end")
+
+
+Until = Literal["exit", "block", "end"]
+
+
+class LoadResult(TypedDict):
+    """What load() and reset() return."""
+
+    pid: int
+    argv: list[str]
+    policy: str
+
+
+class StepReport(TypedDict):
+    """What step() returns: who stepped, the clock, who exited, blocked or can run next."""
+
+    pid: int | None
+    clock: int
+    total_steps: int
+    exited: list[ExitRecord]
+    blocked: bool
+    runnable: list[int]
+    finished: bool
+    next_event: int
+
+
+class RunReport(StepReport):
+    """What run() returns: the last step's report, why it stopped and how many steps it made."""
+
+    stopped: str                     # "exit", "block", "end", "steps" or "deadlock"
+    steps: int
+    deadlock: str | None
+
+
+class EventsPage(TypedDict):
+    """What events() returns: "cowfast.events/1" records and the next sequence number."""
+
+    schema: str
+    events: list[EventRecord]
+    next: int
+
+
+class _Spec(TypedDict):
+    program: Program
+    install: dict[str, Any] | None
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    schedule: PolicySpec
+    seed: int | None
+    stdin: str | None
 
 
 class NotLoaded(RuntimeError):
@@ -34,29 +98,29 @@ class NotLoaded(RuntimeError):
 class Steered(Policy):
     """A policy that can be told which pid steps next, once; otherwise it asks `inner`."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Policy) -> None:
         super().__init__()
         self.inner = inner
-        self.forced = None
+        self.forced: Task | None = None
         self.name = inner.name
         self.preemptive = inner.preemptive
 
-    def enqueue(self, task, front=False):
+    def enqueue(self, task: Task, front: bool = False) -> None:
         self.inner.enqueue(task, front)
 
-    def forked(self, sched, parent, child):
+    def forked(self, sched: Scheduler, parent: Task, child: Task) -> None:
         self.inner.forked(sched, parent, child)
 
-    def blocked(self, sched, task):
+    def blocked(self, sched: Scheduler, task: Task) -> None:
         self.inner.blocked(sched, task)
 
-    def yielded(self, sched, task):
+    def yielded(self, sched: Scheduler, task: Task) -> None:
         self.inner.yielded(sched, task)
 
-    def after_step(self, sched, task):
+    def after_step(self, sched: Scheduler, task: Task) -> None:
         self.inner.after_step(sched, task)
 
-    def choose(self, sched):
+    def choose(self, sched: Scheduler) -> Task | None:
         if self.forced is not None:
             task, self.forced = self.forced, None
             return task
@@ -69,16 +133,19 @@ class Session:
     frames, page_size: the machine each load() boots.
     """
 
-    def __init__(self, frames=1 << 16, page_size=4096):
+    def __init__(self, frames: int = 1 << 16, page_size: int = 4096) -> None:
         self.frames = frames
         self.page_size = page_size
-        self.sched = None
-        self.spec = None
+        self.sched: Scheduler | None = None
+        self.spec: _Spec | None = None
 
     # --- loading ---
 
-    def load(self, program=None, *, file=None, example=None, source=None, argv=None, env=None,
-             schedule="parent-first", seed=None, stdin=None):
+    def load(self, program: Program | Main | None = None, *,
+             file: str | os.PathLike[str] | None = None, example: str | None = None,
+             source: str | None = None, argv: Sequence[object] | None = None,
+             env: Mapping[object, object] | None = None, schedule: PolicySpec = "parent-first",
+             seed: int | None = None, stdin: str | None = None) -> LoadResult:
         """Boot a fresh kernel and start a program; return {"pid", "argv", "policy"}.
 
         The program is one of: program (a Program or an async main), file (a path), example
@@ -90,16 +157,16 @@ class Session:
         if sum(given) != 1:
             raise ValueError("load needs exactly one of program, file, example, source")
         prog, install, name = _resolve(program, file, example, source)
-        argv = [name] if argv is None else [str(a) for a in argv]
-        env = {str(k): str(v) for k, v in (env or {}).items()}
-        return self._boot(dict(program=prog, install=install, name=name, argv=argv, env=env,
-                               schedule=schedule, seed=seed, stdin=stdin))
+        args = [name] if argv is None else [str(a) for a in argv]
+        environ = {str(k): str(v) for k, v in (env or {}).items()}
+        return self._boot(_Spec(program=prog, install=install, name=name, argv=args,
+                                env=environ, schedule=schedule, seed=seed, stdin=stdin))
 
-    def reset(self):
+    def reset(self) -> LoadResult:
         """Start the loaded program again on a fresh kernel, as load() first did."""
         return self._boot(self._spec())
 
-    def _boot(self, spec):
+    def _boot(self, spec: _Spec) -> LoadResult:
         schedule = spec["schedule"]
         policy = Steered(make_policy(list(schedule) if isinstance(schedule, (list, tuple))
                                      else schedule, spec["seed"]))
@@ -117,7 +184,7 @@ class Session:
 
     # --- stepping ---
 
-    def step(self, pid=None):
+    def step(self, pid: int | None = None) -> StepReport:
         """Make one process do one system call: pid, or whoever the policy picks.
 
         Returns the step's report (see _report). Raises ProcessLookupError (ESRCH) for a pid
@@ -133,12 +200,12 @@ class Session:
                 raise ProcessLookupError(3, f"no running program has pid {pid}")
             if not sched.can_run(task):
                 raise BlockingIOError(11, f"pid {pid} cannot run now (blocked or stopped)")
-            sched.policy.forced = task
+            cast(Steered, sched.policy).forced = task      # _boot installs a Steered
         exits, steps = len(sched.exits), sched.steps
         sched.step()
         return self._report(exits, steps)
 
-    def run(self, until="end", steps=None):
+    def run(self, until: Until = "end", steps: int | None = None) -> RunReport:
         """Step until `until` happens: "exit" (a process ended), "block" (a call had to wait)
         or "end" (every program ended), or `steps` steps were made. Returns the last step's
         report with "stopped" (why it stopped: exit, block, end, steps, deadlock) and "steps"
@@ -169,7 +236,7 @@ class Session:
         return {**report, "exited": exited, "stopped": stopped, "steps": done,
                 "deadlock": deadlock}
 
-    def _report(self, exits_before, steps_before):
+    def _report(self, exits_before: int, steps_before: int) -> StepReport:
         sched = self._sched()
         pid = sched.trail[-1] if sched.steps > steps_before else None
         task = sched.tasks.get(pid) if pid is not None else None
@@ -183,18 +250,19 @@ class Session:
 
     # --- looking ---
 
-    def snapshot(self, pages=None):
+    def snapshot(self, pages: PageRequest = None) -> dict[str, JSON]:
         """The kernel's snapshot ("cowfast.snapshot/1"; pages as Kernel.snapshot takes it)."""
         return self._sched().kernel.snapshot(pages)
 
-    def events(self, since=0, limit=None):
+    def events(self, since: int = 0, limit: int | None = None) -> EventsPage:
         """The events from sequence number `since` on: {"schema", "events", "next"}."""
         log = self._sched().kernel.events
         records = log.records(since, limit)
         nxt = records[-1]["seq"] + 1 if records else min(max(since, log.first), log.next_seq)
         return {"schema": "cowfast.events/1", "events": records, "next": nxt}
 
-    def explore(self, max_runs=1000, max_outcomes=None, prune=True):
+    def explore(self, max_runs: int = 1000, max_outcomes: int | None = None,
+                prune: bool = True) -> dict[str, JSON]:
         """Explore the loaded program's interleavings from its start ("cowfast.explore/1")."""
         spec = self._spec()
         found = _explore(spec["program"], spec["argv"], spec["env"], prune=prune,
@@ -202,30 +270,33 @@ class Session:
                          page_size=self.page_size)
         return explore_json(found, spec["name"], spec["argv"])
 
-    def close(self):
+    def close(self) -> None:
         """Drop the simulation (load() and reset() call it)."""
         if self.sched is not None:
             self.sched.close()
             self.sched = None
 
-    def _sched(self):
+    def _sched(self) -> Scheduler:
         if self.sched is None:
             raise NotLoaded("no program loaded: call load() first")
         return self.sched
 
-    def _spec(self):
+    def _spec(self) -> _Spec:
         if self.spec is None:
             raise NotLoaded("no program loaded: call load() first")
         return self.spec
 
-    def __enter__(self):
+    def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _resolve(program, file, example, source):
+def _resolve(program: Program | Main | None, file: str | os.PathLike[str] | None,
+             example: str | None,
+             source: str | None) -> tuple[Program, dict[str, Any] | None, str]:
+
     """Return (Program, install dict, name) for whichever way the program was given."""
     if program is not None:
         prog = as_program(program)
@@ -244,10 +315,10 @@ def _resolve(program, file, example, source):
     if not isinstance(source, str):
         raise TypeError("source must be the text of a program file")
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "program.py")
-        with open(path, "w", encoding="utf-8") as f:
+        program_file = os.path.join(tmp, "program.py")
+        with open(program_file, "w", encoding="utf-8") as f:
             f.write(source)
-        prog, module = load_file(path)
+        prog, module = load_file(program_file)
     return prog, getattr(module, "INSTALL", None), "program"
 
 

@@ -26,6 +26,7 @@ from .scheduler import Scheduler
 from .waiting import Deadlock
 
 if TYPE_CHECKING:
+    from ..engine import MemoryStats
     from ..kernel.fs import Program
     from .programs import Main
 
@@ -34,8 +35,8 @@ class Outcome(NamedTuple):
     """How one run ended: console text, (pid, command, status) by pid, MemoryStats, deadlock."""
 
     console: str
-    exits: tuple
-    memory: object
+    exits: tuple[tuple[int, str, int], ...]     # (pid, command, wait status), by pid
+    memory: MemoryStats
     deadlock: str = ""
 
 
@@ -47,20 +48,20 @@ class Exploration(NamedTuple):
     search ended early ("max-runs", "max-outcomes"), or None.
     """
 
-    outcomes: dict
+    outcomes: dict[Outcome, tuple[int, ...]]   # outcome -> a schedule (pids) reproducing it
     runs: int
     states: int
     pruned: int
     complete: bool
     seconds: float
-    counts: dict = None
-    stopped: str = None
+    counts: dict[Outcome, int] | None = None
+    stopped: str | None = None
 
-    def consoles(self):
+    def consoles(self) -> list[str]:
         """The distinct console transcripts, sorted."""
         return sorted({o.console for o in self.outcomes})
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.outcomes)
 
 

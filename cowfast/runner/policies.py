@@ -12,7 +12,15 @@ One step is one system call of one process. The policies model a single CPU:
 Queue order is `task.order`: lower runs first; a task's order is refreshed when it
 joins the back of the queue.
 """
+from __future__ import annotations
+
 import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+    from .task import Task
 
 
 class Policy:
@@ -21,32 +29,32 @@ class Policy:
     name = "parent-first"
     preemptive = False
 
-    def __init__(self):
-        self.current = None
+    def __init__(self) -> None:
+        self.current: Task | None = None
         self.counter = 0
 
-    def enqueue(self, task, front=False):
+    def enqueue(self, task: Task, front: bool = False) -> None:
         """Put task at the back (or the front) of the queue."""
         self.counter += 1
         task.order = -self.counter if front else self.counter
 
-    def forked(self, sched, parent, child):
+    def forked(self, sched: Scheduler, parent: Task, child: Task) -> None:
         self.enqueue(child)
 
-    def blocked(self, sched, task):
+    def blocked(self, sched: Scheduler, task: Task) -> None:
         self.enqueue(task)
         if self.current is task:
             self.current = None
 
-    def yielded(self, sched, task):
+    def yielded(self, sched: Scheduler, task: Task) -> None:
         self.enqueue(task)
         if self.current is task:
             self.current = None
 
-    def after_step(self, sched, task):
+    def after_step(self, sched: Scheduler, task: Task) -> None:
         """Called after each step of task (round robin rotates here)."""
 
-    def choose(self, sched):
+    def choose(self, sched: Scheduler) -> Task | None:
         """Return the task to step next, or None when no task can run."""
         cur = self.current
         if cur is not None and not cur.finished and sched.can_run(cur):
@@ -66,7 +74,7 @@ class ParentFirst(Policy):
 class ChildFirst(Policy):
     name = "child-first"
 
-    def forked(self, sched, parent, child):
+    def forked(self, sched: Scheduler, parent: Task, child: Task) -> None:
         self.enqueue(parent, front=True)
         self.enqueue(child)
         self.current = child
@@ -76,7 +84,7 @@ class RoundRobin(Policy):
     name = "round-robin"
     preemptive = True
 
-    def after_step(self, sched, task):
+    def after_step(self, sched: Scheduler, task: Task) -> None:
         self.enqueue(task)
         self.current = None
 
@@ -85,12 +93,12 @@ class Random(Policy):
     name = "random"
     preemptive = True
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         super().__init__()
         self.seed = seed
         self.rng = random.Random(seed)
 
-    def choose(self, sched):
+    def choose(self, sched: Scheduler) -> Task | None:
         ready = [t for t in sched.tasks.values() if sched.can_run(t)]
         if not ready:
             return None
@@ -104,25 +112,25 @@ class Scripted(Policy):
     name = "scripted"
     preemptive = True
 
-    def __init__(self, pids, then=None):
+    def __init__(self, pids: Sequence[int], then: Policy | None = None) -> None:
         super().__init__()
         self.pids = list(pids)
         self.index = 0
         self.then = then or ParentFirst()
 
-    def forked(self, sched, parent, child):
+    def forked(self, sched: Scheduler, parent: Task, child: Task) -> None:
         self.then.forked(sched, parent, child)
 
-    def blocked(self, sched, task):
+    def blocked(self, sched: Scheduler, task: Task) -> None:
         self.then.blocked(sched, task)
 
-    def yielded(self, sched, task):
+    def yielded(self, sched: Scheduler, task: Task) -> None:
         self.then.yielded(sched, task)
 
-    def after_step(self, sched, task):
+    def after_step(self, sched: Scheduler, task: Task) -> None:
         self.then.after_step(sched, task)
 
-    def choose(self, sched):
+    def choose(self, sched: Scheduler) -> Task | None:
         if self.index >= len(self.pids):
             return self.then.choose(sched)
         pid = self.pids[self.index]
@@ -138,11 +146,14 @@ class Scripted(Policy):
         return task
 
 
+# What make_policy takes: a policy's name, a list of pids, or a Policy.
+PolicySpec = Union[str, Sequence[int], "Policy"]
+
 POLICIES = {"parent-first": ParentFirst, "child-first": ChildFirst,
             "round-robin": RoundRobin, "random": Random}
 
 
-def make_policy(policy, seed=None):
+def make_policy(policy: PolicySpec, seed: int | None = None) -> Policy:
     """Return a Policy from a name, a list of pids, or a Policy instance."""
     if isinstance(policy, Policy):
         return policy
@@ -151,11 +162,11 @@ def make_policy(policy, seed=None):
     if policy == "random":
         return Random(seed)
     try:
-        return POLICIES[policy]()
+        return POLICIES[policy]()  # type: ignore[index]  # KeyError, reworded below
     except KeyError:
         raise ValueError(f"unknown schedule {policy!r}: one of {', '.join(POLICIES)} "
                          "or a list of pids") from None
 
 
 __all__ = ["Policy", "ParentFirst", "ChildFirst", "RoundRobin", "Random", "Scripted",
-           "POLICIES", "make_policy"]
+           "POLICIES", "make_policy", "PolicySpec"]

@@ -34,6 +34,7 @@ from .policies import make_policy
 from .programs import as_program, install
 
 if TYPE_CHECKING:
+    from ..engine import MemoryStats
     from ..kernel.fs import Program
     from .policies import Policy
     from .programs import Main
@@ -63,9 +64,9 @@ class RunResult(NamedTuple):
     """What a run produced: console text, exits in order, memory statistics, the schedule."""
 
     console: str
-    exits: tuple
-    memory: object
-    schedule: tuple
+    exits: tuple[Exit, ...]
+    memory: MemoryStats
+    schedule: tuple[int, ...]       # the pid of each step, in order
     now: float
     steps: int
 
@@ -89,21 +90,21 @@ class Scheduler:
         if trace:
             self.kernel.log_events(True)
         self.policy = make_policy(schedule, seed)
-        self.tasks = {}                  # pid -> Task, live programs only
+        self.tasks: dict[int, Task] = {}     # live programs only
         self.dispatcher = Dispatcher(self.tasks)
         self.cost_ns = int(round(syscall_cost * NSEC))
         self.now_ns = 0
         self.gen = 0                     # completed calls: a blocked retry needs progress
         self.steps = 0
-        self.trail = []                  # the pid of every step: a schedule that reproduces
-        self.exits = []
-        self.alarms = {}                 # pid -> deadline (ns)
-        self.timers = []                 # heap of (deadline, pid) for alarms
+        self.trail: list[int] = []       # the pid of every step: a schedule that reproduces
+        self.exits: list[Exit] = []
+        self.alarms: dict[int, int] = {}     # pid -> deadline (ns)
+        self.timers: list[tuple[int, int]] = []  # heap of (deadline, pid) for alarms
         self.replay_ns = 0               # time spent replaying forked children
         self.replay_cpu_ns = 0           # the same in CPU time (what a loaded machine skews less)
         self.replayed_calls = 0
         self.replay_direct = True        # False: through settle() per call (bench baseline)
-        self._dying = []
+        self._dying: list[Task] = []
         self._execed = None
         self.kernel.hooks.exit.append(self._on_exit)
         self.kernel.hooks.exec.append(self._on_exec)
@@ -152,7 +153,7 @@ class Scheduler:
 
     # --- stepping ---
 
-    def can_run(self, task):
+    def can_run(self, task: Task) -> bool:
         """Can task make its next system call now?"""
         p = task.proc
         if task.finished or p.state is STOPPED:
@@ -162,11 +163,11 @@ class Scheduler:
             return True
         return can_complete(self, task, w)
 
-    def runnable(self):
+    def runnable(self) -> list[Task]:
         """The tasks that could step now, by pid."""
         return [t for pid, t in sorted(self.tasks.items()) if self.can_run(t)]
 
-    def peek(self):
+    def peek(self) -> float:
         """The virtual time of the next step: now if something can run, else the next timer."""
         if any(self.can_run(t) for t in self.tasks.values()):
             return self.now
