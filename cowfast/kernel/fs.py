@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import errno as E
 import stat as S
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from collections.abc import Callable
 
 from ..errors import raise_errno
@@ -110,7 +110,8 @@ class RegularFile(Inode):
 
     __slots__ = ("data", "program", "writers", "running")
 
-    def __init__(self, ino: int, mode: int, uid: int, data: bytes = b"", program: Program | None = None) -> None:
+    def __init__(self, ino: int, mode: int, uid: int, data: bytes = b"",
+                 program: Program | None = None) -> None:
         super().__init__(ino, S.S_IFREG | mode, uid)
         self.data = SparseData(data)
         self.program = program          # cleared by any write: it is no longer that binary
@@ -190,7 +191,8 @@ class FileSystem:
 
     # --- path resolution (namei) ---
 
-    def resolve(self, path: str, cwd: str = "/", uid: int = 0, parent: bool = False) -> RegularFile | tuple[Directory, str] | Directory:
+    def resolve(self, path: str, cwd: str = "/", uid: int = 0,
+                parent: bool = False) -> RegularFile | tuple[Directory, str] | Directory:
         """Return the inode at path, or (directory, last name) with parent=True.
 
         Raises ENOENT (missing, or the empty path), ENOTDIR (a component that is not a
@@ -220,7 +222,8 @@ class FileSystem:
             raise_errno(E.ENOTDIR, filename=path)
         return node
 
-    def _walk(self, relative: bytes, node: Directory, uid: int, path: str | None = None) -> RegularFile | Directory:
+    def _walk(self, relative: bytes, node: Directory, uid: int,
+              path: str | None = None) -> RegularFile | Directory:
         for name in relative.split(b"/"):
             if not name or name == b".":
                 continue
@@ -257,13 +260,15 @@ class FileSystem:
             node = child
         return node
 
-    def create(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0, program: Program | None = None) -> RegularFile:
+    def create(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0,
+               program: Program | None = None) -> RegularFile:
         """Create (or replace) a regular file at path with these bytes; return its inode."""
         directory, name = self.resolve(path, parent=True)
         node = RegularFile(self._ino(), mode, uid, data, program)
         return self.link(directory, name, node)
 
-    def install(self, path: str, program: Program | str | None = None, *, mode=0o755, uid: int = 0, **image) -> RegularFile:
+    def install(self, path: str, program: Program | str | None = None, *, mode: int = 0o755,
+                uid: int = 0, **image: Any) -> RegularFile:
         """Install a program at path as an executable file; return its inode.
 
         program is a Program, or the image name with the Program fields as keywords

@@ -286,8 +286,8 @@ class MemoryCalls(InfoCalls):
 
     # --- mmap ---
 
-    def mmap(self: Process, length: int, prot: int = PROT_READ | PROT_WRITE, flags: int = MAP_PRIVATE | MAP_ANONYMOUS,
-             addr: int = 0) -> int:
+    def mmap(self: Process, length: int, prot: int = PROT_READ | PROT_WRITE,
+             flags: int = MAP_PRIVATE | MAP_ANONYMOUS, addr: int = 0) -> int:
         """Map anonymous memory, private (copy-on-write across fork) or shared; return the address.
 
         MAP_FIXED places it at addr, replacing what was there; otherwise addr is ignored
@@ -413,7 +413,8 @@ class MemoryCalls(InfoCalls):
         return sp
 
 
-def _log_faults(k: Kernel, p: Process, before: AddressSpaceCounters, after: AddressSpaceCounters) -> None:
+def _log_faults(k: Kernel, p: Process, before: AddressSpaceCounters,
+                after: AddressSpaceCounters) -> None:
     faults = after.minor_faults - before.minor_faults
     if faults:
         k.emit(k.clock, "fault", p.pid, faults=faults,
