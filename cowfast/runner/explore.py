@@ -18,7 +18,7 @@ a deadlock) comes with the schedule (pid of each step) that reproduces it throug
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from .policies import Policy
@@ -28,6 +28,7 @@ from .waiting import Deadlock
 if TYPE_CHECKING:
     from ..engine import MemoryStats
     from ..kernel.fs import Program
+    from .task import Task
     from .programs import Main
 
 
@@ -75,12 +76,12 @@ class _Explorer(Policy):
     name = "explore"
     preemptive = True
 
-    def __init__(self, prefix, search):
+    def __init__(self, prefix: tuple[int, ...], search: _Search) -> None:
         super().__init__()
         self.prefix = prefix
         self.search = search
 
-    def choose(self, sched):
+    def choose(self, sched: Scheduler) -> Task | None:
         ready = sched.runnable()
         if not ready:
             return None
@@ -107,10 +108,10 @@ class _Explorer(Policy):
 
 
 class _Search:
-    def __init__(self, prune):
+    def __init__(self, prune: bool) -> None:
         self.prune = prune
-        self.visited = set()
-        self.pending = [()]
+        self.visited: set[Hashable] = set()
+        self.pending: list[tuple[int, ...]] = [()]     # schedule prefixes still to run
 
 
 def explore(program: Program | Main, argv: Sequence[str] | None = None,
@@ -130,7 +131,8 @@ def explore(program: Program | Main, argv: Sequence[str] | None = None,
     progress: called as progress(runs, outcomes, seconds) after each run.
     """
     search = _Search(prune)
-    outcomes, counts = {}, {}
+    outcomes: dict[Outcome, tuple[int, ...]] = {}
+    counts: dict[Outcome, int] = {}
     runs = pruned = 0
     t0 = time.perf_counter()
     while search.pending and runs < max_runs and (max_outcomes is None
@@ -164,7 +166,7 @@ def explore(program: Program | Main, argv: Sequence[str] | None = None,
                        seconds, counts, stopped)
 
 
-def _finish(sched, max_steps):
+def _finish(sched: Scheduler, max_steps: int) -> Outcome:
     deadlock = ""
     try:
         while sched.tasks:
@@ -181,14 +183,14 @@ def _finish(sched, max_steps):
 
 # --- the state summary ---
 
-def state_key(sched):
+def state_key(sched: Scheduler) -> Hashable:
     """A hashable summary of everything that decides how a run can go on from here: the
     kernel's observable state (Kernel.state_key) and each program's position."""
     tasks = tuple((pid, _task_key(task)) for pid, task in sorted(sched.tasks.items()))
     return (sched.kernel.state_key(), tasks, sched.now_ns, tuple(sorted(sched.alarms.items())))
 
 
-def _task_key(task):
+def _task_key(task: Task) -> Hashable:
     w = task.waiting
     return (task.digest, len(task.frames), tuple(task.sig_queue),
             None if w is None else (w.call.name, w.deadline, w.old_mask))

@@ -12,9 +12,12 @@ import inspect
 import os
 import types
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.fs import Program
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
 
 # An `async def main(sys, argv, env)`: what run(), explore() and Scheduler.start() take.
 Main = Callable[..., Coroutine[Any, Any, Any]]
@@ -54,7 +57,7 @@ def as_program(obj: Program | Main) -> Program:
     raise TypeError(f"expected a Program or an `async def main(sys, argv, env)`, got {obj!r}")
 
 
-def install(kernel, program, path=None):
+def install(kernel: Kernel, program: Program, path: str | None = None) -> str:
     """Install program as an executable at path (default /bin/NAME); return the path."""
     path = path or f"/bin/{program.image}"
     fs = kernel.fs
@@ -71,7 +74,7 @@ def load_file(path: str | os.PathLike[str]) -> tuple[Program, types.ModuleType]:
     """Import a program file and return its Program (the module's PROGRAM, else main)."""
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(f"cowfast_program_{name}", path)
-    if spec is None:
+    if spec is None or spec.loader is None:
         raise ValueError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
