@@ -7,11 +7,20 @@ the scheduler's own, calls.py), records the outcome for replay, and sends the re
 back (or throws the error in). `sys` holds no state: everything a program observes comes through it, which
 is what lets fork re-run the program to make the child (replay.py).
 """
+from __future__ import annotations
+
 import hashlib
 import inspect
 import sys
+import types
 import warnings
 import weakref
+from collections.abc import Callable, Generator, Hashable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 from ..kernel.syscalls import NAMES as CALLS, TABLE
 
@@ -20,7 +29,7 @@ class NotAwaited(TypeError):
     """A program used a Call as if it were the call's result: it forgot `await`."""
 
 
-def not_awaited_message(call, use, frame=None):
+def not_awaited_message(call: Call, use: str, frame: types.FrameType | None = None) -> str:
     """The message for a Call used (use: 'compared', 'tested', ...) instead of awaited."""
     where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
     return (f"sys.{call.name}() was not awaited{where}: the program {use} the call itself, "
@@ -37,53 +46,54 @@ class Call:
 
     __slots__ = ("name", "args", "kwargs", "awaited")
 
-    def __init__(self, name, args, kwargs=None):
+    def __init__(self, name: str, args: tuple[Any, ...],
+                 kwargs: dict[str, Any] | None = None) -> None:
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.awaited = False
 
-    def __await__(self):
+    def __await__(self) -> Generator[Call, Any, Any]:
         self.awaited = True
         return (yield self)
 
-    def __del__(self):
+    def __del__(self) -> None:
         if not self.awaited:
             warnings.warn(f"sys.{self.name}() was never awaited (write `await "
                           f"sys.{self.name}(...)`)", RuntimeWarning, stacklevel=2)
 
-    def _misused(self, use):
+    def _misused(self, use: str) -> NoReturn:
         self.awaited = True     # reported here: no second report when it is dropped
         raise NotAwaited(not_awaited_message(self, use, sys._getframe(2)))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> NoReturn:
         self._misused("compared")
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> NoReturn:
         self._misused("compared")
 
-    def __lt__(self, other):
+    def __lt__(self, other: object) -> NoReturn:
         self._misused("compared")
 
     __le__ = __gt__ = __ge__ = __lt__
 
-    def __bool__(self):
+    def __bool__(self) -> NoReturn:
         self._misused("tested")
 
-    def __iter__(self):
+    def __iter__(self) -> NoReturn:
         self._misused("unpacked")
 
-    def __index__(self):
+    def __index__(self) -> NoReturn:
         self._misused("used as a number")
 
     __int__ = __float__ = __index__
 
-    def __getitem__(self, item):
+    def __getitem__(self, item: object) -> NoReturn:
         self._misused("indexed")
 
     __hash__ = object.__hash__
 
-    def key(self):
+    def key(self) -> Hashable:
         """What replay compares: the name and the arguments, functions by their qualified name."""
         args = self.args
         for a in args:
@@ -94,7 +104,7 @@ class Call:
             return (self.name, args, _plain(tuple(sorted(self.kwargs.items()))))
         return (self.name, args, ())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = [_shown(a) for a in self.args]
         if self.kwargs:
             parts += [f"{k}={_shown(v)}" for k, v in self.kwargs.items()]
@@ -104,7 +114,7 @@ class Call:
 _SIMPLE = frozenset({int, str, bytes, float, bool, type(None)})
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Replace callables (handlers made afresh in each run) by a stable description."""
     if isinstance(value, (tuple, list)):
         return tuple(_plain(v) for v in value)
@@ -123,10 +133,11 @@ def _plain(value):
     return value
 
 
-_DIGESTS = {}       # id -> (weakref, digest) of read-only arrays that own their data
+# id -> (weakref, digest) of read-only arrays that own their data
+_DIGESTS: dict[int, tuple[weakref.ref[npt.NDArray[Any]], bytes]] = {}
 
 
-def _digest(array):
+def _digest(array: npt.NDArray[Any]) -> bytes:
     """A hash of the array's bytes. A read-only array that owns its data cannot change,
     so its digest is kept (a program replaying with the same constant array, such as a
     prefork server's page list, pays for hashing it once, not once per replay)."""
@@ -137,18 +148,19 @@ def _digest(array):
     if known is not None and known[0]() is array:
         return known[1]
     digest = hashlib.blake2b(array.tobytes(), digest_size=16).digest()
-    _DIGESTS[key] = (weakref.ref(array, lambda _, key=key: _DIGESTS.pop(key, None)), digest)
+    forget = lambda _, key=key: _DIGESTS.pop(key, None)     # noqa: E731 (the weakref callback)
+    _DIGESTS[key] = (weakref.ref(array, forget), digest)
     return digest
 
 
-def _shown(value):
+def _shown(value: Any) -> str:
     if type(value).__name__ == "ndarray":
         return f"array({value.dtype}, shape={value.shape})"
     return repr(_plain(value))
 
 
-def _factory(name):
-    def make(*args, **kwargs):
+def _factory(name: str) -> staticmethod[..., Call]:
+    def make(*args: Any, **kwargs: Any) -> Call:
         return Call(name, args, kwargs or None)
 
     make.__name__ = make.__qualname__ = name
@@ -176,17 +188,17 @@ class Sys:
 
     __slots__ = ()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Callable[..., Call]:
         if name not in CALLS:
             raise AttributeError(f"sys has no system call {name!r}")
 
-        def make(*args, **kwargs):
+        def make(*args: Any, **kwargs: Any) -> Call:
             return Call(name, args, kwargs or None)
 
         make.__name__ = name
         return make
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<cowfast sys: await sys.<call>(...)>"
 
 
@@ -199,7 +211,7 @@ class InvalidAwait(TypeError):
     """A program awaited something that is not a system call of sys."""
 
 
-def describe_await(coro, value):
+def describe_await(coro: object, value: object) -> str:
     """Return the message for a program that awaited value instead of a Call."""
     where = ""
     frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)

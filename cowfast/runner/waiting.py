@@ -10,9 +10,20 @@ without one is retried after some other process made progress. The runner keeps 
 readiness rule of its own. When no task can run and no timer is set, the run is
 deadlocked: Deadlock says who waits on what.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .._table import table
 from ..kernel.syscalls import TABLE, WAITS_SIGNAL
 from ..kernel.waitq import WaitQueue
+
+if TYPE_CHECKING:
+    from ..kernel.process import Process
+    from ..kernel.waitq import Waiters
+    from .scheduler import Scheduler
+    from .syscalls import Call
+    from .task import Task
 
 NSEC = 1_000_000_000
 
@@ -23,7 +34,8 @@ class Waiting:
 
     __slots__ = ("call", "gen", "deadline", "old_mask", "why", "queue", "seq")
 
-    def __init__(self, call, gen, why, deadline=None, old_mask=None, queue=None):
+    def __init__(self, call: Call, gen: int, why: str, deadline: int | None = None,
+                 old_mask: int | None = None, queue: WaitQueue | Waiters | None = None) -> None:
         self.call = call
         self.gen = gen
         self.why = why
@@ -33,7 +45,7 @@ class Waiting:
         self.seq = queue.seq if queue is not None else None
 
 
-def can_complete(sched, task, w):
+def can_complete(sched: Scheduler, task: Task, w: Waiting) -> bool:
     """Could task's blocked call complete now (signals aside)?"""
     if w.deadline is not None:
         return sched.now_ns >= w.deadline
@@ -52,7 +64,7 @@ class Deadlock(RuntimeError):
     .rows is a list of (pid, command, state, call, waits_for); str() is a table.
     """
 
-    def __init__(self, rows, now):
+    def __init__(self, rows: list[list[object]], now: float) -> None:
         self.rows = rows
         self.now = now
         text = table(["pid", "command", "state", "blocked in", "waits for"], rows)
@@ -60,8 +72,8 @@ class Deadlock(RuntimeError):
                          f"nothing can wake them\n{text}")
 
 
-def deadlock_rows(sched):
-    rows = []
+def deadlock_rows(sched: Scheduler) -> list[list[object]]:
+    rows: list[list[object]] = []
     for task in sched.tasks.values():
         p = task.proc
         w = task.waiting
@@ -73,7 +85,7 @@ def deadlock_rows(sched):
     return rows
 
 
-def _describe(sched, p):
+def _describe(sched: Scheduler, p: Process) -> str:
     task = sched.tasks.get(p.pid)
     state = p.status()
     if task is not None and task.waiting is not None:
@@ -81,7 +93,8 @@ def _describe(sched, p):
     return f"{p.pid} {p.command} ({state})"
 
 
-def _waits_for(sched, task, w):
+def _waits_for(sched: Scheduler, task: Task, w: Waiting | None) -> str:
+
     if w is None:
         return "-"
     name = w.call.name
