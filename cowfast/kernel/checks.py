@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import operator
 
+# What the table's "a bytes-like object" arguments take (write, poke, fwrite).
+BytesLike = bytes | bytearray | memoryview
+
 UID_MAX = (1 << 32) - 2              # (uid_t)-1 means "no change" to the set*id calls
 
 

@@ -40,6 +40,8 @@ from .paths import cwd_of
 from .stdio import drop_streams
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .process import Process
 
 
@@ -187,7 +189,7 @@ class ExecCalls:
 
     __slots__ = ()
 
-    def execve(self: Process, path, argv, env) -> None:
+    def execve(self: Process, path: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
         """Run the program at path in this process, as os.execve; return None on success.
 
         Afterwards the process runs the new program (p.command, p.ext['argv'] and
@@ -200,34 +202,34 @@ class ExecCalls:
         enter(self)
         do_execve(self, path, [os.fsencode(a) for a in argv], _encode_env(env))
 
-    def execv(self: Process, path, argv):
+    def execv(self: Process, path: str, argv: Sequence[str]):
         """execve with this process's environment."""
         _check_args(argv, None, "execv")
         return self.execve(path, argv, self.environ)
 
-    def execl(self: Process, path, *args):
+    def execl(self: Process, path: str, *args: object):
         """execv with the arguments listed."""
         return self.execv(path, args)
 
-    def execle(self: Process, path, *args):
+    def execle(self: Process, path: str, *args: object):
         """execve with the arguments listed and the environment last."""
         _need_env("execle", args)
         return self.execve(path, args[:-1], args[-1])
 
-    def execvp(self: Process, file, argv):
+    def execvp(self: Process, file: str, argv: Sequence[str]):
         """execv with a PATH search (glibc execvp)."""
         return self.execvpe(file, argv, None)
 
-    def execlp(self: Process, file, *args):
+    def execlp(self: Process, file: str, *args: object):
         """execvp with the arguments listed."""
         return self.execvp(file, args)
 
-    def execlpe(self: Process, file, *args):
+    def execlpe(self: Process, file: str, *args: object):
         """execvpe with the arguments listed and the environment last (Python's extra form)."""
         _need_env("execlpe", args)
         return self.execvpe(file, args[:-1], args[-1])
 
-    def execvpe(self: Process, file, argv, env):
+    def execvpe(self: Process, file: str, argv: Sequence[str], env: Mapping[str, str]):
         """execve with glibc's PATH search (the caller's PATH), ENOEXEC files run by /bin/sh.
 
         env None means this process's environment. Raises EACCES if any candidate gave
@@ -277,17 +279,17 @@ class ExecCalls:
         """The process's environment, a read-only mapping of str (change it with putenv)."""
         return MappingProxyType(self.ext["environ"])
 
-    def getenv(self: Process, key, default=None):
+    def getenv(self: Process, key: str, default: object = None):
         """Return the value of key, or default, as os.getenv (not a system call)."""
         return self.ext["environ"].get(key, default)
 
-    def putenv(self: Process, key, value):
+    def putenv(self: Process, key: str, value: str):
         """Set key to value in this process only, as setenv(3)."""
         if not key or "=" in key:
             raise ValueError("illegal environment variable name")
         self.ext["environ"] = {**self.ext["environ"], key: value}
 
-    def unsetenv(self: Process, key) -> None:
+    def unsetenv(self: Process, key: str) -> None:
         """Remove key from this process's environment, as unsetenv(3)."""
         env = dict(self.ext["environ"])
         env.pop(key, None)

@@ -21,6 +21,8 @@ from .state import ALIVE, REAPED, STOPPED, ZOMBIE
 from .waitq import WaitQueue
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .process import Process
 
 
@@ -151,7 +153,7 @@ class ExitCalls:
 
     __slots__ = ()
 
-    def _exit(self: Process, status) -> None:
+    def _exit(self: Process, status: int) -> None:
         """Terminate now, as os._exit: no atexit handlers, no stdio flush.
 
         Only status & 0xff reaches the parent (_exit(-1) is 255, _exit(256) is 0).
@@ -160,7 +162,7 @@ class ExitCalls:
         enter(self)
         do_exit(self, W_EXITCODE(status))
 
-    def exit(self: Process, status=0) -> None:
+    def exit(self: Process, status: int = 0) -> None:
         """Run atexit handlers last-registered-first, flush stdio (hooks), then _exit.
 
         A handler may register another (it runs next); a handler that ends the process
@@ -182,7 +184,7 @@ class ExitCalls:
         if self.state in ALIVE:
             do_exit(self, W_EXITCODE(status))
 
-    def atexit(self: Process, func, *args, **kwargs):
+    def atexit(self: Process, func: Callable[..., object], *args: object, **kwargs):
         """Register func(*args, **kwargs) to run at exit(); return func, as atexit.register."""
         enter(self)
         if self.atexit_handlers is None:

@@ -28,6 +28,7 @@ from .paths import PathCalls, cwd_of, umask_of
 from .pipe import Pipe, PipeEnd
 
 if TYPE_CHECKING:
+    from .checks import BytesLike
     from .process import Process
 
 
@@ -111,7 +112,7 @@ class FileCalls(PathCalls):
         enter(self)
         self.fdtable.remove(fd)
 
-    def closerange(self: Process, fd_low, fd_high) -> None:
+    def closerange(self: Process, fd_low: int, fd_high: int) -> None:
         """Close every open fd in [fd_low, fd_high), ignoring errors, as os.closerange."""
         enter(self)
         table = self.fdtable
@@ -134,7 +135,7 @@ class FileCalls(PathCalls):
             raise_errno(E.EBADF)
         return f.node.read(self, f, n)
 
-    def write(self: Process, fd: int, data: bytes) -> int:
+    def write(self: Process, fd: int, data: BytesLike) -> int:
         """Write data to fd and return the count written, as os.write.
 
         Raises EBADF (not open for writing), EPIPE (a pipe with no reader, after SIGPIPE),
@@ -176,7 +177,7 @@ class FileCalls(PathCalls):
         f = self.fdtable.get(fd)
         return self.fdtable.alloc(f, nofile_limit(self))
 
-    def dup2(self: Process, fd: int, fd2: int, inheritable=True):
+    def dup2(self: Process, fd: int, fd2: int, inheritable: bool = True):
         """Make fd2 a copy of fd (closing fd2 first) and return fd2, as os.dup2.
 
         dup2(fd, fd) checks fd and returns it; inheritable=False is dup3 with O_CLOEXEC
@@ -190,7 +191,7 @@ class FileCalls(PathCalls):
             return fd2
         return self._dup3(fd, fd2, False)
 
-    def dup3(self: Process, fd: int, fd2: int, flags=0):
+    def dup3(self: Process, fd: int, fd2: int, flags: int = 0):
         """dup2 with flags (only O_CLOEXEC): EINVAL for other flags or fd == fd2."""
         enter(self)
         if flags & ~os.O_CLOEXEC or fd == fd2:
@@ -247,7 +248,7 @@ class FileCalls(PathCalls):
         """Return True unless fd has FD_CLOEXEC, as os.get_inheritable."""
         return not self.fcntl(fd, _fcntl.F_GETFD) & _fcntl.FD_CLOEXEC
 
-    def set_inheritable(self: Process, fd: int, inheritable) -> None:
+    def set_inheritable(self: Process, fd: int, inheritable: bool) -> None:
         """Clear (True) or set (False) fd's FD_CLOEXEC, as os.set_inheritable."""
         self.fcntl(fd, _fcntl.F_SETFD, 0 if inheritable else _fcntl.FD_CLOEXEC)
 
@@ -255,7 +256,7 @@ class FileCalls(PathCalls):
         """Return False if the description has O_NONBLOCK, as os.get_blocking."""
         return not self.fcntl(fd, _fcntl.F_GETFL) & os.O_NONBLOCK
 
-    def set_blocking(self: Process, fd: int, blocking) -> None:
+    def set_blocking(self: Process, fd: int, blocking: bool) -> None:
         """Clear (True) or set (False) O_NONBLOCK on fd's description, as os.set_blocking."""
         flags = self.fcntl(fd, _fcntl.F_GETFL)
         self.fcntl(fd, _fcntl.F_SETFL, flags & ~os.O_NONBLOCK if blocking

@@ -22,7 +22,6 @@ from .descriptions import Descriptions
 from .sparse import MAX_RW_COUNT, SparseData
 
 if TYPE_CHECKING:
-    from .devices import Console, Null
     from .fdtable import OpenFile
     from .process import Process
 

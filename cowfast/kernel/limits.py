@@ -112,7 +112,7 @@ class LimitCalls:
         """Return the soft limit of res (RLIM_INFINITY is -1), without a system call."""
         return (self.limits or DEFAULT_LIMITS).get(res, (RLIM_INFINITY,))[0]
 
-    def getrusage(self: Process, who):
+    def getrusage(self: Process, who: int):
         """Return resource.struct_rusage for RUSAGE_SELF, RUSAGE_CHILDREN or RUSAGE_BOTH."""
         enter(self)
         ps = self.kernel.page_size
@@ -147,7 +147,7 @@ class LimitCalls:
         """Return the struct_rusage wait4 reports for this child: its own plus its children's."""
         return rusage_of(combine(self.usage_now(), self.cusage), self.kernel.page_size)
 
-    def prctl(self: Process, option, arg2=0):
+    def prctl(self: Process, option: int, arg2: int = 0):
         """prctl(2) for PR_SET/GET_CHILD_SUBREAPER and PR_SET/GET_PDEATHSIG.
 
         The GET options return the value (C writes it through arg2). Others: EINVAL.

@@ -27,8 +27,12 @@ from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from ..engine import AddressSpaceCounters
     from . import Kernel
+    from .checks import BytesLike
     from .image import Image, Var
     from .process import Process
     from .variables import Variables
@@ -137,12 +141,12 @@ class MemoryCalls(InfoCalls):
         enter(self)
         return self._access(self.aspace.read, addr, size)
 
-    def poke(self: Process, addr: int, data: bytes) -> int:
+    def poke(self: Process, addr: int, data: BytesLike) -> int:
         """Write data at addr, breaking copy-on-write as Linux does; return bytes written."""
         enter(self)
         return self._access(self.aspace.write, addr, data)
 
-    def touch(self: Process, pages, write=True):
+    def touch(self: Process, pages: npt.NDArray[np.uint64], write: bool = True) -> int:
         """Access each page number of a numpy uint64 array (engine touch()); return the count."""
         enter(self)
         return self._access(self.aspace.touch, pages, write)
@@ -262,7 +266,7 @@ class MemoryCalls(InfoCalls):
         m.heap = heap
         return addr
 
-    def free(self: Process, addr) -> None:
+    def free(self: Process, addr: int) -> None:
         """Release a block from malloc; free(0) does nothing; a bad pointer aborts (SIGABRT)."""
         enter(self)
         if addr == 0:
@@ -346,7 +350,7 @@ class MemoryCalls(InfoCalls):
             raise_errno(errno.ENOMEM)
         return start
 
-    def munmap(self: Process, addr, length) -> None:
+    def munmap(self: Process, addr: int, length: int) -> None:
         """Unmap [addr, addr+length) of mmap'ed memory; frames nobody else maps are freed."""
         enter(self)
         ps = self.kernel.page_size
@@ -357,7 +361,7 @@ class MemoryCalls(InfoCalls):
         self.aspace.unmap(addr, length)
         self.kernel.uncharge(self.mem.carve(addr, addr + length, ps))
 
-    def mprotect(self: Process, addr, length, prot) -> None:
+    def mprotect(self: Process, addr: int, length: int, prot: int) -> None:
         """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped)."""
         enter(self)
         addr, length, prot = _index("addr", addr), _index("length", length), _index("prot", prot)

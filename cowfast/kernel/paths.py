@@ -38,7 +38,7 @@ class PathCalls:
     def _resolve(self: Process, path: str, parent: bool = False) -> Directory:
         return self.kernel.fs.resolve(path, cwd_of(self), self.uid, parent)
 
-    def stat(self: Process, path):
+    def stat(self: Process, path: str):
         """Return os.stat_result for path, as os.stat (there are no symbolic links)."""
         enter(self)
         return self.kernel.fs.stat_of(self._resolve(path))
@@ -59,7 +59,7 @@ class PathCalls:
             raise_errno(E.EPERM, filename=path)     # sticky directory (/tmp)
         return directory, name, node
 
-    def unlink(self: Process, path) -> None:
+    def unlink(self: Process, path: str) -> None:
         """Remove a name, as os.unlink; open descriptions keep the file's contents.
 
         Raises ENOENT, ENOTDIR, EACCES (no write and search on the directory), EPERM
@@ -77,7 +77,7 @@ class PathCalls:
 
     remove = unlink
 
-    def mkdir(self: Process, path, mode=0o777) -> None:
+    def mkdir(self: Process, path: str, mode: int = 0o777) -> None:
         """Create a directory, as os.mkdir (EEXIST, ENOENT, ENOTDIR, EACCES)."""
         enter(self)
         fs = self.kernel.fs
@@ -95,7 +95,7 @@ class PathCalls:
         node = Directory(fs._ino(), mode & ~umask_of(self) & 0o7777, self.uid, directory)
         fs.link(directory, name, node)
 
-    def rmdir(self: Process, path) -> None:
+    def rmdir(self: Process, path: str) -> None:
         """Remove an empty directory, as os.rmdir (ENOTEMPTY, ENOTDIR, EBUSY for '/').
 
         A last component '.' is EINVAL and '..' ENOTEMPTY, before the lookup, as Linux's
@@ -134,14 +134,14 @@ class PathCalls:
         enter(self)
         return cwd_of(self)
 
-    def umask(self: Process, mask):
+    def umask(self: Process, mask: int):
         """Set the file mode creation mask and return the previous one, as os.umask."""
         enter(self)
         old = umask_of(self)
         self.ext["umask"] = mask & 0o777
         return old
 
-    def chmod(self: Process, path, mode) -> None:
+    def chmod(self: Process, path: str, mode: int) -> None:
         """Change permission bits, as os.chmod (EPERM unless the owner or root)."""
         enter(self)
         node = self._resolve(path)
@@ -149,7 +149,7 @@ class PathCalls:
             raise_errno(E.EPERM, filename=path)
         node.mode = node.mode & ~0o7777 | mode & 0o7777
 
-    def listdir(self: Process, path="."):
+    def listdir(self: Process, path: str = "."):
         """Return the names in a directory, as os.listdir (ENOTDIR, EACCES without read)."""
         enter(self)
         node = self._resolve(path)

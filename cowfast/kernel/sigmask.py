@@ -16,6 +16,8 @@ from .entry import block, check_still_running, enter, raise_errno
 from .state import RUNNING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .process import Process
 
 
@@ -38,7 +40,7 @@ class SigmaskCalls:
 
     __slots__ = ()
 
-    def sigprocmask(self: Process, how, signals):
+    def sigprocmask(self: Process, how: int, signals: Iterable[int]):
         """Change the blocked set and return the previous one, as signal.pthread_sigmask.
 
         how: signal.SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK (else OSError EINVAL).
@@ -61,7 +63,7 @@ class SigmaskCalls:
             check_still_running(self)
         return S.signals_in(old)
 
-    def sigsuspend(self: Process, signals):
+    def sigsuspend(self: Process, signals: Iterable[int]):
         """Replace the blocked set by signals until a handler runs, then put it back, as
         sigsuspend(2); return None once a handler ran (Linux's -1 EINTR, which every
         sigsuspend returns).

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import sys
 from typing import TYPE_CHECKING
-from collections.abc import Callable
 
 from .. import signals as S
 from ..errors import SegmentationFault
@@ -25,8 +24,9 @@ from .state import ALIVE, RUNNING, SLEEPING, STOPPED
 from .waitq import WaitQueue
 
 if TYPE_CHECKING:
-    from signal import Handlers, Signals
-    from ..signals import Action, SigAction
+    from signal import Signals
+
+    from ..signals import Action, Handler, SigAction
     from . import Kernel
     from .process import Process
 
@@ -339,7 +339,7 @@ class SignalCalls:
         if self.state not in ALIVE:
             check_still_running(self)
 
-    def signal(self: Process, sig: int, handler: Handlers | Callable) -> Handlers:
+    def signal(self: Process, sig: int, handler: Handler) -> Handler:
         """Set the disposition of sig and return the previous one, as C's signal() in glibc.
 
         Programs here stand for C programs, so this is glibc's BSD semantics (bsd_signal):
@@ -357,7 +357,7 @@ class SignalCalls:
         old = self.sigaction(sig, action)
         return old.handler
 
-    def getsignal(self: Process, sig: int) -> Handlers | Callable:
+    def getsignal(self: Process, sig: int) -> Handler:
         """Return the current handler of sig, as signal.getsignal."""
         if not 1 <= sig < S.NSIG:
             raise ValueError("signal number out of range")

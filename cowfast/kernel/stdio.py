@@ -29,6 +29,7 @@ from .entry import enter
 from .state import RUNNING
 
 if TYPE_CHECKING:
+    from .checks import BytesLike
     from .process import Process
 
 
@@ -208,31 +209,31 @@ class StdioCalls:
             raise ValueError(f"no such stream: {stream!r} (stdout or stderr)")
         return streams_of(self)[name]
 
-    def fprintf(self: Process, stream: str, fmt: str, *args) -> int:
+    def fprintf(self: Process, stream: str | int, fmt: str, *args: object) -> int:
         """Format as C's printf (Python's % operator) onto stream; return the bytes queued."""
         enter(self)
         text = fmt % args if args else fmt
         return _put(self, self._stream(stream), _encode(text))
 
-    def printf(self: Process, fmt: str, *args) -> int:
+    def printf(self: Process, fmt: str, *args: object) -> int:
         """fprintf to stdout."""
         return self.fprintf("stdout", fmt, *args)
 
-    def fputs(self: Process, text, stream="stdout"):
+    def fputs(self: Process, text: str | bytes | bytearray, stream: str | int = "stdout"):
         """Write text (no newline added) to stream; return the bytes queued."""
         enter(self)
         return _put(self, self._stream(stream), _encode(text))
 
-    def fwrite(self: Process, data, stream="stdout"):
+    def fwrite(self: Process, data: BytesLike, stream: str | int = "stdout"):
         """Write bytes to stream; return the count queued."""
         return self.fputs(bytes(data), stream)
 
-    def puts(self: Process, text):
+    def puts(self: Process, text: str | bytes | bytearray):
         """Write text and a newline to stdout."""
         enter(self)
         return _put(self, self._stream("stdout"), _encode(text) + b"\n")
 
-    def fflush(self: Process, stream=None) -> None:
+    def fflush(self: Process, stream: object = None) -> None:
         """Write out stream's buffer (every stream if None), as fflush(3).
 
         Raises the write's OSError (the buffer is then discarded), or WouldBlock with the
@@ -244,7 +245,7 @@ class StdioCalls:
             s = self._stream(name)
             _flush(self, s, len(s.buf))
 
-    def setvbuf(self: Process, stream, mode, size=None):
+    def setvbuf(self: Process, stream: str | int, mode: int, size: int | None = None):
         """Set stream's buffering to _IOFBF, _IOLBF or _IONBF, as glibc's _IO_setvbuf.
 
         With a size, as C with a buffer of that many bytes: pending output is flushed

@@ -161,7 +161,7 @@ class WaitCalls:
         """Wait for any child, as os.wait; return (pid, status)."""
         return self.waitpid(-1, 0)
 
-    def wait4(self: Process, pid: int, options):
+    def wait4(self: Process, pid: int, options: int):
         """As waitpid, returning (pid, status, rusage) with the child's resource.struct_rusage."""
         got = self._wait4(pid, options, "wait4")
         if got is None:
@@ -169,7 +169,7 @@ class WaitCalls:
         child, status = got
         return child.pid, status, child.rusage_both()
 
-    def wait3(self: Process, options):
+    def wait3(self: Process, options: int):
         """As wait4(-1, options)."""
         return self.wait4(-1, options)
 
@@ -182,7 +182,7 @@ class WaitCalls:
         pid, pgid = _selector(self, pid)
         return do_wait(self, pid, pgid, options | W.WEXITED, call)
 
-    def waitid(self: Process, idtype, id, options):
+    def waitid(self: Process, idtype: int, id: int, options: int):
         """Wait for a child, as os.waitid: return an os.waitid_result, or None with WNOHANG.
 
         Raises:
