@@ -93,6 +93,7 @@ static void copy_range_locked(cf_as *as, uint64_t addr, uint8_t *buf, size_t len
 		unsigned i = vpn & NODE_MASK;
 		uint64_t pte = leaf->pte[i];
 		if (write ? !(pte & PTE_SHARED) : !(pte & PTE_PRESENT)) {
+			track_vpn_locked(m, vpn);
 			leaf = make_private(as, vpn, leaf, &ex);
 			if (write)
 				fault_write(&b, leaf, i);

@@ -87,6 +87,7 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 				root->child[i]->wp = 1;	/* fork's write-protect, owed */
 			}
 		}
+		track_range_locked(parent, 0, va_pages(m) - 1);	/* every frame: one more mapper */
 		*child = as;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -113,6 +114,7 @@ int cf_as_close(cf_as *as)
 			m->spaces = as->next;
 		if (as->next)
 			as->next->prev = as->prev;
+		track_close_locked(as);
 		node_put_locked(m, as->root);
 		as->root = &closed_root;
 		as->rss = 0;
@@ -183,7 +185,9 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	if (!rc) {
 		uint64_t pte = PTE_MAPPED | ((uint64_t)prot << PTE_PROT_SHIFT) |
 			       (shared ? PTE_SHARED : 0);
+		track_range_locked(as, first, last);	/* frames the range drops */
 		map_range_locked(as, first, last, pte);
+		track_range_locked(as, first, last);	/* and those it makes */
 		m->gen++;
 	}
 	node_cache_trim_locked(m);
@@ -200,6 +204,7 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 	pthread_mutex_lock(&m->lock);
 	int rc = as->closed ? CF_EBADF : node_reserve_locked(m, 2ull * m->levels);
 	if (!rc) {
+		track_range_locked(as, first, last);
 		range_unmap_locked(as, first, last);
 		m->gen++;
 	}

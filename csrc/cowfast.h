@@ -103,6 +103,9 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
+/* cf_as_stats() of one space at the cost of what changed since its last
+ * call (track.c); the first call starts tracking the space until it closes. */
+int cf_as_stats_incremental(cf_as *as, struct cf_as_stats *out);
 /* What the space keeps as it goes, in O(1); cf_as_stats() may walk page tables. */
 int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 /* The page words (CF_PAGE_*) of @n pages from page number @vpn (/proc/PID/pagemap). */

@@ -60,6 +60,7 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 int cf_as_touch(cf_as *as, const uint64_t *vpns, size_t n, unsigned flags, size_t *done,
 		struct cf_fault *fault);
 int cf_as_stats(cf_as *as, struct cf_as_stats *out);
+int cf_as_stats_incremental(cf_as *as, struct cf_as_stats *out);
 int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 

@@ -64,6 +64,7 @@ static bool cow_whole_leaf(struct batch *b, cf_as *as, uint64_t vpn)
 	old = *slot;
 	if (old->ref == 1)	/* private after all (a settled debt): general path */
 		return false;
+	track_vpn_locked(m, vpn);
 	struct node *n = node_take_locked(m);
 	n->ref = 1;
 	n->used = old->used;
@@ -113,6 +114,7 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 	} else if (pte & PTE_PRESENT) {
 		return CF_OK;
 	}
+	track_vpn_locked(as->mem, vpn);
 	if (!*ex && node_reserve_locked(as->mem, as->mem->levels))
 		return CF_ENOMEM;
 	struct node *l = make_private(as, vpn, *leaf, ex);

@@ -103,6 +103,7 @@ struct cf_mem {
 	uint64_t gen;		/* bumped by every change that can move statistics   */
 	uint32_t pass;		/* stats/check visit number, for node marks          */
 	struct cf_as *spaces;	/* every live address space (for stats and check)   */
+	struct tracker *trackers;	/* spaces whose stats are kept incrementally */
 	struct cf_as_stats total;	/* fault counters summed over every space    */
 };
 
@@ -114,6 +115,7 @@ struct cf_as {
 	struct cf_as *prev, *next;	/* in mem->spaces */
 	uint64_t stats_gen;		/* mem->gen when cached was computed */
 	struct cf_as_stats cached;	/* rss, uss, shared, pss_fx          */
+	struct tracker *tracker;	/* cf_as_stats_incremental()'s state, or NULL */
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;
 	uint64_t rss, hwm;		/* resident pages now and at most (VmRSS, VmHWM) */
 };
@@ -208,5 +210,17 @@ void stats_refresh_locked(cf_mem *m);	/* on success every as->stats_gen == m->ge
 
 /* aspace.c */
 static inline uint64_t va_pages(const cf_mem *m) { return 1ull << (CF_VA_BITS - m->page_shift); }
+
+/* track.c: the log of leaf positions (vpn >> NODE_BITS) whose frames or
+ * mapcounts changed, for incremental statistics */
+bool track_leaf_locked(cf_mem *m, uint64_t pos);
+void track_range_locked(const cf_as *as, uint64_t first, uint64_t last);
+void track_close_locked(cf_as *as);
+/* Page @vpn of some space is about to change: log it (nothing without trackers). */
+static inline void track_vpn_locked(cf_mem *m, uint64_t vpn)
+{
+	if (unlikely(m->trackers))
+		track_leaf_locked(m, vpn >> NODE_BITS);
+}
 
 #endif

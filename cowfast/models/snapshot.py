@@ -99,9 +99,9 @@ def run(config=None, progress=None):
         for (first_page, size), slots in zip(regions, placements):
             parent.touch(workloads.object_spans(keys[lo:hi], size, ps, first_page, slots))
         t.append(hi / c.writes_per_sec if c.writes_per_sec else duration)
-        cow.append(child.stats().uss)
+        cow.append(child.stats(incremental=True).uss)   # costs what the writes changed
         extra.append(mem.stats().used - pages)
-        copies.append(parent.stats().cow_copies)
+        copies.append(parent.counters().cow_copies)        # O(1): no statistics pass
         if progress is not None:
             progress(len(t) - 1, len(cuts) - 1)
     parent_stats = parent.stats()

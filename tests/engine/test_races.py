@@ -102,6 +102,7 @@ def test_close_racing_write_read_map_and_counters():
         a.unmap(PAGE, PAGE)
         a.counters()
         a.stats()
+        a.stats(incremental=True)
         a.pagemap(0, 8)
 
     race(lambda: mapped_space(mem), calls, lambda a: a.close(), rounds=ROUNDS // 2)
