@@ -126,6 +126,42 @@ static int replay_exit(struct cf_replay *r, int64_t pid)
 	return CF_OK;
 }
 
+/* The leaf a space's last access row reached, valid while gen matches: any
+ * fault, fork, exit or release of the lock bumps the call's gen. */
+struct memo {
+	uint64_t gen, id;	/* id: vpn >> NODE_BITS */
+	struct node *leaf;
+	bool ex;		/* the path to it is private (walk()'s *exclusive) */
+};
+#define MEMOS 64		/* table slots with a memo; others walk each row */
+
+/*
+ * Whether row access @vpn of @as changes nothing (Linux: a TLB hit): the
+ * page is present with the permission (a write: writable, or shared, on a
+ * private path: where touch_locked() would neither fault nor try a
+ * whole-leaf copy), so touch_locked() would only count it. Through @mo's leaf when it is the
+ * one; else walks and remembers. Reads only.
+ */
+static hot_inline bool access_hits(const cf_as *as, struct memo *mo, uint64_t gen,
+				   uint64_t vpn, uint64_t limit, bool write)
+{
+	const uint64_t want_w = PTE_MAPPED | PTE_WRITE;
+	const uint64_t want_r = PTE_MAPPED | PTE_READ | PTE_PRESENT;
+	if (unlikely(vpn >= limit))
+		return false;
+	if (mo->gen != gen || mo->id != vpn >> NODE_BITS) {
+		mo->leaf = walk(as, vpn, &mo->ex);
+		if (!mo->leaf)
+			return false;
+		mo->gen = gen;
+		mo->id = vpn >> NODE_BITS;
+	}
+	uint64_t pte = mo->leaf->pte[vpn & NODE_MASK];
+	if (!write)
+		return (pte & want_r) == want_r;
+	return mo->ex && (pte & want_w) == want_w && (pte & (PTE_WRITABLE | PTE_SHARED));
+}
+
 int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const uint64_t *page,
 	      size_t n, unsigned flags, size_t *done, struct cf_fault *fault)
 {
@@ -133,48 +169,76 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 	    (flags & ~CF_REPLAY_STOP_PROC) || !table_ok(r))
 		return CF_EINVAL;
 	cf_mem *m = r->mem;
-	size_t k = 0, slice = 0;
+	uint64_t limit = va_pages(m), gen = 1, accesses = 0, runs = 0;
+	struct memo memo[MEMOS], spare = {0};
+	size_t k = 0, slice = 0, s = 0, run_start = 0;
 	int rc = CF_OK;
-	bool stop = false;
-	r->accesses = r->runs = r->changes = 0;
+	bool stop = false, found = false;	/* found: s serves pid[run_start] */
+	memset(memo, 0, sizeof(memo));
+	r->changes = 0;
 	pthread_mutex_lock(&m->lock);
 	while (k < n && !rc && !stop) {
 		uint8_t o = op[k];
-		if (o <= CF_REPLAY_WRITE) {
-			size_t s, did, end = run_end(pid, op, k, n);
-			if (!slot_find(r, pid[k], &s)) {
-				stop = true;
+		if (o > CF_REPLAY_WRITE) {
+			if (o > CF_REPLAY_EXIT) {
+				rc = CF_EINVAL;
 				break;
 			}
-			rc = touch_locked(r->spaces[s], page + k, end - k, o == CF_REPLAY_WRITE,
-					  &did, fault);
-			r->accesses += did;
-			if (rc) {
-				r->run_start = k;
-				k += did;
+			if (flags & CF_REPLAY_STOP_PROC)
 				break;
-			}
-			r->runs++;
-			slice += end - k;
-			k = end;
-		} else if (o > CF_REPLAY_EXIT) {
-			rc = CF_EINVAL;
-			break;
-		} else if (flags & CF_REPLAY_STOP_PROC) {
-			break;
-		} else {
 			rc = o == CF_REPLAY_FORK ? replay_fork(r, pid[k], page[k], &stop)
 						 : replay_exit(r, pid[k]);
 			k += !rc && !stop;
 			slice++;
+			gen++;		/* the table and the trees changed */
+			found = false;
+			continue;
 		}
-		if (slice >= REPLAY_SLICE) {	/* let other threads in */
-			pthread_mutex_unlock(&m->lock);
-			pthread_mutex_lock(&m->lock);
-			slice = 0;
+		if (k == 0 || pid[k] != pid[k - 1] || o != op[k - 1]) {
+			/* a run starts: the lock may go between runs */
+			if (slice >= REPLAY_SLICE) {
+				pthread_mutex_unlock(&m->lock);
+				pthread_mutex_lock(&m->lock);
+				slice = 0;
+				gen++;
+			}
+			if (!found || pid[k] != pid[run_start]) {
+				found = slot_find(r, pid[k], &s);
+				if (!found) {
+					stop = true;
+					break;
+				}
+			}
+			run_start = k;
+			runs++;
 		}
+		struct memo *mo = s < MEMOS ? &memo[s] : &spare;
+		spare.gen = 0;
+		slice++;
+		if (likely(access_hits(r->spaces[s], mo, gen, page[k], limit,
+				       o == CF_REPLAY_WRITE))) {
+			accesses++;
+			k++;
+			continue;
+		}
+		/* the rest of the run as one touch: faults, whole-leaf copies */
+		size_t did = 0, end = run_end(pid, op, k, n);
+		rc = touch_locked(r->spaces[s], page + k, end - k, o == CF_REPLAY_WRITE, &did,
+				  fault);
+		gen++;
+		accesses += did;
+		slice += end - k - 1;
+		if (rc) {
+			r->run_start = run_start;
+			runs--;
+			k += did;
+			break;
+		}
+		k = end;
 	}
 	pthread_mutex_unlock(&m->lock);
+	r->accesses = accesses;
+	r->runs = runs;
 	*done = k;
 	return rc;
 }
