@@ -120,6 +120,8 @@ int cf_as_close(cf_as *as)
 		as->rss = 0;
 		as->closed = true;
 		m->gen++;
+		node_cache_trim_locked(m);
+		frames_reset_if_idle_locked(m);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return CF_OK;

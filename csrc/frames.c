@@ -155,6 +155,26 @@ void frame_fill(cf_mem *m, uint32_t dst, uint32_t src, bool stream)
 		memcpy(frame_bytes(m, dst), frame_bytes(m, src), n);
 }
 
+/*
+ * When no frame is in use, forget which ever were: the refcounts, the free
+ * stack and the contents go back to untouched zeros (their host memory is
+ * given back) and allocation restarts at frame 0, as on a new memory. Else
+ * a memory whose spaces all exited would hold 8 bytes a frame it once used.
+ * Small memories skip it: the memory is little and madvise() costs a call.
+ */
+#define RESET_MIN_FRAMES (1u << 16)
+
+void frames_reset_if_idle_locked(cf_mem *m)
+{
+	if (m->used || m->fresh < RESET_MIN_FRAMES)
+		return;
+	madvise(m->ref, m->fresh * sizeof(uint32_t), MADV_DONTNEED);
+	madvise(m->stack, m->stack_peak * sizeof(uint32_t), MADV_DONTNEED);
+	if (m->contents)	/* never-used frames must read as zeros */
+		madvise(m->contents, m->fresh << m->page_shift, MADV_DONTNEED);
+	m->fresh = m->top = m->stack_peak = 0;
+}
+
 uint64_t frames_free_locked(const cf_mem *m)
 {
 	return m->nframes - m->used;

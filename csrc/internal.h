@@ -129,6 +129,7 @@ static inline void rss_add(cf_as *as, uint64_t pages)
 
 /* frames.c; the per-page pair is inline: it is most of a copy-on-write fault */
 uint64_t frames_free_locked(const cf_mem *m);
+void frames_reset_if_idle_locked(cf_mem *m);
 
 /*
  * The one frame allocator. Take a free frame with refcount 1: the most
