@@ -115,12 +115,14 @@ int cf_as_close(cf_as *as)
 		if (as->next)
 			as->next->prev = as->prev;
 		track_close_locked(as);
+		uint64_t nodes = m->nodes;
 		node_put_locked(m, as->root);
 		as->root = &closed_root;
 		as->rss = 0;
 		as->closed = true;
 		m->gen++;
 		node_cache_trim_locked(m);
+		node_give_back_locked(m, nodes - m->nodes);
 		frames_reset_if_idle_locked(m);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -195,6 +195,7 @@ struct node *walk_alloc_to_locked(cf_as *as, uint64_t vpn, uint32_t level);
 struct node *node_take_locked(cf_mem *m);
 uint64_t nodes_needed(const cf_as *as, uint64_t first, uint64_t last, bool create);
 void node_cache_trim_locked(cf_mem *m);
+void node_give_back_locked(const cf_mem *m, uint64_t freed);
 static inline unsigned node_index(uint64_t vpn, uint32_t level)
 {
 	return (unsigned)(vpn >> (NODE_BITS * level)) & NODE_MASK;

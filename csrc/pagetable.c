@@ -5,6 +5,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "internal.h"
 
@@ -132,6 +135,20 @@ void node_cache_trim_locked(cf_mem *m)
 		m->node_cached--;
 		free(n);
 	}
+}
+
+/*
+ * After an exit that freed @freed nodes: when they were most of the memory's
+ * page tables (the last process of a large machine), ask malloc to return the
+ * pages of its free chunks to the host; else it keeps them for reuse (cheap,
+ * and a fork cycle would soon ask again).
+ */
+void node_give_back_locked(const cf_mem *m, uint64_t freed)
+{
+#ifdef __GLIBC__
+	if (freed >= (1u << 14) && freed > 4 * m->nodes)
+		malloc_trim(0);
+#endif
 }
 
 /* Drop a reference on @n; the last one releases its frames or children. */

@@ -14,7 +14,7 @@
 /* Whether @pid has a space; *at is its slot, or where it would go. The
  * search has no branch on the data: pids of a trace alternate unpredictably,
  * and a mispredicted branch costs more than the few compares. */
-static bool slot_find(const struct cf_replay *r, int64_t pid, size_t *at)
+static hot_inline bool slot_find(const struct cf_replay *r, int64_t pid, size_t *at)
 {
 	const int64_t *base = r->pids;
 	size_t len = r->count;
@@ -162,6 +162,36 @@ static hot_inline bool access_hits(const cf_as *as, struct memo *mo, uint64_t ge
 	return mo->ex && (pte & want_w) == want_w && (pte & (PTE_WRITABLE | PTE_SHARED));
 }
 
+/* Rows ahead whose leaf entry is loaded early (0: none). */
+#ifndef REPLAY_AHEAD
+#define REPLAY_AHEAD 8
+#endif
+
+/*
+ * Start loading the leaf entry of access row @j: the trace is known ahead,
+ * and in short runs each row is a leaf in another space's table (its header
+ * and its entry: two cache misses), which a walk done rows early overlaps
+ * with the work between. Walks only the upper nodes, which stay cached.
+ */
+static hot_inline void prefetch_row(const struct cf_replay *r, const int64_t *pid,
+				    const uint8_t *op, const uint64_t *page, size_t j,
+				    uint64_t limit)
+{
+	size_t s;
+	uint64_t vpn = page[j];
+	if (pid[j] == pid[j - 1] && vpn >> NODE_BITS == page[j - 1] >> NODE_BITS)
+		return;		/* the leaf of the row before: loaded by then */
+	if (op[j] > CF_REPLAY_WRITE || vpn >= limit || !slot_find(r, pid[j], &s))
+		return;
+	const struct node *n = r->spaces[s]->root;
+	for (uint32_t lvl = r->mem->levels - 1; lvl > 0 && n; lvl--)
+		n = n->child[node_index(vpn, lvl)];
+	if (n) {
+		__builtin_prefetch(n);
+		__builtin_prefetch(&n->pte[vpn & NODE_MASK]);
+	}
+}
+
 int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const uint64_t *page,
 	      size_t n, unsigned flags, size_t *done, struct cf_fault *fault)
 {
@@ -212,6 +242,8 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 			run_start = k;
 			runs++;
 		}
+		if (REPLAY_AHEAD && k + REPLAY_AHEAD < n)
+			prefetch_row(r, pid, op, page, k + REPLAY_AHEAD, limit);
 		struct memo *mo = s < MEMOS ? &memo[s] : &spare;
 		spare.gen = 0;
 		slice++;
