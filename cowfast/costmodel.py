@@ -6,13 +6,15 @@ probe and `save()`s them as JSON; `load()` returns the saved model, or the
 defaults below, labelled as such, when there is no calibration file.
 
 The probe (4 KiB pages, transparent huge pages off by madvise):
-- fork: time os.fork() of this process holding 1 Ki to 64 Ki written pages
-  (Linux copies each PTE and takes a page reference); a curve point's pages
-  are the process's whole resident set (the probe's own pages are forked too). The cost per page grows
-  with the size once the page tables and page structs outgrow the caches, so
-  the model keeps the measured curve and interpolates along it; beyond its end
-  it extends the last segment's slope. The smallest size gives the fixed cost
-  (Python's at-fork hooks included);
+- fork (`fork_probe`): time os.fork() of this process holding 1 Ki to 256 Ki written
+  pages (Linux copies each PTE and takes a page reference); a curve point's pages
+  are the process's whole resident set (the probe's own pages are forked too). The
+  cost per page grows with the size once the page tables and page structs outgrow
+  the caches, so the model keeps the measured curve and interpolates along it;
+  beyond its end it extends the last segment's slope. The smallest size gives the
+  fixed cost (Python's at-fork hooks included). Page-table pages and mappings
+  beyond the probe's own add a cost each; the fastest and slowest repeats give
+  each prediction an interval (`fork_usec_interval`);
 - copy-on-write: the child writes one byte in each shared page;
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
@@ -28,7 +30,7 @@ Each fault cost is the timed pass minus a second, fault-free pass over the
 same pages, so the store itself is not counted. Every time is the calling
 thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the kernel's work in fork and in
 faults is charged to the thread that caused it), so a busy machine's
-preemptions do not count; fork times are the minimum of `repeat` forks.
+preemptions do not count; fork times are the median of `repeat` forks.
 """
 import dataclasses
 import json
@@ -41,12 +43,13 @@ import time
 
 import numpy as np
 
+from . import fork_probe
+from .fork_probe import Curve
 from .calibration_file import CalibrationError, check as check_calibration
 
 ENV_VAR = "COWFAST_CALIBRATION"
 PROBE_PAGE = 4096
 PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
-SCATTER_STRIDE = 8           # the scattered fork probe writes one page in 8
 MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
 
 
@@ -59,10 +62,22 @@ class CostModel:
     fork_base_ns: float = 250_000.0
     fork_ns_per_page: float = 42.0
     # (resident pages, fork ns) measured; empty: the straight line above
-    fork_curve: tuple = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
+    fork_curve: Curve = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
                          (65536, 3_000_000.0))
-    # each page-table page fork copies beyond those of packed resident pages
+    # each page-table page fork copies beyond those of packed resident pages (and beyond
+    # the probe's own extra ones, fork_probe_pt_extra)
     fork_ns_per_pt_page: float = 5_000.0
+    # each mapping beyond the probe's own (fork_probe_mappings): vm_area_dup, anon_vma_fork
+    fork_ns_per_mapping: float = 1_500.0
+    fork_probe_pt_extra: float = 0.0
+    fork_probe_mappings: float = 250.0
+    # the fastest and slowest of the calibration's repeats (empty or equal: no interval)
+    fork_curve_low: Curve = ()
+    fork_curve_high: Curve = ()
+    fork_ns_per_pt_page_low: float = 5_000.0
+    fork_ns_per_pt_page_high: float = 5_000.0
+    fork_ns_per_mapping_low: float = 1_500.0
+    fork_ns_per_mapping_high: float = 1_500.0
     cow_fault_ns: float = 2_600.0
     zero_fill_ns: float = 1_500.0
     reuse_fault_ns: float = 900.0
@@ -90,27 +105,60 @@ class CostModel:
             self, cow_fault_ns=self.cow_fault_ns * ratio, zero_fill_ns=self.zero_fill_ns * ratio,
             page_size=page_size, source=f"{self.source}; scaled from {self.page_size} B pages")
 
-    def fork_usec(self, resident_pages, page_table_pages=None):
-        """Predicted fork() time in microseconds for a process with that many resident pages
-        (Redis's latest_fork_usec is its wall time; this is the CPU time).
+    def _curve_ns(self, curve: Curve, resident_pages: float) -> float:
+        """fork ns of packed resident pages along a measured curve: interpolated, and beyond
+        its end along the last segment's slope; no curve: the straight line."""
+        if not curve:
+            return self.fork_base_ns + self.fork_ns_per_page * resident_pages
+        pages, points = zip(*curve)
+        if resident_pages >= pages[-1]:
+            slope = ((points[-1] - points[-2]) / (pages[-1] - pages[-2])
+                     if len(pages) > 1 else 0.0)
+            return float(points[-1] + max(slope, 0.0) * (resident_pages - pages[-1]))
+        return float(np.interp(resident_pages, (0, *pages), (self.fork_base_ns, *points)))
 
-        The curve is measured on resident pages packed together, one page-table page per
-        512 of them; page_table_pages beyond that (resident pages scattered, leaving page
-        tables partly filled) cost fork_ns_per_pt_page each more."""
-        if not self.fork_curve:
-            ns = self.fork_base_ns + self.fork_ns_per_page * resident_pages
-        else:
-            pages, points = zip(*self.fork_curve)
-            if resident_pages >= pages[-1]:
-                slope = ((points[-1] - points[-2]) / (pages[-1] - pages[-2])
-                         if len(pages) > 1 else 0.0)
-                ns = points[-1] + max(slope, 0.0) * (resident_pages - pages[-1])
-            else:
-                ns = float(np.interp(resident_pages, (0, *pages), (self.fork_base_ns, *points)))
+    def _fork_terms(self, resident_pages: float, page_table_pages: float | None,
+                    mappings: float | None) -> tuple[float, float]:
+        """(page-table pages, mappings) beyond what the curve's probe process had."""
+        pt = 0.0
         if page_table_pages is not None:
-            packed = -(-int(resident_pages) // PTES_PER_PAGE)
-            ns += self.fork_ns_per_pt_page * max(page_table_pages - packed, 0)
-        return ns / 1000.0
+            packed = -(-int(resident_pages) // PTES_PER_PAGE) + self.fork_probe_pt_extra
+            pt = max(page_table_pages - packed, 0.0)
+        maps = 0.0 if mappings is None else mappings - self.fork_probe_mappings
+        return pt, maps
+
+    def fork_usec(self, resident_pages: float, page_table_pages: float | None = None,
+                  mappings: float | None = None) -> float:
+        """Predicted fork() CPU time in microseconds of a process with that many resident
+        pages (Redis's latest_fork_usec is its wall time: preemption adds to it).
+
+        The curve is measured on resident pages packed together in one mapping. With
+        page_table_pages (VmPTE / 4 KiB), those beyond one per 512 resident pages (and
+        beyond the probe's own) cost fork_ns_per_pt_page each; with mappings (lines of
+        /proc/<pid>/maps), each beyond the probe's own costs fork_ns_per_mapping (fewer
+        cost less)."""
+        pt, maps = self._fork_terms(resident_pages, page_table_pages, mappings)
+        ns = (self._curve_ns(self.fork_curve, resident_pages) + self.fork_ns_per_pt_page * pt
+              + self.fork_ns_per_mapping * maps)
+        return max(ns, 0.0) / 1000.0
+
+    def fork_usec_interval(self, resident_pages: float, page_table_pages: float | None = None,
+                           mappings: float | None = None) -> tuple[float, float]:
+        """(low, high) microseconds around fork_usec: the same prediction made with the
+        fastest and with the slowest of the calibration's repeats of each figure. Without
+        a calibrated range (the defaults, an older file) both ends are the point."""
+        pt, maps = self._fork_terms(resident_pages, page_table_pages, mappings)
+        ends = []
+        for curve, pt_ns, map_ns in (
+                (self.fork_curve_low, self.fork_ns_per_pt_page_low,
+                 self.fork_ns_per_mapping_low if maps >= 0 else self.fork_ns_per_mapping_high),
+                (self.fork_curve_high, self.fork_ns_per_pt_page_high,
+                 self.fork_ns_per_mapping_high if maps >= 0 else self.fork_ns_per_mapping_low)):
+            if not curve:
+                return (self.fork_usec(resident_pages, page_table_pages, mappings),) * 2
+            ends.append(max(self._curve_ns(curve, resident_pages) + pt_ns * pt
+                            + map_ns * maps, 0.0) / 1000.0)
+        return ends[0], ends[1]
 
     def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
         """Predicted kernel time of `children` exits, each unmapping shared_pages it
@@ -134,7 +182,7 @@ class CostModel:
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        for name in ("fork_curve", "spread"):   # JSON brings lists back; the model is frozen
+        for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "spread"):  # JSON: lists
             if name in fields:
                 fields[name] = tuple(tuple(point) for point in fields[name])
         return cls(**fields)
@@ -238,24 +286,6 @@ def _zero_fill_ns(pages):
         m.close()
 
 
-def _fork_ns(pages, repeat, stride=1):
-    """Minimum CPU time of os.fork() in the parent while holding `pages` written pages,
-    one in `stride` of a mapping stride times as large."""
-    m, view = _region(pages * stride, noreserve=stride > 1)
-    view[::PROBE_PAGE * stride] = 1
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.thread_time_ns()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        best = min(best, time.thread_time_ns() - t0)
-        os.waitpid(pid, 0)
-    del view
-    m.close()
-    return best
-
-
 def _cow_and_reuse_ns(pages):
     """(cow ns, reuse ns) per page: the child writes every shared page, exits; then
     the parent writes every page again (reuse)."""
@@ -342,31 +372,14 @@ def _exit_ns(children, unmap_shared_ns):
 def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
-    Fork times: `samples` medians of the minimum of repeat // samples forks each;
-    every other figure: the median of `samples` runs after a warm-up. Each
+    Fork times: `repeat` forks at each point (`fork_probe.measure`); every other figure: the median of `samples` runs after a warm-up. Each
     figure's spread over its runs goes into `spread`.
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
-    per_sample = max(1, repeat // max(1, samples))
-    spread, curve = [], []
-    own = _resident_pages()     # the probe's own pages are forked too: the curve counts them
-    for n in sorted(fork_pages):
-        ns, sp = _repeated(lambda: _fork_ns(n, per_sample), samples)
-        curve.append((n + own, ns))
-        spread.append((f"fork with {n + own} resident pages", sp))
-    for i in range(1, len(curve)):      # medians of noisy samples can dip: keep it monotone
-        curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
-    (n0, t0), (n1, t1) = curve[0], curve[-1]
-    per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
-    base = max(t0 - per_page * n0, 0.0)
-    # the same resident pages scattered one in 8: 8 times the page-table pages
-    n_mid = sorted(fork_pages)[len(fork_pages) // 2]
-    packed = next(ns for n, ns in curve if n == n_mid + own)
-    scattered, sc_sp = _repeated(lambda: _fork_ns(n_mid, per_sample, SCATTER_STRIDE), samples)
-    extra_pt = n_mid * (SCATTER_STRIDE - 1) // PTES_PER_PAGE
-    per_pt = max(scattered - packed, 0.0) / max(extra_pt, 1)
-    spread.append(("fork, scattered pages", sc_sp))
+    fork = fork_probe.measure(fork_pages, forks=max(repeat, 3),
+                              split=min(2048, max(pages // 2, 2)), split_pages=pages)
+    spread = list(fork.pop("spread"))
     pairs = []
     cow, cow_sp = _repeated(lambda: pairs.append(_cow_and_reuse_ns(pages)) or pairs[-1][0],
                             samples)
@@ -380,8 +393,7 @@ def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, sa
     spread += [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
                ("zero-fill fault", zero_sp), ("exit", exit_sp),
                ("unmap of shared pages", shared_sp), ("unmap of owned pages", private_sp)]
-    return CostModel(fork_base_ns=base, fork_ns_per_page=per_page, fork_curve=tuple(curve),
-                     fork_ns_per_pt_page=per_pt,
+    return CostModel(**fork,
                      cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
                      exit_base_ns=exit_base, unmap_shared_ns=shared, unmap_private_ns=private,
                      page_size=PROBE_PAGE, source="calibrated",

@@ -169,6 +169,8 @@ def run_calibrate(args, out=None):
             ("fork, per resident page (overall)", model.fork_ns_per_page, "ns", None),
             ("fork, per page-table page of scattered pages", model.fork_ns_per_pt_page, "ns",
              "fork, scattered pages"),
+            (f"fork, per mapping beyond the probe's {model.fork_probe_mappings:,.0f}",
+             model.fork_ns_per_mapping, "ns", "fork, mappings"),
             ("copy-on-write fault", model.cow_fault_ns, "ns", "copy-on-write fault"),
             ("zero-fill fault", model.zero_fill_ns, "ns", "zero-fill fault"),
             ("reuse fault", model.reuse_fault_ns, "ns", "reuse fault"),

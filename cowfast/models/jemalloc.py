@@ -12,6 +12,8 @@ a distribution's libjemalloc, as Debian's redis-server links, keeps the default
 default in both), a large extent gets one extra page and starts at a random
 cache-line offset within it.
 """
+from __future__ import annotations
+
 import re
 
 SMALL_MAX_PAGES = 4          # SC_LARGE_MINCLASS = 4 pages: below it a request is small
@@ -19,14 +21,14 @@ QUANTA = (8, 16)
 CACHE_LINE = 64
 
 
-def check_quantum(quantum):
+def check_quantum(quantum: int) -> int:
     if quantum not in QUANTA:
         raise ValueError(f"jemalloc quantum must be 8 (Redis's own build) or 16 "
                          f"(a distribution's libjemalloc), not {quantum!r}")
     return quantum
 
 
-def size_class(n, quantum=16):
+def size_class(n: int, quantum: int = 16) -> int:
     """The usable size jemalloc gives a malloc(n) (malloc_usable_size), n >= 1."""
     check_quantum(quantum)
     if n < 1:
@@ -39,12 +41,12 @@ def size_class(n, quantum=16):
     return -(-n // step) * step
 
 
-def is_large(size, page_size=4096):
+def is_large(size: int, page_size: int = 4096) -> bool:
     """Large requests get an extent of their own; small ones a region in a slab."""
     return size >= SMALL_MAX_PAGES * page_size
 
 
-def extent_bytes(size, page_size=4096, cache_oblivious=True):
+def extent_bytes(size: int, page_size: int = 4096, cache_oblivious: bool = True) -> int:
     """Address space a large allocation of this class occupies."""
     return size + (page_size if cache_oblivious else 0)
 
@@ -52,7 +54,7 @@ def extent_bytes(size, page_size=4096, cache_oblivious=True):
 _BIN_ROW = re.compile(r"^\s+(\d+)\s+\d+\s+\d+")
 
 
-def quantum_from_malloc_stats(text):
+def quantum_from_malloc_stats(text: str) -> int:
     """8 or 16, from the `bins:` table of MEMORY MALLOC-STATS (a 24-byte bin means 8)."""
     sizes = set()
     in_bins = False

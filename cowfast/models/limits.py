@@ -15,7 +15,8 @@ from ._base import MIB
 FRAME_BYTES = 16        # a frame's refcount and free-stack slot (contents=False)
 PTE_BYTES = 9           # a page-table entry and its share of the node header
 ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "writes_per_sec",
-           "objects_per_request", "bgsave_seconds", "serialise_mib_per_sec"}
+           "objects_per_request", "bgsave_seconds", "serialise_mib_per_sec", "page_table_kib",
+           "mappings"}
 PAGE_SIZES = (512, 1 << 30)
 
 

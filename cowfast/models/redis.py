@@ -8,6 +8,10 @@ as Redis 7 does, dismisses the pages of values of a page or more once written
 page copied earlier leaves the child's private memory). The child's own
 allocations (its buffers, the globals it writes) are `child_private_mib`.
 Figures are Redis's: `rdb_last_cow_size`, `latest_fork_usec`, `used_memory`.
+The fork's time is the cost model's CPU time for the heap's resident pages,
+plus the server's page-table pages and mappings beyond the calibration probe's
+when the user gives them (`redis_probe` reads them from /proc for a local
+server), with the interval the calibration's fastest and slowest repeats give.
 """
 import dataclasses
 
@@ -56,6 +60,10 @@ class RedisConfig:
     empty_used_memory: int = option(redis_heap.EMPTY_USED_MEMORY,
                                     "used_memory of the empty server (used_memory_startup)")
     page_size: int = option(4096, "page size in bytes (Redis disables transparent huge pages)")
+    page_table_kib: int = option(0, "the server's page tables: VmPTE of /proc/<pid>/status in "
+                                    "kB (0: not known, the heap's pages counted as packed)")
+    mappings: int = option(0, "the server's mappings: lines of /proc/<pid>/maps "
+                              "(0: not known, no mapping term)")
     samples: int = option(200, "points in the time series")
     seed: int = option(1, "random seed")
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
@@ -74,6 +82,8 @@ def check(c):
     """Validate every input; raise ValueError naming the bad one."""
     for name in ("keys", "key_bytes", "value_bytes", "fields", "field_bytes", "samples"):
         check_number(name, getattr(c, name), integer=True)
+    for name in ("page_table_kib", "mappings"):
+        check_number(name, getattr(c, name), integer=True, zero=True)
     for name in ("writes_per_sec", "bgsave_seconds", "serialise_mib_per_sec",
                  "child_private_mib", "skew"):
         check_number(name, getattr(c, name), zero=True)
@@ -178,7 +188,9 @@ def run(config=None, progress=None):
     parent = AddressSpace(mem)
     parent.map(0, (heap.total_pages + max(own, 1)) * ps)
     parent.touch(resident)
-    fork_usec = costs.fork_usec(len(resident))
+    fork_shape = (len(resident), c.page_table_kib * 1024 // 4096 or None, c.mappings or None)
+    fork_usec = costs.fork_usec(*fork_shape)
+    fork_low, fork_high = costs.fork_usec_interval(*fork_shape)
     child = parent.fork()
     child.touch(np.arange(heap.total_pages, heap.total_pages + own, dtype=np.uint64))
 
@@ -223,6 +235,7 @@ def run(config=None, progress=None):
         "used_memory": used, "resident_bytes": len(resident) * ps, "page_size": ps,
         "keys": c.keys, "encoding": heap.encoding, "bgsave_seconds": duration,
         "writes": n_writes, "latest_fork_usec": fork_usec,
+        "latest_fork_usec_low": fork_low, "latest_fork_usec_high": fork_high,
         "rdb_last_cow_size": int(cow_bytes[-1]),
         "current_cow_size_peak": int(cow_bytes.max()),
         "peak_extra_memory": int(max(extra) * ps),

@@ -4,37 +4,46 @@
 (used_memory_startup), MEMORY MALLOC-STATS (jemalloc's quantum), and for a
 sample of RANDOMKEYs their TYPE, OBJECT ENCODING and sizes (STRLEN, or HLEN and
 one HRANDFIELD's field and value), plus INFO persistence's
-rdb_last_bgsave_time_sec when a BGSAVE has run. The result is a dict of
+rdb_last_bgsave_time_sec when a BGSAVE has run. When the server runs on this
+machine (a loopback address, and INFO server's process_id is a redis process
+listening on that port) it also reads the fork's inputs from /proc/<pid>:
+VmPTE (page_table_kib) and the number of mappings. The result is a dict of
 RedisConfig fields (the dominant type and encoding, the mean sizes); the write
 rate is the user's to give.
 """
+from __future__ import annotations
+
 import socket
+from typing import Any
 
 import numpy as np
 
+from .. import fork_probe
 from . import jemalloc
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Redis:
     """A minimal RESP client: commands, replies, pipelined sends."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=60):
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float | None = 60) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.file = self.sock.makefile("rb")
 
-    def close(self):
+    def close(self) -> None:
         self.file.close()
         self.sock.close()
 
     @staticmethod
-    def encode(*args):
+    def encode(*args: Any) -> bytes:
         parts = [b"*%d\r\n" % len(args)]
         for a in args:
             a = a if isinstance(a, bytes) else str(a).encode()
             parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
         return b"".join(parts)
 
-    def reply(self):
+    def reply(self) -> Any:
         line = self.file.readline()
         if not line:
             raise ConnectionError("redis-server closed the connection")
@@ -51,16 +60,16 @@ class Redis:
             raise RuntimeError(rest.decode())
         return rest
 
-    def call(self, *args):
+    def call(self, *args: Any) -> Any:
         self.sock.sendall(self.encode(*args))
         return self.reply()
 
-    def info(self, section):
+    def info(self, section: str) -> dict[str, str]:
         text = self.call("INFO", section).decode()
         return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-def _keys_in(keyspace):
+def _keys_in(keyspace: dict[str, str]) -> int:
     total = 0
     for name, value in keyspace.items():
         if name.startswith("db"):
@@ -68,14 +77,39 @@ def _keys_in(keyspace):
     return total
 
 
-def inputs(port, host="127.0.0.1", sample=200, seed=1):
+def local_pid(r: Redis, port: int, host: str) -> int | None:
+    """The server's pid if it runs on this machine, else None: a loopback address, and
+    INFO server's process_id names a redis process here whose INFO tcp_port is the port
+    (a server in a container reports a pid of its own namespace: not ours to read)."""
+    if host not in LOOPBACK:
+        return None
+    server = r.info("server")
+    try:
+        pid = int(server["process_id"])
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except (KeyError, ValueError, OSError):
+        return None
+    if not comm.startswith("redis") or server.get("tcp_port", "").strip() != str(port):
+        return None
+    return pid
+
+
+def fork_inputs(pid: int) -> dict[str, int]:
+    """RedisConfig's page_table_kib (VmPTE) and mappings of a local server's process."""
+    _, pt_pages, mappings = fork_probe.process_shape(pid)
+    return {"page_table_kib": pt_pages * fork_probe.PAGE // 1024, "mappings": mappings}
+
+
+def inputs(port: int, host: str = "127.0.0.1", sample: int = 200,
+           seed: int = 1) -> dict[str, Any]:
     """RedisConfig fields read from the server at host:port (see the module doc)."""
     r = Redis(port, host)
     try:
         keys = _keys_in(r.info("keyspace"))
         if not keys:
             raise ValueError("the server holds no keys")
-        out = {"keys": keys,
+        out: dict[str, Any] = {"keys": keys,
                "empty_used_memory": int(r.info("memory")["used_memory_startup"]),
                "jemalloc_quantum": jemalloc.quantum_from_malloc_stats(
                    r.call("MEMORY", "MALLOC-STATS").decode())}
@@ -99,6 +133,9 @@ def inputs(port, host="127.0.0.1", sample=200, seed=1):
         out.update(value_type=kind, encoding=enc, key_bytes=max(1, key_b),
                    value_bytes=max(1, value_b), fields=max(1, fields),
                    field_bytes=max(1, field_b))
+        pid = local_pid(r, port, host)
+        if pid is not None:
+            out.update(fork_inputs(pid))
         seconds = int(r.info("persistence").get("rdb_last_bgsave_time_sec", "-1"))
         if seconds > 0:
             out["bgsave_seconds"] = float(seconds)

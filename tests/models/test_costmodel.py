@@ -58,12 +58,12 @@ def test_probe_measures_positive_costs():
     timing belongs to bench/)."""
     m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=2, samples=2)
     (a, _), (b, _) = m.fork_curve
-    assert b - a == 1024 - 64 and a > 64          # the probe's own resident pages included
+    assert b - a >= 1024 - 64 - 8 and a > 64      # the probe's own resident pages included
     assert m.calibrated
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
     assert m.unmap_shared_ns > 0 and m.unmap_private_ns > 0 and m.exit_base_ns >= 0
     names = [name for name, _ in m.spread]
-    assert "copy-on-write fault" in names and "exit" in names and len(names) == 9
+    assert "copy-on-write fault" in names and "exit" in names and len(names) == 10
     assert m.fork_ns_per_pt_page >= 0
     assert all(v >= 0 for _, v in m.spread)
 

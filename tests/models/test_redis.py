@@ -151,10 +151,26 @@ def test_duration_from_serialise_rate():
     ("keys", -1), ("keys", 0), ("keys", 1.5), ("value_bytes", -3), ("writes_per_sec", math.nan),
     ("writes_per_sec", -1.0), ("bgsave_seconds", math.inf), ("page_size", 5000),
     ("page_size", 0), ("jemalloc_quantum", 12), ("hot_share", 1.5), ("encoding", "ziplist"),
-    ("hot_placement", "nearby"), ("fields", 0)])
+    ("hot_placement", "nearby"), ("fields", 0), ("page_table_kib", -4), ("mappings", 2.5)])
 def test_bad_inputs_are_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         run(config(**{field: value}))
+
+
+def test_server_page_tables_and_mappings_reach_the_fork_time():
+    """page_table_kib (VmPTE) and mappings change latest_fork_usec by the cost model's
+    per-page-table-page and per-mapping figures, and the interval brackets the point."""
+    costs = CostModel(fork_base_ns=1000, fork_ns_per_page=10, fork_curve=(),
+                      fork_ns_per_pt_page=5000, fork_ns_per_mapping=2000,
+                      fork_probe_mappings=100, fork_probe_pt_extra=0)
+    plain = run(config(costs=costs)).summary
+    resident = plain["resident_bytes"] // 4096
+    packed_kib = -(-resident // 512) * 4
+    more = run(config(costs=costs, page_table_kib=packed_kib + 40, mappings=130)).summary
+    assert more["latest_fork_usec"] - plain["latest_fork_usec"] == pytest.approx(
+        10 * 5.0 + 30 * 2.0)
+    assert more["latest_fork_usec_low"] <= more["latest_fork_usec"] \
+        <= more["latest_fork_usec_high"]
 
 
 def test_no_duration_is_an_error_not_a_default():

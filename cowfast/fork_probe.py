@@ -1,0 +1,177 @@
+"""What fork() costs on this machine, by layout: the fork part of `cowfast calibrate`.
+
+Linux's fork (kernel/fork.c dup_mmap) duplicates each mapping (vm_area_dup,
+anon_vma_fork) and, for private memory, copies its page tables page by page
+(mm/memory.c copy_page_range: one new page-table page per 512 entries, a
+reference on every resident page). So its time grows with three things a user
+can read from /proc/<pid>: resident pages (VmRSS), page-table pages (VmPTE: a
+page-table page one-eighth full costs nearly what a full one does) and mappings
+(lines of /proc/<pid>/maps). The probe measures each against the others held
+fixed, forking this process (4 KiB pages, transparent huge pages off):
+- the curve: `forks` forks while holding n written pages in one mapping, for
+  each n; median, fastest and slowest fork (the interval of a prediction);
+- page tables: the middle size again, written one page in 8 of a mapping 8
+  times as large: as many resident pages, VmPTE grown by the difference;
+- mappings: one mapping split into `split` mappings by mprotect (every other
+  piece read-only: the kernel cannot merge them), as many resident pages.
+Every time is the forking thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so a
+busy machine's preemptions are not counted; Redis's latest_fork_usec is wall
+time, which includes them.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+PAGE = 4096
+PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
+SCATTER_STRIDE = 8           # the page-table probe writes one page in 8
+MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
+
+Curve = tuple[tuple[int, float], ...]
+
+
+def process_shape(pid: int | str = "self") -> tuple[int, int, int]:
+    """(resident pages, page-table pages, mappings) of a process, from /proc/<pid>:
+    VmRSS and VmPTE of `status` (kB) and the lines of `maps`."""
+    status: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmPTE"):
+                status[name] = int(value.split()[0])
+    with open(f"/proc/{pid}/maps", "rb") as f:
+        mappings = sum(1 for _ in f)
+    return status["VmRSS"] * 1024 // PAGE, status["VmPTE"] * 1024 // PAGE, mappings
+
+
+def _region(pages: int, stride: int = 1) -> tuple[mmap.mmap, np.ndarray[Any, Any]]:
+    """A private anonymous mapping of pages * stride pages, huge pages off, with one
+    page in `stride` written (so resident)."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | (MAP_NORESERVE if stride > 1 else 0)
+    m = mmap.mmap(-1, pages * stride * PAGE, flags=flags)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        m.madvise(mmap.MADV_NOHUGEPAGE)
+    view = np.frombuffer(m, dtype=np.uint8)
+    view[::PAGE * stride] = 1
+    return m, view
+
+
+def _split(m: mmap.mmap, pieces: int) -> None:
+    """Make every other of `pieces` equal parts of m read-only: m becomes `pieces`
+    mappings (adjacent ones differ in protection, so they stay apart)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    step = len(m) // pieces // PAGE * PAGE
+    for k in range(1, pieces, 2):
+        if libc.mprotect(base + k * step, step, mmap.PROT_READ) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+
+def fork_times(forks: int, warmup: int = 2) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """CPU ns of `forks` forks of this process (each child exits at once and is reaped
+    before the next), after `warmup` untimed ones."""
+    out = []
+    for i in range(warmup + forks):
+        t0 = time.thread_time_ns()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        spent = time.thread_time_ns() - t0
+        os.waitpid(pid, 0)
+        if i >= warmup:
+            out.append(spent)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _monotone(points: list[tuple[int, float]]) -> Curve:
+    """Running maximum: a noisy sample must not make a bigger process cheaper to fork."""
+    out: list[tuple[int, float]] = []
+    for n, ns in points:
+        out.append((n, max(ns, out[-1][1]) if out else ns))
+    return tuple(out)
+
+
+def _per_unit(more: np.ndarray[Any, Any], base: float, units: int) -> tuple[float, float, float]:
+    """(median, low, high) ns per unit of `more` forks over the base forks' median: the
+    low and high ends are the fastest and slowest of `more` (never below 0)."""
+    units = max(units, 1)
+    return tuple(max(float(v) - base, 0.0) / units     # type: ignore[return-value]
+                 for v in (np.median(more), more.min(), more.max()))
+
+
+def measure(fork_pages: tuple[int, ...] | list[int] = (1024, 8192, 65536, 262144),
+            forks: int = 15, split: int = 2048, split_pages: int = 16384) -> dict[str, Any]:
+    """Measure fork on this machine; return CostModel's fork fields and their spreads.
+
+    Forks this process: call it from a process that holds no big memory and runs
+    no threads (the `cowfast calibrate` command is such a process).
+    """
+    sizes = sorted(int(n) for n in fork_pages)
+    if not sizes or sizes[0] < 1 or forks < 1 or split < 2 or split_pages < split:
+        raise ValueError("fork_pages must be >= 1, forks >= 1, 2 <= split <= split_pages")
+    curve, low, high, spread = [], [], [], []
+    shape_mid = (0, 0, 0)
+    n_mid = sizes[len(sizes) // 2]
+    packed_mid = np.zeros(0)
+    for n in sizes:
+        m, view = _region(n)
+        try:
+            shape = process_shape()
+            times = fork_times(forks)
+        finally:
+            del view
+            m.close()
+        med = float(np.median(times))
+        curve.append((shape[0], med))
+        low.append((shape[0], float(times.min())))
+        high.append((shape[0], float(times.max())))
+        spread.append((f"fork with {shape[0]} resident pages", float(np.ptp(times)) / med))
+        if n == n_mid:
+            shape_mid, packed_mid = shape, times
+    # page tables: the middle size scattered one in 8, forked right after its packed forks
+    m, view = _region(n_mid, SCATTER_STRIDE)
+    try:
+        pt_more = process_shape()[1] - shape_mid[1]
+        scattered = fork_times(forks)
+    finally:
+        del view
+        m.close()
+    per_pt = _per_unit(scattered, float(np.median(packed_mid)), pt_more)
+    # mappings: one mapping, then the same pages as `split` mappings
+    m, view = _region(split_pages)
+    try:
+        maps_one = process_shape()[2]
+        one = fork_times(forks)
+        _split(m, split)
+        maps_more = process_shape()[2] - maps_one
+        many = fork_times(forks)
+    finally:
+        del view
+        m.close()
+    per_map = _per_unit(many, float(np.median(one)), maps_more)
+    for name, (med, lo, hi) in (("fork, scattered pages", per_pt), ("fork, mappings", per_map)):
+        spread.append((name, (hi - lo) / med if med > 0 else 0.0))
+    mid_resident = shape_mid[0]
+    mono = _monotone(curve)
+    (n0, t0), (n1, t1) = mono[0], mono[-1]
+    per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
+    return {
+        "fork_base_ns": max(t0 - per_page * n0, 0.0), "fork_ns_per_page": per_page,
+        "fork_curve": mono, "fork_curve_low": _monotone(low), "fork_curve_high": _monotone(high),
+        "fork_ns_per_pt_page": per_pt[0], "fork_ns_per_pt_page_low": per_pt[1],
+        "fork_ns_per_pt_page_high": per_pt[2],
+        "fork_ns_per_mapping": per_map[0], "fork_ns_per_mapping_low": per_map[1],
+        "fork_ns_per_mapping_high": per_map[2],
+        # what the curve's own process had beyond packed page tables, and its mappings
+        "fork_probe_pt_extra": float(max(shape_mid[1] - -(-mid_resident // PTES_PER_PAGE), 0)),
+        "fork_probe_mappings": float(shape_mid[2]),
+        "spread": tuple((name, round(v, 4)) for name, v in spread),
+    }

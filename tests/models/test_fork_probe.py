@@ -1,0 +1,103 @@
+"""The fork-time probe and prediction: page tables, mappings, intervals (cowfast.fork_probe)."""
+import json
+
+import pytest
+
+from cowfast import costmodel, fork_probe
+
+
+def test_process_shape_counts_mappings_and_page_tables():
+    """Splitting a mapping into 16 adds 15 lines to /proc/self/maps; writing one page in 8
+    of a 4096-page mapping adds its page-table pages to VmPTE."""
+    m, view = fork_probe._region(64)
+    try:
+        before = fork_probe.process_shape()
+        fork_probe._split(m, 16)
+        assert fork_probe.process_shape()[2] - before[2] == 15
+    finally:
+        del view
+        m.close()
+    base = fork_probe.process_shape()[1]
+    m, view = fork_probe._region(512, stride=8)      # 4096 pages of span: 8 pte pages
+    try:
+        assert fork_probe.process_shape()[1] - base >= 7
+    finally:
+        del view
+        m.close()
+
+
+def test_process_shape_of_a_missing_process_is_oserror():
+    """A pid with no /proc entry raises FileNotFoundError, not a wrong figure."""
+    with pytest.raises(FileNotFoundError):
+        fork_probe.process_shape(2**22 + 1)
+
+
+def test_measure_gives_ordered_intervals():
+    """Each fork figure's low end <= its median <= its high end, and the curve counts the
+    process's whole resident set."""
+    got = fork_probe.measure((64, 512), forks=3, split=64, split_pages=256)
+    for point, low, high in zip(got["fork_curve"], got["fork_curve_low"], got["fork_curve_high"]):
+        assert point[0] == low[0] == high[0] and low[1] <= point[1] <= high[1]
+    assert got["fork_curve"][1][0] - got["fork_curve"][0][0] >= 448 - 8
+    for name in ("fork_ns_per_pt_page", "fork_ns_per_mapping"):
+        assert 0 <= got[f"{name}_low"] <= got[name] <= got[f"{name}_high"]
+    assert got["fork_probe_mappings"] > 0
+    assert {n for n, _ in got["spread"]} >= {"fork, scattered pages", "fork, mappings"}
+
+
+@pytest.mark.parametrize("kw", [dict(fork_pages=()), dict(forks=0), dict(split=1),
+                                dict(split=64, split_pages=32)])
+def test_measure_rejects_bad_arguments(kw):
+    with pytest.raises(ValueError):
+        fork_probe.measure(**{"fork_pages": (64,), **kw})
+
+
+MODEL = costmodel.CostModel(fork_base_ns=0, fork_ns_per_page=100, fork_curve=(),
+                            fork_ns_per_pt_page=5000, fork_ns_per_mapping=2000,
+                            fork_probe_mappings=100, fork_probe_pt_extra=4)
+
+
+def test_each_mapping_beyond_the_probes_costs_and_fewer_cost_less():
+    """mappings beyond fork_probe_mappings add fork_ns_per_mapping each; fewer subtract."""
+    assert MODEL.fork_usec(5120, mappings=100) == pytest.approx(512.0)
+    assert MODEL.fork_usec(5120, mappings=150) == pytest.approx(512.0 + 50 * 2.0)
+    assert MODEL.fork_usec(5120, mappings=60) == pytest.approx(512.0 - 40 * 2.0)
+
+
+def test_page_tables_count_beyond_the_probes_own_extra():
+    """The probe's own partly filled page tables (fork_probe_pt_extra) are in the curve
+    already: only those beyond packed + that extra cost more."""
+    assert MODEL.fork_usec(5120, page_table_pages=14) == pytest.approx(512.0)
+    assert MODEL.fork_usec(5120, page_table_pages=20) == pytest.approx(512.0 + 6 * 5.0)
+
+
+def test_interval_uses_fastest_and_slowest_repeats():
+    """fork_usec_interval predicts with the low curve and coefficients, then the high ones."""
+    m = costmodel.CostModel(
+        fork_base_ns=0, fork_curve=((1000, 100_000.0),), fork_curve_low=((1000, 80_000.0),),
+        fork_curve_high=((1000, 150_000.0),), fork_ns_per_mapping=1000,
+        fork_ns_per_mapping_low=500, fork_ns_per_mapping_high=3000, fork_probe_mappings=10)
+    assert m.fork_usec(1000, mappings=20) == pytest.approx(110.0)
+    assert m.fork_usec_interval(1000, mappings=20) == pytest.approx((85.0, 180.0))
+    # fewer mappings than the probe: the slowest per-mapping figure gives the low end
+    assert m.fork_usec_interval(1000, mappings=0) == pytest.approx((50.0, 145.0))
+
+
+def test_no_calibrated_range_gives_the_point_twice():
+    """The defaults have no repeats: the interval is the point itself, not invented."""
+    m = costmodel.CostModel()
+    assert m.fork_usec_interval(10_000) == (m.fork_usec(10_000),) * 2
+
+
+def test_interval_curves_survive_json(tmp_path):
+    m = costmodel.CostModel(fork_curve_low=((1, 2.0), (3, 4.0)), fork_ns_per_mapping=7.0,
+                            source="calibrated")
+    back = costmodel.load(costmodel.save(m, tmp_path / "c.json"))
+    assert back.fork_curve_low == m.fork_curve_low and back.fork_ns_per_mapping == 7.0
+
+
+def test_malformed_interval_curve_is_refused(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"fork_curve_high": [[5, 1.0], [2, 3.0]]}))
+    with pytest.raises(costmodel.CalibrationError, match="fork_curve_high"):
+        costmodel.load(path)
