@@ -63,6 +63,12 @@ def add_parser(subparsers):
                      help="resident sizes in pages at which fork is timed (comma-separated)")
     cal.add_argument("--samples", type=positive_int, default=5,
                      help="repetitions of each measurement after a warm-up (median kept)")
+    cal.add_argument("--redis", action="store_true",
+                     help="also time a local redis-server's BGSAVE (the redis model's "
+                          "duration when none is given; needs redis-server on PATH)")
+    cal.add_argument("--redis-dir", metavar="DIR", default=None,
+                     help="where that server writes its RDB (default: a temporary "
+                          "directory; use the real server's data disk)")
     cal.set_defaults(func=run_calibrate)
     return sim
 
@@ -154,8 +160,20 @@ def run_calibrate(args, out=None):
     warn, naming the figure, when repetitions varied too much to trust."""
     out = out or summary_stream(args.output)
     sizes = args.fork_pages if isinstance(args.fork_pages, tuple) else int_list(args.fork_pages)
+    redis = None
+    if getattr(args, "redis", False):
+        from .models import redis_rate
+        try:
+            redis = redis_rate.measure(workdir=getattr(args, "redis_dir", None))
+        except (OSError, RuntimeError) as e:
+            print(f"error: calibrate --redis: {e}", file=sys.stderr)
+            return 1
     model = costmodel.calibrate(pages=args.pages, fork_pages=sizes,
                                 samples=getattr(args, "samples", 5))
+    if redis is not None:
+        model = dataclasses.replace(
+            model, redis_key_ns=redis["redis_key_ns"],
+            redis_rdb_byte_ns=redis["redis_rdb_byte_ns"], spread=model.spread + redis["spread"])
     if args.output == STDOUT:
         json.dump(model.to_dict(), sys.stdout, indent=2)
         print()
@@ -179,6 +197,12 @@ def run_calibrate(args, out=None):
             ("exit: unmap and free an owned page", model.unmap_private_ns, "ns",
              "unmap of owned pages")]:
         rows.append([label, value, unit, 100 * spread[name] if name in spread else ""])
+    if redis is not None:
+        rows += [["redis BGSAVE, per key", model.redis_key_ns, "ns", ""],
+                 ["redis BGSAVE, per RDB byte", model.redis_rdb_byte_ns, "ns", ""]]
+        rows += [[f"redis BGSAVE of {name}", rate, "MiB/s",
+                  100 * spread.get(sp_name, 0)]
+                 for (name, rate), (sp_name, _) in zip(redis["rates"], redis["spread"])]
     print(bold(f"kernel costs for {model.page_size} B pages", out), file=out)
     print(table(["event", "cost", "unit", "spread %"], rows), file=out)
     for name, value in model.unstable():

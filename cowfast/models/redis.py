@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import workloads
 from ..engine import AddressSpace, PhysicalMemory
-from . import jemalloc, redis_heap
+from . import jemalloc, redis_heap, redis_rdb
 from ._base import MIB, Result, check_number, costs_for, option, sample_points
 
 PLACEMENTS = ("scattered", "together")
@@ -50,7 +50,8 @@ class RedisConfig:
                                 "scattered through the load, or together (loaded in a row)",
                                 choices=PLACEMENTS)
     bgsave_seconds: float = option(0.0, "how long the BGSAVE takes (rdb_last_bgsave_time_sec "
-                                        "or measured); 0: use serialise_mib_per_sec")
+                                        "or measured); 0: use serialise_mib_per_sec, else "
+                                        "the rate `cowfast calibrate --redis` measured")
     serialise_mib_per_sec: float = option(0.0, "the child's speed over used_memory "
                                                "(used_memory / rdb_last_bgsave_time_sec)")
     child_private_mib: float = option(CHILD_OWN_MIB, "the fork child's own memory (Redis 7.0: "
@@ -109,10 +110,25 @@ def check(c):
         raise ValueError(f"distribution must be one of {workloads.DISTRIBUTIONS}")
     if c.hot_placement not in PLACEMENTS:
         raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
-    if not c.bgsave_seconds and not c.serialise_mib_per_sec:
-        raise ValueError("the model needs the BGSAVE's duration: give bgsave_seconds "
-                         "(INFO persistence's rdb_last_bgsave_time_sec) or "
-                         "serialise_mib_per_sec (used_memory / that time)")
+
+
+def bgsave_duration(c, heap, used, costs):
+    """(seconds, where they came from): the user's bgsave_seconds, else used_memory over
+    their serialise_mib_per_sec, else the RDB's keys and bytes at `calibrate --redis`'s
+    costs; with none of them, ValueError saying what to give."""
+    if c.bgsave_seconds:
+        return c.bgsave_seconds, "given"
+    if c.serialise_mib_per_sec:
+        return used / MIB / c.serialise_mib_per_sec, "serialise_mib_per_sec"
+    if costs.redis_key_ns or costs.redis_rdb_byte_ns:
+        rdb = redis_rdb.rdb_bytes(c.keys, heap.encoding, c.key_bytes, c.value_bytes,
+                                  heap.fields, c.field_bytes)
+        return redis_rdb.seconds(costs.redis_key_ns, costs.redis_rdb_byte_ns, c.keys,
+                                 rdb), "calibrated"
+    raise ValueError("the model needs the BGSAVE's duration: give bgsave_seconds "
+                     "(INFO persistence's rdb_last_bgsave_time_sec) or serialise_mib_per_sec "
+                     "(used_memory / that time), or measure this machine's rate with "
+                     "`cowfast calibrate --redis` (needs a local redis-server)")
 
 
 def build_heap(c):
@@ -179,8 +195,8 @@ def run(config=None, progress=None):
     rng = np.random.default_rng(c.seed)
     heap = build_heap(c)
     used = heap.used_memory(c.empty_used_memory)
-    duration = c.bgsave_seconds or used / MIB / c.serialise_mib_per_sec
     costs = costs_for(c.costs, ps)
+    duration, duration_from = bgsave_duration(c, heap, used, costs)
     resident = heap.resident_pages()
     own = int(round(c.child_private_mib * MIB / ps))
 
@@ -234,8 +250,9 @@ def run(config=None, progress=None):
     summary = {
         "used_memory": used, "resident_bytes": len(resident) * ps, "page_size": ps,
         "keys": c.keys, "encoding": heap.encoding, "bgsave_seconds": duration,
+        "bgsave_seconds_from": duration_from,
         "writes": n_writes, "latest_fork_usec": fork_usec,
-        "latest_fork_usec_low": fork_low, "latest_fork_usec_high": fork_high,
+        "latest_fork_low_usec": fork_low, "latest_fork_high_usec": fork_high,
         "rdb_last_cow_size": int(cow_bytes[-1]),
         "current_cow_size_peak": int(cow_bytes.max()),
         "peak_extra_memory": int(max(extra) * ps),

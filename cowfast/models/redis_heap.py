@@ -41,25 +41,25 @@ EMPTY_USED_MEMORY = 876_288
 ENCODINGS = {"string": ("embstr", "raw"), "hash": ("listpack", "hashtable")}
 
 
-def sds_bytes(length):
+def sds_bytes(length: int) -> int:
     """Bytes of an exact-size sds string (sdsnewlen): header, string, NUL."""
     header = 1 if length < 32 else 3 if length < 256 else 5 if length < 65536 else 9
     return header + length + 1
 
 
-def listpack_entry_bytes(length):
+def listpack_entry_bytes(length: int) -> int:
     """A string element of a listpack: encoding, bytes, back-length."""
     head = 1 if length <= 63 else 2 if length <= 4095 else 5
     body = head + length
     return body + (1 if body < 128 else 2 if body < 16384 else 3)
 
 
-def listpack_bytes(fields, field_bytes, value_bytes):
+def listpack_bytes(fields: int, field_bytes: int, value_bytes: int) -> int:
     return LISTPACK_HEADER + fields * (listpack_entry_bytes(field_bytes)
                                        + listpack_entry_bytes(value_bytes)) + 1
 
 
-def table_bytes(entries):
+def table_bytes(entries: int) -> int:
     """A dict's bucket array: a power of two of 8-byte pointers, at least 4."""
     return 8 * max(4, 1 << max(0, int(entries) - 1).bit_length())
 
