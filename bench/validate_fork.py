@@ -2,15 +2,18 @@
 
     python bench/validate_fork.py [--sizes-mib 256,1024,2048,4096] [--json out.json]
 
-A Python process holds S MiB of written anonymous memory in one of two layouts
+A Python process holds S MiB of written anonymous memory in one of three layouts
 and forks; the child exits at once. Layouts: `contiguous` (every page of one
-S MiB mapping written) and `scattered` (every 8th page of an 8 x S MiB mapping:
-as many resident pages, eight times the page-table pages, each one-eighth full).
+S MiB mapping written), `scattered` (every 8th page of an 8 x S MiB mapping:
+as many resident pages, eight times the page-table pages, each one-eighth full)
+and `split` (added after the first two had run: the contiguous mapping cut into
+4,096 mappings by making every other piece read-only).
 Measured: the parent's CPU time in os.fork() (CLOCK_THREAD_CPUTIME_ID; minimum and
-median of 5) and its wall time (median of 5). The model gets the resident page
-count (the process's whole resident set, from /proc/self/statm) and its page-table
-pages (known from the layout) and predicts with
-`cowfast calibrate`'s costs, measured at the start of the same run.
+median of 5) and its wall time (median of 5), with the load average. The model
+gets what a user reads from /proc/<pid>: resident pages (VmRSS), page-table pages
+(VmPTE) and mappings (lines of maps), and predicts with `cowfast calibrate`'s
+costs, measured at the start of the same run, and their interval (the
+calibration's fastest and slowest repeats).
 """
 import argparse
 import json
@@ -21,17 +24,14 @@ import time
 
 import numpy as np
 
-from cowfast import costmodel
+from cowfast import costmodel, fork_probe
 
 MIB, PAGE = 1 << 20, 4096
 STRIDE = 8
 MAP_NORESERVE = 0x4000
 GRID_MIB = (256, 1024, 2048, 4096)      # fixed before any result was seen
-
-
-def resident_pages():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1])
+LAYOUTS = ("contiguous", "scattered", "split")
+SPLIT = 4096                            # mappings of the split layout
 
 
 def fork_times(n=5):
@@ -56,12 +56,12 @@ def measure(size_mib, layout):
     m.madvise(mmap.MADV_NOHUGEPAGE)
     view = np.frombuffer(m, dtype=np.uint8)
     view[::PAGE * (STRIDE if layout == "scattered" else 1)] = 1
+    if layout == "split":
+        fork_probe._split(m, SPLIT)
     try:
-        resident = resident_pages()
-        # page-table pages: the region's (one per 512 pages of its span) and the rest packed
-        pt = -(-span // 512) + -(-(resident - pages) // 512)
+        shape = fork_probe.process_shape()      # VmRSS, VmPTE, mappings: what a user reads
         cpu, wall = fork_times()
-        return resident, pt, cpu, wall
+        return shape, cpu, wall
     finally:
         del view
         m.close()
@@ -74,24 +74,32 @@ def main():
     args = parser.parse_args()
     costs = costmodel.calibrate()
     rows = []
-    print(f"{'MiB':>6} {'layout':<11} {'resident':>9} {'cpu min us':>10} {'cpu med':>9} "
-          f"{'wall med':>9} {'model us':>9} {'err min':>8} {'err med':>8} {'err wall':>8}")
+    print(f"{'MiB':>6} {'layout':<11} {'resident':>9} {'VmPTE kB':>8} {'maps':>5} "
+          f"{'cpu min us':>10} {'cpu med':>9} {'wall med':>9} {'model us':>9} "
+          f"{'interval':>19} {'err cpu':>8} {'err wall':>8} {'load':>5}")
     for size in [int(s) for s in args.sizes_mib.split(",")]:
-        for layout in ("contiguous", "scattered"):
-            resident, pt, cpu, wall = measure(size, layout)
-            model = costs.fork_usec(resident, page_table_pages=pt)
-            row = dict(size_mib=size, layout=layout, resident=resident, cpu_min=cpu.min(),
-                       cpu_median=float(np.median(cpu)), wall_median=float(np.median(wall)),
-                       model=model, error=model / cpu.min() - 1,
-                       error_median=model / np.median(cpu) - 1,
-                       error_wall=model / np.median(wall) - 1)
+        for layout in LAYOUTS:
+            (resident, pt, maps), cpu, wall = measure(size, layout)
+            load = os.getloadavg()[0]
+            model = costs.fork_usec(resident, page_table_pages=pt, mappings=maps)
+            low, high = costs.fork_usec_interval(resident, page_table_pages=pt, mappings=maps)
+            cpu_med, wall_med = float(np.median(cpu)), float(np.median(wall))
+            row = dict(size_mib=size, layout=layout, resident=resident, page_table_pages=pt,
+                       mappings=maps, cpu_min=cpu.min(), cpu_median=cpu_med,
+                       wall_median=wall_med, model=model, low=low, high=high,
+                       error=model / cpu.min() - 1, error_median=model / cpu_med - 1,
+                       error_wall=model / wall_med - 1, load=load,
+                       cpu_in_interval=bool(low <= cpu_med <= high),
+                       wall_in_interval=bool(low <= wall_med <= high))
             rows.append(row)
-            print(f"{size:>6} {layout:<11} {resident:>9,} {cpu.min():>10,.0f} "
-                  f"{np.median(cpu):>9,.0f} {np.median(wall):>9,.0f} {model:>9,.0f} "
-                  f"{row['error']:>+8.1%} {row['error_median']:>+8.1%} {row['error_wall']:>+8.1%}",
-                  flush=True)
+            print(f"{size:>6} {layout:<11} {resident:>9,} {pt * 4:>8,} {maps:>5,} "
+                  f"{cpu.min():>10,.0f} {cpu_med:>9,.0f} {wall_med:>9,.0f} {model:>9,.0f} "
+                  f"{f'[{low:,.0f}, {high:,.0f}]':>19} {row['error_median']:>+8.1%} "
+                  f"{row['error_wall']:>+8.1%} {load:>5.1f}", flush=True)
     misses = [r for r in rows if abs(r["error_median"]) > 0.25]
-    print(f"\n{len(rows) - len(misses)} of {len(rows)} within 25 % of the median CPU time; misses: "
+    inside = sum(r["cpu_in_interval"] for r in rows)
+    print(f"\n{len(rows) - len(misses)} of {len(rows)} within 25 % of the median CPU time; "
+          f"{inside} of {len(rows)} medians inside the predicted interval; misses: "
           + ", ".join(f"{r['size_mib']} MiB {r['layout']} {r['error_median']:+.0%}"
                       for r in misses))
     if args.json:
