@@ -107,6 +107,35 @@ def _per_unit(more: np.ndarray[Any, Any], base: float, units: int) -> tuple[floa
                  for v in (np.median(more), more.min(), more.max()))
 
 
+Shape = tuple[int, int, int]
+Times = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _forks_holding(pages: int, forks: int, stride: int = 1) -> tuple[Shape, Times]:
+    """(process shape, fork CPU ns) while this process holds `pages` written pages, one
+    in `stride` of their mapping."""
+    m, view = _region(pages, stride)
+    try:
+        return process_shape(), fork_times(forks)
+    finally:
+        del view
+        m.close()
+
+
+def _mapping_forks(pages: int, split: int, forks: int) -> tuple[int, Times, Times]:
+    """(mappings added, forks with one mapping, forks with it cut into `split`)."""
+    m, view = _region(pages)
+    try:
+        maps_one = process_shape()[2]
+        one = fork_times(forks)
+        _split(m, split)
+        maps_more = process_shape()[2] - maps_one
+        return maps_more, one, fork_times(forks)
+    finally:
+        del view
+        m.close()
+
+
 def measure(fork_pages: tuple[int, ...] | list[int] = (1024, 8192, 65536, 262144),
             forks: int = 15, split: int = 2048, split_pages: int = 16384) -> dict[str, Any]:
     """Measure fork on this machine; return CostModel's fork fields and their spreads.
@@ -117,61 +146,32 @@ def measure(fork_pages: tuple[int, ...] | list[int] = (1024, 8192, 65536, 262144
     sizes = sorted(int(n) for n in fork_pages)
     if not sizes or sizes[0] < 1 or forks < 1 or split < 2 or split_pages < split:
         raise ValueError("fork_pages must be >= 1, forks >= 1, 2 <= split <= split_pages")
-    curve, low, high, spread = [], [], [], []
-    shape_mid = (0, 0, 0)
     n_mid = sizes[len(sizes) // 2]
-    packed_mid = np.zeros(0)
-    for n in sizes:
-        m, view = _region(n)
-        try:
-            shape = process_shape()
-            times = fork_times(forks)
-        finally:
-            del view
-            m.close()
-        med = float(np.median(times))
-        curve.append((shape[0], med))
-        low.append((shape[0], float(times.min())))
-        high.append((shape[0], float(times.max())))
-        spread.append((f"fork with {shape[0]} resident pages", float(np.ptp(times)) / med))
-        if n == n_mid:
-            shape_mid, packed_mid = shape, times
-    # page tables: the middle size scattered one in 8, forked right after its packed forks
-    m, view = _region(n_mid, SCATTER_STRIDE)
-    try:
-        pt_more = process_shape()[1] - shape_mid[1]
-        scattered = fork_times(forks)
-    finally:
-        del view
-        m.close()
-    per_pt = _per_unit(scattered, float(np.median(packed_mid)), pt_more)
-    # mappings: one mapping, then the same pages as `split` mappings
-    m, view = _region(split_pages)
-    try:
-        maps_one = process_shape()[2]
-        one = fork_times(forks)
-        _split(m, split)
-        maps_more = process_shape()[2] - maps_one
-        many = fork_times(forks)
-    finally:
-        del view
-        m.close()
+    points = {n: _forks_holding(n, forks) for n in sizes}
+    (shape_mid, packed_mid) = points[n_mid]
+    # page tables: the middle size scattered one in 8, forked right after the curve
+    shape_sc, scattered = _forks_holding(n_mid, forks, SCATTER_STRIDE)
+    per_pt = _per_unit(scattered, float(np.median(packed_mid)), shape_sc[1] - shape_mid[1])
+    maps_more, one, many = _mapping_forks(split_pages, split, forks)
     per_map = _per_unit(many, float(np.median(one)), maps_more)
+    curve = _monotone([(sh[0], float(np.median(t))) for sh, t in points.values()])
+    spread = [(f"fork with {sh[0]} resident pages", float(np.ptp(t) / np.median(t)))
+              for sh, t in points.values()]
     for name, (med, lo, hi) in (("fork, scattered pages", per_pt), ("fork, mappings", per_map)):
         spread.append((name, (hi - lo) / med if med > 0 else 0.0))
-    mid_resident = shape_mid[0]
-    mono = _monotone(curve)
-    (n0, t0), (n1, t1) = mono[0], mono[-1]
+    (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
     return {
         "fork_base_ns": max(t0 - per_page * n0, 0.0), "fork_ns_per_page": per_page,
-        "fork_curve": mono, "fork_curve_low": _monotone(low), "fork_curve_high": _monotone(high),
+        "fork_curve": curve,
+        "fork_curve_low": _monotone([(sh[0], float(t.min())) for sh, t in points.values()]),
+        "fork_curve_high": _monotone([(sh[0], float(t.max())) for sh, t in points.values()]),
         "fork_ns_per_pt_page": per_pt[0], "fork_ns_per_pt_page_low": per_pt[1],
         "fork_ns_per_pt_page_high": per_pt[2],
         "fork_ns_per_mapping": per_map[0], "fork_ns_per_mapping_low": per_map[1],
         "fork_ns_per_mapping_high": per_map[2],
         # what the curve's own process had beyond packed page tables, and its mappings
-        "fork_probe_pt_extra": float(max(shape_mid[1] - -(-mid_resident // PTES_PER_PAGE), 0)),
+        "fork_probe_pt_extra": float(max(shape_mid[1] - -(-shape_mid[0] // PTES_PER_PAGE), 0)),
         "fork_probe_mappings": float(shape_mid[2]),
         "spread": tuple((name, round(v, 4)) for name, v in spread),
     }
