@@ -36,7 +36,12 @@ MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
 Curve = tuple[tuple[int, float], ...]
 
 
-def process_shape(pid: int | str = "self") -> tuple[int, int, int]:
+Shape = tuple[int, int, int]
+Times = np.ndarray[Any, np.dtype[np.float64]]
+Rounds = list[tuple[Times, Times]]
+
+
+def process_shape(pid: int | str = "self") -> Shape:
     """(resident pages, page-table pages, mappings) of a process, from /proc/<pid>:
     VmRSS and VmPTE of `status` (kB) and the lines of `maps`."""
     status: dict[str, int] = {}
@@ -62,20 +67,21 @@ def _region(pages: int, stride: int = 1) -> tuple[mmap.mmap, np.ndarray[Any, Any
     return m, view
 
 
-def _split(m: mmap.mmap, pieces: int) -> None:
+def _split(m: mmap.mmap, pieces: int, prot: int = mmap.PROT_READ) -> None:
     """Make every other of `pieces` equal parts of m read-only: m becomes `pieces`
-    mappings (adjacent ones differ in protection, so they stay apart)."""
+    mappings (adjacent ones differ in protection, so they stay apart). With
+    prot=PROT_READ | PROT_WRITE it undoes that (the kernel merges them again)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     base = ctypes.addressof(ctypes.c_char.from_buffer(m))
     step = len(m) // pieces // PAGE * PAGE
     for k in range(1, pieces, 2):
-        if libc.mprotect(base + k * step, step, mmap.PROT_READ) != 0:
+        if libc.mprotect(base + k * step, step, prot) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
 
 
-def fork_times(forks: int, warmup: int = 2) -> np.ndarray[Any, np.dtype[np.float64]]:
+def fork_times(forks: int, warmup: int = 2) -> Times:
     """CPU ns of `forks` forks of this process (each child exits at once and is reaped
     before the next), after `warmup` untimed ones."""
     out = []
@@ -99,16 +105,14 @@ def _monotone(points: list[tuple[int, float]]) -> Curve:
     return tuple(out)
 
 
-def _per_unit(more: np.ndarray[Any, Any], base: float, units: int) -> tuple[float, float, float]:
-    """(median, low, high) ns per unit of `more` forks over the base forks' median: the
-    low and high ends are the fastest and slowest of `more` (never below 0)."""
+def _per_unit(rounds: Rounds, units: int) -> tuple[float, float, float]:
+    """(median, low, high) ns per unit from rounds of (base forks, forks with `units`
+    more): each round's difference of medians, so a drift of the machine between
+    rounds cancels; low and high are the smallest and largest round (never below 0)."""
+    diffs = np.array([np.median(more) - np.median(base) for base, more in rounds])
     units = max(units, 1)
-    return tuple(max(float(v) - base, 0.0) / units     # type: ignore[return-value]
-                 for v in (np.median(more), more.min(), more.max()))
-
-
-Shape = tuple[int, int, int]
-Times = np.ndarray[Any, np.dtype[np.float64]]
+    return (max(float(np.median(diffs)), 0.0) / units, max(float(diffs.min()), 0.0) / units,
+            max(float(diffs.max()), 0.0) / units)
 
 
 def _forks_holding(pages: int, forks: int, stride: int = 1) -> tuple[Shape, Times]:
@@ -122,15 +126,32 @@ def _forks_holding(pages: int, forks: int, stride: int = 1) -> tuple[Shape, Time
         m.close()
 
 
-def _mapping_forks(pages: int, split: int, forks: int) -> tuple[int, Times, Times]:
-    """(mappings added, forks with one mapping, forks with it cut into `split`)."""
+def _page_table_rounds(pages: int, rounds: int, forks: int) -> tuple[int, Rounds]:
+    """(page-table pages added, rounds of (packed forks, scattered forks)): the same
+    resident pages packed, then one in 8 of a mapping 8 times as large."""
+    out, added = [], 0
+    for _ in range(rounds):
+        packed_shape, packed = _forks_holding(pages, forks)
+        scattered_shape, scattered = _forks_holding(pages, forks, SCATTER_STRIDE)
+        added = scattered_shape[1] - packed_shape[1]
+        out.append((packed, scattered))
+    return added, out
+
+
+def _mapping_rounds(pages: int, split: int, rounds: int, forks: int) -> tuple[int, Rounds]:
+    """(mappings added, rounds of (forks with one mapping, forks with it cut into `split`
+    mappings)): the same pages, cut and joined again by mprotect each round."""
     m, view = _region(pages)
+    out, added = [], 0
     try:
-        maps_one = process_shape()[2]
-        one = fork_times(forks)
-        _split(m, split)
-        maps_more = process_shape()[2] - maps_one
-        return maps_more, one, fork_times(forks)
+        for _ in range(rounds):
+            maps_one = process_shape()[2]
+            one = fork_times(forks, warmup=1)
+            _split(m, split)
+            added = process_shape()[2] - maps_one
+            out.append((one, fork_times(forks, warmup=1)))
+            _split(m, split, mmap.PROT_READ | mmap.PROT_WRITE)
+        return added, out
     finally:
         del view
         m.close()
@@ -148,17 +169,19 @@ def measure(fork_pages: tuple[int, ...] | list[int] = (1024, 8192, 65536, 262144
         raise ValueError("fork_pages must be >= 1, forks >= 1, 2 <= split <= split_pages")
     n_mid = sizes[len(sizes) // 2]
     points = {n: _forks_holding(n, forks) for n in sizes}
-    (shape_mid, packed_mid) = points[n_mid]
-    # page tables: the middle size scattered one in 8, forked right after the curve
-    shape_sc, scattered = _forks_holding(n_mid, forks, SCATTER_STRIDE)
-    per_pt = _per_unit(scattered, float(np.median(packed_mid)), shape_sc[1] - shape_mid[1])
-    maps_more, one, many = _mapping_forks(split_pages, split, forks)
-    per_map = _per_unit(many, float(np.median(one)), maps_more)
+    shape_mid = points[n_mid][0]
+    rounds, per_round = 5, max(1, forks // 5)
+    pt_added, pt_rounds = _page_table_rounds(n_mid, rounds, per_round)
+    per_pt = _per_unit(pt_rounds, pt_added)
+    maps_added, map_rounds = _mapping_rounds(split_pages, split, rounds, per_round)
+    per_map = _per_unit(map_rounds, maps_added)
     curve = _monotone([(sh[0], float(np.median(t))) for sh, t in points.values()])
     spread = [(f"fork with {sh[0]} resident pages", float(np.ptp(t) / np.median(t)))
               for sh, t in points.values()]
     for name, (med, lo, hi) in (("fork, scattered pages", per_pt), ("fork, mappings", per_map)):
-        spread.append((name, (hi - lo) / med if med > 0 else 0.0))
+        # a term whose median difference is not above 0 was clipped: flag it, never pass it
+        spread.append((name, (hi - lo) / med) if med > 0 else
+                      (f"{name} (no difference measured: the term is 0)", 1.0))
     (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
     return {

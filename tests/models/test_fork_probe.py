@@ -1,6 +1,8 @@
 """The fork-time probe and prediction: page tables, mappings, intervals (cowfast.fork_probe)."""
 import json
 
+import numpy as np
+
 import pytest
 
 from cowfast import costmodel, fork_probe
@@ -42,7 +44,29 @@ def test_measure_gives_ordered_intervals():
     for name in ("fork_ns_per_pt_page", "fork_ns_per_mapping"):
         assert 0 <= got[f"{name}_low"] <= got[name] <= got[f"{name}_high"]
     assert got["fork_probe_mappings"] > 0
-    assert {n for n, _ in got["spread"]} >= {"fork, scattered pages", "fork, mappings"}
+    names = [n for n, _ in got["spread"]]
+    assert any(n.startswith("fork, scattered pages") for n in names)
+    assert any(n.startswith("fork, mappings") for n in names)
+
+
+def test_a_term_clipped_to_zero_is_flagged(monkeypatch):
+    """When the scattered forks are no slower than the packed ones the term is 0, and the
+    spread names it so that calibrate warns instead of passing a silent 0."""
+    same = np.full(3, 1000.0)
+    monkeypatch.setattr(fork_probe, "_page_table_rounds", lambda *a: (100, [(same, same)] * 5))
+    got = fork_probe.measure((64, 128), forks=3, split=4, split_pages=64)
+    assert got["fork_ns_per_pt_page"] == 0.0
+    flagged = [(n, v) for n, v in got["spread"] if n.startswith("fork, scattered")]
+    assert flagged == [("fork, scattered pages (no difference measured: the term is 0)", 1.0)]
+    assert costmodel.CostModel(spread=got["spread"]).unstable() >= flagged
+
+
+def test_rounds_cancel_a_drift_between_them():
+    """Each round's difference of medians: a machine twice as slow in round 2 does not
+    turn into a per-unit cost."""
+    base = np.array([100.0, 100.0])
+    rounds = [(base, base + 50), (base * 2, base * 2 + 50), (base, base + 70)]
+    assert fork_probe._per_unit(rounds, 10) == pytest.approx((5.0, 5.0, 7.0))
 
 
 @pytest.mark.parametrize("kw", [dict(fork_pages=()), dict(forks=0), dict(split=1),
