@@ -85,9 +85,10 @@ class CostModel:
     exit_base_ns: float = 150_000.0
     unmap_shared_ns: float = 120.0
     unmap_private_ns: float = 400.0
-    # a local redis-server's BGSAVE child, per key and per RDB byte (`calibrate --redis`;
+    # a local redis-server's BGSAVE child, per allocation visited and per RDB byte
+    # (`calibrate --redis`;
     # 0: not measured, and the redis model then needs the BGSAVE's duration)
-    redis_key_ns: float = 0.0
+    redis_alloc_ns: float = 0.0
     redis_rdb_byte_ns: float = 0.0
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"

@@ -172,7 +172,7 @@ def run_calibrate(args, out=None):
                                 samples=getattr(args, "samples", 5))
     if redis is not None:
         model = dataclasses.replace(
-            model, redis_key_ns=redis["redis_key_ns"],
+            model, redis_alloc_ns=redis["redis_alloc_ns"],
             redis_rdb_byte_ns=redis["redis_rdb_byte_ns"], spread=model.spread + redis["spread"])
     if args.output == STDOUT:
         json.dump(model.to_dict(), sys.stdout, indent=2)
@@ -198,7 +198,7 @@ def run_calibrate(args, out=None):
              "unmap of owned pages")]:
         rows.append([label, value, unit, 100 * spread[name] if name in spread else ""])
     if redis is not None:
-        rows += [["redis BGSAVE, per key", model.redis_key_ns, "ns", ""],
+        rows += [["redis BGSAVE, per allocation visited", model.redis_alloc_ns, "ns", ""],
                  ["redis BGSAVE, per RDB byte", model.redis_rdb_byte_ns, "ns", ""]]
         rows += [[f"redis BGSAVE of {name}", rate, "MiB/s",
                   100 * spread.get(sp_name, 0)]

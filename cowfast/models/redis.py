@@ -114,16 +114,17 @@ def check(c):
 
 def bgsave_duration(c, heap, used, costs):
     """(seconds, where they came from): the user's bgsave_seconds, else used_memory over
-    their serialise_mib_per_sec, else the RDB's keys and bytes at `calibrate --redis`'s
+    their serialise_mib_per_sec, else the RDB's allocations and bytes at `calibrate --redis`'s
     costs; with none of them, ValueError saying what to give."""
     if c.bgsave_seconds:
         return c.bgsave_seconds, "given"
     if c.serialise_mib_per_sec:
         return used / MIB / c.serialise_mib_per_sec, "serialise_mib_per_sec"
-    if costs.redis_key_ns or costs.redis_rdb_byte_ns:
+    if costs.redis_alloc_ns or costs.redis_rdb_byte_ns:
         rdb = redis_rdb.rdb_bytes(c.keys, heap.encoding, c.key_bytes, c.value_bytes,
                                   heap.fields, c.field_bytes)
-        return redis_rdb.seconds(costs.redis_key_ns, costs.redis_rdb_byte_ns, c.keys,
+        allocs = redis_rdb.allocations(c.keys, heap.encoding, heap.fields)
+        return redis_rdb.seconds(costs.redis_alloc_ns, costs.redis_rdb_byte_ns, allocs,
                                  rdb), "calibrated"
     raise ValueError("the model needs the BGSAVE's duration: give bgsave_seconds "
                      "(INFO persistence's rdb_last_bgsave_time_sec) or serialise_mib_per_sec "

@@ -75,7 +75,8 @@ class Block:
     write: tuple = None
 
 
-def key_blocks(encoding, key_bytes, value_bytes, fields=1, field_bytes=8):
+def key_blocks(encoding: str, key_bytes: int, value_bytes: int, fields: int = 1,
+               field_bytes: int = 8) -> list[Block]:
     """The allocations of one key, in the order Redis makes them while loading."""
     key = Block("key", sds_bytes(key_bytes))
     entry = Block("entry", DICT_ENTRY, write=(8, 8))       # v, the value pointer

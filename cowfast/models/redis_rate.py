@@ -5,9 +5,10 @@ directory, or `workdir`: put it on the disk the real server writes to), loads
 two data sets with DEBUG POPULATE, many small values and fewer large ones, and
 times `repeat` BGSAVEs of each after a warm-up (wall time, from BGSAVE until
 INFO says it is done: the time the parent keeps writing, preemption included).
-The RDB file's real size and the key count give a cost per key and a cost per
-RDB byte (the two-point fit of time = keys * key_ns + bytes * byte_ns), which
-`redis_rdb.seconds` turns into a BGSAVE's duration for another data set. The
+The RDB file's real size and the allocations the child visits (3 a key of
+embstr values, 4 of raw ones) give a cost per allocation and a cost per RDB
+byte (the two-point fit of time = allocations * alloc_ns + bytes * byte_ns),
+which `redis_rdb.seconds` turns into a BGSAVE's duration for another data set. The
 server is stopped and its directory removed afterwards.
 """
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from . import redis_rdb
 from .redis_probe import Redis
 
-# (keys, value bytes): per-key cost dominates the first, per-byte cost the second
+# (keys, value bytes): the per-allocation cost dominates the first, per-byte the second
 DATASETS = ((1_000_000, 10), (50_000, 4000))
 MIB = 1 << 20
 
@@ -87,7 +89,7 @@ def bgsave_seconds(r: Redis, server_pid: int) -> float:
     r.call("BGSAVE")
     for child in children_of(server_pid):
         while not _exited(child):
-            time.sleep(0.0005)
+            time.sleep(0.002)
     seconds = time.perf_counter() - t0
     while r.info("persistence")["rdb_bgsave_in_progress"] == "1":
         time.sleep(0.005)
@@ -96,27 +98,28 @@ def bgsave_seconds(r: Redis, server_pid: int) -> float:
     return seconds
 
 
-def _fit(keys: np.ndarray[Any, Any], rdb: np.ndarray[Any, Any],
+def _fit(allocs: np.ndarray[Any, Any], rdb: np.ndarray[Any, Any],
          secs: np.ndarray[Any, Any]) -> tuple[float, float]:
-    """(ns per key, ns per byte) solving secs = keys * k + rdb * b, neither below 0."""
-    a = np.column_stack([keys, rdb]).astype(float)
+    """(ns per allocation, ns per byte) solving secs = allocs * k + rdb * b, neither
+    below 0."""
+    a = np.column_stack([allocs, rdb]).astype(float)
     k, b = np.linalg.lstsq(a, secs * 1e9, rcond=None)[0]
     if k < 0:
         k, b = 0.0, float(np.median(secs * 1e9 / rdb))
     elif b < 0:
-        k, b = float(np.median(secs * 1e9 / keys)), 0.0
+        k, b = float(np.median(secs * 1e9 / allocs)), 0.0
     return float(k), float(b)
 
 
 def measure(datasets: tuple[tuple[int, int], ...] = DATASETS, repeat: int = 5,
             workdir: str | None = None) -> dict[str, Any]:
-    """CostModel's redis_key_ns and redis_rdb_byte_ns, their spread, and each data set's
+    """CostModel's redis_alloc_ns and redis_rdb_byte_ns, their spread, and each data set's
     rate in MiB of RDB a second, measured against a fresh local redis-server."""
     if len(datasets) < 2 or repeat < 1:
         raise ValueError("need two data sets or more and repeat >= 1")
     tmp = tempfile.mkdtemp(prefix="cowfast-redis-", dir=workdir)
     proc, port = start_server(tmp)
-    keys, rdb, times, rates, spread = [], [], [], [], []
+    allocs, rdb, times, rates, spread = [], [], [], [], []
     try:
         r = Redis(port, timeout=None)
         for n, value_bytes in datasets:
@@ -126,7 +129,7 @@ def measure(datasets: tuple[tuple[int, int], ...] = DATASETS, repeat: int = 5,
             runs = np.array([bgsave_seconds(r, proc.pid) for _ in range(repeat)])
             size = os.path.getsize(os.path.join(tmp, "dump.rdb"))
             med = float(np.median(runs))
-            keys.append(n)
+            allocs.append(redis_rdb.allocations(n, "embstr" if value_bytes <= 44 else "raw"))
             rdb.append(size)
             times.append(runs)
             rates.append((f"{n:,} keys of {value_bytes} B", size / MIB / med))
@@ -137,7 +140,7 @@ def measure(datasets: tuple[tuple[int, int], ...] = DATASETS, repeat: int = 5,
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
-    k_arr, b_arr = np.array(keys), np.array(rdb)
-    key_ns, byte_ns = _fit(k_arr, b_arr, np.array([np.median(t) for t in times]))
-    return {"redis_key_ns": key_ns, "redis_rdb_byte_ns": byte_ns, "spread": tuple(spread),
+    alloc_ns, byte_ns = _fit(np.array(allocs), np.array(rdb),
+                             np.array([np.median(t) for t in times]))
+    return {"redis_alloc_ns": alloc_ns, "redis_rdb_byte_ns": byte_ns, "spread": tuple(spread),
             "rates": tuple(rates)}

@@ -8,9 +8,12 @@ count, then each field and value. Not modelled: strings of up to 11 bytes that
 read as integers (saved as integers), LZF compression (rdbcompression yes),
 expiry times.
 
-The child's time is a cost per key (the dict walk, the type byte, the calls)
-plus a cost per RDB byte (copying it into the file), both measured against a
-local redis-server by `cowfast calibrate --redis` (`redis_rate`).
+The child's time is a cost per allocation it visits (the dict walk reaches
+each key's dictEntry, key, robj, and the value's own allocations: a cache miss
+each, in a random order) plus a cost per RDB byte (copying it into the file),
+both measured against a local redis-server by `cowfast calibrate --redis`
+(`redis_rate`). An embstr key is 3 allocations, a raw string or a listpack hash
+4, a hashtable hash 5 plus 3 a field (`redis_heap.key_blocks`).
 """
 from __future__ import annotations
 
@@ -53,6 +56,13 @@ def rdb_bytes(keys: int, encoding: str, key_bytes: int, value_bytes: int, fields
                                             field_bytes)
 
 
-def seconds(key_ns: float, byte_ns: float, keys: int, rdb: int) -> float:
-    """The child's writing time: key_ns per key plus byte_ns per RDB byte."""
-    return (keys * key_ns + rdb * byte_ns) / 1e9
+def allocations(keys: int, encoding: str, fields: int = 1) -> int:
+    """The allocations the child visits for `keys` keys of this encoding."""
+    blocks = redis_heap.key_blocks(encoding, 8, 8, fields, 8)
+    return keys * sum(fields if b.per_field else 1 for b in blocks)
+
+
+def seconds(alloc_ns: float, byte_ns: float, allocs: int, rdb: int) -> float:
+    """The child's writing time: alloc_ns per allocation visited plus byte_ns per RDB
+    byte."""
+    return (allocs * alloc_ns + rdb * byte_ns) / 1e9

@@ -4,7 +4,7 @@ import json
 from cowfast import costmodel, simulate_cli
 from cowfast.models import redis_rate
 
-FAKE = {"redis_key_ns": 400.0, "redis_rdb_byte_ns": 1.5,
+FAKE = {"redis_alloc_ns": 400.0, "redis_rdb_byte_ns": 1.5,
         "spread": (("redis BGSAVE of 10 keys of 10 B", 0.1),
                    ("redis BGSAVE of 5 keys of 4000 B", 0.3)),
         "rates": (("10 keys of 10 B", 20.0), ("5 keys of 4000 B", 600.0))}
@@ -19,7 +19,7 @@ def test_redis_costs_are_saved_with_their_spread(tmp_path, capsys, monkeypatch):
     path = tmp_path / "c.json"
     assert simulate_cli.main(["calibrate", "--redis", "--output", str(path)]) == 0
     saved = json.loads(path.read_text())
-    assert saved["redis_key_ns"] == 400.0 and saved["redis_rdb_byte_ns"] == 1.5
+    assert saved["redis_alloc_ns"] == 400.0 and saved["redis_rdb_byte_ns"] == 1.5
     assert costmodel.load(path).spread == FAKE["spread"]
     out = capsys.readouterr().out
     assert "redis BGSAVE of 5 keys of 4000 B" in out and "MiB/s" in out

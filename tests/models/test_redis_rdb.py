@@ -33,11 +33,20 @@ def test_key_shapes():
         redis_rdb.key_rdb_bytes("ziplist", 1, 1)
 
 
-def test_fit_recovers_per_key_and_per_byte_costs():
-    """Two data sets made with 300 ns a key and 2 ns a byte give those figures back."""
-    keys, rdb = np.array([1_000_000, 50_000]), np.array([24_000_000, 200_000_000])
-    secs = (keys * 300 + rdb * 2) / 1e9
-    assert redis_rate._fit(keys, rdb, secs) == pytest.approx((300, 2))
+def test_fit_recovers_per_allocation_and_per_byte_costs():
+    """Two data sets made with 300 ns an allocation and 2 ns a byte give those back."""
+    allocs, rdb = np.array([3_000_000, 200_000]), np.array([24_000_000, 200_000_000])
+    secs = (allocs * 300 + rdb * 2) / 1e9
+    assert redis_rate._fit(allocs, rdb, secs) == pytest.approx((300, 2))
+
+
+def test_allocations_the_child_visits():
+    """embstr: value+robj, key, entry; raw adds the sds; a hashtable hash visits its dict,
+    table and each field's entry, field and value."""
+    assert redis_rdb.allocations(10, "embstr") == 30
+    assert redis_rdb.allocations(10, "raw") == 40
+    assert redis_rdb.allocations(10, "listpack", 20) == 40
+    assert redis_rdb.allocations(10, "hashtable", 20) == 10 * (5 + 3 * 20)
 
 
 def test_fit_never_gives_a_negative_cost():
@@ -47,16 +56,16 @@ def test_fit_never_gives_a_negative_cost():
 
 
 CALIBRATED = CostModel(fork_base_ns=1000, fork_ns_per_page=10, fork_curve=(),
-                       redis_key_ns=500.0, redis_rdb_byte_ns=3.0)
+                       redis_alloc_ns=500.0, redis_rdb_byte_ns=3.0)
 
 
 def test_duration_comes_from_calibrated_costs_when_none_is_given():
-    """No bgsave_seconds or serialise rate: keys x key_ns + RDB bytes x byte_ns."""
+    """No bgsave_seconds or serialise rate: allocations x alloc_ns + RDB bytes x byte_ns."""
     c = RedisConfig(keys=10_000, key_bytes=9, value_bytes=100, writes_per_sec=0.0,
                     costs=CALIBRATED, samples=2)
     got = run(c).summary
     rdb = redis_rdb.rdb_bytes(10_000, "raw", 9, 100)
-    assert got["bgsave_seconds"] == pytest.approx((10_000 * 500 + rdb * 3) / 1e9)
+    assert got["bgsave_seconds"] == pytest.approx((4 * 10_000 * 500 + rdb * 3) / 1e9)
     assert got["bgsave_seconds_from"] == "calibrated"
 
 
@@ -95,6 +104,6 @@ def test_rdb_size_matches_a_real_save():
 def test_measure_against_a_real_server():
     """Small data sets: positive costs, a spread per data set, the server stopped."""
     got = redis_rate.measure(((20_000, 10), (2_000, 2000)), repeat=1)
-    assert got["redis_key_ns"] > 0 or got["redis_rdb_byte_ns"] > 0
+    assert got["redis_alloc_ns"] > 0 or got["redis_rdb_byte_ns"] > 0
     assert [name for name, _ in got["spread"]] == [
         "redis BGSAVE of 20000 keys of 10 B", "redis BGSAVE of 2000 keys of 2000 B"]
