@@ -58,7 +58,7 @@ def test_a_term_clipped_to_zero_is_flagged(monkeypatch):
     assert got["fork_ns_per_pt_page"] == 0.0
     flagged = [(n, v) for n, v in got["spread"] if n.startswith("fork, scattered")]
     assert flagged == [("fork, scattered pages (no difference measured: the term is 0)", 1.0)]
-    assert costmodel.CostModel(spread=got["spread"]).unstable() >= flagged
+    assert flagged[0] in costmodel.CostModel(spread=got["spread"]).unstable()
 
 
 def test_rounds_cancel_a_drift_between_them():
