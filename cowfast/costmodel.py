@@ -6,7 +6,7 @@ probe and `save()`s them as JSON; `load()` returns the saved model, or the
 defaults below, labelled as such, when there is no calibration file.
 
 The probe (4 KiB pages, transparent huge pages off by madvise):
-- fork (`fork_probe`): time os.fork() of this process holding 1 Ki to 256 Ki written
+- fork (`fork_probe`): time os.fork() of this process holding 1 Ki to 1 Mi written
   pages (Linux copies each PTE and takes a page reference); a curve point's pages
   are the process's whole resident set (the probe's own pages are forked too). The
   cost per page grows with the size once the page tables and page structs outgrow
@@ -374,7 +374,7 @@ def _exit_ns(children, unmap_shared_ns):
     return max(per_child - unmap_shared_ns * _resident_pages(), 0.0)
 
 
-def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5):
+def calibrate(pages=16384, fork_pages=None, repeat=15, samples=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
     Fork times: `repeat` forks at each point (`fork_probe.measure`); every other figure: the median of `samples` runs after a warm-up. Each
@@ -382,7 +382,8 @@ def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, sa
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
-    fork = fork_probe.measure(fork_pages, forks=max(repeat, 3),
+    sizes = fork_probe.default_sizes() if fork_pages is None else fork_pages
+    fork = fork_probe.measure(sizes, forks=max(repeat, 3),
                               split=min(2048, max(pages // 2, 2)), split_pages=pages)
     spread = list(fork.pop("spread"))
     pairs = []

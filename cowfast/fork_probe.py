@@ -36,6 +36,10 @@ MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
 Curve = tuple[tuple[int, float], ...]
 
 
+# resident sizes of the curve, 4 MiB to 4 GiB (the issue asks for 4 GiB: beyond its last
+# point the curve extends its last slope, which overshot by 30-80 % at 2-4 GiB from 1 GiB)
+SIZES = (1024, 8192, 65536, 262144, 1048576)
+
 Shape = tuple[int, int, int]
 Times = np.ndarray[Any, np.dtype[np.float64]]
 Rounds = list[tuple[Times, Times]]
@@ -157,7 +161,16 @@ def _mapping_rounds(pages: int, split: int, rounds: int, forks: int) -> tuple[in
         m.close()
 
 
-def measure(fork_pages: tuple[int, ...] | list[int] = (1024, 8192, 65536, 262144),
+def default_sizes() -> tuple[int, ...]:
+    """SIZES without those this machine cannot hold twice in its available memory (the
+    region and headroom for the child's page tables and the rest of the system)."""
+    with open("/proc/meminfo") as f:
+        available = next(int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:"))
+    return tuple(n for n in SIZES if 2 * n * PAGE <= available) or SIZES[:1]
+
+
+def measure(fork_pages: tuple[int, ...] | list[int] = SIZES[:4],
             forks: int = 15, split: int = 2048, split_pages: int = 16384) -> dict[str, Any]:
     """Measure fork on this machine; return CostModel's fork fields and their spreads.
 

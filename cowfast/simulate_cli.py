@@ -59,8 +59,10 @@ def add_parser(subparsers):
                      help=f"where to save (default ${costmodel.ENV_VAR} or "
                           "~/.cache/cowfast/calibration.json; '-': standard output)")
     cal.add_argument("--pages", type=positive_int, default=16384, help="pages per fault probe")
-    cal.add_argument("--fork-pages", type=int_list, default=(1024, 8192, 65536, 262144),
-                     help="resident sizes in pages at which fork is timed (comma-separated)")
+    cal.add_argument("--fork-pages", type=int_list, default=None,
+                     help="resident sizes in pages at which fork is timed (comma-separated; "
+                          "default 1024,8192,65536,262144,1048576: 4 MiB to 4 GiB, those "
+                          "that fit twice in the available memory)")
     cal.add_argument("--samples", type=positive_int, default=5,
                      help="repetitions of each measurement after a warm-up (median kept)")
     cal.add_argument("--redis", action="store_true",
@@ -159,7 +161,8 @@ def run_calibrate(args, out=None):
     """Measure this machine's kernel, save and print the coefficients and their spread;
     warn, naming the figure, when repetitions varied too much to trust."""
     out = out or summary_stream(args.output)
-    sizes = args.fork_pages if isinstance(args.fork_pages, tuple) else int_list(args.fork_pages)
+    sizes = args.fork_pages if isinstance(args.fork_pages, (tuple, type(None))) \
+        else int_list(args.fork_pages)
     redis = None
     if getattr(args, "redis", False):
         from .models import redis_rate

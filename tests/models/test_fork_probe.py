@@ -125,3 +125,15 @@ def test_malformed_interval_curve_is_refused(tmp_path):
     path.write_text(json.dumps({"fork_curve_high": [[5, 1.0], [2, 3.0]]}))
     with pytest.raises(costmodel.CalibrationError, match="fork_curve_high"):
         costmodel.load(path)
+
+
+def test_default_sizes_reach_4_gib_when_memory_allows():
+    """The curve's default sizes go up to 4 GiB (2^20 pages), leaving out those that do
+    not fit twice in MemAvailable."""
+    with open("/proc/meminfo") as f:
+        available = next(int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:"))
+    sizes = fork_probe.default_sizes()
+    assert fork_probe.SIZES[-1] == 1 << 20
+    assert sizes == fork_probe.SIZES[:len(sizes)]
+    assert all(2 * n * fork_probe.PAGE <= available for n in sizes[1:])
