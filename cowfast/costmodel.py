@@ -163,7 +163,9 @@ class CostModel:
                 return (self.fork_usec(resident_pages, page_table_pages, mappings),) * 2
             ends.append(max(self._curve_ns(curve, resident_pages) + pt_ns * pt
                             + map_ns * maps, 0.0) / 1000.0)
-        return ends[0], ends[1]
+        # beyond the curves' end each extends its own last slope: keep the point inside
+        point = self.fork_usec(resident_pages, page_table_pages, mappings)
+        return min(ends[0], point), max(ends[1], point)
 
     def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
         """Predicted kernel time of `children` exits, each unmapping shared_pages it

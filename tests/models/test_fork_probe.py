@@ -137,3 +137,14 @@ def test_default_sizes_reach_4_gib_when_memory_allows():
     assert fork_probe.SIZES[-1] == 1 << 20
     assert sizes == fork_probe.SIZES[:len(sizes)]
     assert all(2 * n * fork_probe.PAGE <= available for n in sizes[1:])
+
+
+def test_interval_contains_the_point_beyond_the_curves():
+    """Beyond the last point each curve extends its own slope; the slowest repeats'
+    flatter slope must not put the high end below the prediction."""
+    m = costmodel.CostModel(
+        fork_base_ns=0, fork_curve=((1000, 100_000.0), (2000, 300_000.0)),
+        fork_curve_low=((1000, 90_000.0), (2000, 200_000.0)),
+        fork_curve_high=((1000, 200_000.0), (2000, 310_000.0)))
+    low, high = m.fork_usec_interval(10_000)
+    assert low <= m.fork_usec(10_000) <= high
