@@ -68,16 +68,16 @@ class CostModel:
     # the probe's own extra ones, fork_probe_pt_extra)
     fork_ns_per_pt_page: float = 5_000.0
     # each mapping beyond the probe's own (fork_probe_mappings): vm_area_dup, anon_vma_fork
-    fork_ns_per_mapping: float = 1_500.0
+    fork_ns_per_mapping: float = 3_000.0
     fork_probe_pt_extra: float = 0.0
-    fork_probe_mappings: float = 250.0
+    fork_probe_mappings: float = 300.0
     # the fastest and slowest of the calibration's repeats (empty or equal: no interval)
     fork_curve_low: Curve = ()
     fork_curve_high: Curve = ()
     fork_ns_per_pt_page_low: float = 5_000.0
     fork_ns_per_pt_page_high: float = 5_000.0
-    fork_ns_per_mapping_low: float = 1_500.0
-    fork_ns_per_mapping_high: float = 1_500.0
+    fork_ns_per_mapping_low: float = 3_000.0
+    fork_ns_per_mapping_high: float = 3_000.0
     cow_fault_ns: float = 2_600.0
     zero_fill_ns: float = 1_500.0
     reuse_fault_ns: float = 900.0
