@@ -17,20 +17,27 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
 - zero fill: one write to each page of a fresh anonymous mapping;
-- exit: a child that exits at once (its fixed cost, from the children's
-  rusage), and unmapping written pages in a child that shares them with the
-  parent (the exit's teardown: zap the entries, drop the references, free the
-  page tables) or that owns them (the frames are freed too).
-Each figure is measured `repeat` times after a warm-up run; the model keeps the
-median and each figure's spread ((max - min) / median), so `unstable()` can say
-which figure not to trust.
+- exit: a child that exits at once, timed by its own rusage (os.wait4: the
+  kernel's exact CPU time of that child) while this process holds 0 to 256 Ki
+  more written pages: its exit unmaps every page it shares (zap the entries,
+  drop the references, free the page tables). Per page that grows with the
+  size, as fork's does, so the model keeps that curve too (`exit_curve`); its
+  first segment extended to 0 pages is the fixed part (`exit_base_ns`);
+- unmapping written pages this process owns (the frames are freed too).
+Each figure is the median of `samples` samples after a warm-up, each sample the
+fastest of `best_of` runs (interference on a shared machine only ever adds
+time); each figure's spread ((max - min) / median of the samples) is saved, so
+`unstable()` can say which figure not to trust. The whole probe runs on one CPU
+(sched_setaffinity), so no run pays for a migration to a cold cache.
 Each fault cost is the timed pass minus a second, fault-free pass over the
 same pages, so the store itself is not counted. Every time is the calling
 thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the kernel's work in fork and in
 faults is charged to the thread that caused it), so a busy machine's
 preemptions do not count; fork times are the minimum of `repeat` forks.
 """
+import contextlib
 import dataclasses
+import functools
 import json
 import mmap
 import os
@@ -38,8 +45,10 @@ import pathlib
 import resource
 import struct
 import time
+from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from .calibration_file import CalibrationError, check as check_calibration
 
@@ -48,6 +57,12 @@ PROBE_PAGE = 4096
 PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
 SCATTER_STRIDE = 8           # the scattered fork probe writes one page in 8
 MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
+EXIT_PAGES = (0, 16384, 65536, 262144)   # extra pages the exit probe's children share
+
+Curve = tuple[tuple[int, float], ...]     # (pages, ns) points, pages increasing
+View = npt.NDArray[np.uint8]              # a numpy byte view of a probe's mapping
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +85,9 @@ class CostModel:
     exit_base_ns: float = 150_000.0
     unmap_shared_ns: float = 120.0
     unmap_private_ns: float = 400.0
+    # (pages the child shares with its parent, ns of its exit) measured; empty: the line
+    # exit_base_ns + unmap_shared_ns per page. Per page it grows with the size, as fork's does
+    exit_curve: Curve = ()
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"
     # (figure, (max - min) / median over the repetitions) of a calibration
@@ -112,11 +130,15 @@ class CostModel:
             ns += self.fork_ns_per_pt_page * max(page_table_pages - packed, 0)
         return ns / 1000.0
 
-    def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
-        """Predicted kernel time of `children` exits, each unmapping shared_pages it
-        shares and private_pages it owns (so frees)."""
-        return children * (self.exit_base_ns + self.unmap_shared_ns * shared_pages
-                           + self.unmap_private_ns * private_pages) / 1e9
+    def exit_seconds(self, children: float = 1, shared_pages: float = 0,
+                     private_pages: float = 0) -> float:
+        """Predicted CPU time of `children` exits, each unmapping shared_pages it shares
+        (along exit_curve when measured) and private_pages it owns (so frees)."""
+        if self.exit_curve:
+            shared_ns = _along(self.exit_curve, self.exit_base_ns, shared_pages)
+        else:
+            shared_ns = self.exit_base_ns + self.unmap_shared_ns * shared_pages
+        return children * (shared_ns + self.unmap_private_ns * private_pages) / 1e9
 
     def unstable(self, limit=0.2):
         """[(figure, spread)] of the figures whose repetitions varied by more than limit."""
@@ -134,10 +156,20 @@ class CostModel:
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        for name in ("fork_curve", "spread"):   # JSON brings lists back; the model is frozen
+        for name in ("fork_curve", "exit_curve", "spread"):   # JSON gives lists; frozen model
             if name in fields:
                 fields[name] = tuple(tuple(point) for point in fields[name])
         return cls(**fields)
+
+
+def _along(curve: Curve, base: float, x: float) -> float:
+    """ns at x along a measured curve of (pages, ns) points: interpolated from (0, base)
+    through the points, the last segment's slope extended beyond them."""
+    pages, points = zip(*curve)
+    if x <= pages[-1]:
+        return float(np.interp(x, (0, *pages), (base, *points)))
+    slope = (points[-1] - points[-2]) / (pages[-1] - pages[-2]) if len(pages) > 1 else 0.0
+    return float(points[-1] + max(slope, 0.0) * (x - pages[-1]))
 
 
 def default_path():
@@ -197,16 +229,46 @@ def machine():
 
 # ---- the probe ------------------------------------------------------------------------
 
-def _repeated(measure, repeat, warmup=1):
-    """(median, spread) of `repeat` runs of measure() after `warmup` discarded ones."""
+def _repeated(measure: Callable[[], float], repeat: int, warmup: int = 1,
+              best_of: int = 1) -> tuple[float, float]:
+    """(median, spread) of `repeat` samples after `warmup` discarded runs; each sample is
+    the fastest of `best_of` runs (interference only ever adds time, so the minimum of a
+    few is what repeats)."""
     for _ in range(warmup):
         measure()
-    values = np.array([measure() for _ in range(max(1, repeat))], dtype=float)
+    values = np.array([min(measure() for _ in range(max(1, best_of)))
+                       for _ in range(max(1, repeat))], dtype=float)
     median = float(np.median(values))
     spread = float((values.max() - values.min()) / median) if median > 0 else 0.0
     return median, spread
 
-def _region(pages, noreserve=False):
+
+def _on_one_cpu(fn: Callable[P, R]) -> Callable[P, R]:
+    """fn run under _one_cpu()."""
+    @functools.wraps(fn)
+    def pinned(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _one_cpu():
+            return fn(*args, **kwargs)
+    return pinned
+
+
+@contextlib.contextmanager
+def _one_cpu() -> Iterator[None]:
+    """Run the probe on one CPU (the last this process may use), restoring the affinity
+    after: no migration between a measurement's runs, children on the same CPU."""
+    try:
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {max(allowed)})
+    except (AttributeError, OSError):        # not Linux, or not allowed: run as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def _region(pages: int, noreserve: bool = False) -> tuple[mmap.mmap, View]:
     """A fresh private anonymous mapping with huge pages off, as a numpy byte view."""
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | (MAP_NORESERVE if noreserve else 0)
     m = mmap.mmap(-1, pages * PROBE_PAGE, flags=flags)
@@ -215,21 +277,21 @@ def _region(pages, noreserve=False):
     return m, np.frombuffer(m, dtype=np.uint8)
 
 
-def _write_pass_ns(view, value):
+def _write_pass_ns(view: View, value: int) -> int:
     """CPU time of one store into each page (a strided numpy store: no Python per page)."""
     t0 = time.thread_time_ns()
     view[::PROBE_PAGE] = value
     return time.thread_time_ns() - t0
 
 
-def _fault_ns(view, value, pages):
+def _fault_ns(view: View, value: int, pages: int) -> float:
     """ns per page of a faulting pass, minus a fault-free pass over the same pages."""
     faulting = _write_pass_ns(view, value)
     plain = min(_write_pass_ns(view, value + 1) for _ in range(3))
     return max(faulting - plain, 0) / pages
 
 
-def _zero_fill_ns(pages):
+def _zero_fill_ns(pages: int) -> float:
     m, view = _region(pages)
     try:
         return _fault_ns(view, 1, pages)
@@ -256,7 +318,7 @@ def _fork_ns(pages, repeat, stride=1):
     return best
 
 
-def _cow_and_reuse_ns(pages):
+def _cow_and_reuse_ns(pages: int) -> tuple[float, float]:
     """(cow ns, reuse ns) per page: the child writes every shared page, exits; then
     the parent writes every page again (reuse)."""
     m, view = _region(pages)
@@ -288,63 +350,94 @@ def _cow_and_reuse_ns(pages):
     return cow, reuse
 
 
-def _unmap_ns(pages, shared):
-    """ns per page to unmap `pages` written pages: in a child that shares them with
-    this process (what its exit does to inherited memory), or owned here (frames freed)."""
+def _unmap_owned_ns(pages: int) -> float:
+    """ns per page to unmap `pages` written pages this process owns (frames freed), in
+    thread CPU time."""
     m, view = _region(pages)
     view[::PROBE_PAGE] = 1
-    if not shared:
-        del view
-        t0 = time.thread_time_ns()
-        m.close()
-        return (time.thread_time_ns() - t0) / pages
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            del view
-            t0 = time.thread_time_ns()
-            m.close()
-            os.write(write_end, struct.pack("d", (time.thread_time_ns() - t0) / pages))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    data = os.read(read_end, 8)
-    os.close(read_end)
-    os.waitpid(pid, 0)
     del view
+    t0 = time.thread_time_ns()
     m.close()
-    if len(data) < 8:
-        raise RuntimeError("calibration child died before reporting")
-    return struct.unpack("d", data)[0]
+    return (time.thread_time_ns() - t0) / pages
 
 
-def _resident_pages():
+def _resident_pages() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1])
 
 
-def _exit_ns(children, unmap_shared_ns):
-    """Fixed CPU cost of a child that exits at once: the reaped children's user+system
-    time (rusage) less the teardown of the pages it shared with this process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for _ in range(children):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    per_child = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) \
-        / children * 1e9
-    return max(per_child - unmap_shared_ns * _resident_pages(), 0.0)
+def _child_exit_ns() -> float:
+    """CPU time of a child that exits at once, from its own rusage (os.wait4): what the
+    kernel does for it (fork's return, the interpreter's at-fork hooks and the faults they
+    take, exit: unmapping every page it shares with this process, freeing its page tables)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    _, _, usage = os.wait4(pid, 0)
+    return (usage.ru_utime + usage.ru_stime) * 1e9
 
 
-def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5):
+def _exit_point(extra_pages: int, samples: int, best_of: int) -> tuple[int, float, float]:
+    """(resident pages, median ns, spread) of a child's exit while this process holds
+    extra_pages more written pages (the child shares all of them)."""
+    m, view = _region(max(extra_pages, 1))
+    if extra_pages:
+        view[::PROBE_PAGE] = 1
+    try:
+        ns, sp = _repeated(_child_exit_ns, samples, best_of=best_of)
+        return _resident_pages(), ns, sp
+    finally:
+        del view
+        m.close()
+
+
+def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
+                            best_of: int) -> tuple[dict[str, Any], list[tuple[str, float]]]:
+    """CostModel fields of the faults, the exits and unmapping, and their spreads."""
+    pairs: list[tuple[float, float]] = []
+
+    def cow_sample() -> float:
+        pairs.append(_cow_and_reuse_ns(pages))
+        return pairs[-1][0]
+
+    cow, cow_sp = _repeated(cow_sample, samples, best_of=best_of)
+    reuses = np.array([min(r for _, r in pairs[i:i + best_of])     # warm-up's pair left out
+                       for i in range(1, len(pairs), best_of)])
+    reuse = float(np.median(reuses))
+    reuse_sp = float(np.ptp(reuses) / reuse) if reuse > 0 else 0.0
+    zero, zero_sp = _repeated(lambda: _zero_fill_ns(pages), samples, best_of=best_of)
+    private, private_sp = _repeated(lambda: _unmap_owned_ns(pages), samples, best_of=best_of)
+    spread = [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
+              ("zero-fill fault", zero_sp), ("unmap of owned pages", private_sp)]
+    curve: list[tuple[int, float]] = []
+    for extra in sorted(exit_pages):
+        n, ns, sp = _exit_point(extra, samples, best_of)
+        curve.append((n, ns))
+        spread.append((f"exit sharing {n} pages", sp))
+    for i in range(1, len(curve)):      # keep it monotone, as the fork curve
+        curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
+    (n0, t0), (n1, t1) = curve[0], curve[-1]
+    per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
+    if len(curve) > 1:                  # the fixed part: the first segment back to 0 pages
+        (a, ta), (b, tb) = curve[0], curve[1]
+        base = max(ta - (tb - ta) / (b - a) * a, 0.0)
+    else:
+        base = t0
+    fields = dict(cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
+                  exit_base_ns=base, unmap_shared_ns=per_page, unmap_private_ns=private,
+                  exit_curve=tuple(curve))
+    return fields, spread
+
+
+@_on_one_cpu
+def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5,
+              exit_pages=EXIT_PAGES, best_of=3):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
     Fork times: `samples` medians of the minimum of repeat // samples forks each;
-    every other figure: the median of `samples` runs after a warm-up. Each
-    figure's spread over its runs goes into `spread`.
+    every other figure: the median of `samples` samples after a warm-up, each the
+    fastest of `best_of` runs; exits at each of `exit_pages` extra pages shared. Each
+    figure's spread over its samples goes into `spread`. The whole probe runs on one CPU.
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
@@ -367,22 +460,9 @@ def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, sa
     extra_pt = n_mid * (SCATTER_STRIDE - 1) // PTES_PER_PAGE
     per_pt = max(scattered - packed, 0.0) / max(extra_pt, 1)
     spread.append(("fork, scattered pages", sc_sp))
-    pairs = []
-    cow, cow_sp = _repeated(lambda: pairs.append(_cow_and_reuse_ns(pages)) or pairs[-1][0],
-                            samples)
-    reuses = np.array([r for _, r in pairs[1:]])        # the warm-up's pair left out
-    reuse = float(np.median(reuses))
-    reuse_sp = float(np.ptp(reuses) / reuse) if reuse > 0 else 0.0
-    zero, zero_sp = _repeated(lambda: _zero_fill_ns(pages), samples)
-    shared, shared_sp = _repeated(lambda: _unmap_ns(pages, True), samples)
-    private, private_sp = _repeated(lambda: _unmap_ns(pages, False), samples)
-    exit_base, exit_sp = _repeated(lambda: _exit_ns(10, shared), samples)
-    spread += [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
-               ("zero-fill fault", zero_sp), ("exit", exit_sp),
-               ("unmap of shared pages", shared_sp), ("unmap of owned pages", private_sp)]
+    rest, rest_spread = _fault_and_exit_figures(pages, exit_pages, samples, best_of)
+    spread += rest_spread
     return CostModel(fork_base_ns=base, fork_ns_per_page=per_page, fork_curve=tuple(curve),
-                     fork_ns_per_pt_page=per_pt,
-                     cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
-                     exit_base_ns=exit_base, unmap_shared_ns=shared, unmap_private_ns=private,
+                     fork_ns_per_pt_page=per_pt, **rest,
                      page_size=PROBE_PAGE, source="calibrated",
                      spread=tuple((name, round(v, 4)) for name, v in spread))
