@@ -101,17 +101,20 @@ def application(environ, start_response):
 '''
 
 
-def gunicorn_python(venv_dir):
-    """A Python that can run gunicorn: this one if it has it, else a throwaway venv's."""
+def gunicorn_python(venv_dir, timeout=300):
+    """A Python that can run gunicorn: this one if it has it, else a throwaway venv's (made
+    without pip of its own: this Python's pip installs into it)."""
     try:
         import gunicorn  # noqa: F401
         return sys.executable
     except ImportError:
         pass
-    subprocess.run([sys.executable, "-m", "venv", venv_dir], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv_dir], check=True,
+                   timeout=timeout)
     py = os.path.join(venv_dir, "bin", "python")
-    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "gunicorn"], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "-q",
+                    "--disable-pip-version-check", "gunicorn"], check=True, timeout=timeout,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return py
 
 
@@ -150,15 +153,14 @@ def get(port, query):
         conn.close()
 
 
-def drive(port, read, total, clients, until_all=None, cap=400):
-    """Send `total` requests (or, with until_all, until every pid in it answered) from
-    `clients` threads; return {pid: requests served}."""
+def drive(port, read, total, clients, pids, cap=400):
+    """Send at least `total` requests from `clients` threads, and more until every worker
+    in pids has answered one (at most `cap`); return {pid: requests served}."""
     served, lock, seeds = {}, threading.Lock(), iter(range(10**9))
 
     def enough():
-        if until_all is not None:
-            return set(until_all) <= set(served) or sum(served.values()) >= cap
-        return sum(served.values()) >= total
+        sent = sum(served.values())
+        return sent >= cap or (sent >= total and set(pids) <= set(served))
 
     def client():
         while True:
@@ -234,9 +236,9 @@ def validate(py, kind, hot, placement, workers, work_dir):
     proc = start_gunicorn(py, app_dir, workers, port)
     try:
         pids = children(proc.pid)
-        drive(port, 0, 0, workers, until_all=pids)
+        drive(port, 0, 0, workers, pids)
         base = {pid: smaps_rollup(pid) for pid in pids}
-        served = drive(port, 1, REQUESTS * workers, workers)
+        served = drive(port, 1, REQUESTS * workers, workers, pids)
         after = {pid: smaps_rollup(pid) for pid in pids}
         if children(proc.pid) != pids:
             raise RuntimeError("a worker was replaced during the run")
