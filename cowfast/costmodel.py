@@ -61,6 +61,7 @@ EXIT_PAGES = (0, 16384, 65536, 262144)   # extra pages the exit probe's children
 
 Curve = tuple[tuple[int, float], ...]     # (pages, ns) points, pages increasing
 View = npt.NDArray[np.uint8]              # a numpy byte view of a probe's mapping
+Where = npt.NDArray[np.intp]              # byte offsets into a View
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -277,18 +278,31 @@ def _region(pages: int, noreserve: bool = False) -> tuple[mmap.mmap, View]:
     return m, np.frombuffer(m, dtype=np.uint8)
 
 
-def _write_pass_ns(view: View, value: int) -> int:
-    """CPU time of one store into each page (a strided numpy store: no Python per page)."""
+def _write_pass_ns(view: View, value: int, where: Where | None = None) -> int:
+    """CPU time of one store into each page, in address order or at the byte offsets
+    `where` (a numpy store either way: no Python per page)."""
     t0 = time.thread_time_ns()
-    view[::PROBE_PAGE] = value
+    if where is None:
+        view[::PROBE_PAGE] = value
+    else:
+        view[where] = value
     return time.thread_time_ns() - t0
 
 
-def _fault_ns(view: View, value: int, pages: int) -> float:
-    """ns per page of a faulting pass, minus a fault-free pass over the same pages."""
-    faulting = _write_pass_ns(view, value)
-    plain = min(_write_pass_ns(view, value + 1) for _ in range(3))
+def _fault_ns(view: View, value: int, pages: int, where: Where | None = None) -> float:
+    """ns per page of a faulting pass, minus a fault-free pass over the same pages in the
+    same order."""
+    faulting = _write_pass_ns(view, value, where)
+    plain = min(_write_pass_ns(view, value + 1, where) for _ in range(3))
     return max(faulting - plain, 0) / pages
+
+
+def _random_order(pages: int) -> Where:
+    """Each page's first byte in a fixed random order: the models' writes land on pages at
+    random, and a fault at a random address misses the page-walk caches that a sequential
+    pass keeps warm (here a random-order copy cost 10-25 % more)."""
+    order: Where = np.random.default_rng(0).permutation(pages).astype(np.intp) * PROBE_PAGE
+    return order
 
 
 def _zero_fill_ns(pages: int) -> float:
@@ -319,16 +333,17 @@ def _fork_ns(pages, repeat, stride=1):
 
 
 def _cow_and_reuse_ns(pages: int) -> tuple[float, float]:
-    """(cow ns, reuse ns) per page: the child writes every shared page, exits; then
-    the parent writes every page again (reuse)."""
+    """(cow ns, reuse ns) per page: the child writes every shared page in random order,
+    exits; then the parent writes every page again (reuse), in the same order."""
     m, view = _region(pages)
     view[::PROBE_PAGE] = 1
+    where = _random_order(pages)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         try:
-            cow = _fault_ns(view, 2, pages)
+            cow = _fault_ns(view, 2, pages, where)
             os.write(write_end, struct.pack("d", cow))
         finally:
             os._exit(0)
@@ -344,7 +359,7 @@ def _cow_and_reuse_ns(pages: int) -> tuple[float, float]:
     if len(data) < 8:
         raise RuntimeError("calibration child died before reporting")
     cow = struct.unpack("d", data)[0]
-    reuse = _fault_ns(view, 5, pages)
+    reuse = _fault_ns(view, 5, pages, where)
     del view
     m.close()
     return cow, reuse
@@ -431,7 +446,7 @@ def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
 
 @_on_one_cpu
 def calibrate(pages=16384, fork_pages=(1024, 8192, 65536, 262144), repeat=15, samples=5,
-              exit_pages=EXIT_PAGES, best_of=3):
+              exit_pages=EXIT_PAGES, best_of=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
     Fork times: `samples` medians of the minimum of repeat // samples forks each;
