@@ -433,11 +433,9 @@ def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
         curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
     (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
-    if len(curve) > 1:                  # the fixed part: the first segment back to 0 pages
-        (a, ta), (b, tb) = curve[0], curve[1]
-        base = max(ta - (tb - ta) / (b - a) * a, 0.0)
-    else:
-        base = t0
+    # the fixed part: the line through the first and last points back to 0 pages (the
+    # longest baseline: a short first segment would amplify its two points' noise)
+    base = max(t0 - per_page * n0, 0.0)
     fields = dict(cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
                   exit_base_ns=base, unmap_shared_ns=per_page, unmap_private_ns=private,
                   exit_curve=tuple(curve))
