@@ -20,9 +20,9 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
 - exit: a child that exits at once, timed by its own rusage (os.wait4: the
   kernel's exact CPU time of that child) while this process holds 0 to 256 Ki
   more written pages: its exit unmaps every page it shares (zap the entries,
-  drop the references, free the page tables). Per page that grows with the
-  size, as fork's does, so the model keeps that curve too (`exit_curve`); its
-  first segment extended to 0 pages is the fixed part (`exit_base_ns`);
+  drop the references, free the page tables). Per page that is not constant,
+  so the model keeps that curve too (`exit_curve`); the line through its first
+  and last points extended to 0 pages is the fixed part (`exit_base_ns`);
 - unmapping written pages this process owns (the frames are freed too).
 Each figure is the median of `samples` samples after a warm-up, each sample the
 fastest of `best_of` runs (interference on a shared machine only ever adds
@@ -87,7 +87,7 @@ class CostModel:
     unmap_shared_ns: float = 120.0
     unmap_private_ns: float = 400.0
     # (pages the child shares with its parent, ns of its exit) measured; empty: the line
-    # exit_base_ns + unmap_shared_ns per page. Per page it grows with the size, as fork's does
+    # exit_base_ns + unmap_shared_ns per page. Per page it is not constant (cache effects)
     exit_curve: Curve = ()
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"
