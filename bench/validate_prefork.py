@@ -30,6 +30,7 @@ alone (the model's own part).
 """
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import pathlib
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -101,14 +103,11 @@ def application(environ, start_response):
 '''
 
 
-def gunicorn_python(venv_dir, timeout=300):
+def gunicorn_python(venv_dir: str, timeout: float = 300) -> str:
     """A Python that can run gunicorn: this one if it has it, else a throwaway venv's (made
     without pip of its own: this Python's pip installs into it)."""
-    try:
-        import gunicorn  # noqa: F401
+    if importlib.util.find_spec("gunicorn") is not None:
         return sys.executable
-    except ImportError:
-        pass
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv_dir], check=True,
                    timeout=timeout)
     py = os.path.join(venv_dir, "bin", "python")
@@ -118,7 +117,7 @@ def gunicorn_python(venv_dir, timeout=300):
     return py
 
 
-def smaps_rollup(pid):
+def smaps_rollup(pid: int) -> tuple[int, int]:
     """USS (Private_Clean + Private_Dirty) and PSS of a process, in bytes."""
     fields = {}
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -129,18 +128,19 @@ def smaps_rollup(pid):
     return fields["Private_Clean"] + fields["Private_Dirty"], fields["Pss"]
 
 
-def children(pid):
+def children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return sorted(int(p) for p in f.read().split())
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-def get(port, query):
+def get(port: int, query: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         conn.request("GET", "/?" + query)
@@ -153,16 +153,18 @@ def get(port, query):
         conn.close()
 
 
-def drive(port, read, total, clients, pids, cap=400):
+def drive(port: int, read: int, total: int, clients: int, pids: list[int],
+          cap: int = 400) -> dict[int, int]:
     """Send at least `total` requests from `clients` threads, and more until every worker
     in pids has answered one (at most `cap`); return {pid: requests served}."""
-    served, lock, seeds = {}, threading.Lock(), iter(range(10**9))
+    served: dict[Any, int] = {}
+    lock, seeds = threading.Lock(), iter(range(10**9))
 
-    def enough():
+    def enough() -> bool:
         sent = sum(served.values())
         return sent >= cap or (sent >= total and set(pids) <= set(served))
 
-    def client():
+    def client() -> None:
         while True:
             with lock:
                 if enough():
@@ -183,7 +185,8 @@ def drive(port, read, total, clients, pids, cap=400):
     return served
 
 
-def start_gunicorn(py, app_dir, workers, port):
+def start_gunicorn(py: str, app_dir: pathlib.Path, workers: int,
+                   port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen([py, "-m", "gunicorn", "--preload", "-w", str(workers),
                              "-b", f"127.0.0.1:{port}", "--chdir", str(app_dir),
                              "--log-level", "warning", "--timeout", "300", "app:application"],
@@ -191,7 +194,8 @@ def start_gunicorn(py, app_dir, workers, port):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {proc.stderr.read()[-2000:]}")
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"gunicorn exited: {err[-2000:]}")
         try:
             if len(children(proc.pid)) == workers:
                 get(port, "read=0&seed=0")
@@ -203,7 +207,7 @@ def start_gunicorn(py, app_dir, workers, port):
     raise RuntimeError("gunicorn did not start within 300 s")
 
 
-def stop_gunicorn(proc):
+def stop_gunicorn(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=60)
@@ -212,7 +216,8 @@ def stop_gunicorn(proc):
         proc.wait()
 
 
-def model_growth(heap, workers, counts):
+def model_growth(heap: heapmap.HeapMap, workers: int,
+                 counts: list[int]) -> dict[int, tuple[float, float]]:
     """The model's USS and PSS growth (bytes) of a worker after each count of requests."""
     with tempfile.TemporaryDirectory() as d:
         path = heap.save(os.path.join(d, "heap.npz"))
@@ -226,7 +231,8 @@ def model_growth(heap, workers, counts):
     return {n: (float(uss[i] - uss[0]), float(pss[i] - pss[0])) for n, i in at.items()}
 
 
-def validate(py, kind, hot, placement, workers, work_dir):
+def validate(py: str, kind: str, hot: int, placement: str, workers: int,
+             work_dir: str | pathlib.Path) -> list[dict[str, Any]]:
     app_dir = pathlib.Path(work_dir) / f"{kind}-{hot}-{placement}-{workers}"
     app_dir.mkdir()
     (app_dir / "app.py").write_text(APP.format(kind=kind, hot=hot, cold=COLD_PER_HOT,
@@ -263,11 +269,11 @@ def validate(py, kind, hot, placement, workers, work_dir):
     return rows
 
 
-def pct(v):
+def pct(v: float | None) -> str:
     return "   n/a" if v is None else f"{v:+6.1%}"
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json")
     parser.add_argument("--quick", action="store_true", help="one small row (the test's)")
