@@ -18,11 +18,12 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
   alone but still write-protected: Linux's wp_page_reuse);
 - zero fill: one write to each page of a fresh anonymous mapping;
 - exit: a child that exits at once, timed by its own rusage (os.wait4: the
-  kernel's exact CPU time of that child) while this process holds 0 to 256 Ki
-  more written pages: its exit unmaps every page it shares (zap the entries,
+  kernel's CPU time of that child) from a lean interpreter (python -S, the
+  smallest parent at hand) and from this process holding 0 to 256 Ki more
+  written pages: its exit unmaps every page it shares (zap the entries,
   drop the references, free the page tables). Per page that is not constant,
-  so the model keeps that curve too (`exit_curve`); the line through its first
-  and last points extended to 0 pages is the fixed part (`exit_base_ns`);
+  so the model keeps that curve too (`exit_curve`); the lean child's exit is
+  the fixed part (`exit_base_ns`), used below the curve's first point;
 - unmapping written pages this process owns (the frames are freed too).
 Each figure is the median of `samples` samples after a warm-up, each sample the
 fastest of `best_of` runs (interference on a shared machine only ever adds
@@ -44,6 +45,8 @@ import os
 import pathlib
 import resource
 import struct
+import subprocess
+import sys
 import time
 from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
@@ -406,6 +409,36 @@ def _exit_point(extra_pages: int, samples: int, best_of: int) -> tuple[int, floa
         m.close()
 
 
+# A child's exit from a lean interpreter (python -S: no site, no numpy), the smallest parent
+# the probe can offer, so the fixed part is measured near 0 pages rather than extrapolated
+# from the probe's own ~10 Ki pages (that subtraction doubled the noise: +29 % between runs).
+_LEAN_EXIT = """
+import os, sys
+samples, best_of = int(sys.argv[1]), int(sys.argv[2])
+def one():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    usage = os.wait4(pid, 0)[2]
+    return (usage.ru_utime + usage.ru_stime) * 1e9
+one()
+runs = [min(one() for _ in range(best_of)) for _ in range(samples)]
+with open("/proc/self/statm") as f:
+    print(int(f.read().split()[1]), *runs)
+"""
+
+
+def _lean_exit_point(samples: int, best_of: int) -> tuple[int, float, float]:
+    """(resident pages, median ns, spread) of a child's exit from a lean interpreter."""
+    out = subprocess.run([sys.executable, "-S", "-c", _LEAN_EXIT, str(samples), str(best_of)],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    resident, *runs = out.split()
+    values = np.array([float(v) for v in runs])
+    median = float(np.median(values))
+    spread = float(np.ptp(values) / median) if median > 0 else 0.0
+    return int(resident), median, spread
+
+
 def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
                             best_of: int) -> tuple[dict[str, Any], list[tuple[str, float]]]:
     """CostModel fields of the faults, the exits and unmapping, and their spreads."""
@@ -425,17 +458,20 @@ def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
     spread = [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
               ("zero-fill fault", zero_sp), ("unmap of owned pages", private_sp)]
     curve: list[tuple[int, float]] = []
-    for extra in sorted(exit_pages):
-        n, ns, sp = _exit_point(extra, samples, best_of)
+    points = [_lean_exit_point(samples, best_of)]
+    points += [_exit_point(extra, samples, best_of) for extra in sorted(exit_pages)]
+    for n, ns, sp in points:
+        if curve and n <= curve[-1][0]:
+            continue                    # not beyond the last point (a tiny probe size)
         curve.append((n, ns))
         spread.append((f"exit sharing {n} pages", sp))
     for i in range(1, len(curve)):      # keep it monotone, as the fork curve
         curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
     (n0, t0), (n1, t1) = curve[0], curve[-1]
     per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
-    # the fixed part: the line through the first and last points back to 0 pages (the
-    # longest baseline: a short first segment would amplify its two points' noise)
-    base = max(t0 - per_page * n0, 0.0)
+    # the fixed part: the lean child's exit itself, measured (any line extended to 0 pages
+    # subtracts two figures of like size and doubles their noise)
+    base = t0
     fields = dict(cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
                   exit_base_ns=base, unmap_shared_ns=per_page, unmap_private_ns=private,
                   exit_curve=tuple(curve))

@@ -64,12 +64,14 @@ def test_probe_measures_positive_costs():
     assert m.calibrated
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
     assert m.unmap_private_ns > 0 and m.exit_base_ns >= 0
-    (c, exit_small), (d, exit_big) = m.exit_curve
+    (lean, exit_lean), (c, exit_small), (d, exit_big) = m.exit_curve
+    assert 0 < lean < c                             # python -S: fewer pages than the probe
     assert abs(d - c - 2048) < 64 and c > 64        # resident pages: give or take a few
-    assert exit_big >= exit_small > 0
+    assert exit_big >= exit_small >= exit_lean > 0
+    assert m.exit_base_ns == exit_lean              # the fixed part is measured, not extended
     names = [name for name, _ in m.spread]
     assert "copy-on-write fault" in names and f"exit sharing {c} pages" in names
-    assert len(names) == 9
+    assert len(names) == 10
     assert m.fork_ns_per_pt_page >= 0
     assert all(v >= 0 for _, v in m.spread)
 
