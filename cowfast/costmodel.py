@@ -395,18 +395,38 @@ def _child_exit_ns() -> float:
     return (usage.ru_utime + usage.ru_stime) * 1e9
 
 
-def _exit_point(extra_pages: int, samples: int, best_of: int) -> tuple[int, float, float]:
-    """(resident pages, median ns, spread) of a child's exit while this process holds
-    extra_pages more written pages (the child shares all of them)."""
+def _exit_run(extra_pages: int, best_of: int) -> tuple[int, float]:
+    """(resident pages, fastest of best_of child exits) while this process holds extra_pages
+    more written pages (the child shares all of them)."""
     m, view = _region(max(extra_pages, 1))
     if extra_pages:
         view[::PROBE_PAGE] = 1
     try:
-        ns, sp = _repeated(_child_exit_ns, samples, best_of=best_of)
-        return _resident_pages(), ns, sp
+        return _resident_pages(), min(_child_exit_ns() for _ in range(best_of))
     finally:
         del view
         m.close()
+
+
+def _exit_points(exit_pages: Iterable[int], samples: int,
+                 best_of: int) -> list[tuple[int, float, float]]:
+    """(resident pages, median ns, spread) of a child's exit from the lean interpreter and
+    at each of exit_pages, measured in `samples` rounds that visit every point once: a burst
+    of load then slows one sample of every point instead of every sample of one."""
+    sizes = sorted(exit_pages)
+    _child_exit_ns()                                        # warm-up
+    runs: list[list[tuple[int, float]]] = [[] for _ in range(len(sizes) + 1)]
+    for _ in range(max(1, samples)):
+        runs[0].append(_lean_exit_run(best_of))
+        for k, extra in enumerate(sizes, 1):
+            runs[k].append(_exit_run(extra, best_of))
+    points = []
+    for point in runs:
+        values = np.array([ns for _, ns in point])
+        median = float(np.median(values))
+        spread = float(np.ptp(values) / median) if median > 0 else 0.0
+        points.append((point[0][0], median, spread))
+    return points
 
 
 # A child's exit from a lean interpreter (python -S: no site, no numpy), the smallest parent
@@ -414,7 +434,6 @@ def _exit_point(extra_pages: int, samples: int, best_of: int) -> tuple[int, floa
 # from the probe's own ~10 Ki pages (that subtraction doubled the noise: +29 % between runs).
 _LEAN_EXIT = """
 import os, sys
-samples, best_of = int(sys.argv[1]), int(sys.argv[2])
 def one():
     pid = os.fork()
     if pid == 0:
@@ -422,21 +441,18 @@ def one():
     usage = os.wait4(pid, 0)[2]
     return (usage.ru_utime + usage.ru_stime) * 1e9
 one()
-runs = [min(one() for _ in range(best_of)) for _ in range(samples)]
+best = min(one() for _ in range(int(sys.argv[1])))
 with open("/proc/self/statm") as f:
-    print(int(f.read().split()[1]), *runs)
+    print(int(f.read().split()[1]), best)
 """
 
 
-def _lean_exit_point(samples: int, best_of: int) -> tuple[int, float, float]:
-    """(resident pages, median ns, spread) of a child's exit from a lean interpreter."""
-    out = subprocess.run([sys.executable, "-S", "-c", _LEAN_EXIT, str(samples), str(best_of)],
+def _lean_exit_run(best_of: int) -> tuple[int, float]:
+    """(resident pages, fastest of best_of child exits) of a lean interpreter."""
+    out = subprocess.run([sys.executable, "-S", "-c", _LEAN_EXIT, str(best_of)],
                          capture_output=True, text=True, check=True, timeout=600).stdout
-    resident, *runs = out.split()
-    values = np.array([float(v) for v in runs])
-    median = float(np.median(values))
-    spread = float(np.ptp(values) / median) if median > 0 else 0.0
-    return int(resident), median, spread
+    resident, best = out.split()
+    return int(resident), float(best)
 
 
 def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
@@ -458,9 +474,7 @@ def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
     spread = [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
               ("zero-fill fault", zero_sp), ("unmap of owned pages", private_sp)]
     curve: list[tuple[int, float]] = []
-    points = [_lean_exit_point(samples, best_of)]
-    points += [_exit_point(extra, samples, best_of) for extra in sorted(exit_pages)]
-    for n, ns, sp in points:
+    for n, ns, sp in _exit_points(exit_pages, samples, best_of):
         if curve and n <= curve[-1][0]:
             continue                    # not beyond the last point (a tiny probe size)
         curve.append((n, ns))
