@@ -135,6 +135,7 @@ struct memo {
 	bool ex;		/* every node down to l1 is private and settled */
 };
 #define MEMOS 64		/* table slots with a memo; others walk each row */
+#define LONG_RUN 256		/* rows from which a run goes to touch_locked() whole */
 
 /* The leaf of @vpn in @as, and walk()'s *ex, through @mo's level-1 node: the
  * upper levels are walked only when the row leaves the node's span. */
@@ -225,7 +226,7 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 	cf_mem *m = r->mem;
 	uint64_t limit = va_pages(m), gen = 1, accesses = 0, runs = 0;
 	struct memo memo[MEMOS], spare = {0};
-	size_t k = 0, slice = 0, s = 0, run_start = 0;
+	size_t k = 0, slice = 0, s = 0, run_start = 0, end = 0, did;
 	int rc = CF_OK;
 	bool stop = false, found = false;	/* found: s serves pid[run_start] */
 	memset(memo, 0, sizeof(memo));
@@ -265,6 +266,12 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 			}
 			run_start = k;
 			runs++;
+			/* a long run is one touch, whose loop keeps its leaf */
+			if (k + 1 < n && pid[k + 1] == pid[k] && op[k + 1] == o) {
+				end = run_end(pid, op, k, n);
+				if (end - k >= LONG_RUN)
+					goto touch;
+			}
 		}
 		if (REPLAY_AHEAD && k + REPLAY_AHEAD < n)
 			prefetch_row(r, memo, gen, pid, op, page, k + REPLAY_AHEAD, limit);
@@ -277,13 +284,15 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 			k++;
 			continue;
 		}
-		/* the rest of the run as one touch: faults, whole-leaf copies */
-		size_t did = 0, end = run_end(pid, op, k, n);
+		slice--;
+		end = run_end(pid, op, k, n);
+touch:		/* the rest of the run as one touch: faults, whole-leaf copies */
+		did = 0;
 		rc = touch_locked(r->spaces[s], page + k, end - k, o == CF_REPLAY_WRITE, &did,
 				  fault);
 		gen++;
 		accesses += did;
-		slice += end - k - 1;
+		slice += end - k;
 		if (rc) {
 			r->run_start = run_start;
 			runs--;
