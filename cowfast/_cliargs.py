@@ -54,6 +54,20 @@ def int_list(text):
     return tuple(positive_int(part) for part in text.split(","))
 
 
+def count_list(text):
+    """An argparse type: comma-separated ints of 0 or more."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {part!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+        values.append(value)
+    return tuple(values)
+
+
 def summary_stream(*outputs):
     """Where the human-readable summary goes: stderr if an output option took stdout."""
     return sys.stderr if STDOUT in outputs else sys.stdout

@@ -19,38 +19,56 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
 - zero fill: one write to each page of a fresh anonymous mapping;
-- exit: a child that exits at once (its fixed cost, from the children's
-  rusage), and unmapping written pages in a child that shares them with the
-  parent (the exit's teardown: zap the entries, drop the references, free the
-  page tables) or that owns them (the frames are freed too).
-Each figure is measured `repeat` times after a warm-up run; the model keeps the
-median and each figure's spread ((max - min) / median), so `unstable()` can say
-which figure not to trust.
+- exit: a child that exits at once, timed by its own rusage (os.wait4: the
+  kernel's CPU time of that child) from a lean interpreter (python -S, the
+  smallest parent at hand) and from this process holding 0 to 256 Ki more
+  written pages: its exit unmaps every page it shares (zap the entries,
+  drop the references, free the page tables). Per page that is not constant,
+  so the model keeps that curve too (`exit_curve`); the lean child's exit is
+  the fixed part (`exit_base_ns`), used below the curve's first point;
+- unmapping written pages this process owns (the frames are freed too).
+Each figure is the median of `samples` samples after a warm-up, each sample the
+fastest of `best_of` runs (interference on a shared machine only ever adds
+time); each figure's spread ((max - min) / median of the samples) is saved, so
+`unstable()` can say which figure not to trust. The whole probe runs on one CPU
+(sched_setaffinity), so no run pays for a migration to a cold cache.
 Each fault cost is the timed pass minus a second, fault-free pass over the
 same pages, so the store itself is not counted. Every time is the calling
 thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the kernel's work in fork and in
 faults is charged to the thread that caused it), so a busy machine's
 preemptions do not count; fork times are the median of `repeat` forks.
 """
+import contextlib
 import dataclasses
+import functools
 import json
 import mmap
 import os
 import pathlib
 import resource
 import struct
+import subprocess
+import sys
 import time
+from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import fork_probe
-from .fork_probe import Curve
 from .calibration_file import CalibrationError, check as check_calibration
 
 ENV_VAR = "COWFAST_CALIBRATION"
 PROBE_PAGE = 4096
 PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
 MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
+EXIT_PAGES = (0, 16384, 65536, 262144)   # extra pages the exit probe's children share
+
+Curve = tuple[tuple[int, float], ...]     # (pages, ns) points, pages increasing
+View = npt.NDArray[np.uint8]              # a numpy byte view of a probe's mapping
+Where = npt.NDArray[np.intp]              # byte offsets into a View
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +80,7 @@ class CostModel:
     fork_base_ns: float = 250_000.0
     fork_ns_per_page: float = 42.0
     # (resident pages, fork ns) measured; empty: the straight line above
-    fork_curve: Curve = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
+    fork_curve: tuple = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
                          (65536, 3_000_000.0))
     # each page-table page fork copies beyond those of packed resident pages (and beyond
     # the probe's own extra ones, fork_probe_pt_extra)
@@ -85,6 +103,9 @@ class CostModel:
     exit_base_ns: float = 150_000.0
     unmap_shared_ns: float = 120.0
     unmap_private_ns: float = 400.0
+    # (pages the child shares with its parent, ns of its exit) measured; empty: the line
+    # exit_base_ns + unmap_shared_ns per page. Per page it is not constant (cache effects)
+    exit_curve: Curve = ()
     # a local redis-server's BGSAVE child, per allocation visited and per RDB byte
     # (`calibrate --redis`;
     # 0: not measured, and the redis model then needs the BGSAVE's duration)
@@ -167,11 +188,15 @@ class CostModel:
         point = self.fork_usec(resident_pages, page_table_pages, mappings)
         return min(ends[0], point), max(ends[1], point)
 
-    def exit_seconds(self, children=1, shared_pages=0, private_pages=0):
-        """Predicted kernel time of `children` exits, each unmapping shared_pages it
-        shares and private_pages it owns (so frees)."""
-        return children * (self.exit_base_ns + self.unmap_shared_ns * shared_pages
-                           + self.unmap_private_ns * private_pages) / 1e9
+    def exit_seconds(self, children: float = 1, shared_pages: float = 0,
+                     private_pages: float = 0) -> float:
+        """Predicted CPU time of `children` exits, each unmapping shared_pages it shares
+        (along exit_curve when measured) and private_pages it owns (so frees)."""
+        if self.exit_curve:
+            shared_ns = _along(self.exit_curve, self.exit_base_ns, shared_pages)
+        else:
+            shared_ns = self.exit_base_ns + self.unmap_shared_ns * shared_pages
+        return children * (shared_ns + self.unmap_private_ns * private_pages) / 1e9
 
     def unstable(self, limit=0.2):
         """[(figure, spread)] of the figures whose repetitions varied by more than limit."""
@@ -189,10 +214,21 @@ class CostModel:
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "spread"):  # JSON: lists
+        for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "exit_curve",
+                     "spread"):                  # JSON gives lists; the model is frozen
             if name in fields:
                 fields[name] = tuple(tuple(point) for point in fields[name])
         return cls(**fields)
+
+
+def _along(curve: Curve, base: float, x: float) -> float:
+    """ns at x along a measured curve of (pages, ns) points: interpolated from (0, base)
+    through the points, the last segment's slope extended beyond them."""
+    pages, points = zip(*curve)
+    if x <= pages[-1]:
+        return float(np.interp(x, (0, *pages), (base, *points)))
+    slope = (points[-1] - points[-2]) / (pages[-1] - pages[-2]) if len(pages) > 1 else 0.0
+    return float(points[-1] + max(slope, 0.0) * (x - pages[-1]))
 
 
 def default_path():
@@ -252,16 +288,46 @@ def machine():
 
 # ---- the probe ------------------------------------------------------------------------
 
-def _repeated(measure, repeat, warmup=1):
-    """(median, spread) of `repeat` runs of measure() after `warmup` discarded ones."""
+def _repeated(measure: Callable[[], float], repeat: int, warmup: int = 1,
+              best_of: int = 1) -> tuple[float, float]:
+    """(median, spread) of `repeat` samples after `warmup` discarded runs; each sample is
+    the fastest of `best_of` runs (interference only ever adds time, so the minimum of a
+    few is what repeats)."""
     for _ in range(warmup):
         measure()
-    values = np.array([measure() for _ in range(max(1, repeat))], dtype=float)
+    values = np.array([min(measure() for _ in range(max(1, best_of)))
+                       for _ in range(max(1, repeat))], dtype=float)
     median = float(np.median(values))
     spread = float((values.max() - values.min()) / median) if median > 0 else 0.0
     return median, spread
 
-def _region(pages, noreserve=False):
+
+def _on_one_cpu(fn: Callable[P, R]) -> Callable[P, R]:
+    """fn run under _one_cpu()."""
+    @functools.wraps(fn)
+    def pinned(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _one_cpu():
+            return fn(*args, **kwargs)
+    return pinned
+
+
+@contextlib.contextmanager
+def _one_cpu() -> Iterator[None]:
+    """Run the probe on one CPU (the last this process may use), restoring the affinity
+    after: no migration between a measurement's runs, children on the same CPU."""
+    try:
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {max(allowed)})
+    except (AttributeError, OSError):        # not Linux, or not allowed: run as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def _region(pages: int, noreserve: bool = False) -> tuple[mmap.mmap, View]:
     """A fresh private anonymous mapping with huge pages off, as a numpy byte view."""
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | (MAP_NORESERVE if noreserve else 0)
     m = mmap.mmap(-1, pages * PROBE_PAGE, flags=flags)
@@ -270,21 +336,34 @@ def _region(pages, noreserve=False):
     return m, np.frombuffer(m, dtype=np.uint8)
 
 
-def _write_pass_ns(view, value):
-    """CPU time of one store into each page (a strided numpy store: no Python per page)."""
+def _write_pass_ns(view: View, value: int, where: Where | None = None) -> int:
+    """CPU time of one store into each page, in address order or at the byte offsets
+    `where` (a numpy store either way: no Python per page)."""
     t0 = time.thread_time_ns()
-    view[::PROBE_PAGE] = value
+    if where is None:
+        view[::PROBE_PAGE] = value
+    else:
+        view[where] = value
     return time.thread_time_ns() - t0
 
 
-def _fault_ns(view, value, pages):
-    """ns per page of a faulting pass, minus a fault-free pass over the same pages."""
-    faulting = _write_pass_ns(view, value)
-    plain = min(_write_pass_ns(view, value + 1) for _ in range(3))
+def _fault_ns(view: View, value: int, pages: int, where: Where | None = None) -> float:
+    """ns per page of a faulting pass, minus a fault-free pass over the same pages in the
+    same order."""
+    faulting = _write_pass_ns(view, value, where)
+    plain = min(_write_pass_ns(view, value + 1, where) for _ in range(3))
     return max(faulting - plain, 0) / pages
 
 
-def _zero_fill_ns(pages):
+def _random_order(pages: int) -> Where:
+    """Each page's first byte in a fixed random order: the models' writes land on pages at
+    random, and a fault at a random address misses the page-walk caches that a sequential
+    pass keeps warm (here a random-order copy cost 10-25 % more)."""
+    order: Where = np.random.default_rng(0).permutation(pages).astype(np.intp) * PROBE_PAGE
+    return order
+
+
+def _zero_fill_ns(pages: int) -> float:
     m, view = _region(pages)
     try:
         return _fault_ns(view, 1, pages)
@@ -293,17 +372,18 @@ def _zero_fill_ns(pages):
         m.close()
 
 
-def _cow_and_reuse_ns(pages):
-    """(cow ns, reuse ns) per page: the child writes every shared page, exits; then
-    the parent writes every page again (reuse)."""
+def _cow_and_reuse_ns(pages: int) -> tuple[float, float]:
+    """(cow ns, reuse ns) per page: the child writes every shared page in random order,
+    exits; then the parent writes every page again (reuse), in the same order."""
     m, view = _region(pages)
     view[::PROBE_PAGE] = 1
+    where = _random_order(pages)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         try:
-            cow = _fault_ns(view, 2, pages)
+            cow = _fault_ns(view, 2, pages, where)
             os.write(write_end, struct.pack("d", cow))
         finally:
             os._exit(0)
@@ -319,68 +399,145 @@ def _cow_and_reuse_ns(pages):
     if len(data) < 8:
         raise RuntimeError("calibration child died before reporting")
     cow = struct.unpack("d", data)[0]
-    reuse = _fault_ns(view, 5, pages)
+    reuse = _fault_ns(view, 5, pages, where)
     del view
     m.close()
     return cow, reuse
 
 
-def _unmap_ns(pages, shared):
-    """ns per page to unmap `pages` written pages: in a child that shares them with
-    this process (what its exit does to inherited memory), or owned here (frames freed)."""
+def _unmap_owned_ns(pages: int) -> float:
+    """ns per page to unmap `pages` written pages this process owns (frames freed), in
+    thread CPU time."""
     m, view = _region(pages)
     view[::PROBE_PAGE] = 1
-    if not shared:
-        del view
-        t0 = time.thread_time_ns()
-        m.close()
-        return (time.thread_time_ns() - t0) / pages
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            del view
-            t0 = time.thread_time_ns()
-            m.close()
-            os.write(write_end, struct.pack("d", (time.thread_time_ns() - t0) / pages))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    data = os.read(read_end, 8)
-    os.close(read_end)
-    os.waitpid(pid, 0)
     del view
+    t0 = time.thread_time_ns()
     m.close()
-    if len(data) < 8:
-        raise RuntimeError("calibration child died before reporting")
-    return struct.unpack("d", data)[0]
+    return (time.thread_time_ns() - t0) / pages
 
 
-def _resident_pages():
+def _resident_pages() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1])
 
 
-def _exit_ns(children, unmap_shared_ns):
-    """Fixed CPU cost of a child that exits at once: the reaped children's user+system
-    time (rusage) less the teardown of the pages it shared with this process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for _ in range(children):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    per_child = ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) \
-        / children * 1e9
-    return max(per_child - unmap_shared_ns * _resident_pages(), 0.0)
+def _child_exit_ns() -> float:
+    """CPU time of a child that exits at once, from its own rusage (os.wait4): what the
+    kernel does for it (fork's return, the interpreter's at-fork hooks and the faults they
+    take, exit: unmapping every page it shares with this process, freeing its page tables)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    _, _, usage = os.wait4(pid, 0)
+    return (usage.ru_utime + usage.ru_stime) * 1e9
 
 
-def calibrate(pages=16384, fork_pages=None, repeat=15, samples=5):
+def _exit_run(extra_pages: int, best_of: int) -> tuple[int, float]:
+    """(resident pages, fastest of best_of child exits) while this process holds extra_pages
+    more written pages (the child shares all of them)."""
+    m, view = _region(max(extra_pages, 1))
+    if extra_pages:
+        view[::PROBE_PAGE] = 1
+    try:
+        return _resident_pages(), min(_child_exit_ns() for _ in range(best_of))
+    finally:
+        del view
+        m.close()
+
+
+def _exit_points(exit_pages: Iterable[int], samples: int,
+                 best_of: int) -> list[tuple[int, float, float]]:
+    """(resident pages, median ns, spread) of a child's exit from the lean interpreter and
+    at each of exit_pages, measured in `samples` rounds that visit every point once: a burst
+    of load then slows one sample of every point instead of every sample of one."""
+    sizes = sorted(exit_pages)
+    _child_exit_ns()                                        # warm-up
+    runs: list[list[tuple[int, float]]] = [[] for _ in range(len(sizes) + 1)]
+    for _ in range(max(1, samples)):
+        runs[0].append(_lean_exit_run(best_of))
+        for k, extra in enumerate(sizes, 1):
+            runs[k].append(_exit_run(extra, best_of))
+    points = []
+    for point in runs:
+        values = np.array([ns for _, ns in point])
+        median = float(np.median(values))
+        spread = float(np.ptp(values) / median) if median > 0 else 0.0
+        points.append((point[0][0], median, spread))
+    return points
+
+
+# A child's exit from a lean interpreter (python -S: no site, no numpy), the smallest parent
+# the probe can offer, so the fixed part is measured near 0 pages rather than extrapolated
+# from the probe's own ~10 Ki pages (that subtraction doubled the noise: +29 % between runs).
+_LEAN_EXIT = """
+import os, sys
+def one():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    usage = os.wait4(pid, 0)[2]
+    return (usage.ru_utime + usage.ru_stime) * 1e9
+one()
+best = min(one() for _ in range(int(sys.argv[1])))
+with open("/proc/self/statm") as f:
+    print(int(f.read().split()[1]), best)
+"""
+
+
+def _lean_exit_run(best_of: int) -> tuple[int, float]:
+    """(resident pages, fastest of best_of child exits) of a lean interpreter."""
+    out = subprocess.run([sys.executable, "-S", "-c", _LEAN_EXIT, str(best_of)],
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    resident, best = out.split()
+    return int(resident), float(best)
+
+
+def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
+                            best_of: int) -> tuple[dict[str, Any], list[tuple[str, float]]]:
+    """CostModel fields of the faults, the exits and unmapping, and their spreads."""
+    pairs: list[tuple[float, float]] = []
+
+    def cow_sample() -> float:
+        pairs.append(_cow_and_reuse_ns(pages))
+        return pairs[-1][0]
+
+    cow, cow_sp = _repeated(cow_sample, samples, best_of=best_of)
+    reuses = np.array([min(r for _, r in pairs[i:i + best_of])     # warm-up's pair left out
+                       for i in range(1, len(pairs), best_of)])
+    reuse = float(np.median(reuses))
+    reuse_sp = float(np.ptp(reuses) / reuse) if reuse > 0 else 0.0
+    zero, zero_sp = _repeated(lambda: _zero_fill_ns(pages), samples, best_of=best_of)
+    private, private_sp = _repeated(lambda: _unmap_owned_ns(pages), samples, best_of=best_of)
+    spread = [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
+              ("zero-fill fault", zero_sp), ("unmap of owned pages", private_sp)]
+    curve: list[tuple[int, float]] = []
+    for n, ns, sp in _exit_points(exit_pages, samples, best_of):
+        if curve and n <= curve[-1][0]:
+            continue                    # not beyond the last point (a tiny probe size)
+        curve.append((n, ns))
+        spread.append((f"exit sharing {n} pages", sp))
+    for i in range(1, len(curve)):      # keep it monotone, as the fork curve
+        curve[i] = (curve[i][0], max(curve[i][1], curve[i - 1][1]))
+    (n0, t0), (n1, t1) = curve[0], curve[-1]
+    per_page = max(t1 - t0, 0.0) / (n1 - n0) if n1 > n0 else 0.0
+    # the fixed part: the lean child's exit itself, measured (any line extended to 0 pages
+    # subtracts two figures of like size and doubles their noise)
+    base = t0
+    fields = dict(cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
+                  exit_base_ns=base, unmap_shared_ns=per_page, unmap_private_ns=private,
+                  exit_curve=tuple(curve))
+    return fields, spread
+
+
+@_on_one_cpu
+def calibrate(pages=16384, fork_pages=None, repeat=15, samples=5,
+              exit_pages=EXIT_PAGES, best_of=5):
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
-    Fork times: `repeat` forks at each point (`fork_probe.measure`); every other figure: the median of `samples` runs after a warm-up. Each
-    figure's spread over its runs goes into `spread`.
+    Fork times: `repeat` forks at each point (`fork_probe.measure`: the curve to 4 GiB
+    by default, page-table and mapping terms, fastest and slowest kept); every other figure: the median of `samples` samples after a warm-up, each the
+    fastest of `best_of` runs; exits at each of `exit_pages` extra pages shared. Each
+    figure's spread over its samples goes into `spread`. The whole probe runs on one CPU.
     Forks this process: call it from a process that holds no big simulated memory
     and runs no threads (the `cowfast calibrate` command is such a process).
     """
@@ -388,21 +545,8 @@ def calibrate(pages=16384, fork_pages=None, repeat=15, samples=5):
     fork = fork_probe.measure(sizes, forks=max(repeat, 3),
                               split=min(2048, max(pages // 2, 2)), split_pages=pages)
     spread = list(fork.pop("spread"))
-    pairs = []
-    cow, cow_sp = _repeated(lambda: pairs.append(_cow_and_reuse_ns(pages)) or pairs[-1][0],
-                            samples)
-    reuses = np.array([r for _, r in pairs[1:]])        # the warm-up's pair left out
-    reuse = float(np.median(reuses))
-    reuse_sp = float(np.ptp(reuses) / reuse) if reuse > 0 else 0.0
-    zero, zero_sp = _repeated(lambda: _zero_fill_ns(pages), samples)
-    shared, shared_sp = _repeated(lambda: _unmap_ns(pages, True), samples)
-    private, private_sp = _repeated(lambda: _unmap_ns(pages, False), samples)
-    exit_base, exit_sp = _repeated(lambda: _exit_ns(10, shared), samples)
-    spread += [("copy-on-write fault", cow_sp), ("reuse fault", reuse_sp),
-               ("zero-fill fault", zero_sp), ("exit", exit_sp),
-               ("unmap of shared pages", shared_sp), ("unmap of owned pages", private_sp)]
-    return CostModel(**fork,
-                     cow_fault_ns=cow, zero_fill_ns=zero, reuse_fault_ns=reuse,
-                     exit_base_ns=exit_base, unmap_shared_ns=shared, unmap_private_ns=private,
+    rest, rest_spread = _fault_and_exit_figures(pages, exit_pages, samples, best_of)
+    spread += rest_spread
+    return CostModel(**fork, **rest,
                      page_size=PROBE_PAGE, source="calibrated",
                      spread=tuple((name, round(v, 4)) for name, v in spread))

@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from . import costmodel
-from ._cliargs import (STDOUT, finite_float, int_list, opened, positive_int,
-                       summary_stream)
+from ._cliargs import (STDOUT, count_list, finite_float, int_list, opened,
+                       positive_int, summary_stream)
 from ._table import bold, table
 from ._version import __version__
 from .models import MODELS, run_model
@@ -63,6 +63,9 @@ def add_parser(subparsers):
                      help="resident sizes in pages at which fork is timed (comma-separated; "
                           "default 1024,8192,65536,262144,1048576: 4 MiB to 4 GiB, those "
                           "that fit twice in the available memory)")
+    cal.add_argument("--exit-pages", type=count_list, default=costmodel.EXIT_PAGES,
+                     help="extra pages shared by the children whose exit is timed "
+                          "(comma-separated; 0 for none beyond the probe's own)")
     cal.add_argument("--samples", type=positive_int, default=5,
                      help="repetitions of each measurement after a warm-up (median kept)")
     cal.add_argument("--redis", action="store_true",
@@ -171,7 +174,9 @@ def run_calibrate(args, out=None):
         except (OSError, RuntimeError) as e:
             print(f"error: calibrate --redis: {e}", file=sys.stderr)
             return 1
-    model = costmodel.calibrate(pages=args.pages, fork_pages=sizes,
+    exits = getattr(args, "exit_pages", costmodel.EXIT_PAGES)
+    exits = exits if isinstance(exits, tuple) else count_list(exits)
+    model = costmodel.calibrate(pages=args.pages, fork_pages=sizes, exit_pages=exits,
                                 samples=getattr(args, "samples", 5))
     if redis is not None:
         model = dataclasses.replace(
@@ -195,11 +200,13 @@ def run_calibrate(args, out=None):
             ("copy-on-write fault", model.cow_fault_ns, "ns", "copy-on-write fault"),
             ("zero-fill fault", model.zero_fill_ns, "ns", "zero-fill fault"),
             ("reuse fault", model.reuse_fault_ns, "ns", "reuse fault"),
-            ("exit of a child", model.exit_base_ns / 1000, "us", "exit"),
-            ("exit: unmap a shared page", model.unmap_shared_ns, "ns", "unmap of shared pages"),
+            ("exit of a child: fixed part", model.exit_base_ns / 1000, "us", None),
+            ("exit: per page shared (overall)", model.unmap_shared_ns, "ns", None),
             ("exit: unmap and free an owned page", model.unmap_private_ns, "ns",
              "unmap of owned pages")]:
         rows.append([label, value, unit, 100 * spread[name] if name in spread else ""])
+    rows += [[f"exit of a child sharing {n:,} pages", ns / 1000, "us",
+              100 * spread.get(f"exit sharing {n} pages", 0)] for n, ns in model.exit_curve]
     if redis is not None:
         rows += [["redis BGSAVE, per allocation visited", model.redis_alloc_ns, "ns", ""],
                  ["redis BGSAVE, per RDB byte", model.redis_rdb_byte_ns, "ns", ""]]

@@ -126,56 +126,76 @@ static int replay_exit(struct cf_replay *r, int64_t pid)
 	return CF_OK;
 }
 
-/* The leaf a space's last access row reached, valid while gen matches: any
- * fault, fork, exit or release of the lock bumps the call's gen. */
+/* The level-1 node (the parent of 512 leaves: 2^18 pages) a space's last
+ * access row went through, valid while gen matches: any fault, fork, exit or
+ * release of the lock bumps the call's gen. */
 struct memo {
-	uint64_t gen, id;	/* id: vpn >> NODE_BITS */
-	struct node *leaf;
-	bool ex;		/* the path to it is private (walk()'s *exclusive) */
+	uint64_t gen, span;	/* span: vpn >> (2 * NODE_BITS) */
+	const struct node *l1;
+	bool ex;		/* every node down to l1 is private and settled */
 };
 #define MEMOS 64		/* table slots with a memo; others walk each row */
+#define LONG_RUN 256		/* rows from which a run goes to touch_locked() whole */
+
+/* The leaf of @vpn in @as, and walk()'s *ex, through @mo's level-1 node: the
+ * upper levels are walked only when the row leaves the node's span. */
+static hot_inline const struct node *memo_leaf(const cf_as *as, struct memo *mo, uint64_t gen,
+					       uint64_t vpn, bool *ex)
+{
+	if (mo->gen != gen || mo->span != vpn >> (2 * NODE_BITS)) {
+		const struct node *n = as->root;
+		bool e = true;
+		for (uint32_t lvl = as->mem->levels - 1; lvl > 1; lvl--) {
+			n = n->child[node_index(vpn, lvl)];
+			if (!n)
+				return NULL;
+			e = e && n->ref == 1 && !n->wp;
+		}
+		*mo = (struct memo){.gen = gen, .span = vpn >> (2 * NODE_BITS), .l1 = n, .ex = e};
+	}
+	const struct node *leaf = mo->l1->child[node_index(vpn, 1)];
+	*ex = leaf && mo->ex && leaf->ref == 1 && !leaf->wp;
+	return leaf;
+}
 
 /*
- * Whether row access @vpn of @as changes nothing (Linux: a TLB hit): the
+ * Whether access row @vpn of @as changes nothing (Linux: a TLB hit): the
  * page is present with the permission (a write: writable, or shared, on a
  * private path: where touch_locked() would neither fault nor try a
- * whole-leaf copy), so touch_locked() would only count it. Through @mo's leaf when it is the
- * one; else walks and remembers. Reads only.
+ * whole-leaf copy), so touch_locked() would only count it. Reads only.
  */
 static hot_inline bool access_hits(const cf_as *as, struct memo *mo, uint64_t gen,
 				   uint64_t vpn, uint64_t limit, bool write)
 {
 	const uint64_t want_w = PTE_MAPPED | PTE_WRITE;
 	const uint64_t want_r = PTE_MAPPED | PTE_READ | PTE_PRESENT;
+	bool ex;
 	if (unlikely(vpn >= limit))
 		return false;
-	if (mo->gen != gen || mo->id != vpn >> NODE_BITS) {
-		mo->leaf = walk(as, vpn, &mo->ex);
-		if (!mo->leaf)
-			return false;
-		mo->gen = gen;
-		mo->id = vpn >> NODE_BITS;
-	}
-	uint64_t pte = mo->leaf->pte[vpn & NODE_MASK];
+	const struct node *leaf = memo_leaf(as, mo, gen, vpn, &ex);
+	if (!leaf)
+		return false;
+	uint64_t pte = leaf->pte[vpn & NODE_MASK];
 	if (!write)
 		return (pte & want_r) == want_r;
-	return mo->ex && (pte & want_w) == want_w && (pte & (PTE_WRITABLE | PTE_SHARED));
+	return ex && (pte & want_w) == want_w && (pte & (PTE_WRITABLE | PTE_SHARED));
 }
 
 /* Rows ahead whose leaf entry is loaded early (0: none). */
 #ifndef REPLAY_AHEAD
-#define REPLAY_AHEAD 8
+#define REPLAY_AHEAD 16
 #endif
 
 /*
  * Start loading the leaf entry of access row @j: the trace is known ahead,
  * and in short runs each row is a leaf in another space's table (its header
  * and its entry: two cache misses), which a walk done rows early overlaps
- * with the work between. Walks only the upper nodes, which stay cached.
+ * with the work between. Through the row's space's memo when it covers the
+ * row (one load); else walks the upper nodes, which stay cached.
  */
-static hot_inline void prefetch_row(const struct cf_replay *r, const int64_t *pid,
-				    const uint8_t *op, const uint64_t *page, size_t j,
-				    uint64_t limit)
+static hot_inline void prefetch_row(const struct cf_replay *r, struct memo *memo, uint64_t gen,
+				    const int64_t *pid, const uint8_t *op, const uint64_t *page,
+				    size_t j, uint64_t limit)
 {
 	size_t s;
 	uint64_t vpn = page[j];
@@ -183,9 +203,14 @@ static hot_inline void prefetch_row(const struct cf_replay *r, const int64_t *pi
 		return;		/* the leaf of the row before: loaded by then */
 	if (op[j] > CF_REPLAY_WRITE || vpn >= limit || !slot_find(r, pid[j], &s))
 		return;
-	const struct node *n = r->spaces[s]->root;
-	for (uint32_t lvl = r->mem->levels - 1; lvl > 0 && n; lvl--)
-		n = n->child[node_index(vpn, lvl)];
+	const struct node *n;
+	if (s < MEMOS && memo[s].gen == gen && memo[s].span == vpn >> (2 * NODE_BITS)) {
+		n = memo[s].l1->child[node_index(vpn, 1)];
+	} else {
+		n = r->spaces[s]->root;
+		for (uint32_t lvl = r->mem->levels - 1; lvl > 0 && n; lvl--)
+			n = n->child[node_index(vpn, lvl)];
+	}
 	if (n) {
 		__builtin_prefetch(n);
 		__builtin_prefetch(&n->pte[vpn & NODE_MASK]);
@@ -201,7 +226,7 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 	cf_mem *m = r->mem;
 	uint64_t limit = va_pages(m), gen = 1, accesses = 0, runs = 0;
 	struct memo memo[MEMOS], spare = {0};
-	size_t k = 0, slice = 0, s = 0, run_start = 0;
+	size_t k = 0, slice = 0, s = 0, run_start = 0, end = 0, did;
 	int rc = CF_OK;
 	bool stop = false, found = false;	/* found: s serves pid[run_start] */
 	memset(memo, 0, sizeof(memo));
@@ -241,9 +266,15 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 			}
 			run_start = k;
 			runs++;
+			/* a long run is one touch, whose loop keeps its leaf */
+			if (k + 1 < n && pid[k + 1] == pid[k] && op[k + 1] == o) {
+				end = run_end(pid, op, k, n);
+				if (end - k >= LONG_RUN)
+					goto touch;
+			}
 		}
 		if (REPLAY_AHEAD && k + REPLAY_AHEAD < n)
-			prefetch_row(r, pid, op, page, k + REPLAY_AHEAD, limit);
+			prefetch_row(r, memo, gen, pid, op, page, k + REPLAY_AHEAD, limit);
 		struct memo *mo = s < MEMOS ? &memo[s] : &spare;
 		spare.gen = 0;
 		slice++;
@@ -253,13 +284,15 @@ int cf_replay(struct cf_replay *r, const int64_t *pid, const uint8_t *op, const 
 			k++;
 			continue;
 		}
-		/* the rest of the run as one touch: faults, whole-leaf copies */
-		size_t did = 0, end = run_end(pid, op, k, n);
+		slice--;
+		end = run_end(pid, op, k, n);
+touch:		/* the rest of the run as one touch: faults, whole-leaf copies */
+		did = 0;
 		rc = touch_locked(r->spaces[s], page + k, end - k, o == CF_REPLAY_WRITE, &did,
 				  fault);
 		gen++;
 		accesses += did;
-		slice += end - k - 1;
+		slice += end - k;
 		if (rc) {
 			r->run_start = run_start;
 			runs--;

@@ -17,8 +17,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from typing import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 _PROBE = r"""
 import gc, importlib, json, sys
@@ -47,20 +49,20 @@ class HeapMap:
     """object_pages[i]: the page of hot object i; tracked_pages: pages holding an object the
     collector tracks; heap_pages: pages in the map (hot and tracked together)."""
 
-    object_pages: np.ndarray
-    object_sizes: np.ndarray
-    tracked_pages: np.ndarray
+    object_pages: npt.NDArray[np.uint64]
+    object_sizes: npt.NDArray[np.int64]
+    tracked_pages: npt.NDArray[np.uint64]
     heap_pages: int
     page_size: int
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         np.savez(path, object_pages=self.object_pages, object_sizes=self.object_sizes,
                  tracked_pages=self.tracked_pages, heap_pages=self.heap_pages,
                  page_size=self.page_size)
         return path
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> "HeapMap":
         with np.load(path) as data:
             try:
                 return cls(data["object_pages"].astype(np.uint64),
@@ -70,12 +72,14 @@ class HeapMap:
             except KeyError as exc:
                 raise ValueError(f"{path}: not a heap map (no {exc})") from None
 
-    def pages_shared(self):
+    def pages_shared(self) -> float:
         """Mean hot objects per page they occupy: high when allocated together."""
         return len(self.object_pages) / max(1, len(np.unique(self.object_pages)))
 
 
-def measure(module, root=None, page_size=4096, python=sys.executable, path=(), timeout=600):
+def measure(module: str, root: str | None = None, page_size: int = 4096,
+            python: str = sys.executable, path: Iterable[str | os.PathLike[str]] = (),
+            timeout: float = 600) -> HeapMap:
     """Import `module` in a fresh `python` and map its hot objects to pages (see the
     module doc). path: extra sys.path entries for the import. Returns a HeapMap."""
     if page_size <= 0 or page_size & (page_size - 1):

@@ -9,6 +9,7 @@ generation and are never scanned) and immortal objects (PEP 683: the refcount
 of an immortal object is never written).
 """
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -93,7 +94,8 @@ def check(c):
         raise ValueError(f"page_size must be a power of two, not {c.page_size!r}")
 
 
-def run(config=None, progress=None):
+def run(config: PreforkConfig | None = None,
+        progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate the pool; return a Result over requests served per worker.
 
     progress: callable(done, total) after each sample, for long runs.

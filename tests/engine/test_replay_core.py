@@ -2,7 +2,7 @@
 must leave the same spaces, statistics, counters and exceptions."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from cowfast import PhysicalMemory
 from cowfast._native import ffi, lib
@@ -11,7 +11,7 @@ from cowfast.trace import EXIT, FORK, READ, WRITE, KernelReplayer, Replayer, Tra
 PAGES = 96                      # mapped pages per space: rows beyond fault (SEGV_MAPERR)
 
 
-def random_trace(seed, rows, pids):
+def random_trace(seed, rows, pids, max_run=12):
     """Runs of 1-12 rows of one pid and op; forks to new or live pids, exits, now and
     then a page beyond the mapping (a segmentation fault ends the replay there)."""
     rng = np.random.default_rng(seed)
@@ -29,7 +29,7 @@ def random_trace(seed, rows, pids):
             if len(live) > 1 and actor in live:
                 live.remove(actor)
         else:
-            length = int(rng.integers(1, 13))
+            length = int(rng.integers(1, max_run + 1))
             start = int(rng.integers(0, PAGES))
             pages = (start + rng.integers(0, 24, length)) % PAGES
             if rng.random() < 0.004:
@@ -64,6 +64,15 @@ def run_engine(trace, engine, frames):
     mem.check()
     mem.close()
     return result
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1), tight=st.booleans())
+def test_c_replay_of_long_runs_equals_python_replay(seed, tight):
+    """Runs long enough that C hands each to one touch call whole (as the Python path does)."""
+    trace = random_trace(seed, 3000, 3, max_run=700)
+    frames = 300 if tight else 4096
+    assert run_engine(trace, "c", frames) == run_engine(trace, "python", frames)
 
 
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 600), pids=st.integers(1, 6),

@@ -57,7 +57,7 @@ def test_calibrate_saves_where_asked(tmp_path, capsys):
     from cowfast import costmodel
     path = tmp_path / "cal.json"
     simulate_cli.main(["calibrate", "--output", str(path), "--pages", "256",
-                       "--fork-pages", "64,512", "--samples", "2"])
+                       "--fork-pages", "64,512", "--exit-pages", "0,256", "--samples", "2"])
     assert costmodel.load(path).calibrated
     out = capsys.readouterr().out
     assert "copy-on-write fault" in out and "exit of a child" in out and "spread %" in out

@@ -1,5 +1,6 @@
 """The cost model: defaults labelled, save/load, scaling, and a real (small) probe."""
 import json
+import os
 
 import pytest
 
@@ -56,14 +57,21 @@ def test_huge_pages_scale_fault_costs_not_fork():
 def test_probe_measures_positive_costs():
     """A small probe of the real kernel gives positive fault costs (values are not asserted:
     timing belongs to bench/)."""
-    m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=2, samples=2)
+    m = costmodel.calibrate(pages=512, fork_pages=(64, 1024), repeat=2, samples=2,
+                            exit_pages=(0, 2048), best_of=2)
     (a, _), (b, _) = m.fork_curve
     assert b - a >= 1024 - 64 - 8 and a > 64      # the probe's own resident pages included
     assert m.calibrated
     assert m.cow_fault_ns > 0 and m.zero_fill_ns > 0 and m.fork_base_ns >= 0
-    assert m.unmap_shared_ns > 0 and m.unmap_private_ns > 0 and m.exit_base_ns >= 0
+    assert m.unmap_private_ns > 0 and m.exit_base_ns >= 0
+    (lean, exit_lean), (c, exit_small), (d, exit_big) = m.exit_curve
+    assert 0 < lean < c                             # python -S: fewer pages than the probe
+    assert abs(d - c - 2048) < 64 and c > 64        # resident pages: give or take a few
+    assert exit_big >= exit_small >= exit_lean > 0
+    assert m.exit_base_ns == exit_lean              # the fixed part is measured, not extended
     names = [name for name, _ in m.spread]
-    assert "copy-on-write fault" in names and "exit" in names and len(names) == 10
+    assert "copy-on-write fault" in names and f"exit sharing {c} pages" in names
+    assert len(names) == 10
     assert m.fork_ns_per_pt_page >= 0
     assert all(v >= 0 for _, v in m.spread)
 
@@ -85,6 +93,43 @@ def test_spread_and_machine_are_saved(tmp_path):
 def test_exit_seconds_is_linear():
     m = costmodel.CostModel(exit_base_ns=1000, unmap_shared_ns=10, unmap_private_ns=100)
     assert m.exit_seconds(3, 50, 7) == pytest.approx(3 * (1000 + 500 + 700) / 1e9)
+
+
+def test_exit_curve_interpolates_and_extends_last_slope():
+    """With a measured exit curve, a child's exit interpolates along it from the fixed part
+    at 0 pages, extends the last segment beyond it, and adds its owned pages' cost."""
+    m = costmodel.CostModel(exit_base_ns=1000, unmap_shared_ns=999, unmap_private_ns=100,
+                            exit_curve=((100, 2000.0), (300, 6000.0)))
+    assert m.exit_seconds(1, 50, 0) == pytest.approx(1500 / 1e9)
+    assert m.exit_seconds(2, 200, 0) == pytest.approx(2 * 4000 / 1e9)
+    assert m.exit_seconds(1, 500, 3) == pytest.approx((10000 + 300) / 1e9)
+
+
+def test_exit_curve_survives_json(tmp_path):
+    """A saved exit curve loads back as the same tuples (and is checked like fork's)."""
+    m = costmodel.CostModel(exit_curve=((10, 2.0), (30, 4.0)), source="calibrated")
+    assert costmodel.load(costmodel.save(m, tmp_path / "c.json")).exit_curve == m.exit_curve
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"exit_curve": [[30, 1.0], [10, 2.0]]}))
+    with pytest.raises(ValueError, match="exit_curve"):
+        costmodel.load(path)
+
+
+def test_calibration_runs_on_one_cpu_and_restores_affinity(monkeypatch):
+    """The probe is pinned to one CPU while it runs; the caller's affinity comes back."""
+    seen, real = [], costmodel._fault_and_exit_figures
+
+    def spy(*args):
+        seen.append(os.sched_getaffinity(0))
+        return real(*args)
+
+    monkeypatch.setattr(costmodel, "_fault_and_exit_figures", spy)
+    before = os.sched_getaffinity(0)
+    costmodel.calibrate(pages=64, fork_pages=(16, 32), repeat=1, samples=1, exit_pages=(0,),
+                        best_of=1)
+    assert len(seen[0]) == 1 and seen[0] <= before
+    assert os.sched_getaffinity(0) == before
+
 
 
 def test_fork_curve_interpolates_and_extends_last_slope():
