@@ -108,6 +108,15 @@ class _Handle:
         self.close()
 
 
+class Region(NamedTuple):
+    """One mapping (a line of /proc/PID/maps): bytes [start, end), PROT_* bits, MAP_SHARED."""
+
+    start: int
+    end: int
+    prot: int
+    shared: bool
+
+
 class AddressSpaceCounters(NamedTuple):
     """What a space keeps as it goes (O(1) to read), in pages and faults."""
 
@@ -363,6 +372,18 @@ class AddressSpace(_Handle):
         if self._ptr is None:               # closed meanwhile: C read a closed space
             raise self._closed_error()
         return out
+
+    def regions(self) -> list[Region]:
+        """The mappings, ascending, as /proc/PID/maps lists them: Region(start, end, prot,
+        shared) rows in bytes, neighbours merged and ranges split as Linux's VMAs are."""
+        count = ffi.new("size_t *")
+        while True:
+            cap = count[0]
+            rows = ffi.new("struct cf_region[]", max(cap, 1))
+            self._check(lib.cf_as_regions(self._live(), rows, cap, count))
+            if count[0] <= cap:         # another thread may have mapped more meanwhile
+                return [Region(r.start, r.end, r.prot, bool(r.flags & lib.CF_REGION_SHARED))
+                        for r in rows[0:count[0]]]
 
     def __repr__(self) -> str:
         return f"<AddressSpace {'closed' if self._ptr is None else 'open'}>"

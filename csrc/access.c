@@ -5,14 +5,25 @@
 
 #include "fault.h"
 
+/* Page @vpn's entry, or what its region will make it (0: unmapped). */
+static uint64_t pte_or_region(const cf_as *as, uint64_t vpn, bool *ex)
+{
+	struct node *leaf = walk(as, vpn, ex);
+	uint64_t pte = leaf ? leaf->pte[vpn & NODE_MASK] : 0;
+	if (!pte) {
+		const struct region *r = region_find(as, vpn);
+		pte = r ? region_pte(r) : 0;
+	}
+	return pte;
+}
+
 /* 0 when @as may access page @vpn (write or read), else a CF_SEGV_* code. */
 static int access_check(const cf_as *as, uint64_t vpn, bool write)
 {
 	bool ex;
 	if (vpn >= va_pages(as->mem))
 		return CF_SEGV_MAPERR;
-	struct node *leaf = walk(as, vpn, &ex);
-	uint64_t pte = leaf ? leaf->pte[vpn & NODE_MASK] : 0;
+	uint64_t pte = pte_or_region(as, vpn, &ex);
 	if (!(pte & PTE_MAPPED))
 		return CF_SEGV_MAPERR;
 	return (pte & (write ? PTE_WRITE : PTE_READ)) ? 0 : CF_SEGV_ACCERR;
@@ -21,8 +32,8 @@ static int access_check(const cf_as *as, uint64_t vpn, bool write)
 /* Whether a write to mapped, writable page @vpn will take a frame. */
 static bool write_needs_frame(const cf_as *as, uint64_t vpn)
 {
-	bool ex;
-	uint64_t pte = walk(as, vpn, &ex)->pte[vpn & NODE_MASK];
+	bool ex = false;
+	uint64_t pte = pte_or_region(as, vpn, &ex);
 	if (pte & PTE_SHARED)
 		return false;
 	if (!pte_has_frame(pte))
@@ -88,13 +99,16 @@ static void copy_range_locked(cf_as *as, uint64_t addr, uint8_t *buf, size_t len
 	struct batch b;
 	batch_begin(&b, m);
 	for (uint64_t vpn = addr >> m->page_shift; len; vpn++) {
-		bool ex;
+		bool ex = false;
 		struct node *leaf = walk(as, vpn, &ex);
 		unsigned i = vpn & NODE_MASK;
-		uint64_t pte = leaf->pte[i];
+		uint64_t pte = pte_or_region(as, vpn, &ex);
 		if (write ? !(pte & PTE_SHARED) : !(pte & PTE_PRESENT)) {
 			track_vpn_locked(m, vpn);
 			leaf = make_private(as, vpn, leaf, &ex);
+			pte_materialize(leaf, i, pte);
+			if (write && !pte_has_frame(pte))
+				mark_written(&b, as, vpn);
 			if (write)
 				fault_write(&b, leaf, i);
 			else
@@ -128,7 +142,7 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 	if (!rc && frames_needed(as, first, last) > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
 	if (!rc)
 		copy_range_locked(as, addr, (uint8_t *)src, len, true);	/* only read */
 	pthread_mutex_unlock(&m->lock);
@@ -145,7 +159,7 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 	pthread_mutex_lock(&m->lock);
 	rc = as->closed ? CF_EBADF : check_range(as, addr, first, last, false, fault);
 	if (!rc)
-		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
+		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
 	if (!rc)
 		copy_range_locked(as, addr, dst, len, false);
 	pthread_mutex_unlock(&m->lock);

@@ -61,12 +61,31 @@ int cf_as_new(cf_mem *m, unsigned flags, cf_as **out)
 	return rc;
 }
 
+/* Drop the child's entries of every region fork does not copy: Linux's
+ * vma_needs_copy() copies none of a private region never written (no
+ * anon_vma: its entries are zero pages only, which the child faults in
+ * again). Only subtrees with entries are visited. Returns 0 or CF_ENOMEM. */
+static int fork_drop_uncopied_locked(cf_as *child)
+{
+	cf_mem *m = child->mem;
+	for (uint32_t k = 0; k < child->nrg; k++) {
+		const struct region *r = &child->rg[k];
+		if (r->flags & (REGION_WRITTEN | REGION_SHARED))
+			continue;
+		if (node_reserve_locked(m, 2ull * m->levels))
+			return CF_ENOMEM;
+		range_unmap_locked(child, r->start, r->end - 1);
+	}
+	return CF_OK;
+}
+
 /*
  * The child shares every page-table node below the root with @parent, so
- * fork costs one root copy whatever the size (Linux copies every PTE in
- * copy_page_range(); the write-protect it does there happens lazily here,
- * when a shared node is first unshared). Counters start at zero, and the
- * child is always accounted: forking a page cache is how a program starts.
+ * fork costs one root copy plus the regions whatever the size (Linux copies
+ * every PTE in copy_page_range(); the write-protect it does there happens
+ * lazily here, when a shared node is first unshared). Counters start at
+ * zero, and the child is always accounted: forking a page cache is how a
+ * program starts.
  */
 int cf_as_fork(cf_as *parent, cf_as **child)
 {
@@ -80,7 +99,7 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 		struct node *root = as->root, *from = parent->root;
 		memcpy(root->child, from->child, sizeof(root->child));
 		root->used = from->used;
-		as->rss = as->hwm = parent->rss;
+		as->rss = parent->rss;
 		for (unsigned i = 0; i < NODE_ENTRIES; i++) {
 			if (root->child[i]) {
 				root->child[i]->ref++;
@@ -88,6 +107,15 @@ int cf_as_fork(cf_as *parent, cf_as **child)
 			}
 		}
 		track_range_locked(parent, 0, va_pages(m) - 1);	/* every frame: one more mapper */
+		rc = region_copy(as, parent);
+		if (!rc)
+			rc = fork_drop_uncopied_locked(as);
+		as->hwm = as->rss;	/* Linux dup_mm(): hiwater_rss = rss */
+		if (rc) {
+			pthread_mutex_unlock(&m->lock);
+			cf_as_free(as);		/* never seen: its close changes nothing visible */
+			return rc;
+		}
 		*child = as;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -118,6 +146,7 @@ int cf_as_close(cf_as *as)
 		uint64_t nodes = m->nodes;
 		node_put_locked(m, as->root);
 		as->root = &closed_root;
+		region_free(as);
 		as->rss = 0;
 		as->closed = true;
 		m->gen++;
@@ -181,17 +210,20 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	cf_mem *m = as->mem;
 	bool shared = flags & CF_MAP_SHARED;
 	pthread_mutex_lock(&m->lock);
-	int rc = as->closed ? CF_EBADF : CF_OK;
+	int rc = as->closed ? CF_EBADF : region_reserve(as, 2);
 	if (!rc && shared && last - first + 1 > frames_free_locked(m))
 		rc = CF_ENOMEM;
-	if (!rc)
-		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
-	if (!rc) {
-		uint64_t pte = PTE_MAPPED | ((uint64_t)prot << PTE_PROT_SHIFT) |
-			       (shared ? PTE_SHARED : 0);
+	if (!rc)	/* the unmap's ends, then (shared) the populated range */
+		rc = node_reserve_locked(m, 2ull * m->levels +
+					 (shared ? nodes_needed(as, first, last, true) : 0));
+	if (!rc) {	/* MAP_FIXED: what was there goes first */
 		track_range_locked(as, first, last);	/* frames the range drops */
-		map_range_locked(as, first, last, pte);
-		track_range_locked(as, first, last);	/* and those it makes */
+		range_unmap_locked(as, first, last);
+		region_carve_locked(as, first, last);
+		region_add_locked(as, first, last, prot, shared);
+		if (shared)
+			map_range_locked(as, first, last, PTE_MAPPED | PTE_SHARED |
+					 ((uint64_t)prot << PTE_PROT_SHIFT));
 		m->gen++;
 	}
 	node_cache_trim_locked(m);
@@ -206,30 +238,32 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
-	int rc = as->closed ? CF_EBADF : node_reserve_locked(m, 2ull * m->levels);
+	int rc = as->closed ? CF_EBADF : region_reserve(as, 2);	/* a hole splits one in three */
+	if (!rc)
+		rc = node_reserve_locked(m, 2ull * m->levels);
 	if (!rc) {
 		track_range_locked(as, first, last);
 		range_unmap_locked(as, first, last);
+		region_carve_locked(as, first, last);
 		m->gen++;
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
 
-/* First page of [first, last] that is not mapped, or UINT64_MAX. */
-static uint64_t first_unmapped(const cf_as *as, uint64_t first, uint64_t last)
+/* The first page >= @vpn and <= @last whose leaf exists, or UINT64_MAX:
+ * absent subtrees are skipped whole, so a sparse range costs its entries. */
+static uint64_t next_leaf(const cf_as *as, uint64_t vpn, uint64_t last)
 {
-	for (uint64_t vpn = first; vpn <= last; vpn++) {
-		bool ex;
-		struct node *leaf = walk(as, vpn, &ex);
-		if (!leaf)
+	while (vpn <= last) {
+		const struct node *n = as->root;
+		uint32_t lvl = as->mem->levels - 1;
+		for (; lvl > 0 && n->child[node_index(vpn, lvl)]; lvl--)
+			n = n->child[node_index(vpn, lvl)];
+		if (lvl == 0)
 			return vpn;
-		for (; vpn <= last; vpn++) {
-			if (!(leaf->pte[vpn & NODE_MASK] & PTE_MAPPED))
-				return vpn;
-			if ((vpn & NODE_MASK) == NODE_MASK)
-				break;
-		}
+		uint64_t span = 1ull << (NODE_BITS * lvl);
+		vpn = (vpn & ~(span - 1)) + span;
 	}
 	return UINT64_MAX;
 }
@@ -248,6 +282,23 @@ static uint64_t pte_protect(uint64_t pte, unsigned prot)
 	return pte;
 }
 
+/* Change the entries of pages [first, last] that exist (the others are
+ * built from the region on their first fault).
+ * Preconditions: the nodes it copies are reserved. */
+static void range_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot)
+{
+	for (uint64_t vpn = next_leaf(as, first, last); vpn <= last;) {
+		struct node *leaf = walk_alloc_locked(as, vpn);
+		uint64_t end = (vpn | NODE_MASK) < last ? vpn | NODE_MASK : last;
+		for (uint64_t v = vpn; v <= end; v++)
+			if (leaf->pte[v & NODE_MASK])
+				leaf->pte[v & NODE_MASK] = pte_protect(leaf->pte[v & NODE_MASK], prot);
+		if (end == last)
+			break;
+		vpn = next_leaf(as, end + 1, last);
+	}
+}
+
 int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 		  struct cf_fault *fault)
 {
@@ -261,22 +312,19 @@ int cf_as_protect(cf_as *as, uint64_t addr, uint64_t len, unsigned prot,
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
 	int rc = as->closed ? CF_EBADF : CF_OK;
-	uint64_t hole = rc ? UINT64_MAX : first_unmapped(as, first, last);
+	uint64_t hole = rc ? UINT64_MAX : region_hole(as, first, last);
 	if (hole != UINT64_MAX) {
 		fault->addr = hole << m->page_shift;
 		fault->code = CF_SEGV_MAPERR;
 		rc = CF_EFAULT;
 	}
 	if (!rc)
+		rc = region_reserve(as, 2);
+	if (!rc)
 		rc = node_reserve_locked(m, nodes_needed(as, first, last, false));
 	if (!rc) {
-		struct node *leaf = NULL;
-		for (uint64_t vpn = first; vpn <= last; vpn++) {
-			unsigned i = vpn & NODE_MASK;
-			if (!leaf || i == 0)
-				leaf = walk_alloc_locked(as, vpn);
-			leaf->pte[i] = pte_protect(leaf->pte[i], prot);
-		}
+		range_protect_locked(as, first, last, prot);
+		region_protect_locked(as, first, last, prot);
 	}
 	node_cache_trim_locked(m);
 	pthread_mutex_unlock(&m->lock);

@@ -186,6 +186,55 @@ static void check_stats(cf_mem *m, struct report *r)
 	free(was);
 }
 
+/* Entries below @n (covering pages from @base) against @as's regions: each
+ * inside one, with its protection and sharing, and a private frame only in
+ * a region that was written (an anon_vma). */
+static void check_entries(const cf_as *as, const struct node *n, uint64_t base, struct report *r)
+{
+	uint64_t step = 1ull << (NODE_BITS * n->level);
+	for (unsigned i = 0; i < NODE_ENTRIES && r->problems < 16; i++) {
+		uint64_t vpn = base + i * step;
+		if (n->level) {
+			if (n->child[i])
+				check_entries(as, n->child[i], vpn, r);
+			continue;
+		}
+		uint64_t pte = n->pte[i];
+		if (!pte)
+			continue;
+		unsigned long long va = (unsigned long long)vpn << as->mem->page_shift;
+		const struct region *rg = region_find(as, vpn);
+		uint64_t attrs = PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC | PTE_SHARED;
+		if (!rg)
+			problem(r, "page 0x%llx: entry %#llx outside every region", va,
+				(unsigned long long)pte);
+		else if ((pte & attrs) != region_pte(rg))
+			problem(r, "page 0x%llx: entry %#llx, its region's protection %u%s", va,
+				(unsigned long long)pte, rg->prot,
+				(rg->flags & REGION_SHARED) ? " shared" : "");
+		else if (pte_has_frame(pte) && !(pte & PTE_SHARED) && !(rg->flags & REGION_WRITTEN))
+			problem(r, "page 0x%llx: private frame in a region never written", va);
+	}
+}
+
+/* Every space's regions: sorted, disjoint, not empty, compatible neighbours
+ * merged; then its entries against them. */
+static void check_regions(cf_mem *m, struct report *r)
+{
+	for (cf_as *as = m->spaces; as; as = as->next) {
+		for (uint32_t k = 0; k < as->nrg; k++) {
+			const struct region *a = &as->rg[k];
+			if (a->start >= a->end || a->end > va_pages(m) ||
+			    (k && as->rg[k - 1].end > a->start))
+				problem(r, "region %u [0x%llx, 0x%llx) is empty, beyond the space or "
+					"overlaps the one before", k,
+					(unsigned long long)a->start << m->page_shift,
+					(unsigned long long)a->end << m->page_shift);
+		}
+		check_entries(as, as->root, 0, r);
+	}
+}
+
 /* Enter every space's root in @w; roots never owe a write-protect. */
 static void add_roots(cf_mem *m, struct walk *w, struct report *r)
 {
@@ -245,6 +294,7 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 		problem(&r, "%llu nodes reachable, %llu alive", (unsigned long long)w.count,
 			(unsigned long long)m->nodes);
 	check_frames(m, w.expect, &r);
+	check_regions(m, &r);
 	check_zero(m, &r);
 	check_stats(m, &r);
 	rc = CF_OK;
@@ -286,6 +336,13 @@ static int corrupt_locked(cf_as *as, uint64_t vpn, int kind)
 		return CF_OK;
 	case CF_CORRUPT_ZERO:
 		m->zero[vpn & ((1ull << m->page_shift) - 1)] = 1;
+		return CF_OK;
+	case CF_CORRUPT_OUTSIDE:
+		if (vpn >= va_pages(m) || region_find(as, vpn) || node_reserve_locked(m, m->levels))
+			return CF_EINVAL;
+		leaf = walk_alloc_locked(as, vpn);	/* no region: no entry either */
+		leaf->pte[vpn & NODE_MASK] = PTE_MAPPED | PTE_READ;
+		leaf->used++;
 		return CF_OK;
 	case CF_CORRUPT_STATS:
 		if (as->stats_gen != m->gen)

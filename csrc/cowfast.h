@@ -111,6 +111,17 @@ int cf_as_counters(cf_as *as, struct cf_as_counters *out);
 /* The page words (CF_PAGE_*) of @n pages from page number @vpn (/proc/PID/pagemap). */
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 
+/* A mapping as /proc/PID/maps lists it: bytes [start, end), CF_PROT_*, and
+ * CF_REGION_SHARED / CF_REGION_WRITTEN (a private mapping with an anon_vma). */
+#define CF_REGION_SHARED 1
+#define CF_REGION_WRITTEN 2
+struct cf_region {
+	uint64_t start, end;
+	uint32_t prot, flags;
+};
+/* Up to @cap regions, ascending, into @out; *count = how many there are. */
+int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count);
+
 /*
  * Trace replay (replay.c): rows of a trace's pid, op and page columns applied
  * to the spaces of one memory in one call. The caller's table maps pids to
@@ -152,6 +163,7 @@ enum cf_corruption {
 	CF_CORRUPT_WP = 3,		/* forget the write-protect owed by @vpn's leaf */
 	CF_CORRUPT_ZERO = 4,		/* write a byte into the zero frame           */
 	CF_CORRUPT_STATS = 5,		/* one more uss page in @as's cached stats    */
+	CF_CORRUPT_OUTSIDE = 6,		/* an entry at page @vpn, outside every region  */
 };
 int cf_debug_corrupt(cf_as *as, uint64_t vpn, int kind);
 

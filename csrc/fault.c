@@ -80,6 +80,8 @@ static bool cow_whole_leaf(struct batch *b, cf_as *as, uint64_t vpn)
 		int rc = pte_has_frame(pte) ? copy_frame(b, &n->pte[i], true) : wp_zero(b, &n->pte[i]);
 		CF_ASSERT(rc == CF_OK);	/* frames counted above */
 		(void)rc;
+		if (!pte_has_frame(pte))
+			mark_written(b, as, vpn + i);
 	}
 	frame_copy_done();
 	old->ref--;
@@ -99,11 +101,15 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 			    struct node **leaf, bool *ex)
 {
 	unsigned i = vpn & NODE_MASK;
-	if (!*leaf && !(*leaf = walk(as, vpn, ex)))
-		return CF_SEGV_MAPERR;
-	uint64_t pte = (*leaf)->pte[i];
-	if (unlikely(!(pte & PTE_MAPPED)))
-		return CF_SEGV_MAPERR;
+	if (!*leaf)
+		*leaf = walk(as, vpn, ex);
+	uint64_t pte = *leaf ? (*leaf)->pte[i] : 0;
+	if (unlikely(!pte)) {	/* no entry yet: the region says what it will be */
+		const struct region *r = batch_region(b, as, vpn);
+		if (!r)
+			return CF_SEGV_MAPERR;
+		pte = region_pte(r);
+	}
 	if (unlikely(!(pte & (write ? PTE_WRITE : PTE_READ))))
 		return CF_SEGV_ACCERR;
 	if (write) {
@@ -115,15 +121,19 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 		return CF_OK;
 	}
 	track_vpn_locked(as->mem, vpn);
-	if (!*ex && node_reserve_locked(as->mem, as->mem->levels))
+	if ((!*leaf || !*ex) && node_reserve_locked(as->mem, as->mem->levels))
 		return CF_ENOMEM;
 	struct node *l = make_private(as, vpn, *leaf, ex);
 	*leaf = l;
+	pte_materialize(l, i, pte);
 	if (!write) {
 		fault_read(b, l, i);
 		return CF_OK;
 	}
-	return fault_write(b, l, i);
+	int rc = fault_write(b, l, i);
+	if (!rc && !pte_has_frame(pte))
+		mark_written(b, as, vpn);
+	return rc;
 }
 
 /*

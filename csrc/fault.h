@@ -23,6 +23,7 @@ struct batch {
 	uint64_t top;
 	uint64_t fresh;
 	uint64_t copies, zero_fills, reuses, zero_maps;	/* faults: their sum */
+	struct region *rg;	/* the region last looked up (regions do not move meanwhile) */
 };
 
 static inline void batch_begin(struct batch *b, cf_mem *m)
@@ -134,11 +135,42 @@ static hot_inline void fault_read(struct batch *b, struct node *leaf, unsigned i
 	b->zero_maps++;
 }
 
+/* The region of page @vpn, or NULL; consecutive pages hit the cache. */
+static hot_inline struct region *batch_region(struct batch *b, const cf_as *as, uint64_t vpn)
+{
+	struct region *r = b->rg;
+	if (r && vpn >= r->start && vpn < r->end)
+		return r;
+	r = region_find(as, vpn);
+	if (r)
+		b->rg = r;
+	return r;
+}
+
+/* A private region's first write gives it Linux's anon_vma: from then on
+ * fork copies its entries. */
+static hot_inline void mark_written(struct batch *b, const cf_as *as, uint64_t vpn)
+{
+	struct region *r = batch_region(b, as, vpn);
+	if (r)
+		r->flags |= REGION_WRITTEN;
+}
+
+/* The entry of page @i of @leaf, built from its region if it has none yet
+ * (page tables are filled on the first fault, as Linux's are). */
+static hot_inline void pte_materialize(struct node *leaf, unsigned i, uint64_t pte)
+{
+	if (!leaf->pte[i]) {
+		leaf->pte[i] = pte;
+		leaf->used++;
+	}
+}
+
 /* The private leaf of @vpn for a PTE change, unless @leaf already is.
  * Preconditions: the nodes it may copy are reserved. */
 static hot_inline struct node *make_private(cf_as *as, uint64_t vpn, struct node *leaf, bool *ex)
 {
-	if (*ex)
+	if (leaf && *ex)
 		return leaf;
 	*ex = true;
 	return walk_alloc_locked(as, vpn);

@@ -107,9 +107,29 @@ struct cf_mem {
 	struct cf_as_stats total;	/* fault counters summed over every space    */
 };
 
+/*
+ * A mapping: Linux's VMA. Pages [start, end) with one protection, private or
+ * shared. WRITTEN is the anon_vma: set by the first write fault of a private
+ * region, it decides whether fork copies the region's entries
+ * (vma_needs_copy()). ACCOUNT is VM_ACCOUNT (private and ever writable),
+ * which Linux compares before merging neighbours.
+ */
+#define REGION_SHARED 1
+#define REGION_WRITTEN 2
+#define REGION_ACCOUNT 4
+
+struct region {
+	uint64_t start, end;	/* page numbers */
+	uint64_t obj;		/* shared: which mapping (Linux's shmem file), else 0 */
+	uint8_t prot;		/* CF_PROT_* */
+	uint8_t flags;		/* REGION_* */
+};
+
 struct cf_as {
 	cf_mem *mem;
 	struct node *root;
+	struct region *rg;		/* sorted, disjoint, neighbours merged when compatible */
+	uint32_t nrg, rgcap;
 	unsigned flags;
 	bool closed;			/* cf_as_close() ran: root is an empty node (under lock) */
 	struct cf_as *prev, *next;	/* in mem->spaces */
@@ -202,6 +222,26 @@ static inline unsigned node_index(uint64_t vpn, uint32_t level)
 }
 void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last);
 void node_free_locked(cf_mem *m, struct node *n);
+
+/* region.c */
+uint32_t region_index(const cf_as *as, uint64_t vpn);	/* first region ending after @vpn */
+static inline struct region *region_find(const cf_as *as, uint64_t vpn)
+{
+	uint32_t k = region_index(as, vpn);
+	return k < as->nrg && as->rg[k].start <= vpn ? &as->rg[k] : NULL;
+}
+static inline uint64_t region_pte(const struct region *r)
+{
+	return PTE_MAPPED | ((uint64_t)r->prot << PTE_PROT_SHIFT) |
+	       ((r->flags & REGION_SHARED) ? PTE_SHARED : 0);
+}
+int region_reserve(cf_as *as, uint32_t extra);
+uint64_t region_hole(const cf_as *as, uint64_t first, uint64_t last);
+void region_carve_locked(cf_as *as, uint64_t first, uint64_t last);
+void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, bool shared);
+void region_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot);
+int region_copy(cf_as *to, const cf_as *from);
+void region_free(cf_as *as);
 
 /* fault.c */
 int touch_locked(cf_as *as, const uint64_t *vpns, size_t n, bool write, size_t *done,

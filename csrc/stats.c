@@ -255,9 +255,25 @@ static uint64_t page_word(uint64_t pte)
 	return pte_has_frame(pte) ? w : w & ((1ull << PTE_FRAME_SHIFT) - 1);
 }
 
+/* The page words of pages [vpn, vpn + n) that have no entry: their region's
+ * (mapped, not present), or 0 outside every region. */
+static void region_words(const cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
+{
+	uint64_t end = vpn + n;
+	for (uint64_t i = 0; i < n; i++)
+		out[i] = 0;
+	for (uint32_t k = region_index(as, vpn); k < as->nrg && as->rg[k].start < end; k++) {
+		const struct region *r = &as->rg[k];
+		uint64_t lo = r->start > vpn ? r->start : vpn, hi = r->end < end ? r->end : end;
+		for (uint64_t v = lo; v < hi; v++)
+			out[v - vpn] = page_word(region_pte(r));
+	}
+}
+
 /*
  * /proc/PID/pagemap's job (fs/proc/task_mmu.c, like smaps): the state of @n
- * pages from page number @vpn, one word each, a leaf at a time. Reads only.
+ * pages from page number @vpn, one word each: the entry's where there is
+ * one, else the region's. Reads only.
  */
 int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
 {
@@ -272,6 +288,7 @@ int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
 		pthread_mutex_unlock(&m->lock);
 		return CF_EBADF;
 	}
+	region_words(as, vpn, n, out);
 	for (uint64_t i = 0; i < n;) {
 		bool exclusive;
 		const struct node *leaf = walk(as, vpn + i, &exclusive);
@@ -279,8 +296,9 @@ int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out)
 		uint64_t run = NODE_ENTRIES - idx;
 		if (run > n - i)
 			run = n - i;
-		for (uint64_t j = 0; j < run; j++)
-			out[i + j] = leaf ? page_word(leaf->pte[idx + j]) : 0;
+		for (uint64_t j = 0; leaf && j < run; j++)
+			if (leaf->pte[idx + j])
+				out[i + j] = page_word(leaf->pte[idx + j]);
 		i += run;
 	}
 	pthread_mutex_unlock(&m->lock);

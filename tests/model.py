@@ -39,6 +39,26 @@ def _oom(pages_done=0):
     return OutOfFramesError(pages_done)
 
 
+class Attr:
+    """A mapped page's region attributes (Linux's VMA flags, per page): protection, MAP_SHARED,
+    VM_ACCOUNT (private and ever writable), the shared mapping it belongs to, and whether its
+    region was ever written (has an anon_vma)."""
+
+    def __init__(self, prot, shared, obj=None):
+        self.prot, self.shared, self.obj = prot, shared, obj
+        self.account = not shared and bool(prot & PROT_WRITE)
+        self.written = False
+
+    def key(self):
+        """Pages whose keys are equal and who are neighbours are one region (Linux merges them)."""
+        return (self.prot, self.shared, self.account, self.obj)
+
+    def copy(self):
+        a = Attr(self.prot, self.shared, self.obj)
+        a.account, a.written = self.account, self.written
+        return a
+
+
 class Page:
     """One page-table entry. frame: None (never touched), ZERO, or a frame index."""
 
@@ -64,6 +84,7 @@ class Memory:
         self.data = {}
         self.spaces = []                              # every address space ever made
         self.closed = False
+        self.files = 0                                # shared mappings made (shmem files)
 
     def alloc(self, copy_of=None):
         """A frame with refcount 1, zeroed or holding copy_of's bytes. Caller checked free."""
@@ -117,7 +138,8 @@ class AddressSpace:
         if memory.closed:
             raise ValueError("memory is closed")
         self.mem, self.accounted = memory, accounted
-        self.pages = {}
+        self.pages = {}                             # page-table entries, built on first fault
+        self.attrs = {}                             # vpn -> Attr of every mapped page
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.peak = 0                               # VmHWM: the most resident pages ever
         self.closed = False
@@ -139,12 +161,60 @@ class AddressSpace:
         return range(addr // ps, -(-(addr + length) // ps))
 
     def _segv_check(self, vpn, write):
-        p = self.pages.get(vpn)
-        if p is None:
+        a = self.attrs.get(vpn)
+        if a is None:
             return SEGV_MAPERR
-        if not p.prot & (PROT_WRITE if write else PROT_READ):
+        if not a.prot & (PROT_WRITE if write else PROT_READ):
             return SEGV_ACCERR
         return 0
+
+    def _entry(self, vpn):
+        """The page's entry, made from its region's attributes on first use."""
+        p = self.pages.get(vpn)
+        if p is None:
+            a = self.attrs[vpn]
+            p = self.pages[vpn] = Page(a.prot, a.shared)
+        return p
+
+    def _run(self, vpn):
+        """The vpns of the region holding vpn: its neighbours with the same key."""
+        key, lo, hi = self.attrs[vpn].key(), vpn, vpn
+        while lo - 1 in self.attrs and self.attrs[lo - 1].key() == key:
+            lo -= 1
+        while hi + 1 in self.attrs and self.attrs[hi + 1].key() == key:
+            hi += 1
+        return range(lo, hi + 1)
+
+    def _mark_written(self, vpn):
+        if not self.attrs[vpn].written:             # else its whole region already is
+            for v in self._run(vpn):
+                self.attrs[v].written = True
+
+    def _runs(self):
+        """Every region as a list of vpns, ascending."""
+        out, last, last_key = [], None, None
+        for vpn in sorted(self.attrs):
+            key = self.attrs[vpn].key()
+            if vpn - 1 == last and key == last_key:
+                out[-1].append(vpn)
+            else:
+                out.append([vpn])
+            last, last_key = vpn, key
+        return out
+
+    def _merge_written(self):
+        """After a merge, a region was written if any part of it was (the anon_vma is kept)."""
+        for run in self._runs():
+            if any(self.attrs[v].written for v in run):
+                for v in run:
+                    self.attrs[v].written = True
+
+    def regions(self):
+        """[(start, end, prot, shared)] in bytes, as /proc/PID/maps: runs of equal keys."""
+        self._open()
+        ps = self.mem.page_size
+        return [(run[0] * ps, (run[-1] + 1) * ps, self.attrs[run[0]].prot,
+                 self.attrs[run[0]].shared) for run in self._runs()]
 
     def _chunks(self, addr, size):
         """(vpn, offset in page, bytes, address of the chunk's first byte) of an access."""
@@ -167,7 +237,9 @@ class AddressSpace:
                 raise _segv(address, code)
 
     def _needs_frame(self, p):
-        """Would a write to page p allocate a frame?"""
+        """Would a write to page p (None: no entry yet) allocate a frame?"""
+        if p is None:
+            return True
         if p.shared or (p.resident() and p.exclusive):
             return False
         if not p.resident():
@@ -183,13 +255,14 @@ class AddressSpace:
             p.frame = ZERO
             self.counters["minor_faults"] += 1
 
-    def _write_fault(self, p):
+    def _write_fault(self, p, vpn):
         """docs/engine.md's fault table, one row per branch."""
         if p.shared or (p.resident() and p.exclusive):
             return
         if not p.resident():
             p.frame = self.mem.alloc()
             self._count("zero_fills")
+            self._mark_written(vpn)
         elif len(self.mem.mappers(p.frame)) > 1:
             old, p.frame = p.frame, self.mem.alloc(copy_of=p.frame)
             self.mem.put(old)
@@ -209,6 +282,10 @@ class AddressSpace:
         if p is not None and p.resident():
             self.mem.put(p.frame)
 
+    def _unmap_page(self, vpn):
+        self._drop(vpn)
+        self.attrs.pop(vpn, None)
+
     # -- the API ---------------------------------------------------------------------------
 
     def map(self, addr, length, prot=PROT_READ | PROT_WRITE, shared=False):
@@ -218,15 +295,20 @@ class AddressSpace:
             raise _einval()
         if shared and len(self.mem.free) < len(vpns):
             raise _oom()
+        if shared:
+            self.mem.files += 1
         for vpn in vpns:
-            self._drop(vpn)
-            self.pages[vpn] = Page(prot, shared, self.mem.alloc() if shared else None)
+            self._unmap_page(vpn)
+            self.attrs[vpn] = Attr(prot, shared, self.mem.files if shared else None)
+            if shared:                              # populated at map time
+                self.pages[vpn] = Page(prot, shared, self.mem.alloc())
+        self._merge_written()
         self._note_peak()
 
     def unmap(self, addr, length):
         self._open()
         for vpn in self._range(addr, length):
-            self._drop(vpn)
+            self._unmap_page(vpn)
 
     def protect(self, addr, length, prot):
         self._open()
@@ -235,10 +317,15 @@ class AddressSpace:
         if length == 0 and 0 <= addr < U64 and addr % self.mem.page_size == 0:
             return
         vpns = self._range(addr, length)
-        if any(vpn not in self.pages for vpn in vpns):
+        if any(vpn not in self.attrs for vpn in vpns):
             raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
         for vpn in vpns:
-            self.pages[vpn].prot = prot
+            a = self.attrs[vpn]
+            a.prot = prot
+            a.account |= not a.shared and bool(prot & PROT_WRITE)   # mprotect_fixup()
+            if vpn in self.pages:
+                self.pages[vpn].prot = prot
+        self._merge_written()
 
     def read(self, addr, size):
         self._open()
@@ -248,7 +335,7 @@ class AddressSpace:
         self._check_access(chunks, write=False)
         out = bytearray()
         for vpn, off, n, _ in chunks:
-            p = self.pages[vpn]
+            p = self._entry(vpn)
             self._read_fault(p)
             out += self.mem.data[p.frame][off:off + n] if p.resident() else bytes(n)
         return bytes(out)
@@ -258,13 +345,13 @@ class AddressSpace:
         data = bytes(data)
         chunks = self._chunks(addr, len(data))
         self._check_access(chunks, write=True)
-        need = sum(self._needs_frame(self.pages[vpn]) for vpn, _, _, _ in chunks)
+        need = sum(self._needs_frame(self.pages.get(vpn)) for vpn, _, _, _ in chunks)
         if need > len(self.mem.free):
             raise _oom()
         pos = 0
         for vpn, off, n, _ in chunks:
-            p = self.pages[vpn]
-            self._write_fault(p)
+            p = self._entry(vpn)
+            self._write_fault(p, vpn)
             if self.mem.contents:
                 self.mem.data[p.frame][off:off + n] = data[pos:pos + n]
             pos += n
@@ -283,10 +370,10 @@ class AddressSpace:
                 code = self._segv_check(vpn, write)
                 if code:
                     raise _segv(vpn * self.mem.page_size, code, done)
-                p = self.pages[vpn]
-                if write and self._needs_frame(p) and not self.mem.free:
+                if write and self._needs_frame(self.pages.get(vpn)) and not self.mem.free:
                     raise _oom(done)
-                self._write_fault(p) if write else self._read_fault(p)
+                p = self._entry(vpn)
+                self._write_fault(p, vpn) if write else self._read_fault(p)
         finally:
             self._note_peak()                       # the pages done before a failure count
         return len(vpns)
@@ -294,7 +381,11 @@ class AddressSpace:
     def fork(self):
         self._open()
         child = AddressSpace(self.mem)   # a page cache's child is a process
+        child.attrs = {vpn: a.copy() for vpn, a in self.attrs.items()}
         for vpn, p in self.pages.items():
+            a = self.attrs[vpn]
+            if not (a.written or a.shared):         # vma_needs_copy(): no anon_vma, no copy
+                continue
             if not p.shared:
                 p.exclusive = False                 # write-protect the parent...
             q = Page(p.prot, p.shared, p.frame)
@@ -327,6 +418,7 @@ class AddressSpace:
         if not self.closed:
             for vpn in list(self.pages):
                 self._drop(vpn)
+            self.attrs.clear()
             self.closed = True
 
     def __enter__(self):

@@ -123,3 +123,20 @@ def test_check_passes_on_every_fast_path_state():
     a.touch(np.arange(520, 530, dtype=np.uint64))           # reuses
     a.stats()
     mem.check()
+
+
+@debug_only
+def test_entry_outside_every_region_is_reported(forked):
+    """A page-table entry where no mapping is: check() names the page."""
+    mem, parent, child = forked
+    corrupt(child, 40, lib.CF_CORRUPT_OUTSIDE)
+    with pytest.raises(InvariantError, match=r"page 0x5000: entry 0x3 outside every region"):
+        mem.check()
+
+
+@debug_only
+def test_outside_corruption_refuses_a_mapped_page(forked):
+    """The hook only makes an entry where no region is (inside one it would be a valid page)."""
+    mem, parent, child = forked
+    assert lib.cf_debug_corrupt(child._live(), 3, lib.CF_CORRUPT_OUTSIDE) == lib.CF_EINVAL
+    mem.check()

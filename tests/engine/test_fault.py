@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from cowfast import PROT_READ, PROT_WRITE, AddressSpace, SegmentationFault
+from cowfast.engine import PAGE_PRESENT
 from tests.engine.conftest import BASE, PAGE
 
 
@@ -166,14 +167,29 @@ def test_fault_in_second_page_reads_nothing(aspace):
     assert aspace.stats().minor_faults == 0
 
 
-def test_zero_page_stays_zero_across_fork(aspace):
-    """A page read before fork is a zero page in both: neither side faults reading it again."""
-    aspace.map(BASE, PAGE)
+def test_zero_page_stays_zero_across_fork_of_a_written_mapping(aspace):
+    """A page read before fork, in a mapping written once, is a zero page in both (fork copies
+    the entries of a region with an anon_vma): neither side faults reading it again."""
+    aspace.map(BASE, 2 * PAGE)
+    aspace.write(BASE + PAGE, b"w")
     aspace.read(BASE, 1)
     with aspace.fork() as child:
         child.read(BASE, 1)
         aspace.read(BASE, 1)
         assert child.stats().minor_faults == 0
+        assert aspace.stats().minor_faults == 2
+
+
+def test_fork_copies_no_entries_of_a_mapping_never_written(aspace):
+    """Linux's vma_needs_copy(): a private mapping only ever read has no anon_vma, so the
+    child gets none of its entries and faults its zero pages in again; the parent does not."""
+    aspace.map(BASE, PAGE)
+    aspace.read(BASE, 1)
+    with aspace.fork() as child:
+        assert child.pagemap(BASE, 1)[0] & PAGE_PRESENT == 0
+        child.read(BASE, 1)
+        aspace.read(BASE, 1)
+        assert child.stats().minor_faults == 1
         assert aspace.stats().minor_faults == 1
 
 

@@ -106,6 +106,17 @@ class EngineMatchesModel(RuleBasedStateMachine):
         addr = SLOTS[first] * PAGE
         self._same(lambda: a.unmap(addr, n * PAGE), lambda: r.unmap(addr, n * PAGE))
 
+    @rule(s=spaces, first=pages, back=st.integers(0, 3), n=st.integers(1, 700), prot=prots,
+          op=st.sampled_from(["map", "unmap", "protect"]))
+    def wide(self, s, first, back, n, prot, op):
+        """map (private), unmap or protect a range of up to 700 pages around a slot: across
+        a leaf and into the unmapped space between slots, splitting and merging regions."""
+        a, r = s
+        addr, length = (SLOTS[first] - back) * PAGE, n * PAGE
+        args = {"map": (addr, length, prot), "unmap": (addr, length),
+                "protect": (addr, length, prot)}[op]
+        self._same(lambda: getattr(a, op)(*args), lambda: getattr(r, op)(*args))
+
     @rule(s=spaces, first=pages, n=st.integers(0, 4), prot=prots)
     def protect(self, s, first, n, prot):
         a, r = s
@@ -170,12 +181,13 @@ class EngineMatchesModel(RuleBasedStateMachine):
             assert a.resident() == r.resident()
             if a in self.every_step:
                 assert a.stats(incremental=True) == a.stats()
+            assert a.regions() == r.regions()
 
     def teardown(self):
         """Every mapped slot's bytes agree too, read or not during the program."""
         for a, r in self.live:
             for vpn in SLOTS if self.contents else ():
-                if vpn in r.pages:
+                if vpn in r.attrs:
                     a.protect(vpn * PAGE, PAGE, PROT_READ)
                     r.protect(vpn * PAGE, PAGE, PROT_READ)
                     assert a.read(vpn * PAGE, PAGE) == r.read(vpn * PAGE, PAGE)
