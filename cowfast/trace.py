@@ -28,7 +28,6 @@ import numpy.typing as npt
 
 from ._replay import replay_in_core
 from .engine import AddressSpace
-from .kernel.hostmem import check_pages
 from .kernel.image import MMAP_TOP
 from .kernel.pids import PID_MAX_LIMIT
 from .errors import OutOfFramesError, SegmentationFault
@@ -216,7 +215,6 @@ class Replayer:
             if self.map_pages > room:
                 raise ValueError(f"trace page {self.map_pages - 1} is beyond the address space "
                                  f"({room} pages of {self.memory.page_size} bytes here)")
-            check_pages(self.map_pages)
         return self.map_pages
 
     def _room(self) -> int:

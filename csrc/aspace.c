@@ -72,6 +72,8 @@ static int fork_drop_uncopied_locked(cf_as *child)
 		const struct region *r = &child->rg[k];
 		if (r->flags & (REGION_WRITTEN | REGION_SHARED))
 			continue;
+		if (next_leaf(child, r->start, r->end - 1) == UINT64_MAX)
+			continue;
 		if (node_reserve_locked(m, 2ull * m->levels))
 			return CF_ENOMEM;
 		range_unmap_locked(child, r->start, r->end - 1);
@@ -201,6 +203,13 @@ static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t 
 	}
 }
 
+/* Nodes that unmapping pages [first, last] may copy: two a level (only the
+ * range's ends are copied), none where the range has no entries. */
+static uint64_t unmap_nodes(const cf_as *as, uint64_t first, uint64_t last)
+{
+	return next_leaf(as, first, last) == UINT64_MAX ? 0 : 2ull * as->mem->levels;
+}
+
 int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags)
 {
 	uint64_t first, last;
@@ -214,7 +223,7 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	if (!rc && shared && last - first + 1 > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)	/* the unmap's ends, then (shared) the populated range */
-		rc = node_reserve_locked(m, 2ull * m->levels +
+		rc = node_reserve_locked(m, unmap_nodes(as, first, last) +
 					 (shared ? nodes_needed(as, first, last, true) : 0));
 	if (!rc) {	/* MAP_FIXED: what was there goes first */
 		track_range_locked(as, first, last);	/* frames the range drops */
@@ -240,7 +249,7 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 	pthread_mutex_lock(&m->lock);
 	int rc = as->closed ? CF_EBADF : region_reserve(as, 2);	/* a hole splits one in three */
 	if (!rc)
-		rc = node_reserve_locked(m, 2ull * m->levels);
+		rc = node_reserve_locked(m, unmap_nodes(as, first, last));
 	if (!rc) {
 		track_range_locked(as, first, last);
 		range_unmap_locked(as, first, last);
@@ -253,7 +262,7 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 
 /* The first page >= @vpn and <= @last whose leaf exists, or UINT64_MAX:
  * absent subtrees are skipped whole, so a sparse range costs its entries. */
-static uint64_t next_leaf(const cf_as *as, uint64_t vpn, uint64_t last)
+uint64_t next_leaf(const cf_as *as, uint64_t vpn, uint64_t last)
 {
 	while (vpn <= last) {
 		const struct node *n = as->root;

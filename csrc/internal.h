@@ -221,6 +221,7 @@ static inline unsigned node_index(uint64_t vpn, uint32_t level)
 	return (unsigned)(vpn >> (NODE_BITS * level)) & NODE_MASK;
 }
 void range_unmap_locked(cf_as *as, uint64_t first, uint64_t last);
+uint64_t next_leaf(const cf_as *as, uint64_t vpn, uint64_t last);	/* aspace.c */
 void node_free_locked(cf_mem *m, struct node *n);
 
 /* region.c */

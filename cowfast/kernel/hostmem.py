@@ -1,19 +1,11 @@
-"""The host's memory as a bound on what the simulation may ask of it.
+"""The host's memory, for sizing runs before they start (demo, model limits).
 
-The engine writes a page-table entry for every page a mapping covers, so a mapping
-Linux would take in O(1) (brk(2**46) under overcommit_memory=1) costs this machine
-about 8 bytes per page. A request whose page tables would not fit in the host's
-available memory is refused with ENOMEM before anything is charged or mapped,
-instead of letting the host's OOM killer end the interpreter.
+Mappings cost the host nothing until touched: the engine keeps a region per mapping and
+builds page tables on the first fault, as Linux does. A fault that cannot get host memory
+for a page-table node fails like one that finds no free frame (OutOfFramesError, the OOM
+killer's SIGKILL when the kernel has oom_kill), never by ending the interpreter.
 """
 from __future__ import annotations
-
-import errno
-
-from .entry import raise_errno
-
-PTE_BYTES = 9                   # an 8-byte entry, and its share of the 512-entry node's header
-CHECK_ABOVE = 1 << 20           # smaller requests are cheaper to allow than to check
 
 
 def available_bytes() -> int | None:
@@ -26,15 +18,3 @@ def available_bytes() -> int | None:
     except OSError:
         return None
     return None
-
-
-def check_pages(pages: int) -> None:
-
-    """Raise OSError ENOMEM if page tables for `pages` pages would not fit in host memory."""
-    if pages <= CHECK_ABOVE:
-        return
-    need = pages * PTE_BYTES
-    avail = available_bytes()
-    if avail is not None and need > avail // 2:          # leave room for everything else
-        raise_errno(errno.ENOMEM, f"page tables for {pages} pages need {need >> 20} MiB of host memory, "
-                        f"{avail >> 20} MiB available")

@@ -21,7 +21,6 @@ from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
 from .checks import index as _index
 from .entry import enter, raise_errno
-from .hostmem import check_pages
 from .image import MMAP_TOP, STACK_TOP, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
@@ -211,7 +210,6 @@ class MemoryCalls(InfoCalls):
             if self._mapped_between(old_end, new_end + ps):
                 raise_errno(errno.ENOMEM)               # Linux brk: the next mapping (and a guard page)
             pages = (new_end - old_end) // ps
-            check_pages(pages)
             k.charge(pages)
             try:
                 self.aspace.map(old_end, new_end - old_end)
@@ -319,7 +317,6 @@ class MemoryCalls(InfoCalls):
             start = addr
         else:
             start = self._free_area(length)
-        check_pages(length // ps)
         shared = kind == MAP_SHARED
         charge = 0 if shared or not prot & PROT_WRITE else length // ps
         k.charge(charge)
@@ -404,7 +401,6 @@ class MemoryCalls(InfoCalls):
                     self._force_sigsegv(fault)
                 raise fault
             pages = (m.stack_low - low) // ps
-            check_pages(pages)
             k.charge(pages)
             try:
                 self.aspace.map(low, m.stack_low - low)

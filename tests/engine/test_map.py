@@ -134,18 +134,45 @@ def test_read_write_exec_prot_maps_writable_page(aspace):
     assert aspace.read(BASE, 2) == b"ok"
 
 
-def test_failed_huge_map_gives_host_memory_back():
-    """A private map too big for host memory fails and leaves no node reserve behind."""
+def test_huge_map_takes_no_host_memory():
+    """map(0, 2**44, PROT_READ) is a region, not page tables: it fits in 20 MiB of address
+    space to spare, and the memory's metadata does not grow (Linux's mmap is a VMA)."""
     from cowfast import PhysicalMemory
 
     def body():
         mem = PhysicalMemory(8, page_size=4096, contents=False)
         a = AddressSpace(mem)
+        before = mem.metadata_bytes(include_cache=True)
+        for k in range(15):                         # 15 adjacent 16 TiB mappings, 2**36 pages
+            a.map(k << 44, 1 << 44, prot=PROT_READ)
+        assert mem.metadata_bytes(include_cache=True) == before
+        assert a.regions() == [(0, 15 << 44, PROT_READ, False)]    # merged, as Linux would
+
+    assert in_child_with_address_space_limit(20 << 20, body) is None
+
+
+def test_fault_without_host_memory_is_out_of_frames():
+    """Faults build page tables; one that cannot get host memory for a node fails as
+    OutOfFramesError (a MemoryError) with pages_done, and the memory stays consistent."""
+    import numpy as np
+
+    from cowfast import PhysicalMemory
+
+    def body():
+        mem = PhysicalMemory(8, page_size=4096, contents=False)
+        a = AddressSpace(mem)
+        a.map(0, 1 << 46, prot=PROT_READ)
+        pages = np.arange(0, 1 << 27, 1 << 9, dtype=np.uint64)  # a page in each of 2**18 leaves
         try:
-            a.map(0, 1 << 40)                       # 2**28 pages: ~2 GiB of leaves
-        except MemoryError:
-            pass
-        a.map(0, 1 << 34)                           # ~32 MiB of leaves fit again
-        bytearray(64 << 20)
+            a.touch(pages, write=False)
+        except OutOfFramesError as e:
+            a.close()                               # gives the nodes back: Python has room again
+            assert 0 < e.pages_done < len(pages)
+            assert mem.stats().minor_faults == e.pages_done      # each page done was counted
+            mem.check()
+            return
+        raise AssertionError("2**18 leaves (1 GiB) fit in 300 MiB")
 
     assert in_child_with_address_space_limit(300 << 20, body) is None
+
+

@@ -16,9 +16,23 @@ def _fails_unchanged(k, call, *exc):
     assert kernel_state(k) == before
 
 
-def test_huge_brk_under_overcommit_1_leaves_commit():
-    """The issue's case: brk(2**46) with overcommit_memory=1 fails ENOMEM and check() passes."""
+def test_huge_brk_under_overcommit_1_succeeds_and_shrinks_back():
+    """brk(2**46) with overcommit_memory=1 succeeds as on Linux (a region: no host memory),
+    and brk back to where it was gives the whole commit back; check() passes throughout."""
     k = Kernel(frames=4096, overcommit_memory=1)
+    p = k.spawn("a")
+    top, before = p.brk(), kernel_state(k)
+    assert p.brk(2 ** 46) == 2 ** 46
+    assert k.committed == p.mem.commit
+    k.check()
+    assert p.brk(top) == top
+    assert kernel_state(k) == before
+    k.check()
+
+
+def test_huge_brk_under_heuristic_overcommit_leaves_commit():
+    """brk(2**46) with overcommit_memory=0 is more than the machine has: ENOMEM, unchanged."""
+    k = Kernel(frames=4096, overcommit_memory=0)
     p = k.spawn("a")
     _fails_unchanged(k, lambda: p.brk(2 ** 46))
 
