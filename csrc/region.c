@@ -140,7 +140,8 @@ void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, 
 
 /* Set the protection of pages [first, last], all in regions (mprotect's
  * part: split at both ends, change, merge; Linux mprotect_fixup(), which
- * sets VM_ACCOUNT when a private region first becomes writable).
+ * sets VM_ACCOUNT when a private region becomes writable and clears it when
+ * one never written stops being writable).
  * Preconditions: room for two more regions. */
 void region_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot)
 {
@@ -151,8 +152,12 @@ void region_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned pr
 	for (; hi < as->nrg && as->rg[hi].start <= last; hi++) {
 		struct region *r = &as->rg[hi];
 		r->prot = (uint8_t)prot;
-		if ((prot & CF_PROT_WRITE) && !(r->flags & REGION_SHARED))
+		if (r->flags & REGION_SHARED)
+			continue;
+		if (prot & CF_PROT_WRITE)
 			r->flags |= REGION_ACCOUNT;
+		else if (!(r->flags & REGION_WRITTEN))	/* nothing to account yet */
+			r->flags &= (uint8_t)~REGION_ACCOUNT;
 	}
 	region_merge(as, lo, hi ? hi - 1 : 0);
 }

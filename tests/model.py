@@ -322,7 +322,8 @@ class AddressSpace:
         for vpn in vpns:
             a = self.attrs[vpn]
             a.prot = prot
-            a.account |= not a.shared and bool(prot & PROT_WRITE)   # mprotect_fixup()
+            if not a.shared:                        # mprotect_fixup()'s VM_ACCOUNT
+                a.account = bool(prot & PROT_WRITE) or (a.account and a.written)
             if vpn in self.pages:
                 self.pages[vpn].prot = prot
         self._merge_written()
