@@ -175,6 +175,10 @@ def main(argv=None):
                                        log=lambda s: print(s, file=sys.stderr, flush=True))
     print("\n" + text)
     misses += cycle_misses
+    import mapping
+    text, map_misses = mapping.report(11 if args.quick else 101)
+    print("\n" + text)
+    misses += map_misses
     if misses:
         print("MISSED: " + "; ".join(misses))
     if args.full:
