@@ -1,5 +1,6 @@
 /* access.c - the byte access entry points, read and write: check every page,
  * count the frames and nodes needed, then fault and copy (all or nothing).
+ * Reads take frames too: the first touch of a shared page allocates it.
  */
 #include <string.h>
 
@@ -76,13 +77,31 @@ static int access_args(const cf_as *as, uint64_t addr, size_t len, const void *b
 	return CF_OK;
 }
 
-/* Frames a write to pages [first, last] will take (all mapped and writable). */
-static uint64_t frames_needed(const cf_as *as, uint64_t first, uint64_t last)
+/*
+ * Frames an access to pages [first, last] (all allowed) will take into
+ * *@need: a write's copies and zero fills, and the first touch anywhere of a
+ * shared page this space has no entry for. Makes the object slots those
+ * shared pages need first: CF_ENOMEM (no host memory) changes nothing visible.
+ */
+static int frames_needed(const cf_as *as, uint64_t first, uint64_t last, bool write,
+			 uint64_t *need)
 {
-	uint64_t need = 0;
-	for (uint64_t vpn = first; vpn <= last; vpn++)
-		need += write_needs_frame(as, vpn);
-	return need;
+	*need = 0;
+	for (uint64_t vpn = first; vpn <= last; vpn++) {
+		bool ex;
+		struct node *leaf = walk(as, vpn, &ex);
+		const struct region *r = leaf && leaf->pte[vpn & NODE_MASK] ? NULL :
+					 region_find(as, vpn);
+		uint32_t *slot;
+		if (r && r->shm) {
+			if (shm_slot(r->shm, region_pgoff(r, vpn), &slot))
+				return CF_ENOMEM;
+			*need += !*slot;
+		} else if (write) {
+			*need += write_needs_frame(as, vpn);
+		}
+	}
+	return CF_OK;
 }
 
 /*
@@ -103,7 +122,12 @@ static void copy_range_locked(cf_as *as, uint64_t addr, uint8_t *buf, size_t len
 		struct node *leaf = walk(as, vpn, &ex);
 		unsigned i = vpn & NODE_MASK;
 		uint64_t pte = pte_or_region(as, vpn, &ex);
-		if (write ? !(pte & PTE_SHARED) : !(pte & PTE_PRESENT)) {
+		if ((pte & PTE_SHARED) && !(pte & PTE_PRESENT)) {	/* first touch here */
+			track_vpn_locked(m, vpn);
+			leaf = make_private(as, vpn, leaf, &ex);
+			fault_shared(&b, leaf, vpn, batch_region(&b, as, vpn), write);
+			pte = leaf->pte[i];
+		} else if (write ? !(pte & PTE_SHARED) : !(pte & PTE_PRESENT)) {
 			track_vpn_locked(m, vpn);
 			leaf = make_private(as, vpn, leaf, &ex);
 			pte_materialize(leaf, i, pte);
@@ -138,8 +162,11 @@ int cf_as_write(cf_as *as, uint64_t addr, const void *src, size_t len, struct cf
 		return rc;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
+	uint64_t need = 0;
 	rc = as->closed ? CF_EBADF : check_range(as, addr, first, last, true, fault);
-	if (!rc && frames_needed(as, first, last) > frames_free_locked(m))
+	if (!rc)
+		rc = frames_needed(as, first, last, true, &need);
+	if (!rc && need > frames_free_locked(m))
 		rc = CF_ENOMEM;
 	if (!rc)
 		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
@@ -157,7 +184,12 @@ int cf_as_read(cf_as *as, uint64_t addr, void *dst, size_t len, struct cf_fault 
 		return rc;
 	cf_mem *m = as->mem;
 	pthread_mutex_lock(&m->lock);
+	uint64_t need = 0;
 	rc = as->closed ? CF_EBADF : check_range(as, addr, first, last, false, fault);
+	if (!rc)
+		rc = frames_needed(as, first, last, false, &need);
+	if (!rc && need > frames_free_locked(m))
+		rc = CF_ENOMEM;
 	if (!rc)
 		rc = node_reserve_locked(m, nodes_needed(as, first, last, true));
 	if (!rc)

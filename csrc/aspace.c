@@ -62,15 +62,17 @@ int cf_as_new(cf_mem *m, unsigned flags, cf_as **out)
 }
 
 /* Drop the child's entries of every region fork does not copy: Linux's
- * vma_needs_copy() copies none of a private region never written (no
- * anon_vma: its entries are zero pages only, which the child faults in
- * again). Only subtrees with entries are visited. Returns 0 or CF_ENOMEM. */
+ * vma_needs_copy() copies none of a region without an anon_vma, that is a
+ * private region never written (its entries are zero pages only) or a
+ * shared one: the child faults them in again, from the zero page or the
+ * mapping's object. Only subtrees with entries are visited.
+ * Returns 0 or CF_ENOMEM. */
 static int fork_drop_uncopied_locked(cf_as *child)
 {
 	cf_mem *m = child->mem;
 	for (uint32_t k = 0; k < child->nrg; k++) {
 		const struct region *r = &child->rg[k];
-		if (r->flags & (REGION_WRITTEN | REGION_SHARED))
+		if (r->flags & REGION_WRITTEN)
 			continue;
 		if (next_leaf(child, r->start, r->end - 1) == UINT64_MAX)
 			continue;
@@ -148,7 +150,7 @@ int cf_as_close(cf_as *as)
 		uint64_t nodes = m->nodes;
 		node_put_locked(m, as->root);
 		as->root = &closed_root;
-		region_free(as);
+		region_free_locked(as);
 		as->rss = 0;
 		as->closed = true;
 		m->gen++;
@@ -171,38 +173,6 @@ void cf_as_free(cf_as *as)
 	mem_put(m);
 }
 
-/* Set the PTEs of pages [first, last] to a new private or shared mapping.
- * Preconditions: frames (shared) and nodes reserved. */
-static void map_range_locked(cf_as *as, uint64_t first, uint64_t last, uint64_t flags)
-{
-	cf_mem *m = as->mem;
-	struct node *leaf = NULL;
-	for (uint64_t vpn = first; vpn <= last; vpn++) {
-		unsigned i = vpn & NODE_MASK;
-		if (!leaf || i == 0)
-			leaf = walk_alloc_locked(as, vpn);
-		uint64_t old = leaf->pte[i];
-		if (pte_has_frame(old)) {
-			frame_put_locked(m, pte_frame(old));
-			as->rss--;
-		}
-		leaf->used += !old;
-		uint64_t pte = flags;
-		if (flags & PTE_SHARED) {
-			uint32_t f = 0;
-			bool recycled = false;
-			int rc = frame_alloc_locked(m, &f, &recycled);
-			CF_ASSERT(rc == CF_OK);	/* counted by the caller */
-			(void)rc;
-			if (recycled)
-				frame_fill(m, f, UINT32_MAX, false);
-			pte = pte_make(flags | PTE_PRESENT | PTE_WRITABLE, f);
-			rss_add(as, 1);
-		}
-		leaf->pte[i] = pte;
-	}
-}
-
 /* Nodes that unmapping pages [first, last] may copy: two a level (only the
  * range's ends are copied), none where the range has no entries. */
 static uint64_t unmap_nodes(const cf_as *as, uint64_t first, uint64_t last)
@@ -210,6 +180,9 @@ static uint64_t unmap_nodes(const cf_as *as, uint64_t first, uint64_t last)
 	return next_leaf(as, first, last) == UINT64_MAX ? 0 : 2ull * as->mem->levels;
 }
 
+/* A shared mapping is a new object (Linux: a shmem file), whose frames are
+ * faulted in on first touch; a private one is a region. Nothing is
+ * populated: page tables are built by faults. */
 int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned flags)
 {
 	uint64_t first, last;
@@ -217,24 +190,23 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 	    !range_ok(as->mem, addr, len, &first, &last))
 		return CF_EINVAL;
 	cf_mem *m = as->mem;
-	bool shared = flags & CF_MAP_SHARED;
+	struct shm *shm = NULL;
+	if ((flags & CF_MAP_SHARED) && !(shm = shm_new(last - first + 1)))
+		return CF_ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	int rc = as->closed ? CF_EBADF : region_reserve(as, 2);
-	if (!rc && shared && last - first + 1 > frames_free_locked(m))
-		rc = CF_ENOMEM;
-	if (!rc)	/* the unmap's ends, then (shared) the populated range */
-		rc = node_reserve_locked(m, unmap_nodes(as, first, last) +
-					 (shared ? nodes_needed(as, first, last, true) : 0));
-	if (!rc) {	/* MAP_FIXED: what was there goes first */
+	if (!rc)	/* MAP_FIXED: what was there goes first */
+		rc = node_reserve_locked(m, unmap_nodes(as, first, last));
+	if (!rc) {
 		track_range_locked(as, first, last);	/* frames the range drops */
 		range_unmap_locked(as, first, last);
 		region_carve_locked(as, first, last);
-		region_add_locked(as, first, last, prot, shared);
-		if (shared)
-			map_range_locked(as, first, last, PTE_MAPPED | PTE_SHARED |
-					 ((uint64_t)prot << PTE_PROT_SHIFT));
+		region_add_locked(as, first, last, prot, shm);
+		shm = NULL;
 		m->gen++;
 	}
+	if (shm)
+		shm_put_locked(m, shm);
 	node_cache_trim_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	return rc;

@@ -217,6 +217,21 @@ static void check_entries(const cf_as *as, const struct node *n, uint64_t base, 
 	}
 }
 
+/* Each shared mapping's object holds one reference on each of its frames:
+ * count them into @expect, each object once (the pass number marks it). */
+static void count_objects(cf_mem *m, uint32_t *expect)
+{
+	for (cf_as *as = m->spaces; as; as = as->next) {
+		for (uint32_t k = 0; k < as->nrg; k++) {
+			struct shm *o = as->rg[k].shm;
+			if (o && o->mark != m->pass) {
+				o->mark = m->pass;
+				shm_count_frames(o, expect);
+			}
+		}
+	}
+}
+
 /* Every space's regions: sorted, disjoint, not empty, compatible neighbours
  * merged; then its entries against them. */
 static void check_regions(cf_mem *m, struct report *r)
@@ -293,6 +308,7 @@ int cf_mem_check(cf_mem *m, char *msg, size_t msglen, uint64_t *problems)
 	if (w.count != m->nodes)
 		problem(&r, "%llu nodes reachable, %llu alive", (unsigned long long)w.count,
 			(unsigned long long)m->nodes);
+	count_objects(m, w.expect);
 	check_frames(m, w.expect, &r);
 	check_regions(m, &r);
 	check_zero(m, &r);

@@ -104,14 +104,22 @@ static hot_inline int touch_one(struct batch *b, cf_as *as, uint64_t vpn, bool w
 	if (!*leaf)
 		*leaf = walk(as, vpn, ex);
 	uint64_t pte = *leaf ? (*leaf)->pte[i] : 0;
+	const struct region *r = NULL;
 	if (unlikely(!pte)) {	/* no entry yet: the region says what it will be */
-		const struct region *r = batch_region(b, as, vpn);
+		r = batch_region(b, as, vpn);
 		if (!r)
 			return CF_SEGV_MAPERR;
 		pte = region_pte(r);
 	}
 	if (unlikely(!(pte & (write ? PTE_WRITE : PTE_READ))))
 		return CF_SEGV_ACCERR;
+	if (unlikely(r && r->shm)) {	/* a shared page this space has not touched */
+		if (node_reserve_locked(as->mem, as->mem->levels))
+			return CF_ENOMEM;
+		track_vpn_locked(as->mem, vpn);	/* fault-around stays in this leaf */
+		*leaf = make_private(as, vpn, *leaf, ex);
+		return fault_shared(b, *leaf, vpn, r, write);
+	}
 	if (write) {
 		if (pte & PTE_SHARED)
 			return CF_OK;

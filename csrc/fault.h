@@ -22,7 +22,8 @@ struct batch {
 	uint32_t *ref;
 	uint64_t top;
 	uint64_t fresh;
-	uint64_t copies, zero_fills, reuses, zero_maps;	/* faults: their sum */
+	uint64_t copies, zero_fills, reuses, zero_maps, shm_maps;	/* faults: their sum */
+	uint64_t around;	/* shared pages mapped by fault-around: resident, no fault */
 	struct region *rg;	/* the region last looked up (regions do not move meanwhile) */
 };
 
@@ -35,15 +36,15 @@ static inline void batch_begin(struct batch *b, cf_mem *m)
 static inline void batch_end(struct batch *b, cf_as *as)
 {
 	cf_mem *m = b->m;
-	uint64_t allocs = b->copies + b->zero_fills;
-	uint64_t faults = allocs + b->reuses + b->zero_maps;
-	if (allocs)
-		m->gen++;	/* frames moved: statistics change */
+	uint64_t allocs = b->copies + b->zero_fills, mapped = b->shm_maps + b->around;
+	uint64_t faults = allocs + b->reuses + b->zero_maps + b->shm_maps;
+	if (allocs || mapped)
+		m->gen++;	/* frames moved or mapped: statistics change */
 	m->top = b->top;
 	m->fresh = b->fresh;
 	m->used += allocs;
 	as->minor_faults += faults;
-	rss_add(as, b->zero_fills);
+	rss_add(as, b->zero_fills + mapped);
 	as->cow_copies += b->copies;
 	as->zero_fills += b->zero_fills;
 	as->reuses += b->reuses;
@@ -164,6 +165,85 @@ static hot_inline void pte_materialize(struct node *leaf, unsigned i, uint64_t p
 		leaf->pte[i] = pte;
 		leaf->used++;
 	}
+}
+
+/* The entry mapping frame @f for shared region @r: writable with PROT_WRITE
+ * (shmem needs no write notification, so its PTEs are made writable). */
+static inline uint64_t shared_pte(const struct region *r, uint32_t f)
+{
+	uint64_t w = (r->prot & CF_PROT_WRITE) ? PTE_WRITABLE : 0;
+	return pte_make(region_pte(r) | PTE_PRESENT | w, f);
+}
+
+/* Pages that fault-around maps with a read fault on a shared page: Linux's
+ * fault_around_bytes (64 KiB) in pages, within one leaf. */
+static inline uint64_t fault_around_pages(const cf_mem *m)
+{
+	return m->page_shift >= 16 ? 1 : 1ull << (16 - m->page_shift);
+}
+
+/*
+ * A read fault on a shared page also maps its neighbours that the object
+ * already holds, where this space has no entry (Linux do_fault_around() and
+ * filemap_map_pages(): a window of fault_around_pages, aligned in the page
+ * table but starting no earlier than the region, cut at the region's end and
+ * the leaf's). They count no fault.
+ */
+static inline void fault_around(struct batch *b, struct node *leaf, uint64_t vpn,
+				const struct region *r)
+{
+	uint64_t nr = fault_around_pages(b->m);
+	if (nr <= 1)
+		return;
+	uint64_t off = vpn & NODE_MASK, into = vpn - r->start;
+	uint64_t from = off & ~(nr - 1), lo = off - (off < into ? off : into);
+	from = from > lo ? from : lo;
+	uint64_t to = from + nr;
+	to = to < NODE_ENTRIES ? to : NODE_ENTRIES;
+	to = to < off + (r->end - vpn) ? to : off + (r->end - vpn);
+	for (uint64_t j = from; j < to; j++) {
+		uint64_t v = (vpn & ~(uint64_t)NODE_MASK) + j;
+		uint32_t f = leaf->pte[j] ? 0 : shm_lookup(r->shm, region_pgoff(r, v));
+		if (!f)
+			continue;
+		leaf->pte[j] = shared_pte(r, f - 1);
+		leaf->used++;
+		b->ref[f - 1]++;
+		b->around++;
+	}
+}
+
+/*
+ * The first touch of shared page @vpn by this space (Linux do_read_fault()
+ * or do_shared_fault() on shmem): map the object's frame, which the first
+ * touch anywhere allocates zeroed; a read also maps what fault-around finds.
+ * Returns 0 or CF_ENOMEM with nothing visible changed.
+ * Preconditions: mem->lock held; @leaf private; page @i has no entry.
+ */
+static inline int fault_shared(struct batch *b, struct node *leaf, uint64_t vpn,
+			       const struct region *r, bool write)
+{
+	uint32_t *slot, f;
+	bool recycled;
+	if (shm_slot(r->shm, region_pgoff(r, vpn), &slot))
+		return CF_ENOMEM;
+	if (*slot) {
+		f = *slot - 1;
+		b->shm_maps++;
+	} else {
+		if (batch_alloc(b, &f, &recycled))
+			return CF_ENOMEM;
+		if (recycled)
+			frame_fill(b->m, f, UINT32_MAX, false);
+		*slot = f + 1;	/* the object's reference */
+		b->zero_fills++;
+	}
+	b->ref[f]++;		/* this entry's */
+	leaf->pte[vpn & NODE_MASK] = shared_pte(r, f);
+	leaf->used++;
+	if (!write)
+		fault_around(b, leaf, vpn, r);
+	return CF_OK;
 }
 
 /* The private leaf of @vpn for a PTE change, unless @leaf already is.

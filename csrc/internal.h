@@ -118,12 +118,31 @@ struct cf_mem {
 #define REGION_WRITTEN 2
 #define REGION_ACCOUNT 4
 
+/* shm.c: the backing object of a shared mapping (Linux's shmem file). */
+struct shm {
+	uint32_t refs;		/* regions, in every space, that map it (under lock) */
+	uint32_t levels;	/* of its radix tree of frames                       */
+	uint32_t mark;		/* check pass that counted it                        */
+	void *root;
+};
+struct shm *shm_new(uint64_t npages);
+uint32_t shm_lookup(const struct shm *o, uint64_t idx);
+int shm_slot(struct shm *o, uint64_t idx, uint32_t **slot);
+void shm_put_locked(cf_mem *m, struct shm *o);
+void shm_count_frames(const struct shm *o, uint32_t *count);
+
 struct region {
 	uint64_t start, end;	/* page numbers */
-	uint64_t obj;		/* shared: which mapping (Linux's shmem file), else 0 */
+	struct shm *shm;	/* shared: the backing object, else NULL */
+	uint64_t pgoff;		/* shared: the object's page at @start */
 	uint8_t prot;		/* CF_PROT_* */
 	uint8_t flags;		/* REGION_* */
 };
+/* The page of a shared region's object that holds page @vpn. */
+static inline uint64_t region_pgoff(const struct region *r, uint64_t vpn)
+{
+	return r->pgoff + (vpn - r->start);
+}
 
 struct cf_as {
 	cf_mem *mem;
@@ -239,10 +258,10 @@ static inline uint64_t region_pte(const struct region *r)
 int region_reserve(cf_as *as, uint32_t extra);
 uint64_t region_hole(const cf_as *as, uint64_t first, uint64_t last);
 void region_carve_locked(cf_as *as, uint64_t first, uint64_t last);
-void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, bool shared);
+void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, struct shm *shm);
 void region_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot);
 int region_copy(cf_as *to, const cf_as *from);
-void region_free(cf_as *as);
+void region_free_locked(cf_as *as);
 
 /* fault.c */
 int touch_locked(cf_as *as, const uint64_t *vpns, size_t n, bool write, size_t *done,

@@ -62,8 +62,12 @@ static void region_insert_at(cf_as *as, uint32_t k, struct region r)
 	as->nrg++;
 }
 
+/* Remove @count regions from @k, dropping their references on objects. */
 static void region_remove_at(cf_as *as, uint32_t k, uint32_t count)
 {
+	for (uint32_t j = k; j < k + count; j++)
+		if (as->rg[j].shm)
+			shm_put_locked(as->mem, as->rg[j].shm);
 	memmove(&as->rg[k], &as->rg[k + count], (as->nrg - k - count) * sizeof(as->rg[0]));
 	as->nrg -= count;
 }
@@ -77,6 +81,9 @@ static void region_split(cf_as *as, uint64_t vpn)
 		return;
 	struct region tail = as->rg[k];
 	tail.start = vpn;
+	tail.pgoff = region_pgoff(&as->rg[k], vpn);
+	if (tail.shm)
+		tail.shm->refs++;
 	as->rg[k].end = vpn;
 	region_insert_at(as, k + 1, tail);
 }
@@ -95,12 +102,14 @@ void region_carve_locked(cf_as *as, uint64_t first, uint64_t last)
 }
 
 /* Whether Linux would merge adjacent regions @a and @b into one VMA:
- * same flags (protection, sharing, VM_ACCOUNT) and, shared, the same file
- * (pieces of one mapping, which mprotect split). Two private regions that
- * were both written are taken to have one anon_vma (docs/engine.md). */
+ * same flags (protection, sharing, VM_ACCOUNT) and, shared, the same file at
+ * consecutive offsets (pieces of one mapping, which mprotect split). Two
+ * private regions that were both written are taken to have one anon_vma
+ * (docs/engine.md). */
 static bool mergeable(const struct region *a, const struct region *b)
 {
-	return a->end == b->start && a->prot == b->prot && a->obj == b->obj &&
+	return a->end == b->start && a->prot == b->prot && a->shm == b->shm &&
+	       (!a->shm || b->pgoff == region_pgoff(a, a->end)) &&
 	       ((a->flags ^ b->flags) & ~REGION_WRITTEN) == 0;
 }
 
@@ -121,17 +130,16 @@ static void region_merge(cf_as *as, uint32_t lo, uint32_t hi)
 }
 
 /* A new region over pages [first, last], which no region covers (mmap's
- * part, after the carve). Preconditions: room for one more region. */
-void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, bool shared)
+ * part, after the carve); shared when @shm (whose reference it takes) is
+ * given. Preconditions: room for one more region. */
+void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, struct shm *shm)
 {
-	static uint64_t files;	/* every shared mapping is a new shmem file */
 	struct region r = {
 		.start = first,
 		.end = last + 1,
-		.obj = shared ? __atomic_add_fetch(&files, 1, __ATOMIC_RELAXED) : 0,
+		.shm = shm,
 		.prot = (uint8_t)prot,
-		.flags = shared ? REGION_SHARED :
-			 (prot & CF_PROT_WRITE) ? REGION_ACCOUNT : 0,
+		.flags = shm ? REGION_SHARED : (prot & CF_PROT_WRITE) ? REGION_ACCOUNT : 0,
 	};
 	uint32_t k = region_index(as, first);
 	region_insert_at(as, k, r);
@@ -170,11 +178,15 @@ int region_copy(cf_as *to, const cf_as *from)
 		return rc;
 	memcpy(to->rg, from->rg, from->nrg * sizeof(*to->rg));
 	to->nrg = from->nrg;
+	for (uint32_t k = 0; k < to->nrg; k++)
+		if (to->rg[k].shm)
+			to->rg[k].shm->refs++;
 	return CF_OK;
 }
 
-void region_free(cf_as *as)
+void region_free_locked(cf_as *as)
 {
+	region_remove_at(as, 0, as->nrg);
 	free(as->rg);
 	as->rg = NULL;
 	as->nrg = as->rgcap = 0;

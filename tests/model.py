@@ -44,8 +44,8 @@ class Attr:
     VM_ACCOUNT (private and ever writable), the shared mapping it belongs to, and whether its
     region was ever written (has an anon_vma)."""
 
-    def __init__(self, prot, shared, obj=None):
-        self.prot, self.shared, self.obj = prot, shared, obj
+    def __init__(self, prot, shared, obj=None, page=None):
+        self.prot, self.shared, self.obj, self.page = prot, shared, obj, page   # page: obj's
         self.account = not shared and bool(prot & PROT_WRITE)
         self.written = False
 
@@ -54,7 +54,7 @@ class Attr:
         return (self.prot, self.shared, self.account, self.obj)
 
     def copy(self):
-        a = Attr(self.prot, self.shared, self.obj)
+        a = Attr(self.prot, self.shared, self.obj, self.page)
         a.account, a.written = self.account, self.written
         return a
 
@@ -85,6 +85,7 @@ class Memory:
         self.spaces = []                              # every address space ever made
         self.closed = False
         self.files = 0                                # shared mappings made (shmem files)
+        self.objects = {}                             # file -> {page: frame}, each held once
 
     def alloc(self, copy_of=None):
         """A frame with refcount 1, zeroed or holding copy_of's bytes. Caller checked free."""
@@ -105,6 +106,13 @@ class Memory:
     def live(self):
         return [s for s in self.spaces if not s.closed]
 
+    def collect(self):
+        """A shared mapping's object lives while some mapping of it does; then its frames go."""
+        used = {a.obj for s in self.live() for a in s.attrs.values() if a.shared}
+        for obj in [o for o in self.objects if o not in used]:
+            for f in self.objects.pop(obj).values():
+                self.put(f)
+
     def mappers(self, f, accounted_only=False):
         """Live address spaces whose page tables map frame f."""
         return [s for s in self.live() if (s.accounted or not accounted_only)
@@ -120,6 +128,9 @@ class Memory:
     def check(self):
         """Every refcount equals the number of page-table entries mapping that frame."""
         want = [0] * self.frames
+        for frames in self.objects.values():
+            for f in frames.values():
+                want[f] += 1
         for s in self.live():
             for p in s.pages.values():
                 if p.resident():
@@ -236,8 +247,14 @@ class AddressSpace:
             if code:
                 raise _segv(address, code)
 
-    def _needs_frame(self, p):
-        """Would a write to page p (None: no entry yet) allocate a frame?"""
+    def _needs_frame(self, vpn, write=True):
+        """Would an access to page vpn allocate a frame? A write's zero fill or copy, or the
+        first touch anywhere of a shared page (this space has no entry yet)."""
+        p, a = self.pages.get(vpn), self.attrs[vpn]
+        if p is None and a.shared:
+            return a.page not in self.mem.objects[a.obj]
+        if not write:
+            return False
         if p is None:
             return True
         if p.shared or (p.resident() and p.exclusive):
@@ -249,6 +266,34 @@ class AddressSpace:
     def _count(self, kind):
         self.counters["minor_faults"] += 1
         self.counters[kind] += 1
+
+    def _shared_fault(self, vpn, write):
+        """First touch of a shared page here: the object's frame (allocated zeroed on the
+        first touch anywhere), and for a read, fault-around's neighbours (Linux
+        do_fault_around: a 64 KiB window aligned in the leaf, clamped to the region)."""
+        a = self.attrs[vpn]
+        frames = self.mem.objects[a.obj]
+        if a.page not in frames:
+            frames[a.page] = self.mem.alloc()
+            self.counters["zero_fills"] += 1
+        self.counters["minor_faults"] += 1
+        self._map_shared(vpn)
+        nr = max(1, 65536 // self.mem.page_size)
+        if write or nr == 1:
+            return
+        run = self._run(vpn)
+        off, into = vpn % 512, vpn - run[0]
+        lo = max(off // nr * nr, off - min(off, into))
+        for j in range(lo, min(lo + nr, 512, off + run[-1] + 1 - vpn)):
+            v = vpn - off + j
+            if v not in self.pages and self.attrs[v].page in frames:
+                self._map_shared(v)
+
+    def _map_shared(self, vpn):
+        a = self.attrs[vpn]
+        f = self.mem.objects[a.obj][a.page]
+        self.mem.refcount[f] += 1
+        self.pages[vpn] = Page(a.prot, True, f)
 
     def _read_fault(self, p):
         if p.frame is None:
@@ -293,22 +338,21 @@ class AddressSpace:
         vpns = self._range(addr, length)
         if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
             raise _einval()
-        if shared and len(self.mem.free) < len(vpns):
-            raise _oom()
-        if shared:
+        if shared:                                  # a new shmem file, filled on first touch
             self.mem.files += 1
+            self.mem.objects[self.mem.files] = {}
         for vpn in vpns:
             self._unmap_page(vpn)
-            self.attrs[vpn] = Attr(prot, shared, self.mem.files if shared else None)
-            if shared:                              # populated at map time
-                self.pages[vpn] = Page(prot, shared, self.mem.alloc())
+            self.attrs[vpn] = Attr(prot, shared, self.mem.files if shared else None,
+                                   vpn - vpns[0] if shared else None)
+        self.mem.collect()
         self._merge_written()
-        self._note_peak()
 
     def unmap(self, addr, length):
         self._open()
         for vpn in self._range(addr, length):
             self._unmap_page(vpn)
+        self.mem.collect()
 
     def protect(self, addr, length, prot):
         self._open()
@@ -334,11 +378,16 @@ class AddressSpace:
             raise ValueError("memory has no contents")
         chunks = self._chunks(addr, size)
         self._check_access(chunks, write=False)
+        if sum(self._needs_frame(vpn, False) for vpn, _, _, _ in chunks) > len(self.mem.free):
+            raise _oom()
         out = bytearray()
         for vpn, off, n, _ in chunks:
+            if vpn not in self.pages and self.attrs[vpn].shared:
+                self._shared_fault(vpn, write=False)
             p = self._entry(vpn)
             self._read_fault(p)
             out += self.mem.data[p.frame][off:off + n] if p.resident() else bytes(n)
+        self._note_peak()
         return bytes(out)
 
     def write(self, addr, data):
@@ -346,11 +395,13 @@ class AddressSpace:
         data = bytes(data)
         chunks = self._chunks(addr, len(data))
         self._check_access(chunks, write=True)
-        need = sum(self._needs_frame(self.pages.get(vpn)) for vpn, _, _, _ in chunks)
+        need = sum(self._needs_frame(vpn) for vpn, _, _, _ in chunks)
         if need > len(self.mem.free):
             raise _oom()
         pos = 0
         for vpn, off, n, _ in chunks:
+            if vpn not in self.pages and self.attrs[vpn].shared:
+                self._shared_fault(vpn, write=True)
             p = self._entry(vpn)
             self._write_fault(p, vpn)
             if self.mem.contents:
@@ -371,8 +422,11 @@ class AddressSpace:
                 code = self._segv_check(vpn, write)
                 if code:
                     raise _segv(vpn * self.mem.page_size, code, done)
-                if write and self._needs_frame(self.pages.get(vpn)) and not self.mem.free:
+                if self._needs_frame(vpn, write) and not self.mem.free:
                     raise _oom(done)
+                if vpn not in self.pages and self.attrs[vpn].shared:
+                    self._shared_fault(vpn, write)
+                    continue
                 p = self._entry(vpn)
                 self._write_fault(p, vpn) if write else self._read_fault(p)
         finally:
@@ -385,7 +439,7 @@ class AddressSpace:
         child.attrs = {vpn: a.copy() for vpn, a in self.attrs.items()}
         for vpn, p in self.pages.items():
             a = self.attrs[vpn]
-            if not (a.written or a.shared):         # vma_needs_copy(): no anon_vma, no copy
+            if not a.written or a.shared:           # vma_needs_copy(): no anon_vma, no copy
                 continue
             if not p.shared:
                 p.exclusive = False                 # write-protect the parent...
@@ -421,6 +475,7 @@ class AddressSpace:
                 self._drop(vpn)
             self.attrs.clear()
             self.closed = True
+            self.mem.collect()
 
     def __enter__(self):
         return self

@@ -87,13 +87,16 @@ def test_map_over_mapping_replaces_its_protection(aspace):
         aspace.write(BASE, b"x")
 
 
-def test_shared_map_populates_zeroed_frames_without_faults(memory, aspace):
-    """map(shared=True) takes one zeroed frame a page up front and counts no fault."""
+def test_shared_map_faults_zeroed_frames_in_on_first_touch(memory, aspace):
+    """map(shared=True) takes no frame; each page's first touch is a fault that takes a
+    zeroed frame (Linux's shmem fault), reads included; touching again costs nothing."""
     aspace.map(BASE, 3 * PAGE, shared=True)
-    assert memory.stats().used == 3
-    assert aspace.stats().rss == 3
+    assert memory.stats().used == 0 and aspace.stats().rss == 0
     assert aspace.read(BASE, 3 * PAGE) == bytes(3 * PAGE)
-    assert aspace.stats().minor_faults == 0
+    assert memory.stats().used == 3 and aspace.stats().rss == 3
+    assert aspace.stats()[4:] == (3, 0, 3, 0)
+    aspace.write(BASE, b"x" * (3 * PAGE))
+    assert aspace.stats().minor_faults == 3
 
 
 def test_shared_map_reuses_freed_frames_zeroed(memory, aspace):
@@ -105,25 +108,31 @@ def test_shared_map_reuses_freed_frames_zeroed(memory, aspace):
     assert aspace.read(BASE, 2 * PAGE) == bytes(2 * PAGE)
 
 
-def test_shared_map_without_enough_frames_changes_nothing(tiny):
-    """Too few free frames for a shared mapping: OutOfFramesError, the old mapping stays."""
+def test_shared_touch_without_a_free_frame_changes_nothing(tiny):
+    """A shared mapping needs no frame to map; a first touch with none free is
+    OutOfFramesError (read or write), and nothing changes."""
     with AddressSpace(tiny) as a:
-        a.map(0, 512)
-        a.write(0, b"keep")
-        with pytest.raises(OutOfFramesError) as info:
-            a.map(0, 9 * 512, shared=True)
-        assert info.value.errno == errno.ENOMEM
-        assert info.value.pages_done == 0
-        assert a.read(0, 4) == b"keep"
-        with pytest.raises(SegmentationFault):
-            a.read(512, 1)
-        assert tiny.stats().used == 1
+        a.map(0, 8 * 512)
+        a.write(0, b"k" * (8 * 512))                # every frame in use
+        a.map(8 * 512, 2 * 512, shared=True)
+        for access in (lambda: a.read(8 * 512, 1), lambda: a.write(9 * 512, b"x")):
+            with pytest.raises(OutOfFramesError) as info:
+                access()
+            assert info.value.errno == errno.ENOMEM and info.value.pages_done == 0
+        assert a.stats().minor_faults == 8 and a.stats().rss == 8
+        assert a.read(0, 4) == b"kkkk"
+        tiny.check()
 
 
 def test_shared_map_may_use_every_frame(tiny):
-    """A shared mapping of exactly the free frames succeeds and leaves none free."""
+    """A shared mapping larger than memory maps; touching it uses every frame, then the
+    next first touch is OutOfFramesError with pages_done."""
+    import numpy as np
     with AddressSpace(tiny) as a:
-        a.map(0, 8 * 512, shared=True)
+        a.map(0, 9 * 512, shared=True)
+        with pytest.raises(OutOfFramesError) as info:
+            a.touch(np.arange(9, dtype=np.uint64))
+        assert info.value.pages_done == 8
         assert tiny.stats().free == 0
 
 

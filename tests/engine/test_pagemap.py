@@ -40,10 +40,14 @@ def test_fork_shares_the_frame_until_a_write(memory):
 
 
 def test_shared_mapping_and_protection(memory):
-    """MAP_SHARED pages are present at map and flagged SHARED; mprotect shows in the word."""
+    """MAP_SHARED pages are flagged SHARED, not present until touched, then present on a
+    frame of their own (never the zero page); mprotect shows in the word."""
     a = AddressSpace(memory)
     a.map(0, 2 * PS, PROT_READ | PROT_EXEC, shared=True)
     a.protect(PS, PS, PROT_READ)
+    w0, w1 = words(a, 0, 2)
+    assert w0 & PAGE_SHARED and w0 & PAGE_MAPPED and not w0 & PAGE_PRESENT
+    a.read(0, 1)
     w0, w1 = words(a, 0, 2)
     assert w0 & PAGE_SHARED and w0 & PAGE_PRESENT and not w0 & PAGE_ZERO
     assert (w0 >> PAGE_PROT_SHIFT) & 7 == PROT_READ | PROT_EXEC

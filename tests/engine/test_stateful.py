@@ -107,15 +107,18 @@ class EngineMatchesModel(RuleBasedStateMachine):
         self._same(lambda: a.unmap(addr, n * PAGE), lambda: r.unmap(addr, n * PAGE))
 
     @rule(s=spaces, first=pages, back=st.integers(0, 3), n=st.integers(1, 700), prot=prots,
-          op=st.sampled_from(["map", "unmap", "protect"]))
+          op=st.sampled_from(["map", "map_shared", "unmap", "protect"]))
     def wide(self, s, first, back, n, prot, op):
-        """map (private), unmap or protect a range of up to 700 pages around a slot: across
-        a leaf and into the unmapped space between slots, splitting and merging regions."""
+        """map (private or shared), unmap or protect a range of up to 700 pages around a slot:
+        across a leaf and into the unmapped space between slots, splitting and merging regions;
+        a shared one gives fault-around (128 pages of 512 bytes) room to work."""
         a, r = s
         addr, length = (SLOTS[first] - back) * PAGE, n * PAGE
-        args = {"map": (addr, length, prot), "unmap": (addr, length),
-                "protect": (addr, length, prot)}[op]
-        self._same(lambda: getattr(a, op)(*args), lambda: getattr(r, op)(*args))
+        name, args = {"map": ("map", (addr, length, prot)),
+                      "map_shared": ("map", (addr, length, prot, True)),
+                      "unmap": ("unmap", (addr, length)),
+                      "protect": ("protect", (addr, length, prot))}[op]
+        self._same(lambda: getattr(a, name)(*args), lambda: getattr(r, name)(*args))
 
     @rule(s=spaces, first=pages, n=st.integers(0, 4), prot=prots)
     def protect(self, s, first, n, prot):

@@ -30,6 +30,10 @@ import traceback
 PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long)
+MAP_FIXED = 0x10
 ACCESSES = ("write", "read")
 GENERATIONS = ("P", "C", "G")                   # a fork by one makes the next
 NEXT = dict(zip(GENERATIONS, GENERATIONS[1:]))
@@ -71,16 +75,32 @@ def _measure(m, offsets, write, scratch):
 
 
 class _Region:
-    """The mapping under test, with the bits of each step that need its address."""
+    """The mapping under test, with the bits of each step that need its address.
 
-    def __init__(self, pages):
-        self.m = mmap.mmap(-1, pages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-                           prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        self.m.madvise(mmap.MADV_NOHUGEPAGE)
+    A shared one (MAP_SHARED | MAP_ANONYMOUS: shmem) starts at a 2 MiB boundary, as cowfast's
+    BASE does: a read fault maps its neighbours in a window aligned in the page table
+    (fault-around), so fault counts depend on where the mapping lies within its leaf."""
+
+    def __init__(self, pages, shared=False):
         self.scratch = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.scratch[0] = 1
-        self._view = (ctypes.c_char * (pages * PAGE)).from_buffer(self.m)
-        self.addr = ctypes.addressof(self._view)
+        if not shared:
+            self.m = mmap.mmap(-1, pages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                               prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            self.m.madvise(mmap.MADV_NOHUGEPAGE)
+            self._view = (ctypes.c_char * (pages * PAGE)).from_buffer(self.m)
+            self.addr = ctypes.addressof(self._view)
+            return
+        size, align = pages * PAGE, 2 << 20
+        area = _libc.mmap(None, size + align, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        self.addr = (area + align - 1) // align * align
+        got = _libc.mmap(self.addr, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                         mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+        if got != self.addr:
+            raise OSError(ctypes.get_errno(), "mmap(MAP_SHARED | MAP_FIXED)")
+        self.m = memoryview((ctypes.c_char * size).from_address(self.addr)).cast("B")
+        self._scratch_map = self.scratch                # warm-ups go through a memoryview too
+        self.scratch = memoryview(self._scratch_map)
 
     def step(self, op, first, stop):
         """Run one step in this process; return its minor-fault delta (None if not an access),
@@ -154,8 +174,8 @@ def _serve(region, fifo_dir, name, inherited):
 class _Driver:
     """Process P: the mapping's maker, and the one that talks to every other process."""
 
-    def __init__(self, pages, keep_open):
-        self.region, self.keep_open = _Region(pages), keep_open
+    def __init__(self, pages, keep_open, shared=False):
+        self.region, self.keep_open = _Region(pages, shared), keep_open
         self.dir = tempfile.mkdtemp(prefix="cowfast-oracle-")
         self.fifos = {}                             # name -> (cmd fd, res fd)
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)   # orphans come back to be reaped
@@ -216,23 +236,24 @@ class _Driver:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _drive(steps, pages, keep_open):
+def _drive(steps, pages, keep_open, shared=False):
     """Run every step in order; return one result (or None) per step."""
-    driver = _Driver(pages, keep_open)
+    driver = _Driver(pages, keep_open, shared)
     try:
         return [driver.step(*step) for step in steps]
     finally:
         driver.finish()
 
 
-def run(steps, pages):
-    """Run the scenario in a fresh real process; return the per-step minor-fault deltas."""
+def run(steps, pages, shared=False):
+    """Run the scenario in a fresh real process (on MAP_SHARED memory if shared); return
+    the per-step minor-fault deltas."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
-            payload = {"deltas": _drive(steps, pages, w)}
+            payload = {"deltas": _drive(steps, pages, w, shared)}
         except BaseException:                       # report, never return into pytest
             payload = {"error": traceback.format_exc()}
         os.write(w, json.dumps(payload).encode())

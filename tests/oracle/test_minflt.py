@@ -92,11 +92,11 @@ READ_THEN_WRITTEN_FORK = pytest.param(
     [r(P), w(P, 0, 1), FORK, r(C), r(P), w(C, 1, 2)], id="fork_of_read_memory_written_once")
 
 
-def cowfast_deltas(steps, n=N, base=BASE):
+def cowfast_deltas(steps, n=N, base=BASE, shared=False):
     """The same scenario on cowfast: minor_faults delta per access step (None otherwise)."""
     mem = PhysicalMemory(4 * n, page_size=realmem.PAGE, contents=False)
     spaces = {P: AddressSpace(mem)}
-    spaces[P].map(base, n * realmem.PAGE)
+    spaces[P].map(base, n * realmem.PAGE, shared=shared)
     out = []
     for who, op, first, stop in steps:
         a = spaces.get(who)
@@ -122,14 +122,14 @@ def cowfast_deltas(steps, n=N, base=BASE):
     return out
 
 
-def kernel_deltas(steps, mine=None, n=N):
+def kernel_deltas(steps, mine=None, n=N, shared=False):
     """The real kernel's minimum ru_minflt delta per access step over REPEATS runs (smaps
     figures have no noise: the first run's). Given cowfast's results `mine`, run up to RETRIES
     more times while some step still shows the kernel more faults than cowfast: noise can
     explain that, never the opposite."""
     runs = []
     for attempt in range(REPEATS + (RETRIES if mine else 0)):
-        runs.append(realmem.run(steps, n))
+        runs.append(realmem.run(steps, n, shared))
         deltas = [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
         if attempt + 1 >= REPEATS and not any(
                 isinstance(k, int) and isinstance(m, int) and k > m
@@ -148,10 +148,10 @@ def agree(mine, linux):
     return pages == linux_pages and 0 <= pss_kb - linux_pss_kb < max(vmas, 1)
 
 
-def assert_agree(steps, only=None, n=N, base=BASE):
+def assert_agree(steps, only=None, n=N, base=BASE, shared=False):
     """cowfast and the kernel agree on every step (or on every step whose op is `only`)."""
-    got = cowfast_deltas(steps, n, base)
-    want = kernel_deltas(steps, got, n)
+    got = cowfast_deltas(steps, n, base, shared)
+    want = kernel_deltas(steps, got, n, shared)
     bad = [(step, g, k) for step, g, k in zip(steps, got, want)
            if only in (None, step[1]) and not agree(g, k)]
     assert not bad, f"first difference (step, cowfast, kernel): {bad[0]}"
