@@ -231,10 +231,11 @@ class AddressSpace(_Handle):
     def map(self, addr: int, length: int, prot: int = PROT_READ | PROT_WRITE,
             shared: bool = False) -> None:
         """Map [addr, addr+length) anonymous, private or shared (replacing what was there).
+        Records a region in O(1) whatever the length; pages take frames on first touch.
 
         Raises:
             OSError: EINVAL, unaligned addr, zero length, bad prot or outside 48 bits.
-            OutOfFramesError: ENOMEM, shared=True and fewer free frames than pages.
+            OutOfFramesError: ENOMEM, no host memory for the region or its replacement.
         """
         self._check(lib.cf_as_map(self._live(), addr, length, prot,
                                   lib.CF_MAP_SHARED if shared else 0))
@@ -372,6 +373,13 @@ class AddressSpace(_Handle):
         if self._ptr is None:               # closed meanwhile: C read a closed space
             raise self._closed_error()
         return out
+
+    def shmem(self) -> int:
+        """Resident pages of the shared mappings (/proc/PID/status RssShmem), in O(1): shared
+        pages are faulted in on first touch, so this is at most the pages they span."""
+        out = ffi.new("uint64_t *")
+        self._check(lib.cf_as_shmem(self._live(), out))
+        return int(out[0])
 
     def regions(self) -> list[Region]:
         """The mappings, ascending, as /proc/PID/maps lists them: Region(start, end, prot,

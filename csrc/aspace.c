@@ -151,7 +151,7 @@ int cf_as_close(cf_as *as)
 		node_put_locked(m, as->root);
 		as->root = &closed_root;
 		region_free_locked(as);
-		as->rss = 0;
+		as->rss = as->shmem = 0;
 		as->closed = true;
 		m->gen++;
 		node_cache_trim_locked(m);
@@ -173,11 +173,34 @@ void cf_as_free(cf_as *as)
 	mem_put(m);
 }
 
-/* Nodes that unmapping pages [first, last] may copy: two a level (only the
- * range's ends are copied), none where the range has no entries. */
+/* Unmap the entries of pages [first, last], region by region (entries lie
+ * only inside regions), keeping the count of resident shared pages.
+ * Preconditions: as for range_unmap_locked(). */
+static void unmap_entries_locked(cf_as *as, uint64_t first, uint64_t last)
+{
+	for (uint32_t k = region_index(as, first); k < as->nrg && as->rg[k].start <= last; k++) {
+		const struct region *r = &as->rg[k];
+		uint64_t rss = as->rss;
+		range_unmap_locked(as, r->start > first ? r->start : first,
+				   r->end - 1 < last ? r->end - 1 : last);
+		if (r->shm)
+			as->shmem -= rss - as->rss;
+	}
+}
+
+/* Nodes that unmap_entries_locked() may copy: two a level for each region
+ * it unmaps entries of (only each range's ends are copied), none where the
+ * range has no entries. */
 static uint64_t unmap_nodes(const cf_as *as, uint64_t first, uint64_t last)
 {
-	return next_leaf(as, first, last) == UINT64_MAX ? 0 : 2ull * as->mem->levels;
+	uint64_t n = 0;
+	for (uint32_t k = region_index(as, first); k < as->nrg && as->rg[k].start <= last; k++) {
+		const struct region *r = &as->rg[k];
+		uint64_t lo = r->start > first ? r->start : first;
+		if (next_leaf(as, lo, r->end - 1 < last ? r->end - 1 : last) != UINT64_MAX)
+			n += 2ull * as->mem->levels;
+	}
+	return n;
 }
 
 /* A shared mapping is a new object (Linux: a shmem file), whose frames are
@@ -199,7 +222,7 @@ int cf_as_map(cf_as *as, uint64_t addr, uint64_t len, unsigned prot, unsigned fl
 		rc = node_reserve_locked(m, unmap_nodes(as, first, last));
 	if (!rc) {
 		track_range_locked(as, first, last);	/* frames the range drops */
-		range_unmap_locked(as, first, last);
+		unmap_entries_locked(as, first, last);
 		region_carve_locked(as, first, last);
 		region_add_locked(as, first, last, prot, shm);
 		shm = NULL;
@@ -223,8 +246,8 @@ int cf_as_unmap(cf_as *as, uint64_t addr, uint64_t len)
 	if (!rc)
 		rc = node_reserve_locked(m, unmap_nodes(as, first, last));
 	if (!rc) {
-		track_range_locked(as, first, last);
-		range_unmap_locked(as, first, last);
+		track_range_locked(as, first, last);	/* frames the range drops */
+		unmap_entries_locked(as, first, last);
 		region_carve_locked(as, first, last);
 		m->gen++;
 	}

@@ -189,19 +189,21 @@ static void check_stats(cf_mem *m, struct report *r)
 /* Entries below @n (covering pages from @base) against @as's regions: each
  * inside one, with its protection and sharing, and a private frame only in
  * a region that was written (an anon_vma). */
-static void check_entries(const cf_as *as, const struct node *n, uint64_t base, struct report *r)
+static void check_entries(const cf_as *as, const struct node *n, uint64_t base, struct report *r,
+			  uint64_t *shmem)
 {
 	uint64_t step = 1ull << (NODE_BITS * n->level);
 	for (unsigned i = 0; i < NODE_ENTRIES && r->problems < 16; i++) {
 		uint64_t vpn = base + i * step;
 		if (n->level) {
 			if (n->child[i])
-				check_entries(as, n->child[i], vpn, r);
+				check_entries(as, n->child[i], vpn, r, shmem);
 			continue;
 		}
 		uint64_t pte = n->pte[i];
 		if (!pte)
 			continue;
+		*shmem += pte_has_frame(pte) && (pte & PTE_SHARED);
 		unsigned long long va = (unsigned long long)vpn << as->mem->page_shift;
 		const struct region *rg = region_find(as, vpn);
 		uint64_t attrs = PTE_MAPPED | PTE_READ | PTE_WRITE | PTE_EXEC | PTE_SHARED;
@@ -246,7 +248,11 @@ static void check_regions(cf_mem *m, struct report *r)
 					(unsigned long long)a->start << m->page_shift,
 					(unsigned long long)a->end << m->page_shift);
 		}
-		check_entries(as, as->root, 0, r);
+		uint64_t shmem = 0;
+		check_entries(as, as->root, 0, r, &shmem);
+		if (shmem != as->shmem)
+			problem(r, "a space counts %llu resident shared pages, its table holds %llu",
+				(unsigned long long)as->shmem, (unsigned long long)shmem);
 	}
 }
 

@@ -121,6 +121,8 @@ struct cf_region {
 };
 /* Up to @cap regions, ascending, into @out; *count = how many there are. */
 int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count);
+/* Resident pages of the shared mappings (/proc/PID/status RssShmem). */
+int cf_as_shmem(cf_as *as, uint64_t *out);
 
 /*
  * Trace replay (replay.c): rows of a trace's pid, op and page columns applied

@@ -24,6 +24,7 @@ struct batch {
 	uint64_t fresh;
 	uint64_t copies, zero_fills, reuses, zero_maps, shm_maps;	/* faults: their sum */
 	uint64_t around;	/* shared pages mapped by fault-around: resident, no fault */
+	uint64_t shared;	/* shared pages mapped, by faults or fault-around */
 	struct region *rg;	/* the region last looked up (regions do not move meanwhile) */
 };
 
@@ -45,6 +46,7 @@ static inline void batch_end(struct batch *b, cf_as *as)
 	m->used += allocs;
 	as->minor_faults += faults;
 	rss_add(as, b->zero_fills + mapped);
+	as->shmem += b->shared;
 	as->cow_copies += b->copies;
 	as->zero_fills += b->zero_fills;
 	as->reuses += b->reuses;
@@ -210,6 +212,7 @@ static inline void fault_around(struct batch *b, struct node *leaf, uint64_t vpn
 		leaf->used++;
 		b->ref[f - 1]++;
 		b->around++;
+		b->shared++;
 	}
 }
 
@@ -241,6 +244,7 @@ static inline int fault_shared(struct batch *b, struct node *leaf, uint64_t vpn,
 	b->ref[f]++;		/* this entry's */
 	leaf->pte[vpn & NODE_MASK] = shared_pte(r, f);
 	leaf->used++;
+	b->shared++;
 	if (!write)
 		fault_around(b, leaf, vpn, r);
 	return CF_OK;

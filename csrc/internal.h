@@ -157,6 +157,7 @@ struct cf_as {
 	struct tracker *tracker;	/* cf_as_stats_incremental()'s state, or NULL */
 	uint64_t minor_faults, cow_copies, zero_fills, reuses;
 	uint64_t rss, hwm;		/* resident pages now and at most (VmRSS, VmHWM) */
+	uint64_t shmem;			/* of rss, pages of shared mappings (RssShmem)   */
 };
 
 static inline void rss_add(cf_as *as, uint64_t pages)

@@ -192,6 +192,19 @@ void region_free_locked(cf_as *as)
 	as->nrg = as->rgcap = 0;
 }
 
+/* Resident pages of @as's shared mappings (Linux's RssShmem), into *@out. */
+int cf_as_shmem(cf_as *as, uint64_t *out)
+{
+	if (!as || !out)
+		return CF_EINVAL;
+	pthread_mutex_lock(&as->mem->lock);
+	int rc = as->closed ? CF_EBADF : CF_OK;
+	if (!rc)
+		*out = as->shmem;
+	pthread_mutex_unlock(&as->mem->lock);
+	return rc;
+}
+
 /* The regions of @as as rows (/proc/PID/maps): up to @cap rows into @out,
  * and how many there are into *@count. */
 int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count)

@@ -464,6 +464,11 @@ class AddressSpace:
         return AddressSpaceStats(rss, pss_fx / PSS_ONE, uss, shared,
                                  *(self.counters[c] for c in COUNTERS))
 
+    def shmem(self):
+        """Resident pages of shared mappings (RssShmem)."""
+        self._open()
+        return sum(p.shared and p.resident() for p in self.pages.values())
+
     def resident(self):
         """(rss, peak) in pages: /proc's VmRSS and VmHWM."""
         self._open()

@@ -58,12 +58,13 @@ class InfoCalls:
         shared_text = text if m.image.users >= 2 else 0
         private_text = text - shared_text
         rss = st.rss * ps
+        shm = self.aspace.shmem()           # resident: shared pages fault in on first touch
         return pfullmem(
-            rss=rss, vms=vms, shared=(text + m.shm_pages) * ps, text=text * ps, lib=0,
+            rss=rss, vms=vms, shared=(text + shm) * ps, text=text * ps, lib=0,
             data=statm_data, dirty=0, uss=st.uss * ps, pss=int(st.pss * ps), swap=0,
             shared_clean=shared_text * ps, shared_dirty=(st.shared - shared_text) * ps,
             private_clean=private_text * ps, private_dirty=(st.uss - private_text) * ps,
-            anonymous=rss - (text + m.shm_pages) * ps)
+            anonymous=rss - (text + shm) * ps)
 
     def minflt(self: Process):
         """Return the minor faults of this process (/proc/PID/stat minflt; kept by zombies)."""

@@ -298,8 +298,8 @@ class MemoryCalls(InfoCalls):
         Raises:
             OSError: EINVAL for length 0, unaligned MAP_FIXED addr, bad prot, neither or
                 both of MAP_SHARED/MAP_PRIVATE, or no MAP_ANONYMOUS (files: the files layer).
-            OSError: ENOMEM when the private writable memory cannot be committed, or a shared
-                mapping finds too few free frames.
+            OSError: ENOMEM when the private writable memory cannot be committed. (A shared
+                mapping takes its frames on first touch, as Linux's shmem does.)
         """
         enter(self)
         k, m = self.kernel, self.mem

@@ -1,8 +1,9 @@
 """A process's memory as /proc/PID/maps, smaps and pagemap show it, for snapshots.
 
 Regions come from the layout the kernel keeps (text, data, bss, heap, stack, each
-mmap) and are split where the page tables say the protection or the sharing changes
-(as mprotect splits a VMA). Each page's state comes from the engine's pagemap():
+mmap), cut where the engine's regions (AddressSpace.regions(): its VMAs, split by
+mprotect and munmap as Linux's are) begin and end, with their protection and sharing.
+Each page's state comes from the engine's pagemap():
 untouched (mapped, never accessed), zero (read before any write: the shared zero
 page), private (its frame mapped by this process alone) or shared (by N processes).
 Sharing counts processes, as smaps' mapcount counts address spaces; the page cache
@@ -13,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 from typing import TYPE_CHECKING
 
-from ..engine import PAGE_FRAME_SHIFT, PAGE_MAPPED, PAGE_PRESENT, PAGE_PROT_SHIFT, PAGE_SHARED, \
-    PAGE_ZERO
+from ..engine import PAGE_FRAME_SHIFT, PAGE_PRESENT, PAGE_PROT_SHIFT, PAGE_ZERO
 from .image import STACK_TOP, TEXT_BASE, page_up
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from .process import Process
 
 
-_ATTRS = np.uint64(PAGE_MAPPED | PAGE_SHARED | (7 << PAGE_PROT_SHIFT))
 _HAS_FRAME = np.uint64(PAGE_PRESENT | PAGE_ZERO)
 UNTOUCHED, ZERO, PRIVATE, SHARED = "untouched", "zero", "private", "shared"
 
@@ -59,6 +58,7 @@ class MemoryView:
         self.kernel = kernel
         ps = kernel.page_size
         self.words = {}          # pid -> [(start, end, kind, name, words)]
+        self.maps = {}           # pid -> the engine's regions: [(start, end, prot, shared)]
         self.frames = {}         # pid -> the frames it maps
         self.count = np.zeros(kernel.memory.frames, dtype=np.int64)   # frame -> processes
         for pid in sorted(kernel.procs):
@@ -68,6 +68,7 @@ class MemoryView:
             regions = [(start, end, kind, name, p.aspace.pagemap(start, (end - start) // ps))
                        for start, end, kind, name in segments(p)]
             self.words[pid] = regions
+            self.maps[pid] = p.aspace.regions()
             frames = np.concatenate([_frames(r[4]) for r in regions]).astype(np.int64)
             self.frames[pid] = frames
             self.count[frames] += 1          # a repeated index counts once: a set per process
@@ -77,11 +78,10 @@ class MemoryView:
         ps = self.kernel.page_size
         out = []
         for start, end, kind, name, words in self.words[pid]:
-            for lo, hi in _runs(words):
-                w = int(words[lo])
+            for lo, hi, prot, shared in _runs(start, end, self.maps[pid], ps):
                 rec = {"start": start + lo * ps, "end": start + hi * ps, "kind": kind,
-                       "name": name, "prot": _prot(w),
-                       "mapping": "shared" if w & PAGE_SHARED else "private"}
+                       "name": name, "prot": _prot(prot << PAGE_PROT_SHIFT),
+                       "mapping": "shared" if shared else "private"}
                 rec.update(self._sums(words[lo:hi]))
                 if detail_starts is True or rec["start"] in detail_starts:
                     rec["pages"] = self.page_runs(pid, words[lo:hi])
@@ -142,12 +142,14 @@ def _frames(words):
     return words[own] >> np.uint64(PAGE_FRAME_SHIFT)
 
 
-def _runs(words):
-    """[(lo, hi)] index ranges of mapped pages with equal protection and sharing."""
-    attrs = (words & _ATTRS).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(attrs)) + 1
-    bounds = [0, *cuts.tolist(), len(words)]
-    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if attrs[lo] & PAGE_MAPPED]
+def _runs(start, end, maps, ps):
+    """[(lo, hi, prot, shared)]: page index ranges of [start, end) inside each engine region."""
+    out = []
+    for rstart, rend, prot, shared in maps:
+        lo, hi = max(rstart, start), min(rend, end)
+        if lo < hi:
+            out.append(((lo - start) // ps, (hi - start) // ps, prot, shared))
+    return out
 
 
 def _prot(word):

@@ -185,3 +185,19 @@ def test_fault_without_host_memory_is_out_of_frames():
     assert in_child_with_address_space_limit(300 << 20, body) is None
 
 
+
+
+def test_shmem_counts_resident_shared_pages(aspace):
+    """shmem() is RssShmem: shared pages this space has faulted in; unmapping part of the
+    mapping lowers it, fork's child starts at 0 (it maps none of them yet)."""
+    aspace.map(BASE, 4 * PAGE, shared=True)
+    aspace.map(BASE + 4 * PAGE, 4 * PAGE)
+    assert aspace.shmem() == 0
+    aspace.write(BASE, b"x" * (8 * PAGE))
+    assert aspace.shmem() == 4 and aspace.stats().rss == 8
+    with aspace.fork() as child:
+        assert child.shmem() == 0
+        child.read(BASE + 3 * PAGE, 1)          # fault-around maps all four
+        assert child.shmem() == 4
+    aspace.unmap(BASE + PAGE, 4 * PAGE)
+    assert aspace.shmem() == 1 and aspace.stats().rss == 4
