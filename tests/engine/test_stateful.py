@@ -198,6 +198,7 @@ class EngineMatchesModel(RuleBasedStateMachine):
                     addr = vpn * PAGE
                     self._same(lambda: a.read(addr, PAGE), lambda: r.read(addr, PAGE))
             a.close()
+            r.close()                               # both give their frames back alike
         self.mem.check()
         assert self.mem.stats().used == 0
         self.mem.close()
