@@ -68,7 +68,8 @@ static void region_remove_at(cf_as *as, uint32_t k, uint32_t count)
 	for (uint32_t j = k; j < k + count; j++)
 		if (as->rg[j].shm)
 			shm_put_locked(as->mem, as->rg[j].shm);
-	memmove(&as->rg[k], &as->rg[k + count], (as->nrg - k - count) * sizeof(as->rg[0]));
+	if (count)	/* as->rg may be NULL: memmove's arguments must not be */
+		memmove(&as->rg[k], &as->rg[k + count], (as->nrg - k - count) * sizeof(as->rg[0]));
 	as->nrg -= count;
 }
 
@@ -176,7 +177,8 @@ int region_copy(cf_as *to, const cf_as *from)
 	int rc = region_reserve(to, from->nrg);
 	if (rc)
 		return rc;
-	memcpy(to->rg, from->rg, from->nrg * sizeof(*to->rg));
+	if (from->nrg)
+		memcpy(to->rg, from->rg, from->nrg * sizeof(*to->rg));
 	to->nrg = from->nrg;
 	for (uint32_t k = 0; k < to->nrg; k++)
 		if (to->rg[k].shm)
