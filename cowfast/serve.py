@@ -176,7 +176,6 @@ def serve(stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-
     """Add `cowfast serve` to the console script's subcommands."""
     p = sub.add_parser("serve", help="a JSON-RPC 2.0 server on stdin/stdout (one JSON a line)")
     p.set_defaults(func=lambda args: serve())

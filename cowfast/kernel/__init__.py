@@ -286,7 +286,6 @@ class Kernel(TableMixin):
 
 
 def _frozen(mapping: DataInit | BssInit | None) -> tuple[tuple[str, object], ...]:
-
     from .image import _freeze
     return _freeze(mapping)
 

@@ -31,7 +31,6 @@ def int_in(name: str, value: object, lo: int, hi: int | None = None) -> int:
 
 
 def text(name: str, value: object) -> str:
-
     """Return value if it is a str, else TypeError."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")

@@ -36,7 +36,6 @@ class Descriptions(set["OpenFile"]):
         super().discard(f)
 
     def id_of(self, f: OpenFile) -> int:
-
         """Return the serial number of a live description (KeyError if it is not live)."""
         return self.ids[f]
 

@@ -89,7 +89,6 @@ def check_still_running(p: Process) -> None:
 
 
 def block(p: Process, call: str, why: str, queue: Waiters | None = None) -> NoReturn:
-
     """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock
     carrying the wait queue (waitq.Waiters) the kernel wakes when the call may complete."""
     p.state = _SLEEPING

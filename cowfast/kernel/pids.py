@@ -26,7 +26,6 @@ class PidAllocator:
         self.busy = busy          # busy(pid) -> bool
 
     def allocate(self) -> int | None:
-
         """Return the next free pid, or None if every pid is taken (fork's EAGAIN)."""
         busy, limit = self.busy, self.pid_max
         pid = self.last + 1

@@ -138,6 +138,5 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
         self.ext.update(program=program, argv=list(argv), environ=dict(environ))
 
     def alive(self) -> bool:
-
         """Return True if the process can still make system calls (not a zombie, not reaped)."""
         return self.state in ALIVE

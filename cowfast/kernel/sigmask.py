@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 UNBLOCKABLE = S.sigmask(S.Signals.SIGKILL) | S.sigmask(S.Signals.SIGSTOP)
 
 
-def mask_of(signals):
+def mask_of(signals: Iterable[int]) -> int:
     """Return the mask (bit sig - 1) of an iterable of signal numbers; ValueError as
     Python's signal.pthread_sigmask words it for one out of range."""
     bits = 0

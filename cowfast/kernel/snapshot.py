@@ -46,7 +46,6 @@ PageRequest: TypeAlias = "bool | Iterable[tuple[int, int]] | None"
 
 
 def snapshot(kernel: Kernel, pages: PageRequest = None) -> dict[str, JSON]:
-
     """Return the state of kernel as a dict (see the module docstring).
 
     pages: which regions get a run-length list of page states: None (none), True (every

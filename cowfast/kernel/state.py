@@ -15,7 +15,6 @@ class State(enum.Enum):
 
     @property
     def letter(self) -> str:
-
         """Return the /proc/PID/stat state letter (R, S, T, Z, X)."""
         return _LETTERS[self]
 

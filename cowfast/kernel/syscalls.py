@@ -388,7 +388,7 @@ def syscall(p: Process, name, *args, **kwargs):
 MISUSE = (ValueError, TypeError, OverflowError, LookupError)
 
 
-def is_call_error(error):
+def is_call_error(error: BaseException) -> bool:
     """Return True if error is one a real call gives its caller: any OSError (Linux's errno),
     or a misuse error (ValueError, TypeError, OverflowError, KeyError) raised on purpose by
     a `raise` statement. The same types raised by an operation that failed inside kernel
