@@ -4,11 +4,16 @@ OSError(errno, strerror) picks ChildProcessError, ProcessLookupError,
 BlockingIOError, ... by itself, so cowfast subclasses OSError only where it
 adds data (SegmentationFault, OutOfFramesError).
 """
+from __future__ import annotations
+
 import errno
 import os
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._native import lib
+
+if TYPE_CHECKING:
+    from .kernel.waitq import Waiters, WaitQueue
 
 SEGV_MAPERR = 1     # siginfo si_code: address not mapped
 SEGV_ACCERR = 2     # siginfo si_code: protection forbids the access
@@ -56,7 +61,7 @@ class WouldBlock(Exception):
     its `seq` changes when the kernel wakes it), or None (a signal, a stopped process).
     """
 
-    def __init__(self, *args: object, queue: object = None) -> None:
+    def __init__(self, *args: object, queue: WaitQueue | Waiters | None = None) -> None:
         super().__init__(*args)
         self.queue = queue
 

@@ -59,7 +59,7 @@ def errno_name(err: int | None) -> str | None:
     return _errno.errorcode.get(err, f"E{err}")
 
 
-def error_object(error: BaseException) -> dict[str, JSON]:
+def error_object(error: object) -> dict[str, JSON]:
     """An exception as {"type", "errno", "message"} (errno: a name such as "ECHILD", or None)."""
     err = getattr(error, "errno", None) if isinstance(error, OSError) else None
     message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)

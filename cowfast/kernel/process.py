@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..signals import SigAction
     from . import Kernel
     from .fdtable import FdTable
+    from .fs import Program
     from .memory import Layout
     from .stdio import Stream
     from .waitq import WaitQueue
@@ -127,12 +128,12 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
                 out.extend(child.children(recursive=True))
         return out
 
-    def exec_args(self) -> tuple[object, list[str], dict[str, str]]:
+    def exec_args(self) -> tuple[Program | None, list[str], dict[str, str]]:
         """Return (program, argv, environ) the process runs, copies (/proc/PID/cmdline, environ)."""
         ext = self.ext or {}
         return ext.get("program"), list(ext.get("argv", ())), dict(ext.get("environ", {}))
 
-    def set_exec_args(self, program: object, argv: Iterable[str],
+    def set_exec_args(self, program: Program, argv: Iterable[str],
                       environ: Mapping[str, str]) -> None:
         """Set the program, argv and environment of a process a front end just spawned."""
         self.ext.update(program=program, argv=list(argv), environ=dict(environ))

@@ -10,12 +10,21 @@ handler at the same point. A call blocked when a handler ran is restarted after 
 handlers, or fails EINTR when a handler lacked SA_RESTART (pause, sigsuspend and
 sleep are never restarted: signal(7)).
 """
+from __future__ import annotations
+
 import errno
 import os
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.state import ALIVE
 from .calls import NEVER_RESTARTED
 from .task import HANDLER, SEND, THROW, digest_step
+
+if TYPE_CHECKING:
+    from ..kernel.process import Process
+    from .scheduler import Scheduler
+    from .syscalls import Call
+    from .task import Marker, Task
 
 SA_NODEFER = 0x40000000
 
@@ -25,15 +34,15 @@ class Dispatcher:
 
     __slots__ = ("tasks",)
 
-    def __init__(self, tasks):
+    def __init__(self, tasks: dict[int, Task]) -> None:
         self.tasks = tasks
 
-    def __call__(self, signum, proc):
+    def __call__(self, signum: int, proc: Process) -> None:
         task = self.tasks.get(proc.pid)
         if task is not None:
             task.sig_queue.append(int(signum))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<cowfast runner handler>"
 
 
@@ -43,7 +52,7 @@ class _Live:
     live = True
 
     @staticmethod
-    def next_handler(task):
+    def next_handler(task: Task) -> Marker | None:
         while task.sig_queue:
             sig = task.sig_queue.pop(0)
             entry = task.handlers.get(sig)
@@ -67,7 +76,7 @@ class _Live:
 LIVE = _Live()
 
 
-def interrupted_outcome(sched, task, call):
+def interrupted_outcome(sched: Scheduler, task: Task, call: Call) -> tuple[int, Any, None]:
     """The outcome of a blocked call a handler interrupted (signal(7))."""
     special = NEVER_RESTARTED.get(call.name)
     if special is not None:
@@ -75,7 +84,7 @@ def interrupted_outcome(sched, task, call):
     return THROW, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)), None
 
 
-def deliver(task):
+def deliver(task: Task) -> None:
     """Run the kernel's delivery; queued handlers start at the next settle()."""
     p = task.proc
     w = task.waiting

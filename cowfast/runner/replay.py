@@ -13,11 +13,17 @@ Handlers replay too: a HANDLER marker in the record starts the child's own handl
 for that signal (its own closure, installed by its own replayed signal() call) at the
 same point.
 """
+from __future__ import annotations
+
 import copy
+from typing import TYPE_CHECKING
 
 from .calls import APPLY
 from .syscalls import _SIMPLE, Call, InvalidAwait, describe_await
 from .task import HANDLER, PRIVATE, SEND, THROW, digest_step
+
+if TYPE_CHECKING:
+    from .task import Record, Task
 
 
 class ReplayDivergence(RuntimeError):
@@ -54,7 +60,7 @@ def outcome(kind, value):
     return copy.copy(value) if kind == THROW else value
 
 
-def replay(task, records, direct=True):
+def replay(task: Task, records: list[Record], direct: bool = True) -> int:
     """Run task's fresh program through records, leaving it live right after the last one.
 
     records becomes the task's history (the child's record is its parent's up to the

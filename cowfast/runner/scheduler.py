@@ -36,6 +36,7 @@ from .programs import as_program, install
 if TYPE_CHECKING:
     from ..engine import MemoryStats
     from ..kernel.fs import Program
+    from ..kernel.process import Process
     from .policies import Policy
     from .programs import Main
 
@@ -105,7 +106,7 @@ class Scheduler:
         self.replayed_calls = 0
         self.replay_direct = True        # False: through settle() per call (bench baseline)
         self._dying: list[Task] = []
-        self._execed = None
+        self._execed: Process | None = None
         self.kernel.hooks.exit.append(self._on_exit)
         self.kernel.hooks.exec.append(self._on_exec)
 
@@ -210,7 +211,7 @@ class Scheduler:
         return RunResult(console.text() if console is not None else "", tuple(self.exits),
                          self.kernel.memory.stats(), tuple(self.trail), self.now, self.steps)
 
-    def _choose(self):
+    def _choose(self) -> Task | None:
         while self.tasks:
             task = self.policy.choose(self)
             if task is not None:
@@ -223,7 +224,7 @@ class Scheduler:
             self._finish_dead()
         return None
 
-    def _run(self, task):
+    def _run(self, task: Task) -> None:
         p = task.proc
         if p.deliverable():
             deliver(task)
@@ -275,14 +276,13 @@ class Scheduler:
                 return
         task.settle(LIVE)
 
-    def _execute(self, task, call):
+    def _execute(self, task: Task, call: Call) -> tuple[int, Any, Any]:
         """Do call for task; return (kind, value, stored). Raises WouldBlock, Terminated."""
         name = call.name
         try:
             for a in call.args:
                 if type(a) is Call:                 # printf("%d", sys.getpid()): no await
-                    frame = task.frames[-1].coro
-                    frame = getattr(frame, "cr_frame", None)
+                    frame = getattr(task.frames[-1].coro, "cr_frame", None)
                     a.awaited = True        # reported here: no warning when it is dropped
                     raise NotAwaited(not_awaited_message(
                         a, f"passed to {name}() as an argument", frame))
@@ -305,7 +305,7 @@ class Scheduler:
                 raise InternalError(task.pid, task.command, call, error) from error
             return THROW, error, None
 
-    def _make_child(self, parent, call, pid):
+    def _make_child(self, parent: Task, call: Call, pid: int) -> None:
         child_proc = self.kernel.process(pid)
         child = Task(child_proc, parent.program, parent.argv, parent.env)
         child.hashing = self.hashing
@@ -323,7 +323,7 @@ class Scheduler:
         child.settle(LIVE)
         self.policy.forked(self, parent, child)
 
-    def _restart(self, task):
+    def _restart(self, task: Task) -> None:
         """After a successful exec: the new program starts with an empty history."""
         p = task.proc
         for frame in reversed(task.frames):
@@ -345,24 +345,24 @@ class Scheduler:
 
     # --- exits and timers ---
 
-    def _on_exit(self, p):
+    def _on_exit(self, p: Process) -> None:
         task = self.tasks.get(p.pid)
         if task is not None:
             self._dying.append(task)
 
-    def _on_exec(self, p):
+    def _on_exec(self, p: Process) -> None:
         self._execed = p
 
-    def _finish_dead(self):
+    def _finish_dead(self) -> None:
         while self._dying:
             task = self._dying.pop(0)
             task.close()
             self.tasks.pop(task.pid, None)
             self.alarms.pop(task.pid, None)
             p = task.proc
-            self.exits.append(Exit(task.pid, p.command, p.wstatus))
+            self.exits.append(Exit(task.pid, p.command, p.wstatus))  # type: ignore[arg-type]  # dead
 
-    def set_alarm(self, pid, seconds):
+    def set_alarm(self, pid: int, seconds: float) -> int:
         """alarm(2): (re)arm pid's SIGALRM; return the seconds that were left (Linux
         alarm_setitimer: rounded to the nearest, at least 1 if any time was left)."""
         old = self.alarms.pop(pid, None)
@@ -373,7 +373,7 @@ class Scheduler:
             heapq.heappush(self.timers, (deadline, pid))
         return left
 
-    def _fire_alarms(self):
+    def _fire_alarms(self) -> None:
         timers = self.timers
         while timers and timers[0][0] <= self.now_ns:
             deadline, pid = heapq.heappop(timers)
@@ -381,7 +381,7 @@ class Scheduler:
                 del self.alarms[pid]
                 self.tasks[pid].proc.post_signal(SIGALRM)
 
-    def _next_timer(self):
+    def _next_timer(self) -> int | None:
         times = [w.deadline for t in self.tasks.values()
                  if (w := t.waiting) is not None and w.deadline is not None]
         times += [d for d in self.alarms.values()]
@@ -399,10 +399,10 @@ class Scheduler:
         if self.owns_kernel:
             self.kernel.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Scheduler:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -104,7 +104,7 @@ class Task:
         self.frames: list[Frame] = []
         self.history: list[Record] = []     # call records and HANDLER markers
         # sig -> (function, flags, mask) as the program set them
-        self.handlers: dict[int, tuple[Callable[..., Any], int, int]] = {}
+        self.handlers: dict[int, tuple[Callable[..., Any], int, frozenset[int]]] = {}
         self.sig_queue: list[int] = []  # signals the kernel delivered, handlers not yet started
         # (function, args) registered with atexit, run by exit
         self.atexit: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []

@@ -21,7 +21,7 @@ from ..kernel.waitq import WaitQueue
 if TYPE_CHECKING:
     from ..kernel.process import Process
     from ..kernel.waitq import Waiters
-    from .scheduler import Scheduler
+    from .scheduler import RunResult, Scheduler
     from .syscalls import Call
     from .task import Task
 
@@ -61,8 +61,11 @@ def can_complete(sched: Scheduler, task: Task, w: Waiting) -> bool:
 class Deadlock(RuntimeError):
     """Every live process is blocked and nothing can wake any of them.
 
-    .rows is a list of (pid, command, state, call, waits_for); str() is a table.
+    .rows is a list of (pid, command, state, call, waits_for); str() is a table. run()
+    sets .result, the RunResult of what happened before it (for --json).
     """
+
+    result: RunResult
 
     def __init__(self, rows: list[list[object]], now: float) -> None:
         self.rows = rows
@@ -94,7 +97,6 @@ def _describe(sched: Scheduler, p: Process) -> str:
 
 
 def _waits_for(sched: Scheduler, task: Task, w: Waiting | None) -> str:
-
     if w is None:
         return "-"
     name = w.call.name
