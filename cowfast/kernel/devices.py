@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno as E
 import os
 import stat as S
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import raise_errno
 from .entry import block
@@ -21,6 +21,7 @@ from .fs import Inode
 from .waitq import Waiters
 
 if TYPE_CHECKING:
+    from .fdtable import OpenFile
     from .process import Process
 
 
@@ -30,7 +31,7 @@ class Device(Inode):
     __slots__ = ("rdev",)
     tty = False
 
-    def __init__(self, major, minor, mode=0o666) -> None:
+    def __init__(self, major: int, minor: int, mode: int = 0o666) -> None:
         super().__init__(0, S.S_IFCHR | mode, 0)
         self.rdev = os.makedev(major, minor)
 
@@ -43,13 +44,13 @@ class Null(Device):
     def __init__(self) -> None:
         super().__init__(1, 3)
 
-    def read(self, p: Process, f, n) -> bytes:
+    def read(self, p: Process, f: OpenFile, n: int) -> bytes:
         return b""
 
-    def write(self, p: Process, f, data):
+    def write(self, p: Process, f: OpenFile, data: bytes) -> int:
         return len(data)
 
-    def seek(self, f, offset, whence) -> int:
+    def seek(self, f: OpenFile, offset: int, whence: int) -> int:
         f.offset = 0
         return 0
 
@@ -66,17 +67,17 @@ class Console(Device):
 
     def __init__(self) -> None:
         super().__init__(5, 1, 0o620)
-        self.records = []
+        self.records: list[tuple[int, bytes]] = []
         self.typed = bytearray()
         self.hung_up = False
         self.waiters = Waiters("input on the console")
 
-    def write(self, p: Process, f, data):
+    def write(self, p: Process, f: OpenFile, data: bytes) -> int:
         if data:
             self.records.append((p.pid, bytes(data)))
         return len(data)
 
-    def read(self, p: Process, f, n):
+    def read(self, p: Process, f: OpenFile, n: int) -> bytes:
         typed = self.typed
         if typed:
             end = typed.find(b"\n", 0, n)              # canonical mode: at most one line
@@ -89,10 +90,10 @@ class Console(Device):
             raise_errno(E.EAGAIN)
         block(p, "read", "the console has no input", self.waiters)
 
-    def seek(self, f, offset, whence) -> None:
+    def seek(self, f: OpenFile, offset: int, whence: int) -> NoReturn:
         raise_errno(E.ESPIPE)                   # as for every tty
 
-    def feed(self, data) -> None:
+    def feed(self, data: str | bytes) -> None:
         """Type data on the console for processes to read."""
         self.typed += data.encode() if isinstance(data, str) else data
         self.waiters.wake()
@@ -102,11 +103,11 @@ class Console(Device):
         self.hung_up = True
         self.waiters.wake()
 
-    def output(self, pid: int | None = None):
+    def output(self, pid: int | None = None) -> bytes:
         """Return the bytes written to the console, by everyone or by one pid."""
         return b"".join(d for who, d in self.records if pid is None or who == pid)
 
-    def text(self, pid: int | None = None):
+    def text(self, pid: int | None = None) -> str:
         """Return output(pid) decoded as UTF-8."""
         return self.output(pid).decode(errors="replace")
 

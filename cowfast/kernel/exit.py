@@ -23,7 +23,7 @@ from .waitq import WaitQueue
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .process import Process
+    from .process import AtexitEntry, Process
 
 
 def do_exit(p: Process, status):
@@ -188,7 +188,7 @@ class ExitCalls:
         """Register func(*args, **kwargs) to run at exit(); return func, as atexit.register."""
         enter(self)
         if self.atexit_handlers is None:
-            self.atexit_handlers = []
+            self.atexit_handlers: list[AtexitEntry] | None = []
         self.atexit_handlers.append((func, args, kwargs))
         return func
 

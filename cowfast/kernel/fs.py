@@ -11,11 +11,11 @@ CAP_DAC_OVERRIDE allows. Names and paths are limited as Linux limits them
 """
 from __future__ import annotations
 
-import os
 import errno as E
+import os
 import stat as S
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, TypeVar, overload
 
 from ..errors import raise_errno
 from .descriptions import Descriptions
@@ -23,6 +23,7 @@ from .sparse import MAX_RW_COUNT, SparseData
 
 if TYPE_CHECKING:
     from .fdtable import OpenFile
+    from .image import BssInit, DataInit
     from .process import Process
 
 
@@ -44,10 +45,10 @@ class Program(NamedTuple):
 
     image: str
     text_pages: int = 4
-    data: dict | None = None
-    bss: dict | None = None
+    data: DataInit | None = None
+    bss: BssInit | None = None
     text: bytes | None = None
-    entry: Callable | None = None
+    entry: Callable[..., Any] | None = None     # the runner's `async def main`
 
 
 class Inode:
@@ -71,6 +72,7 @@ class Inode:
 
     def seek(self, f: OpenFile, offset: int, whence: int) -> int:
         """Move f's offset as lseek(2) (generic_file_llseek): SEEK_SET, SEEK_CUR, SEEK_END."""
+        pos: int | None
         if whence == os.SEEK_SET:
             pos = offset
         elif whence == os.SEEK_CUR:
@@ -88,10 +90,10 @@ class Inode:
         f.offset = pos
         return pos
 
-    def seek_data(self, offset):
+    def seek_data(self, offset: int) -> int | None:
         return offset                   # without holes, every offset before the end is data
 
-    def seek_hole(self, offset):
+    def seek_hole(self, offset: int) -> int:
         return self.size
 
     def opened(self, f: OpenFile) -> None:
@@ -118,7 +120,7 @@ class RegularFile(Inode):
         self.running = 0                # processes running it (open for writing: ETXTBSY)
 
     @property
-    def size(self) -> int:
+    def size(self) -> int:  # type: ignore[override]  # Inode's is a class constant, 0
         return len(self.data)
 
     def opened(self, f: OpenFile) -> None:
@@ -129,7 +131,7 @@ class RegularFile(Inode):
         if f.writable:
             self.writers -= 1
 
-    def seek_data(self, offset: int) -> int:
+    def seek_data(self, offset: int) -> int | None:
         return self.data.next_data(offset)
 
     def seek_hole(self, offset: int) -> int:
@@ -165,14 +167,14 @@ class Directory(Inode):
 
     def __init__(self, ino: int, mode: int, uid: int, parent: Directory | None = None) -> None:
         super().__init__(ino, S.S_IFDIR | mode, uid)
-        self.entries = {}
+        self.entries: dict[str, Inode] = {}
         self.parent = parent if parent is not None else self
         self.nlink = 2
 
-    def read(self, p: Process, f, n) -> None:
+    def read(self, p: Process, f: OpenFile, n: int) -> NoReturn:
         raise_errno(E.EISDIR)                   # as read(2) on a directory
 
-    def write(self, p: Process, f, data) -> None:
+    def write(self, p: Process, f: OpenFile, data: bytes) -> NoReturn:
         raise_errno(E.EBADF)                    # never opened for writing
 
 
@@ -190,8 +192,18 @@ class FileSystem:
 
     # --- path resolution (namei) ---
 
+    @overload
+    def resolve(self, path: str, cwd: str = ..., uid: int = ..., *,
+                parent: Literal[True]) -> tuple[Inode, str]: ...
+    @overload
+    def resolve(self, path: str, cwd: str = ..., uid: int = ...,
+                parent: Literal[False] = ...) -> Inode: ...
+    @overload
+    def resolve(self, path: str, cwd: str = ..., uid: int = ...,
+                parent: bool = ...) -> Inode | tuple[Inode, str]: ...
+
     def resolve(self, path: str, cwd: str = "/", uid: int = 0,
-                parent: bool = False) -> RegularFile | tuple[Directory, str] | Directory:
+                parent: bool = False) -> Inode | tuple[Inode, str]:
         """Return the inode at path, or (directory, last name) with parent=True.
 
         Raises ENOENT (missing, or the empty path), ENOTDIR (a component that is not a
@@ -207,7 +219,7 @@ class FileSystem:
             raise ValueError("embedded null byte")
         node = self.root if raw.startswith(b"/") else self._walk(os.fsencode(cwd), self.root, 0)
         names = [n for n in raw.split(b"/") if n and n != b"."]
-        last = None
+        last = b""
         if parent:
             if not names or names[-1] == b"..":
                 raise_errno(E.EEXIST if not names else E.EISDIR, filename=path)
@@ -221,8 +233,7 @@ class FileSystem:
             raise_errno(E.ENOTDIR, filename=path)
         return node
 
-    def _walk(self, relative: bytes, node: Directory, uid: int,
-              path: str | None = None) -> RegularFile | Directory:
+    def _walk(self, relative: bytes, node: Inode, uid: int, path: str | None = None) -> Inode:
         for name in relative.split(b"/"):
             if not name or name == b".":
                 continue
@@ -256,7 +267,7 @@ class FileSystem:
             child = node.entries.get(name)
             if child is None:
                 child = self.link(node, name, Directory(self._ino(), mode, uid, node))
-            node = child
+            node = child  # type: ignore[assignment]  # the kernel's own tree: directories
         return node
 
     def create(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0,
@@ -264,7 +275,7 @@ class FileSystem:
         """Create (or replace) a regular file at path with these bytes; return its inode."""
         directory, name = self.resolve(path, parent=True)
         node = RegularFile(self._ino(), mode, uid, data, program)
-        return self.link(directory, name, node)
+        return self.link(directory, name, node)  # type: ignore[arg-type]  # the kernel's path
 
     def install(self, path: str, program: Program | str | None = None, *, mode: int = 0o755,
                 uid: int = 0, **image: Any) -> RegularFile:
@@ -283,7 +294,7 @@ class FileSystem:
         """Put a character device (devices.py) at path."""
         directory, name = self.resolve(path, parent=True)
         device.ino = self._ino()
-        return self.link(directory, name, device)
+        return self.link(directory, name, device)  # type: ignore[arg-type]  # the kernel's path
 
     def stat_of(self, node: RegularFile) -> os.stat_result:
         """Return os.stat_result for an inode (or a pipe end), as stat(2) fills it."""

@@ -50,7 +50,7 @@ class InfoCalls:
             return pfullmem(*(0,) * 15)
         ps = self.kernel.page_size
         st = self.aspace.stats()
-        self.hiwater = max(self.hiwater, st.rss * ps // 1024)
+        self.hiwater: int = max(self.hiwater, st.rss * ps // 1024)
         m = self.mem
         text, data_bss, heap, stack = m.pages(ps)
         vms = (text + data_bss + heap + stack + m.mmap_pages) * ps

@@ -16,7 +16,7 @@ from .. import signals as S
 from .entry import enter, raise_errno
 
 if TYPE_CHECKING:
-    from .process import Process
+    from .process import Limits, Process
 
 
 RLIM_INFINITY = resource.RLIM_INFINITY
@@ -101,7 +101,7 @@ class LimitCalls:
         old_hard = self.getrlimit(res)[1]
         if _inf(hard) > _inf(old_hard) and self.uid != 0:
             raise ValueError("not allowed to raise maximum limit")
-        self.limits = dict(self.limits or DEFAULT_LIMITS)   # copy on write: forks share it
+        self.limits: Limits | None = dict(self.limits or DEFAULT_LIMITS)   # copy on write
         self.limits[res] = (soft, hard)
 
     def rlimit_core(self: Process) -> int:
@@ -131,7 +131,7 @@ class LimitCalls:
         if self.aspace is None:
             return (0, 0, self.nsignals, self.hiwater, 0, 0, 0)
         c = self.aspace.counters()          # O(1): keeps fork + _exit O(1)
-        self.hiwater = max(self.hiwater, c.peak_rss * self.kernel.page_size // 1024)
+        self.hiwater: int = max(self.hiwater, c.peak_rss * self.kernel.page_size // 1024)
         return (c.minor_faults, 0, self.nsignals, self.hiwater, c.cow_copies, c.zero_fills,
                 c.reuses)
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .waitq import WaitQueue
 
 
+Limits = dict[int, tuple[int, int]]
+AtexitEntry = tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]]   # func, args, kw
 # A usage vector (limits.py: minflt, majflt, nsignals, maxrss KiB, copies, zero fills, reuses)
 UsageVector = tuple[int, int, int, int, int, int, int]
 
@@ -87,9 +89,8 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
         self.actions_shared = False
         self.pending = 0                # signal set as an int (bit sig - 1)
         self.blocked = 0
-        self.limits: dict[int, tuple[int, int]] | None = None   # resource -> (soft, hard)
-        self.atexit_handlers: list[tuple[Callable[..., object], tuple[Any, ...],
-                                         dict[str, Any]]] | None = None
+        self.limits: Limits | None = None       # resource -> (soft, hard)
+        self.atexit_handlers: list[AtexitEntry] | None = None
         self.subreaper = False
         self.pdeath_signal = 0
         self.sleeping_in: str | None = None
@@ -136,7 +137,8 @@ class Process(ForkCalls, ExitCalls, WaitCalls, SignalCalls, SigmaskCalls, IdCall
     def set_exec_args(self, program: Program, argv: Iterable[str],
                       environ: Mapping[str, str]) -> None:
         """Set the program, argv and environment of a process a front end just spawned."""
-        self.ext.update(program=program, argv=list(argv), environ=dict(environ))
+        self.ext.update(  # type: ignore[union-attr]  # spawned: fileboot gave it ext
+            program=program, argv=list(argv), environ=dict(environ))
 
     def alive(self) -> bool:
         """Return True if the process can still make system calls (not a zombie, not reaped)."""
