@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from .memory import Layout
     from .process import Process
 
 
@@ -28,11 +29,25 @@ class pmem(NamedTuple):
     dirty: int
 
 
-# psutil.Process.memory_full_info() (bytes): memory_info's fields, then uss, pss, swap and
-# smaps_rollup's split, lower-cased (psutil builds it from pmem's fields the same way).
-pfullmem = NamedTuple("pfullmem", [(name, int) for name in pmem._fields + (
-    "uss", "pss", "swap", "shared_clean", "shared_dirty", "private_clean", "private_dirty",
-    "anonymous")])
+class pfullmem(NamedTuple):
+    """psutil.Process.memory_full_info() (bytes): memory_info's fields, then uss, pss, swap
+    and smaps_rollup's split, lower-cased (psutil builds it from pmem's fields the same way)."""
+
+    rss: int
+    vms: int
+    shared: int
+    text: int
+    lib: int
+    data: int
+    dirty: int
+    uss: int
+    pss: int
+    swap: int
+    shared_clean: int
+    shared_dirty: int
+    private_clean: int
+    private_dirty: int
+    anonymous: int
 
 
 class InfoCalls:
@@ -51,7 +66,7 @@ class InfoCalls:
         ps = self.kernel.page_size
         st = self.aspace.stats()
         self.hiwater: int = max(self.hiwater, st.rss * ps // 1024)
-        m = self.mem
+        m: Layout = self.mem  # type: ignore[assignment]  # set while aspace is
         text, data_bss, heap, stack = m.pages(ps)
         vms = (text + data_bss + heap + stack + m.mmap_pages) * ps
         statm_data = (data_bss + heap + stack + m.anon_wr_pages) * ps
@@ -66,10 +81,10 @@ class InfoCalls:
             private_clean=private_text * ps, private_dirty=(st.uss - private_text) * ps,
             anonymous=rss - (text + shm) * ps)
 
-    def minflt(self: Process):
+    def minflt(self: Process) -> int:
         """Return the minor faults of this process (/proc/PID/stat minflt; kept by zombies)."""
         return self.usage_now()[0]
 
-    def cminflt(self: Process):
+    def cminflt(self: Process) -> int:
         """Return the minor faults of its reaped children (/proc/PID/stat cminflt)."""
         return self.cusage[0] if self.cusage else 0

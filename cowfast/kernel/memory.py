@@ -84,7 +84,7 @@ class Layout:
         self.commit = 0
         self.image.users -= 1
 
-    def pages(self, page):
+    def pages(self, page: int) -> tuple[int, int, int, int]:
         """Return (text, data+bss, heap, stack) page counts."""
         img = self.image
         return (img.text_pages, img.data_pages, (page_up(self.brk, page) - img.brk_start) // page,

@@ -45,13 +45,13 @@ class Stream:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.mode = _IONBF if fd == 2 else None     # None: decided at the first output
+        self.mode: int | None = _IONBF if fd == 2 else None     # None: decided at first output
         self.size = 0
         self.buf = bytearray()
-        self.addr = None
+        self.addr: int | None = None
         self.putting = False            # glibc's _IO_CURRENTLY_PUTTING: has written through
 
-    def copy(self):
+    def copy(self) -> Stream:
         s = Stream.__new__(Stream)
         s.fd, s.mode, s.size, s.addr, s.putting = (self.fd, self.mode, self.size, self.addr,
                                                    self.putting)
@@ -93,7 +93,7 @@ def drop_streams(p: Process) -> None:
 
 def _blksize(p: Process, fd: int) -> int:
     """st_blksize of fd as glibc sizes a buffer by it: 1024 on a terminal, else 4096."""
-    files = p.fdtable.files
+    files = p.fdtable.files  # type: ignore[union-attr]  # a live process has a table
     f = files[fd] if 0 <= fd < len(files) else None
     return 1024 if f is not None and f.node.tty else 4096
 
@@ -144,7 +144,7 @@ def _mirror(p: Process, s: Stream) -> None:
         p._access(p.aspace.write, s.addr, data)
 
 
-def _put(p: Process, s: Stream, data: bytes) -> int:
+def _put(p: Process, s: Stream, data: bytes | bytearray) -> int:
     """Queue data on s and write out what glibc's _IO_new_file_xsputn would write now.
 
     Until the stream has written once (and after setvbuf) nothing counts as buffer
@@ -170,7 +170,7 @@ def _put(p: Process, s: Stream, data: bytes) -> int:
     return n
 
 
-def _plan(s: Stream, data: bytes) -> list[int]:
+def _plan(s: Stream, data: bytes | bytearray) -> list[int]:
     n, size, pending = len(data), s.size, len(s.buf)
     count, must_flush = 0, False
     if s.putting:
@@ -194,7 +194,7 @@ def _plan(s: Stream, data: bytes) -> list[int]:
     return plan
 
 
-def _encode(text: str) -> bytes:
+def _encode(text: object) -> bytes | bytearray:
     return text if isinstance(text, (bytes, bytearray)) else str(text).encode()
 
 
@@ -203,8 +203,9 @@ class StdioCalls:
 
     __slots__ = ()
 
-    def _stream(self: Process, stream: str) -> Stream:
-        name = stream if isinstance(stream, str) else {1: "stdout", 2: "stderr"}.get(stream)
+    def _stream(self: Process, stream: object) -> Stream:
+        name = stream if isinstance(stream, str) else {1: "stdout", 2: "stderr"}.get(
+            stream)  # type: ignore[call-overload]  # any other value: None, refused below
         if name not in STREAM_FDS:
             raise ValueError(f"no such stream: {stream!r} (stdout or stderr)")
         return streams_of(self)[name]
@@ -219,16 +220,17 @@ class StdioCalls:
         """fprintf to stdout."""
         return self.fprintf("stdout", fmt, *args)
 
-    def fputs(self: Process, text: str | bytes | bytearray, stream: str | int = "stdout"):
+    def fputs(self: Process, text: str | bytes | bytearray,
+              stream: str | int = "stdout") -> int:
         """Write text (no newline added) to stream; return the bytes queued."""
         enter(self)
         return _put(self, self._stream(stream), _encode(text))
 
-    def fwrite(self: Process, data: BytesLike, stream: str | int = "stdout"):
+    def fwrite(self: Process, data: BytesLike, stream: str | int = "stdout") -> int:
         """Write bytes to stream; return the count queued."""
         return self.fputs(bytes(data), stream)
 
-    def puts(self: Process, text: str | bytes | bytearray):
+    def puts(self: Process, text: str | bytes | bytearray) -> int:
         """Write text and a newline to stdout."""
         enter(self)
         return _put(self, self._stream("stdout"), _encode(text) + b"\n")
@@ -245,7 +247,7 @@ class StdioCalls:
             s = self._stream(name)
             _flush(self, s, len(s.buf))
 
-    def setvbuf(self: Process, stream: str | int, mode: int, size: int | None = None):
+    def setvbuf(self: Process, stream: str | int, mode: int, size: int | None = None) -> None:
         """Set stream's buffering to _IOFBF, _IOLBF or _IONBF, as glibc's _IO_setvbuf.
 
         With a size, as C with a buffer of that many bytes: pending output is flushed
@@ -270,7 +272,7 @@ class StdioCalls:
             s.size = _blksize(self, s.fd)
             _allocate(self, s)
 
-    def stdio_pending(self: Process, stream="stdout"):
+    def stdio_pending(self: Process, stream: str | int = "stdout") -> bytes:
         """Return the bytes waiting in stream's buffer (not a C call: for tests and displays)."""
         return bytes(self._stream(stream).buf)
 

@@ -80,7 +80,7 @@ class TableMixin:
         child.seq = self.seq
         child.real_parent = parent
 
-    def move_to_group(self: Kernel, p: Process, pgid: int, sid) -> None:
+    def move_to_group(self: Kernel, p: Process, pgid: int, sid: int) -> None:
         """Move p to process group pgid of session sid (setpgid, setsid)."""
         self._leave_group(p)
         p.pgid, p.sid = pgid, sid
@@ -100,9 +100,10 @@ class TableMixin:
 
     # --- views ---
 
-    def ps(self: Kernel):
+    def ps(self: Kernel) -> list[PsRow]:
         """Return the process tree as PsRows, parents before children (ps -ejH order)."""
-        rows, stack = [], [(self.init, 0)]
+        rows: list[PsRow] = []
+        stack = [(self.init, 0)]
         while stack:
             p, depth = stack.pop()
             info = p.memory_full_info()
@@ -112,7 +113,7 @@ class TableMixin:
                 stack.extend((c, depth + 1) for c in reversed(list(p.childmap.values())))
         return rows
 
-    def format_ps(self: Kernel):
+    def format_ps(self: Kernel) -> str:
         """Return `ps`-like text: PID PPID PGID SID S RSS PSS USS (KiB) and an indented COMMAND."""
         lines = [f"{'PID':>7} {'PPID':>7} {'PGID':>7} {'SID':>7} S {'RSS':>9} {'PSS':>9} "
                  f"{'USS':>9} COMMAND"]
@@ -128,7 +129,11 @@ class TableMixin:
     def check(self: Kernel) -> None:
         """Recompute every index of the table, every open file description's count and the
         memory's refcounts; raise InvariantError (an AssertionError that `python -O` keeps)."""
-        groups, sessions, uids, committed = {}, {}, {}, 0
+        groups: dict[int, set[int]] = {}
+        sessions: dict[int, int] = {}
+        uids: dict[int, int] = {}
+        committed = 0
+        # A table this check finds broken may fail on a missing link (AttributeError) too.
         for pid, p in self.procs.items():
             if p.pid != pid or p.state not in ALIVE + (ZOMBIE,):
                 raise InvariantError(f"process table entry {pid} holds {p}")
@@ -137,17 +142,18 @@ class TableMixin:
             uids[p.uid] = uids.get(p.uid, 0) + 1
             if pid != 1:
                 parent = p.real_parent
-                if parent.state not in ALIVE or parent.childmap.get(pid) is not p:
+                if (parent.state not in ALIVE  # type: ignore[union-attr]
+                        or parent.childmap.get(pid) is not p):  # type: ignore[union-attr]
                     raise InvariantError(f"{p} is not a child of its parent {parent}")
             if p.state is ZOMBIE:
                 if p.childmap or p.aspace is not None:
                     raise InvariantError(f"zombie {pid} holds children or memory")
-                if p.real_parent.waitable.get(pid) is not p:
+                if p.real_parent.waitable.get(pid) is not p:  # type: ignore[union-attr]
                     raise InvariantError(f"zombie {pid} not waitable")
             else:
                 if p.aspace is None:
                     raise InvariantError(f"live process {pid} has no address space")
-                committed += p.mem.commit
+                committed += p.mem.commit  # type: ignore[union-attr]
             for c in (p.waitable.values() if p.waitable else ()):
                 if c.real_parent is not p or not (c.state is ZOMBIE or c.stop_report
                                                   or c.continued):
@@ -163,7 +169,7 @@ class TableMixin:
             raise InvariantError("uid counts")
         if self.committed != committed:
             raise InvariantError(f"commit {self.committed} != {committed}")
-        users = {}
+        users: dict[str, int] = {}
         for p in self.procs.values():
             if p.mem is not None and p.aspace is not None:
                 users[p.mem.image.name] = users.get(p.mem.image.name, 0) + 1
