@@ -8,10 +8,19 @@ the Python path so that the exception (and, in a kernel, the signal) is exactly
 what that path raises. Touching a page twice changes nothing the second time,
 so redoing the run's first pages is harmless.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._native import ffi, lib
 from .engine import AddressSpace
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .trace import Replayer, Trace
 
 _replay = lib.cf_replay          # bound once: called once per stop
 FORK, EXIT = lib.CF_REPLAY_FORK, lib.CF_REPLAY_EXIT
@@ -51,7 +60,7 @@ class _Table:
         replayer.spaces.update(new)
 
 
-def replay_in_core(replayer, trace, pages):
+def replay_in_core(replayer: Replayer, trace: Trace, pages: npt.NDArray[np.uint64]) -> int:
     """Apply trace (rows with page numbers `pages`) through cf_replay; return the accesses.
 
     replayer provides _handles() (pid -> cf_as, or None when C cannot stand in for

@@ -34,6 +34,8 @@ class SegmentationFault(OSError):
         self.code = code
         self.pages_done = pages_done
 
+    row: int        # set by a trace replay (trace.Replayer.replay): the row that faulted
+
 
 class OutOfFramesError(OSError, MemoryError):
     """No free physical frame (ENOMEM); also catchable as MemoryError.
@@ -46,6 +48,8 @@ class OutOfFramesError(OSError, MemoryError):
                  detail: str = "no free frame (or no host memory for page tables)") -> None:
         super().__init__(errno.ENOMEM, f"{os.strerror(errno.ENOMEM)}: {detail}")
         self.pages_done = pages_done
+
+    row: int        # set by a trace replay (trace.Replayer.replay): the row that faulted
 
 
 class InvariantError(AssertionError):

@@ -61,7 +61,7 @@ class Trace:
         self.op = _column("op", op)
 
     def __len__(self) -> int:
-        return self.page.shape[0]
+        return len(self.page)
 
     def validate(self, page_size: int | None = None) -> Trace:
         """Raise ValueError naming the first problem; return self if there is none.
@@ -143,7 +143,7 @@ def _column(name: str, values: npt.ArrayLike) -> Any:
         if arr.dtype.kind == "f":
             _first_bad(name, ~np.isfinite(arr), arr, "is not a finite number")
             _first_bad(name, arr != np.floor(arr), arr, "is not a whole number")
-        info = np.iinfo(dtype)
+        info = np.iinfo(dtype)  # type: ignore[type-var]  # an integer column: kind is not f
         if arr.dtype.kind == "u":
             _first_bad(name, arr > info.max, arr, f"does not fit in {dtype}")
         elif arr.dtype.kind != "b":
@@ -331,7 +331,7 @@ class _ProcessSpace:
             self.process._exit(0)
 
     def stats(self) -> Any:
-        return self.process.aspace.stats()
+        return self.process.aspace.stats()  # type: ignore[union-attr]  # while it lives
 
 
 class KernelReplayer(Replayer):
