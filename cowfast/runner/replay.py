@@ -16,20 +16,25 @@ same point.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .calls import APPLY
 from .syscalls import _SIMPLE, Call, InvalidAwait, describe_await
 from .task import HANDLER, PRIVATE, SEND, THROW, digest_step
 
 if TYPE_CHECKING:
-    from .task import Record, Task
+    from .task import Frame, Marker, Record, Task
+
+# name -> what a replayed call gives instead of the recorded value: hook(task, asked, stored)
+Hook = Callable[["Task", Call, Any], Any]
 
 
 class ReplayDivergence(RuntimeError):
     """A replayed program asked for a different system call than its parent's run made."""
 
-    def __init__(self, pid, command, index, recorded, asked):
+    def __init__(self, pid: int, command: str, index: int, recorded: object,
+                 asked: object) -> None:
         super().__init__(
             f"replay of pid {pid} ({command!r}) diverged at system call #{index}: the "
             f"recorded run made {recorded!r} but the replay asked for {asked!r}. The program "
@@ -48,14 +53,14 @@ class _NoMarkers:
     live = False
 
     @staticmethod
-    def next_handler(task):
+    def next_handler(task: Task) -> Marker | None:
         return None
 
 
 _NO_MARKERS = _NoMarkers()
 
 
-def outcome(kind, value):
+def outcome(kind: int, value: object) -> object:
     """A fresh copy of a recorded error (a traceback must not be shared), or the value."""
     return copy.copy(value) if kind == THROW else value
 
@@ -100,7 +105,8 @@ def replay(task: Task, records: list[Record], direct: bool = True) -> int:
     return calls
 
 
-def _replayed_outcome(task, record, asked, index):
+def _replayed_outcome(task: Task, record: Record, asked: Call,
+                      index: int) -> tuple[int, Any]:
     """Check asked against the record; return the (kind, value) to resume with."""
     recorded, kind, stored, key = record
     if key != asked.key():               # the recorded key was taken when the call was made
@@ -116,13 +122,13 @@ def _replayed_outcome(task, record, asked, index):
     return kind, stored
 
 
-def _applied(apply):
+def _applied(apply: Callable[[Task, Call, Any], tuple[Any, Any]]) -> Hook:
     return lambda task, asked, stored: apply(task, asked, stored)[0]
 
 
 # name -> hook(task, asked, stored) -> the value a replayed call gives: the handler table
 # rebuilt (APPLY) or the process's own copy of a mutable result (PRIVATE).
-def _private(copier):
+def _private(copier: Callable[[Any], Any]) -> Hook:
     return lambda task, asked, stored: copier(stored)
 
 
@@ -130,7 +136,8 @@ _HOOKS = {name: _private(copier) for name, copier in PRIVATE.items()}
 _HOOKS.update({name: _applied(apply) for name, apply in APPLY.items()})
 
 
-def _replay_main(task, frame, records, i, n, calls):
+def _replay_main(task: Task, frame: Frame, records: list[Record], i: int, n: int,
+                 calls: int) -> tuple[int, int]:
     """Replay records[i:] on the main frame alone, sending outcomes straight into its
     coroutine (no settle() round trip per call), until a handler marker, the end, or the
     coroutine leaving main. Leaves frame as settle() would; returns (i, calls replayed so far).
@@ -140,7 +147,7 @@ def _replay_main(task, frame, records, i, n, calls):
     send, throw = coro.send, coro.throw
     hooks = _HOOKS
     simple = _SIMPLE
-    kind, value = frame.resume
+    kind, value = frame.resume  # type: ignore[misc]  # set: frame.request is None
     frame.resume = None
     while i < n:
         record = records[i]

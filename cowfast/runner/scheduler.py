@@ -311,7 +311,8 @@ class Scheduler:
         child.hashing = self.hashing
         self.tasks[pid] = child
         records = parent.history[:-1]
-        records.append((call, SEND, 0, parent.history[-1][3]))    # the child's fork gives 0
+        # the child's fork gives 0 (the last record is the fork's: its key is a CallKey)
+        records.append((call, SEND, 0, parent.history[-1][3]))  # type: ignore[arg-type]
         t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         calls = replay(child, records, self.replay_direct)
         self.replay_ns += time.perf_counter_ns() - t0

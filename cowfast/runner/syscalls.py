@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 from ..kernel.syscalls import NAMES as CALLS, TABLE
 
 
+# What replay compares (Call.key): the name, the arguments and the keyword arguments,
+# functions and arrays replaced by stable descriptions.
+CallKey = tuple[str, Any, Any]
+
+
 class NotAwaited(TypeError):
     """A program used a Call as if it were the call's result: it forgot `await`."""
 
@@ -93,7 +98,7 @@ class Call:
 
     __hash__ = object.__hash__
 
-    def key(self) -> Hashable:
+    def key(self) -> CallKey:
         """What replay compares: the name and the arguments, functions by their qualified name."""
         args = self.args
         for a in args:

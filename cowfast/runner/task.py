@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ..kernel.syscalls import TABLE
-from .syscalls import SYS, Call, InvalidAwait, describe_await
+from .syscalls import SYS, Call, CallKey, InvalidAwait, describe_await
 
 if TYPE_CHECKING:
     from ..kernel.fs import Program
@@ -33,7 +33,7 @@ PRIVATE = {name: e.private for name, e in TABLE.items() if e.private is not None
 
 # A history record: (Call, SEND or THROW, value, key), or a handler marker
 # (HANDLER, sig, saved_mask, eintr_below).
-Record: TypeAlias = "tuple[Call, int, Any, Hashable] | tuple[str, int, int, bool]"
+Record: TypeAlias = "tuple[Call, int, Any, CallKey] | tuple[str, int, int, bool]"
 Marker: TypeAlias = "tuple[str, int, int, bool]"
 
 
@@ -205,7 +205,7 @@ class Task:
     # --- outcomes ---
 
     def complete(self, call: Call, kind: int, value: object, stored: object = None,
-                 key: Hashable = None) -> None:
+                 key: CallKey | None = None) -> None:
         """Give the top frame the outcome of its request, and record it."""
         frame = self.frames[-1]
         frame.request = None
