@@ -14,7 +14,8 @@ from .redis import RedisConfig
 from .snapshot import SnapshotConfig
 from .storm import StormConfig
 
-MODELS = {
+# name -> (its config dataclass, run(config, progress=None) -> Result)
+MODELS: dict[str, tuple[type[Any], Callable[..., Result]]] = {
     "snapshot": (SnapshotConfig, snapshot.run),
     "prefork": (PreforkConfig, prefork.run),
     "storm": (StormConfig, storm.run),

@@ -8,6 +8,7 @@ arrays each model allocates in proportion to its sizes (frames and page tables o
 the engine, per-record and per-write numpy arrays), within a factor of about two.
 """
 import math
+from typing import Any
 
 from ..kernel.hostmem import available_bytes
 from ._base import MIB
@@ -20,11 +21,11 @@ ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "wr
 PAGE_SIZES = (512, 1 << 30)
 
 
-def _name(field):
+def _name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def check_values(config):
+def check_values(config: object) -> None:
     """Raise ValueError for the first field out of its range."""
     for field, value in vars(config).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -47,7 +48,7 @@ def check_values(config):
             raise ValueError(f"{_name(field)} must be more than 0, not {value}")
 
 
-def host_bytes(model, c):
+def host_bytes(model: str, c: Any) -> float:
     """An estimate of the host memory the run of model with config c allocates at its peak."""
     ps = c.page_size
     if model == "snapshot":
@@ -84,7 +85,7 @@ ADVICE = {
 }
 
 
-def check(model, config):
+def check(model: str, config: object) -> None:
     """Raise ValueError if config is out of range or would not fit in this machine's memory."""
     check_values(config)
     need = host_bytes(model, config)

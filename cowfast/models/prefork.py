@@ -76,7 +76,7 @@ def _layout(c, rng):
         None
 
 
-def check(c):
+def check(c: PreforkConfig) -> None:
     """Validate the inputs; raise ValueError naming the bad one."""
     for name in ("objects", "object_size", "workers", "requests", "samples"):
         check_number(name, getattr(c, name), integer=True)

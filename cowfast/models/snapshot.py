@@ -9,6 +9,7 @@ dirty memory, `current_cow_size` while it runs and `rdb_last_cow_size` (the
 "Fork CoW" log line) at the end.
 """
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -42,12 +43,12 @@ class SnapshotConfig:
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
 
 
-def expected_cow_pages_uniform(pages, page_writes):
+def expected_cow_pages_uniform(pages: float, page_writes: float) -> float:
     """Closed form: distinct pages hit by page_writes uniform draws over pages."""
     return pages * -np.expm1(page_writes * np.log1p(-1.0 / pages))
 
 
-def _regions(c, n_records, pages):
+def _regions(c: SnapshotConfig, n_records: int, pages: int) -> list[tuple[int, int]]:
     """(first page, bytes per record) of each place a write dirties.
 
     Without a layout: touches_per_write places, each anywhere in the whole data set.
@@ -66,7 +67,8 @@ def _regions(c, n_records, pages):
     return regions
 
 
-def run(config=None, progress=None):
+def run(config: SnapshotConfig | None = None,
+        progress: Callable[[int, int], None] | None = None) -> Result:
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork).
 
     progress: callable(done, total) after each sample, for long runs.

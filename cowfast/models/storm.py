@@ -12,6 +12,7 @@ freeing those it owns).
 """
 import collections
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,7 +40,8 @@ class StormConfig:
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
 
 
-def run(config=None, progress=None):
+def run(config: StormConfig | None = None,
+        progress: Callable[[int, int], None] | None = None) -> Result:
     """Simulate the storm; return a Result over time t (seconds).
 
     progress: callable(done, total) at each sample, for long runs.
