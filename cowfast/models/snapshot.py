@@ -68,7 +68,7 @@ def _regions(c: SnapshotConfig, n_records: int, pages: int) -> list[tuple[int, i
 
 
 def run(config: SnapshotConfig | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Result:
+        progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork).
 
     progress: callable(done, total) after each sample, for long runs.

@@ -41,7 +41,7 @@ class StormConfig:
 
 
 def run(config: StormConfig | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Result:
+        progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate the storm; return a Result over time t (seconds).
 
     progress: callable(done, total) at each sample, for long runs.
