@@ -8,6 +8,7 @@ arrays each model allocates in proportion to its sizes (frames and page tables o
 the engine, per-record and per-write numpy arrays), within a factor of about two.
 """
 import math
+from collections.abc import Collection
 from typing import Any
 
 from ..kernel.hostmem import available_bytes
@@ -19,14 +20,18 @@ ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "wr
            "objects_per_request", "bgsave_seconds", "serialise_mib_per_sec", "page_table_kib",
            "mappings"}
 PAGE_SIZES = (512, 1 << 30)
+# fields that ZERO_OK allows for one model but another divides by: the snapshot's duration
+# is dataset_mib / serialise_mib_per_sec (redis's 0 means "use bgsave_seconds instead")
+POSITIVE = {"snapshot": {"serialise_mib_per_sec"}}
 
 
 def _name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def check_values(config: object) -> None:
-    """Raise ValueError for the first field out of its range."""
+def check_values(config: object, positive: Collection[str] = ()) -> None:
+    """Raise ValueError for the first field out of its range (fields in positive: > 0
+    even if ZERO_OK lists them)."""
     for field, value in vars(config).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue                    # names, choices, flags, a CostModel: checked where used
@@ -40,7 +45,7 @@ def check_values(config: object) -> None:
         elif field.endswith(("_fraction", "_share")):
             if not 0 <= value <= 1:
                 raise ValueError(f"{_name(field)} must be from 0 to 1, not {value}")
-        elif field in ZERO_OK or field.endswith("private_mib") or field in ("skew",
+        elif field in ZERO_OK and field not in positive or field.endswith("private_mib") or field in ("skew",
                                                                              "child_lifetime_s"):
             if value < 0:
                 raise ValueError(f"{_name(field)} must be 0 or more, not {value}")
@@ -87,7 +92,7 @@ ADVICE = {
 
 def check(model: str, config: object) -> None:
     """Raise ValueError if config is out of range or would not fit in this machine's memory."""
-    check_values(config)
+    check_values(config, POSITIVE.get(model, ()))
     need = host_bytes(model, config)
     avail = available_bytes()
     if avail is not None and need > avail // 2:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import workloads
 from ..engine import AddressSpace, PhysicalMemory
-from ._base import MIB, Result, costs_for, option, sample_points
+from ._base import MIB, Result, check_number, costs_for, option, sample_points
 
 
 @dataclasses.dataclass
@@ -57,7 +57,7 @@ def _regions(c: SnapshotConfig, n_records: int, pages: int) -> list[tuple[int, i
     """
     if not c.layout:
         return [(0, c.record_bytes)] * max(1, c.touches_per_write)
-    sizes = [int(x) for x in c.layout.split(",")]
+    sizes = layout_sizes(c.layout)
     regions, first = [], 0
     for size in sizes:
         regions.append((first, size))
@@ -67,6 +67,25 @@ def _regions(c: SnapshotConfig, n_records: int, pages: int) -> list[tuple[int, i
     return regions
 
 
+def layout_sizes(layout: str) -> list[int]:
+    """The layout's bytes per record, each an integer > 0; else ValueError naming --layout."""
+    try:
+        sizes = [int(x) for x in layout.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) <= 0:
+        raise ValueError(f"--layout must be comma-separated byte counts, each more than 0, "
+                         f"not {layout!r}")
+    return sizes
+
+
+def check(c: SnapshotConfig) -> None:
+    """ValueError naming the first field a run cannot use (the rate divides the data set)."""
+    check_number("serialise_mib_per_sec", c.serialise_mib_per_sec)
+    if c.layout:
+        layout_sizes(c.layout)
+
+
 def run(config: SnapshotConfig | None = None,
         progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork).
@@ -74,6 +93,7 @@ def run(config: SnapshotConfig | None = None,
     progress: callable(done, total) after each sample, for long runs.
     """
     c = config or SnapshotConfig()
+    check(c)
     ps = c.page_size
     n_records = max(1, int(c.dataset_mib * MIB) // c.record_bytes)
     pages = workloads.pages_spanned(n_records, c.record_bytes, ps)

@@ -23,6 +23,12 @@ BAD_VALUES = [
     ["run", "fork_wait", "--max-steps", "0"],
     ["run", "fork_wait", "--until", "inf"],
     ["simulate", "storm", "--costs", "/nonexistent/dir/c.json"],
+    # found by tests/fuzz: a division by zero and a uint64 overflow, not usage errors
+    ["simulate", "snapshot", "--serialise-mib-per-sec", "0"],
+    ["simulate", "snapshot", "--serialise-mib-per-sec=-2"],
+    ["simulate", "snapshot", "--dataset-mib", "1", "--layout=-1"],
+    ["simulate", "snapshot", "--dataset-mib", "1", "--layout", "32,0"],
+    ["simulate", "snapshot", "--dataset-mib", "1", "--layout", "32,x"],
 ]
 
 

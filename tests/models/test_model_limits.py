@@ -15,6 +15,9 @@ from cowfast.models import MODELS
     ("snapshot", {"dataset_mib": 1e8}, ["GiB of host memory", "--dataset-mib"]),
     ("storm", {"parent_mib": 1e9}, ["GiB of host memory", "--parent-mib"]),
     ("prefork", {"objects": 10 ** 13}, ["GiB of host memory", "--objects"]),
+    ("snapshot", {"serialise_mib_per_sec": 0}, ["--serialise-mib-per-sec", "more than 0"]),
+    ("snapshot", {"serialise_mib_per_sec": -1.5}, ["--serialise-mib-per-sec", "more than 0"]),
+    ("snapshot", {"layout": "-1"}, ["--layout", "more than 0", "'-1'"]),
 ])
 def test_bad_configs_are_value_errors_naming_the_option(model, params, words):
     """Out-of-range or too-big configs: ValueError naming the option to change."""
@@ -34,3 +37,18 @@ def test_gc_every_zero_is_allowed():
     """gc_every 0 means never: accepted."""
     result = run_model("prefork", {"objects": 1000, "requests": 5, "gc_every": 0})
     assert result.summary
+
+
+def test_redis_serialise_rate_zero_is_still_allowed():
+    """redis's serialise_mib_per_sec 0 means "use bgsave_seconds": only the snapshot refuses it."""
+    from cowfast.models.limits import check_values
+    check_values(MODELS["redis"][0](serialise_mib_per_sec=0.0))    # no ValueError
+
+
+def test_snapshot_run_checks_its_own_config():
+    """snapshot.run called directly (no run_model) refuses the rate and layout too."""
+    from cowfast.models import snapshot
+    for params, word in (({"serialise_mib_per_sec": 0.0}, "serialise_mib_per_sec"),
+                         ({"layout": "64,-1"}, "--layout")):
+        with pytest.raises(ValueError, match=word):
+            snapshot.run(snapshot.SnapshotConfig(**params))
