@@ -50,6 +50,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, ParamSpec, TypeVar
 
 import numpy as np
@@ -80,7 +81,7 @@ class CostModel:
     fork_base_ns: float = 250_000.0
     fork_ns_per_page: float = 42.0
     # (resident pages, fork ns) measured; empty: the straight line above
-    fork_curve: tuple = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
+    fork_curve: Curve = ((1024, 300_000.0), (8192, 520_000.0), (32768, 1_300_000.0),
                          (65536, 3_000_000.0))
     # each page-table page fork copies beyond those of packed resident pages (and beyond
     # the probe's own extra ones, fork_probe_pt_extra)
@@ -114,13 +115,13 @@ class CostModel:
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"
     # (figure, (max - min) / median over the repetitions) of a calibration
-    spread: tuple = ()
+    spread: tuple[tuple[str, float], ...] = ()
 
     @property
-    def calibrated(self):
+    def calibrated(self) -> bool:
         return not self.source.startswith("defaults")
 
-    def for_page_size(self, page_size):
+    def for_page_size(self, page_size: int) -> "CostModel":
         """The model for another page size: a fault copies or clears page_size bytes,
         so its cost scales with the bytes; fork copies one entry per page whatever
         its size. An extrapolation, labelled in `source`."""
@@ -198,20 +199,21 @@ class CostModel:
             shared_ns = self.exit_base_ns + self.unmap_shared_ns * shared_pages
         return children * (shared_ns + self.unmap_private_ns * private_pages) / 1e9
 
-    def unstable(self, limit=0.2):
+    def unstable(self, limit: float = 0.2) -> list[tuple[str, float]]:
         """[(figure, spread)] of the figures whose repetitions varied by more than limit."""
         return [(name, value) for name, value in self.spread if value > limit]
 
-    def fault_seconds(self, cow_copies=0, zero_fills=0, reuses=0):
+    def fault_seconds(self, cow_copies: float = 0, zero_fills: float = 0,
+                      reuses: float = 0) -> float:
         """Predicted kernel time in seconds spent in those faults."""
         return (cow_copies * self.cow_fault_ns + zero_fills * self.zero_fill_ns
                 + reuses * self.reuse_fault_ns) / 1e9
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> "CostModel":
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
         for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "exit_curve",
@@ -231,7 +233,7 @@ def _along(curve: Curve, base: float, x: float) -> float:
     return float(points[-1] + max(slope, 0.0) * (x - pages[-1]))
 
 
-def default_path():
+def default_path() -> pathlib.Path:
     """$COWFAST_CALIBRATION, else $XDG_CACHE_HOME (or ~/.cache)/cowfast/calibration.json."""
     if os.environ.get(ENV_VAR):
         return pathlib.Path(os.environ[ENV_VAR])
@@ -239,39 +241,41 @@ def default_path():
     return pathlib.Path(cache) / "cowfast" / "calibration.json"
 
 
-def load(path=None):
+def load(path: str | os.PathLike[str] | None = None) -> CostModel:
     """The saved calibration, or the labelled defaults if there is none.
 
     Raises CalibrationError (a ValueError naming the file and the field) for a file that
     is named (path or $COWFAST_CALIBRATION) but missing, unreadable or malformed.
     """
     named = bool(path or os.environ.get(ENV_VAR))     # a file asked for must exist
-    path = pathlib.Path(path) if path else default_path()
+    file = pathlib.Path(path) if path else default_path()
     try:
-        text = path.read_text()
+        text = file.read_text()
     except FileNotFoundError:
         if named:
-            raise CalibrationError(f"{path}: no such calibration file") from None
+            raise CalibrationError(f"{file}: no such calibration file") from None
         return CostModel()
     except (OSError, UnicodeDecodeError) as e:
-        raise CalibrationError(f"{path}: cannot be read ({e})") from None
-    model = CostModel(**check_calibration(text, path, CostModel))   # CalibrationError if bad
+        raise CalibrationError(f"{file}: cannot be read ({e})") from None
+    # each value checked against the type of its field's default (CalibrationError if bad)
+    fields: dict[str, Any] = check_calibration(text, file, CostModel)
+    model = CostModel(**fields)
     date = json.loads(text).get("date", "")
-    return dataclasses.replace(model, source=f"calibrated {date} ({path})")
+    return dataclasses.replace(model, source=f"calibrated {date} ({file})")
 
 
-def save(model, path=None):
+def save(model: CostModel, path: str | os.PathLike[str] | None = None) -> pathlib.Path:
     """Write the model as JSON (creating the directory); return the path."""
-    path = pathlib.Path(path) if path else default_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    file = pathlib.Path(path) if path else default_path()
+    file.parent.mkdir(parents=True, exist_ok=True)
     data = model.to_dict()
     data["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     data["machine"] = machine()
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
+    file.write_text(json.dumps(data, indent=2) + "\n")
+    return file
 
 
-def machine():
+def machine() -> str:
     """What the figures depend on: kernel, CPU model, CPUs, memory, load at the time."""
     cpu = "unknown CPU"
     try:
@@ -530,8 +534,9 @@ def _fault_and_exit_figures(pages: int, exit_pages: Iterable[int], samples: int,
 
 
 @_on_one_cpu
-def calibrate(pages=16384, fork_pages=None, repeat=15, samples=5,
-              exit_pages=EXIT_PAGES, best_of=5):
+def calibrate(pages: int = 16384, fork_pages: tuple[int, ...] | list[int] | None = None, repeat: int = 15,
+              samples: int = 5, exit_pages: Iterable[int] = EXIT_PAGES,
+              best_of: int = 5) -> CostModel:
     """Measure this machine's kernel; return a CostModel (not saved: see `save`).
 
     Fork times: `repeat` forks at each point (`fork_probe.measure`: the curve to 4 GiB

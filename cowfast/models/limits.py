@@ -9,10 +9,13 @@ the engine, per-record and per-write numpy arrays), within a factor of about two
 """
 import math
 from collections.abc import Collection
-from typing import Any
 
 from ..kernel.hostmem import available_bytes
 from ._base import MIB
+from .prefork import PreforkConfig
+from .redis import RedisConfig
+from .snapshot import SnapshotConfig
+from .storm import StormConfig
 
 FRAME_BYTES = 16        # a frame's refcount and free-stack slot (contents=False)
 PTE_BYTES = 9           # a page-table entry and its share of the node header
@@ -53,32 +56,39 @@ def check_values(config: object, positive: Collection[str] = ()) -> None:
             raise ValueError(f"{_name(field)} must be more than 0, not {value}")
 
 
-def host_bytes(model: str, c: Any) -> float:
-    """An estimate of the host memory the run of model with config c allocates at its peak."""
-    ps = c.page_size
-    if model == "snapshot":
+def host_bytes(model: str, c: object) -> float:
+    """An estimate of the host memory the run of model with config c (model's config class)
+    allocates at its peak."""
+    if model == "snapshot" and isinstance(c, SnapshotConfig):
+        ps = c.page_size
         records = max(1, int(c.dataset_mib * MIB) // c.record_bytes)
-        pages = records * c.record_bytes // ps + 1
+        pages: float = records * c.record_bytes // ps + 1    # the storm's are a float
         regions = len(c.layout.split(",")) if c.layout else max(1, c.touches_per_write)
         writes = c.writes_per_sec * c.dataset_mib / c.serialise_mib_per_sec
         return (2 * pages * FRAME_BYTES + 2 * pages * PTE_BYTES
                 + records * 8 * (regions + 2) + writes * 8 * 3)
-    if model == "storm":
+    if model == "storm" and isinstance(c, StormConfig):
+        ps = c.page_size
         pages = c.parent_mib * MIB // ps
         live = c.spawn_rate * c.child_lifetime_s + 1
         child = c.child_private_mib * MIB // ps + pages * c.child_write_fraction
         return (2 * pages + live * child) * (FRAME_BYTES + PTE_BYTES) + pages * PTE_BYTES
-    if model == "prefork":
+    if model == "prefork" and isinstance(c, PreforkConfig):
+        ps = c.page_size
         pages = c.objects * c.object_size // ps + 1
         private = c.worker_private_mib * MIB // ps
         workers = c.workers + 1
         return (workers * (pages + private) * (FRAME_BYTES + PTE_BYTES) + c.objects * 24
                 + c.objects_per_request * 8 * 4)
-    if model == "redis":
+    if model == "redis" and isinstance(c, RedisConfig):
+        ps = c.page_size
         per_key = 64 + c.key_bytes + c.fields * (c.field_bytes + c.value_bytes + 48)
         pages = c.keys * per_key // ps + 1
         writes = c.writes_per_sec * (c.bgsave_seconds or 60)
         return 2 * pages * (FRAME_BYTES + PTE_BYTES) + c.keys * 8 * 4 + writes * 8 * 6
+    if model in ADVICE:
+        raise TypeError(f"host_bytes({model!r}) needs that model's config, not "
+                        f"{type(c).__name__}")
     return 0
 
 

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import workloads
 from ..engine import AddressSpace, PhysicalMemory
@@ -45,7 +46,8 @@ class PreforkConfig:
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
 
 
-def _layout(c, rng):
+def _layout(c: PreforkConfig, rng: np.random.Generator
+            ) -> tuple[int, int, workloads.Pages | None, workloads.Pages | None]:
     """(objects, heap pages, page of each object or None for packed, tracked pages or None)."""
     p = c.placement
     if p == "together":
@@ -106,7 +108,7 @@ def run(config: PreforkConfig | None = None,
     rng = np.random.default_rng(c.seed)
     n_objects, heap_pages, page_of, measured_tracked = _layout(c, rng)
 
-    def object_pages(ids):
+    def object_pages(ids: workloads.Pages | npt.NDArray[np.intp]) -> workloads.Pages:
         if page_of is None:
             return workloads.object_pages(ids, c.object_size, ps)
         return page_of[ids]
@@ -134,9 +136,12 @@ def run(config: PreforkConfig | None = None,
         w.touch(own)
 
     cuts = sample_points(c.requests, c.samples)
-    served, uss, pss, total = [], [], [], []
+    served: list[int] = []
+    uss: list[list[int]] = []
+    pss: list[list[float]] = []
+    total: list[int] = []
 
-    def sample(n):
+    def sample(n: int) -> None:
         stats = [w.stats() for w in workers]
         served.append(n)
         uss.append([s.uss for s in stats])

@@ -45,7 +45,7 @@ class SnapshotConfig:
 
 def expected_cow_pages_uniform(pages: float, page_writes: float) -> float:
     """Closed form: distinct pages hit by page_writes uniform draws over pages."""
-    return pages * -np.expm1(page_writes * np.log1p(-1.0 / pages))
+    return float(pages * -np.expm1(page_writes * np.log1p(-1.0 / pages)))
 
 
 def _regions(c: SnapshotConfig, n_records: int, pages: int) -> list[tuple[int, int]]:

@@ -61,10 +61,11 @@ def run(config: StormConfig | None = None,
     parent.touch(np.arange(pages, dtype=np.uint64))
     own_pages = np.arange(pages, pages + own, dtype=np.uint64)
 
-    def draw(n):
+    def draw(n: int) -> workloads.Pages:
         return workloads.keys(c.distribution, n, pages, skew=c.skew, seed=rng)
 
-    live = collections.deque()          # (end time, child), in order of ending
+    # (end time, child), in order of ending
+    live: collections.deque[tuple[float, AddressSpace]] = collections.deque()
     fork_usec = costs.fork_usec(pages)  # the parent's rss stays `pages` throughout
     sample_at = set(sample_points(c.children, c.samples).tolist())
     t_series, live_series, used_series, parent_copies = [], [], [], []

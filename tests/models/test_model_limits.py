@@ -52,3 +52,9 @@ def test_snapshot_run_checks_its_own_config():
                          ({"layout": "64,-1"}, "--layout")):
         with pytest.raises(ValueError, match=word):
             snapshot.run(snapshot.SnapshotConfig(**params))
+
+
+def test_host_bytes_refuses_another_models_config():
+    """A config of the wrong model is a TypeError, not a wrong estimate."""
+    with pytest.raises(TypeError, match="storm"):
+        host_bytes("storm", MODELS["snapshot"][0]())
