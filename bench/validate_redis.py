@@ -173,7 +173,7 @@ def bgsave(r, pid, writer=None):
     t0 = time.perf_counter()
     r.call("BGSAVE")
     child_end = None
-    children = children_of(pid)
+    children = redis_rate.children_of(pid)
     while r.info("persistence")["rdb_bgsave_in_progress"] == "1":
         if child_end is None and all(redis_rate._exited(c) for c in children):
             child_end = time.perf_counter()
@@ -181,20 +181,6 @@ def bgsave(r, pid, writer=None):
     seconds = time.perf_counter() - t0
     child = (child_end or time.perf_counter()) - t0
     return seconds, child, (writer.done if writer else 0) - before, r.info("persistence")
-
-
-def children_of(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def cpu_ns(pid):
@@ -213,7 +199,7 @@ def fork_samples(r, pid, n=5):
         r.call("BGSAVE")
         cpu_us = (cpu_ns(pid) - before) / 1000
         out.append((int(r.info("stats")["latest_fork_usec"]), cpu_us))
-        for child in children_of(pid):
+        for child in redis_rate.children_of(pid):
             os.kill(child, signal.SIGKILL)
         while r.info("persistence")["rdb_bgsave_in_progress"] == "1":
             time.sleep(0.005)
