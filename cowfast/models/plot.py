@@ -3,14 +3,24 @@
 matplotlib is an optional extra (`cowfast[plot]`); `plot()` raises ImportError
 with the install line when it is missing.
 """
-import numpy as np
+from __future__ import annotations
 
-from ._base import MIB
+import os
+from typing import IO, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ._base import MIB, Result
 
 INSTALL_HINT = "plots need matplotlib: pip install 'cowfast[plot]' (or pip install matplotlib)"
 
+_Curves = tuple[str, npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], str, str]
+# where the PNG goes: a path, or a binary file open for writing (`simulate --plot`)
+_Dest = TypeVar("_Dest", bound="str | os.PathLike[str] | IO[bytes]")
 
-def _curves(result):
+
+def _curves(result: Result) -> _Curves:
     """(x label, x, total memory MiB, extra MiB, extra's label, title) for each model."""
     s, summary = result.series, result.summary
     if result.model == "snapshot":
@@ -41,7 +51,7 @@ def _curves(result):
     raise ValueError(f"no plot for model {result.model!r}")
 
 
-def plot(result, path):
+def plot(result: Result, path: _Dest) -> _Dest:
     """Draw the result's memory over time into a PNG at path; return path."""
     try:
         import matplotlib

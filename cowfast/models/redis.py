@@ -13,11 +13,16 @@ plus the server's page-table pages and mappings beyond the calibration probe's
 when the user gives them (`redis_probe` reads them from /proc for a local
 server), with the interval the calibration's fastest and slowest repeats give.
 """
+# No `from __future__ import annotations` (as snapshot, storm): simulate_cli maps RedisConfig's
+# field types, and a "float" string would get finite_float where the class float gets float.
 import dataclasses
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import workloads
+from ..costmodel import CostModel
 from ..engine import AddressSpace, PhysicalMemory
 from . import jemalloc, redis_heap, redis_rdb
 from ._base import MIB, Result, check_number, costs_for, option, sample_points
@@ -70,7 +75,7 @@ class RedisConfig:
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
 
 
-def default_encoding(value_type, value_bytes, fields, field_bytes):
+def default_encoding(value_type: str, value_bytes: int, fields: int, field_bytes: int) -> str:
     """What Redis 7.0 picks with its default thresholds (config.c: hash-max-listpack-entries
     512, hash-max-listpack-value 64; the 128 in redis.conf's comments is not the default)."""
     if value_type == "string":
@@ -79,7 +84,7 @@ def default_encoding(value_type, value_bytes, fields, field_bytes):
     return "listpack" if small else "hashtable"
 
 
-def check(c):
+def check(c: RedisConfig) -> None:
     """Validate every input; raise ValueError naming the bad one."""
     for name in ("keys", "key_bytes", "value_bytes", "fields", "field_bytes", "samples"):
         check_number(name, getattr(c, name), integer=True)
@@ -112,7 +117,8 @@ def check(c):
         raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
 
 
-def bgsave_duration(c, heap, used, costs):
+def bgsave_duration(c: RedisConfig, heap: redis_heap.Heap, used: int,
+                    costs: CostModel) -> tuple[float, str]:
     """(seconds, where they came from): the user's bgsave_seconds, else used_memory over
     their serialise_mib_per_sec, else the RDB's allocations and bytes at `calibrate --redis`'s
     costs; with none of them, ValueError saying what to give."""
@@ -132,14 +138,14 @@ def bgsave_duration(c, heap, used, costs):
                      "`cowfast calibrate --redis` (needs a local redis-server)")
 
 
-def build_heap(c):
+def build_heap(c: RedisConfig) -> redis_heap.Heap:
     encoding = c.encoding or default_encoding(c.value_type, c.value_bytes, c.fields,
                                               c.field_bytes)
     return redis_heap.Heap(c.keys, encoding, c.key_bytes, c.value_bytes, c.fields,
                            c.field_bytes, c.jemalloc_quantum, c.page_size, seed=c.seed)
 
 
-def _dismissed_roles(heap):
+def _dismissed_roles(heap: redis_heap.Heap) -> list[tuple[str, bool]]:
     """(role, per field) of the allocations dismissObject gives back, as Redis 7.0 does:
     raw strings' sds; a listpack; a hashtable's bucket array, and its values when a
     field's dump is a page or more."""
@@ -157,23 +163,26 @@ def _dismissed_roles(heap):
     return []
 
 
-def _dismiss(child, heap, roles, keys):
-    pages = []
+def _dismiss(child: AddressSpace, heap: redis_heap.Heap, roles: list[tuple[str, bool]],
+             keys: npt.NDArray[np.int64]) -> None:
+    runs: list[npt.NDArray[np.int64]] = []
     for role, per_field in roles:
-        fields = range(heap.fields) if per_field else [None]
+        fields: Sequence[int | None] = range(heap.fields) if per_field else [None]
         for j in fields:
             first, count = heap.dismiss_ranges(
                 role, keys, None if j is None else np.full(len(keys), j))
-            pages += [np.arange(f, f + n) for f, n in zip(first.tolist(), count.tolist()) if n]
-    if not pages:
+            runs += [np.arange(f, f + n) for f, n in zip(first.tolist(), count.tolist()) if n]
+    if not runs:
         return
-    pages = np.unique(np.concatenate(pages))
+    pages = np.unique(np.concatenate(runs))
     breaks = np.flatnonzero(np.diff(pages) != 1) + 1
     for run in np.split(pages, breaks):
         child.unmap(int(run[0]) * heap.ps, len(run) * heap.ps)
 
 
-def _write_pages(heap, allocs, prev, fields):
+def _write_pages(heap: redis_heap.Heap, allocs: npt.NDArray[np.int64],
+                 prev: npt.NDArray[np.int64],
+                 fields: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
     """Pages the writes to these allocation indexes dirty (see redis_heap)."""
     enc = heap.encoding
     if enc in ("embstr", "raw"):
@@ -188,7 +197,8 @@ def _write_pages(heap, allocs, prev, fields):
                            heap.write_pages("value", allocs, fields)])
 
 
-def run(config=None, progress=None):
+def run(config: RedisConfig | None = None,
+        progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork)."""
     c = config or RedisConfig(bgsave_seconds=5.0)
     check(c)

@@ -26,9 +26,13 @@ sds header 1 B under 32 B (sdshdr5), 3 B under 256, 5 B under 64 Ki, else 9;
 listpack = 6-byte header + entries + end byte, an entry = encoding (1 B up to
 63 B, 2 up to 4095, else 5) + string + back-length (1 B under 128, else 2-3).
 """
+from __future__ import annotations
+
 import dataclasses
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from . import jemalloc
 
@@ -72,7 +76,7 @@ class Block:
     role: str
     request: int
     per_field: bool = False
-    write: tuple = None
+    write: tuple[int, int] | None = None
 
 
 def key_blocks(encoding: str, key_bytes: int, value_bytes: int, fields: int = 1,
@@ -98,7 +102,8 @@ def key_blocks(encoding: str, key_bytes: int, value_bytes: int, fields: int = 1,
     raise ValueError(f"unknown encoding {encoding!r}: use embstr, raw, listpack or hashtable")
 
 
-def _spans(start, length, page_size):
+def _spans(start: npt.ArrayLike, length: npt.ArrayLike,
+           page_size: int) -> npt.NDArray[np.uint64]:
     """Every page of [start, start + length) for each start, as one flat uint64 array."""
     start = np.asarray(start, dtype=np.int64)
     length = np.broadcast_to(np.asarray(length, dtype=np.int64), start.shape)
@@ -108,7 +113,8 @@ def _spans(start, length, page_size):
     if count.size == 0 or count.max() == 1:
         return first.astype(np.uint64)
     offsets = np.arange(count.sum(), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
-    return (np.repeat(first, count) + offsets).astype(np.uint64)
+    pages: npt.NDArray[np.int64] = np.repeat(first, count) + offsets
+    return pages.astype(np.uint64)
 
 
 class Heap:
@@ -118,8 +124,9 @@ class Heap:
     allocations: one extent each after them; then the main dict's bucket array.
     """
 
-    def __init__(self, n_keys, encoding, key_bytes, value_bytes, fields=1, field_bytes=8,
-                 quantum=16, page_size=4096, cache_oblivious=True, seed=1):
+    def __init__(self, n_keys: int, encoding: str, key_bytes: int, value_bytes: int,
+                 fields: int = 1, field_bytes: int = 8, quantum: int = 16, page_size: int = 4096,
+                 cache_oblivious: bool = True, seed: int = 1) -> None:
         jemalloc.check_quantum(quantum)
         self.n, self.ps = int(n_keys), int(page_size)
         self.fields = int(fields) if encoding in ENCODINGS["hash"] else 1
@@ -129,8 +136,11 @@ class Heap:
         rng = np.random.default_rng(seed)
         self.blocks = {b.role: b for b in blocks}
         self.usable = {b.role: jemalloc.size_class(b.request, quantum) for b in blocks}
-        per_class, self.pos, large_stride = {}, {}, 0
-        self.large_at, self.extent = {}, {}
+        per_class: dict[int, int] = {}
+        self.pos: dict[str, npt.NDArray[np.int64]] = {}
+        large_stride = 0
+        self.large_at: dict[str, int] = {}
+        self.extent: dict[str, int] = {}
         for b in blocks:
             size, count = self.usable[b.role], self.fields if b.per_field else 1
             if jemalloc.is_large(size, page_size):
@@ -142,12 +152,13 @@ class Heap:
                 self.pos[b.role] = np.arange(first, first + count)
                 per_class[size] = first + count
         self.per_class = per_class
-        self.class_base, page = {}, 0
+        self.class_base: dict[int, int] = {}
+        page = 0
         for size in sorted(per_class):
             self.class_base[size] = page * page_size
             page += -(-self.n * per_class[size] * size // page_size)
         self.large_base, self.large_stride = page * page_size, large_stride
-        self.offsets = {}
+        self.offsets: dict[str, npt.NDArray[np.int64]] = {}
         for role in self.large_at:
             count = self.fields if self.blocks[role].per_field else 1
             slots = page_size // jemalloc.CACHE_LINE if cache_oblivious else 1
@@ -158,35 +169,41 @@ class Heap:
         self.total_pages = page + -(-self.table_bytes // page_size)
 
     # ---- addresses ---------------------------------------------------------------
-    def address(self, role, keys, field=None):
+    def address(self, role: str, keys: npt.ArrayLike,
+                field: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
         """Byte address of role's allocation for each key (allocation index) and field."""
         keys = np.asarray(keys, dtype=np.int64)
         j = np.zeros_like(keys) if field is None else np.asarray(field, dtype=np.int64)
         size = self.usable[role]
         if role in self.large_at:
-            return (self.large_base + keys * self.large_stride + self.large_at[role]
-                    + j * self.extent[role] + self.offsets[role][keys, j])
+            addr: npt.NDArray[np.int64] = (self.large_base + keys * self.large_stride
+                                           + self.large_at[role] + j * self.extent[role]
+                                           + self.offsets[role][keys, j])
+            return addr
         slot = keys * self.per_class[size] + self.pos[role][j]
         return self.class_base[size] + slot * size
 
-    def write_pages(self, role, keys, field=None):
+    def write_pages(self, role: str, keys: npt.ArrayLike,
+                    field: npt.ArrayLike | None = None) -> npt.NDArray[np.uint64]:
         """Pages a write of these keys dirties in role's allocation."""
         b = self.blocks[role]
-        offset, length = b.write
+        # only roles with a write are written (a None would fail to unpack, as before)
+        offset, length = cast("tuple[int, int]", b.write)
         if role == "listpack" and field is not None:
             return np.concatenate([_spans(self.address(role, keys) + offset, length, self.ps),
                                    self._element_pages(keys, field)])
         length = length or b.request                # (0, 0): the whole new value is written
         return _spans(self.address(role, keys, field) + offset, length, self.ps)
 
-    def _element_pages(self, keys, field):
+    def _element_pages(self, keys: npt.ArrayLike,
+                       field: npt.ArrayLike) -> npt.NDArray[np.uint64]:
         """The page of field `field`'s value element in each key's listpack."""
         fb, vb = self._listpack_sizes
         at = (LISTPACK_HEADER + np.asarray(field, dtype=np.int64)
               * (listpack_entry_bytes(fb) + listpack_entry_bytes(vb)) + listpack_entry_bytes(fb))
         return _spans(self.address("listpack", keys) + at, listpack_entry_bytes(vb), self.ps)
 
-    def resident_pages(self):
+    def resident_pages(self) -> npt.NDArray[np.uint64]:
         """Every page the loaded data set has written (its share of RSS)."""
         small_end = self.large_base // self.ps
         parts = [np.arange(small_end, dtype=np.uint64)]
@@ -199,7 +216,8 @@ class Heap:
         parts.append(np.arange(self.table_first, self.total_pages, dtype=np.uint64))
         return np.unique(np.concatenate(parts))
 
-    def dismiss_ranges(self, role, keys, field=None):
+    def dismiss_ranges(self, role: str, keys: npt.ArrayLike, field: npt.ArrayLike | None = None
+                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(first page, pages) the child gives back after writing these keys' role
         allocation: zmadvise_dontneed's whole pages inside the usable size, when
         that is a page or more (smaller allocations are skipped)."""
@@ -212,7 +230,7 @@ class Heap:
         end = (start + size) // self.ps
         return first, np.maximum(end - first, 0)
 
-    def used_memory(self, empty=EMPTY_USED_MEMORY):
+    def used_memory(self, empty: int = EMPTY_USED_MEMORY) -> int:
         """INFO used_memory after loading: every allocation's usable size, the
         main dict's buckets and what an empty server uses."""
         per_key = sum(self.usable[b.role] * (self.fields if b.per_field else 1)
