@@ -16,7 +16,6 @@ costs, measured at the start of the same run, and their interval (the
 calibration's fastest and slowest repeats).
 """
 import argparse
-import json
 import mmap
 import os
 import sys
@@ -25,6 +24,7 @@ import time
 import numpy as np
 
 from cowfast import costmodel, fork_probe
+from validation_report import misses_line, save
 
 MIB, PAGE = 1 << 20, 4096
 STRIDE = 8
@@ -96,15 +96,11 @@ def main():
                   f"{cpu.min():>10,.0f} {cpu_med:>9,.0f} {wall_med:>9,.0f} {model:>9,.0f} "
                   f"{f'[{low:,.0f}, {high:,.0f}]':>19} {row['error_median']:>+8.1%} "
                   f"{row['error_wall']:>+8.1%} {load:>5.1f}", flush=True)
-    misses = [r for r in rows if abs(r["error_median"]) > 0.25]
-    inside = sum(r["cpu_in_interval"] for r in rows)
-    print(f"\n{len(rows) - len(misses)} of {len(rows)} within 25 % of the median CPU time; "
-          f"{inside} of {len(rows)} medians inside the predicted interval; misses: "
-          + ", ".join(f"{r['size_mib']} MiB {r['layout']} {r['error_median']:+.0%}"
-                      for r in misses))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"costs": costs.to_dict(), "rows": rows}, f, indent=1, default=float)
+    misses_line(rows, "error_median", 0.25, lambda r: f"{r['size_mib']} MiB {r['layout']}",
+                " of the median CPU time")
+    print(f"{sum(r['cpu_in_interval'] for r in rows)} of {len(rows)} medians inside the "
+          "predicted interval")
+    save(args.json, costs, rows)
     return rows
 
 

@@ -31,7 +31,6 @@ the same CPUs).
 """
 import argparse
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -47,6 +46,7 @@ from cowfast import costmodel, workloads
 from cowfast.models import redis_rate, redis_rdb
 from cowfast.models.redis import RedisConfig, run
 from cowfast.models.redis_probe import Redis, inputs
+from validation_report import save
 
 MIB = 1 << 20
 # The grid, fixed before any result was seen. name: (type, keys, value bytes, fields,
@@ -349,12 +349,6 @@ def main():
               f"{row.get('placement', '')}: {row['error']:+.1%}")
     save(args.json, costs, rows)
     return rows
-
-
-def save(path, costs, rows):
-    if path:
-        with open(path, "w") as f:
-            json.dump({"costs": costs.to_dict(), "rows": rows}, f, indent=1, default=float)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ to the model as the parent's writes; each fork's own CPU time is measured too,
 so the parent's time splits into its forks and the rest.
 """
 import argparse
-import json
 import mmap
 import os
 import resource
@@ -27,6 +26,7 @@ import numpy as np
 
 from cowfast import costmodel
 from cowfast.models.storm import StormConfig, run
+from validation_report import misses_line, save
 
 MIB, PAGE = 1 << 20, 4096
 # (parent MiB, children, rate/s, lifetime s, write share): fixed before any result was seen
@@ -114,13 +114,8 @@ def main():
               f"{s['fault_seconds']:.3f} / {s['exit_seconds']:.3f}   "
               f"{got['parent_fork_s']:.3f} {got['parent_faults']:>7,} "
               f"{got['child_faults']:>7,.0f} {os.getloadavg()[0]:>4.1f}", flush=True)
-    misses = [r for r in rows if abs(r["error"]) > 0.25]
-    print(f"\n{len(rows) - len(misses)} of {len(rows)} within 25 %; misses: "
-          + ", ".join(f"{r['parent_mib']} MiB write {r['share']:.0%}: {r['error']:+.0%}"
-                      for r in misses))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"costs": costs.to_dict(), "rows": rows}, f, indent=1, default=float)
+    misses_line(rows, "error", 0.25, lambda r: f"{r['parent_mib']} MiB write {r['share']:.0%}:")
+    save(args.json, costs, rows)
     return rows
 
 
