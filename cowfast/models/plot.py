@@ -23,18 +23,16 @@ _Dest = TypeVar("_Dest", bound="str | os.PathLike[str] | IO[bytes]")
 def _curves(result: Result) -> _Curves:
     """(x label, x, total memory MiB, extra MiB, extra's label, title) for each model."""
     s, summary = result.series, result.summary
-    if result.model == "snapshot":
-        base = summary["dataset_bytes"]
+    if result.model in ("snapshot", "redis"):
+        if result.model == "snapshot":
+            base = summary["dataset_bytes"]
+            saved = f"{base / MIB:,.0f} MiB, {summary['page_size']} B pages"
+        else:
+            base = summary["resident_bytes"]
+            saved = f"{summary['keys']:,} {summary['encoding']} keys"
         return ("seconds since fork", s["t"], (base + s["extra_memory"]) / MIB,
                 s["current_cow_size"] / MIB, "copy-on-write (the child's private pages)",
-                f"BGSAVE of {base / MIB:,.0f} MiB, {summary['page_size']} B pages: "
-                f"rdb_last_cow_size {summary['rdb_last_cow_size'] / MIB:,.1f} MiB, "
-                f"fork {summary['latest_fork_usec']:,.0f} us")
-    if result.model == "redis":
-        base = summary["resident_bytes"]
-        return ("seconds since fork", s["t"], (base + s["extra_memory"]) / MIB,
-                s["current_cow_size"] / MIB, "copy-on-write (the child's private pages)",
-                f"BGSAVE of {summary['keys']:,} {summary['encoding']} keys: rdb_last_cow_size "
+                f"BGSAVE of {saved}: rdb_last_cow_size "
                 f"{summary['rdb_last_cow_size'] / MIB:,.1f} MiB, "
                 f"fork {summary['latest_fork_usec']:,.0f} us")
     if result.model == "prefork":
