@@ -27,7 +27,11 @@ BGSAVE command (what the cost model predicts); each row notes the load average.
 The BGSAVE's duration is the child's life (from the command until the child has
 exited; Redis notices the exit up to 1/hz = 100 ms later); it is compared once
 with no writes and once in each write-rate run (where the writer competes for
-the same CPUs).
+the same CPUs). Between Redis's forks a fork twin (bench/fork_twin.py: a process of
+Redis's RssAnon) is forked: the model's error against the twin is the machine's
+drift since calibration (fork time moves with how fragmented free memory is: it
+sets which frames a fresh process gets), Redis/twin (median of paired ratios) what
+Redis's own fork adds.
 """
 import argparse
 import dataclasses
@@ -42,10 +46,11 @@ import time
 
 import numpy as np
 
-from cowfast import costmodel, workloads
+from cowfast import costmodel, fork_probe, workloads
 from cowfast.models import redis_rate, redis_rdb
 from cowfast.models.redis import RedisConfig, run
 from cowfast.models.redis_probe import Redis, inputs
+from fork_twin import Twin
 from validation_report import save
 
 MIB = 1 << 20
@@ -189,21 +194,47 @@ def cpu_ns(pid):
         return int(f.read().split()[0])
 
 
-def fork_samples(r, pid, n=5):
-    """(latest_fork_usec, main-thread CPU us of the BGSAVE call) of n BGSAVEs, each
-    child killed at once. The first is wall time (preemption included), the second
-    what the cost model predicts."""
+def fork_samples(r, pid, n=5, twin=None):
+    """(latest_fork_usec, main-thread CPU us of the BGSAVE call, the twin's fork CPU us
+    or None) of n BGSAVEs, each child killed at once and followed by a fork of the twin
+    (fork_twin: a process of the server's resident size, forked at the same moments).
+    The first is wall time (preemption included), the second what the cost model
+    predicts."""
     out = []
     for _ in range(n):
         before = cpu_ns(pid)
         r.call("BGSAVE")
         cpu_us = (cpu_ns(pid) - before) / 1000
-        out.append((int(r.info("stats")["latest_fork_usec"]), cpu_us))
+        wall = int(r.info("stats")["latest_fork_usec"])
         for child in redis_rate.children_of(pid):
             os.kill(child, signal.SIGKILL)
         while r.info("persistence")["rdb_bgsave_in_progress"] == "1":
             time.sleep(0.005)
+        out.append((wall, cpu_us, twin.fork_us() if twin else None))
     return out
+
+
+def anon_pages(pid):
+    """Resident private anonymous pages of a process (RssAnon of /proc/<pid>/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 // 4096 for line in f
+                    if line.startswith("RssAnon:"))
+
+
+def twin_row(twin, samples, costs):
+    """The fork twin's figures for the fork row: its median CPU, the model's error against
+    it (the drift of the machine since calibration: the twin is what the curve measured),
+    and the median of the paired Redis/twin ratios (what Redis's fork costs beyond a fresh
+    process of its size: its heap's frames are scattered, a fresh process's frames are what
+    free memory holds at the moment)."""
+    cpu = np.array([c for _, c, _ in samples], dtype=float)
+    twin_cpu = np.array([t for _, _, t in samples], dtype=float)
+    resident, pt_pages, maps = fork_probe.process_shape(twin.pid)
+    model = costs.fork_usec(resident, pt_pages, maps)
+    med = float(np.median(twin_cpu))
+    return dict(twin_cpu=med, twin_model=model, twin_error=model / med - 1,
+                redis_twin_ratio=float(np.median(cpu / twin_cpu)),
+                twin_resident_pages=resident)
 
 
 def key_bytes(kind, keys):
@@ -254,9 +285,14 @@ def main():
             seen = inputs(port)
             used = int(r.info("memory")["used_memory"])
             load_avg = os.getloadavg()[0]
-            samples = fork_samples(r, proc.pid)
-            wall = np.array([w for w, _ in samples], dtype=float)
-            cpu = np.array([c for _, c in samples], dtype=float)
+            twin = Twin(anon_pages(proc.pid))
+            try:
+                samples = fork_samples(r, proc.pid, n=9, twin=twin)
+                twin_fig = twin_row(twin, samples, costs)
+            finally:
+                twin.stop()
+            wall = np.array([w for w, _, _ in samples], dtype=float)
+            cpu = np.array([c for _, c, _ in samples], dtype=float)
             base = dict(keys=keys, key_bytes=key_bytes(kind, keys), value_type=kind,
                         encoding=seen["encoding"], value_bytes=vb, fields=fields,
                         field_bytes=max(fb, 1), jemalloc_quantum=seen["jemalloc_quantum"],
@@ -279,7 +315,8 @@ def main():
                              wall_in_interval=bool(low <= wall_med <= high),
                              load=load_avg, page_table_kib=seen.get("page_table_kib"),
                              mappings=seen.get("mappings"),
-                             resident_pages=layout["resident_bytes"] // 4096))
+                             resident_pages=layout["resident_bytes"] // 4096,
+                             **twin_fig))
             print(f"{name}: {seen['encoding']} used_memory {used / MIB:.1f} MiB, model "
                   f"{m_used / MIB:.1f} ({m_used / used - 1:+.1%}); VmPTE "
                   f"{seen.get('page_table_kib')} kB, {seen.get('mappings')} mappings; fork "
@@ -288,6 +325,10 @@ def main():
                   f"[{low:,.0f}, {high:,.0f}] ({m_fork / cpu_med - 1:+.1%} of CPU, "
                   f"{m_fork / wall_med - 1:+.1%} of wall); load average {load_avg:.1f}; "
                   f"MemAvailable {mem_available() / 2**30:.1f} GiB", flush=True)
+            print(f"{name}: fork twin ({twin_fig['twin_resident_pages']:,} pages, same moments) "
+                  f"CPU median {twin_fig['twin_cpu']:,.0f} us, model "
+                  f"{twin_fig['twin_model']:,.0f} ({twin_fig['twin_error']:+.1%}: drift since "
+                  f"calibration); Redis/twin {twin_fig['redis_twin_ratio']:.2f}", flush=True)
             seconds, child, _, _ = bgsave(r, proc.pid)
             rdb_path = os.path.join(workdir, "dump.rdb")
             rdb = os.path.getsize(rdb_path)

@@ -1,0 +1,68 @@
+"""A process of the same shape as a server, forked at the same moments as the server.
+
+Fork time on a shared VM drifts (2x within a minute here), so a model's error
+against a calibration made minutes earlier mixes that drift with what the model
+lacks. The twin separates them: a Python process holding as many written private
+anonymous pages as the server's RssAnon (one mapping, transparent huge pages off),
+forked between the server's forks. Its CPU time against the model is the drift
+since calibration; the server's against the twin's is what the server's fork does
+that a fresh process of its size does not.
+
+Run as a script it is the twin itself: `fork_twin.py PAGES` writes the pages,
+prints "ready PID", then forks once for every line read on stdin and prints the
+fork's thread CPU time in microseconds.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import subprocess
+import sys
+import time
+
+PAGE = 4096
+
+
+class Twin:
+    """The twin process, driven over a pipe; stop() ends it."""
+
+    def __init__(self, pages: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, str(pages)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        line = self.stdout.readline().split()
+        if line[:1] != ["ready"]:
+            self.stop()
+            raise RuntimeError("the fork twin did not start")
+        self.pid = int(line[1])
+
+    def fork_us(self) -> float:
+        """One fork of the twin: its thread CPU time in microseconds."""
+        self.stdin.write("fork\n")
+        self.stdin.flush()
+        return float(self.stdout.readline())
+
+    def stop(self) -> None:
+        self.stdin.close()
+        self.proc.wait(30)
+
+
+def serve(pages: int) -> None:
+    m = mmap.mmap(-1, pages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    m.madvise(mmap.MADV_NOHUGEPAGE)
+    for i in range(0, pages * PAGE, PAGE):
+        m[i] = 1
+    print("ready", os.getpid(), flush=True)
+    for _ in sys.stdin:
+        t0 = time.thread_time_ns()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        spent = time.thread_time_ns() - t0
+        os.waitpid(pid, 0)
+        print(spent / 1e3, flush=True)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
