@@ -8,14 +8,21 @@ forked between the server's forks. Its CPU time against the model is the drift
 since calibration; the server's against the twin's is what the server's fork does
 that a fresh process of its size does not.
 
-Run as a script it is the twin itself: `fork_twin.py PAGES` writes the pages,
-prints "ready PID", then forks once for every line read on stdin and prints the
-fork's thread CPU time in microseconds.
+The twin's pages are written in address order, or (scattered=True) in a random
+order: then the frames behind consecutive pages are never consecutive, as in a
+heap grown over time. Fork touches each page's struct page, so a fresh in-order
+twin forks faster when free memory hands it long runs of consecutive frames, and
+about as slowly as the scattered one when free memory is fragmented.
+
+Run as a script it is the twin itself: `fork_twin.py PAGES [scattered]` writes the
+pages, prints "ready PID", then forks once for every line read on stdin and prints
+the fork's thread CPU time in microseconds.
 """
 from __future__ import annotations
 
 import mmap
 import os
+import random
 import subprocess
 import sys
 import time
@@ -26,8 +33,9 @@ PAGE = 4096
 class Twin:
     """The twin process, driven over a pipe; stop() ends it."""
 
-    def __init__(self, pages: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, str(pages)],
+    def __init__(self, pages: int, scattered: bool = False) -> None:
+        args = [sys.executable, __file__, str(pages)] + (["scattered"] if scattered else [])
+        self.proc = subprocess.Popen(args,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
@@ -48,11 +56,14 @@ class Twin:
         self.proc.wait(30)
 
 
-def serve(pages: int) -> None:
+def serve(pages: int, scattered: bool) -> None:
     m = mmap.mmap(-1, pages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     m.madvise(mmap.MADV_NOHUGEPAGE)
-    for i in range(0, pages * PAGE, PAGE):
-        m[i] = 1
+    order = list(range(pages))
+    if scattered:
+        random.shuffle(order)
+    for i in order:
+        m[i * PAGE] = 1
     print("ready", os.getpid(), flush=True)
     for _ in sys.stdin:
         t0 = time.thread_time_ns()
@@ -65,4 +76,4 @@ def serve(pages: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2:] == ["scattered"])

@@ -27,11 +27,13 @@ BGSAVE command (what the cost model predicts); each row notes the load average.
 The BGSAVE's duration is the child's life (from the command until the child has
 exited; Redis notices the exit up to 1/hz = 100 ms later); it is compared once
 with no writes and once in each write-rate run (where the writer competes for
-the same CPUs). Between Redis's forks a fork twin (bench/fork_twin.py: a process of
-Redis's RssAnon) is forked: the model's error against the twin is the machine's
-drift since calibration (fork time moves with how fragmented free memory is: it
-sets which frames a fresh process gets), Redis/twin (median of paired ratios) what
-Redis's own fork adds.
+the same CPUs). Between Redis's forks two fork twins (bench/fork_twin.py: fresh
+processes of Redis's RssAnon, written in address order and in a random order) are
+forked: the model's error against each is the machine's drift since calibration,
+Redis/twin (median of paired ratios) what Redis's own fork adds. Fork time follows
+the frames behind the pages: the in-order twin gets what free memory holds at the
+moment (long runs of consecutive frames: faster), the scattered twin's frames are
+never consecutive, as Redis's heap's (grown over time) nearly never are.
 """
 import argparse
 import dataclasses
@@ -194,10 +196,10 @@ def cpu_ns(pid):
         return int(f.read().split()[0])
 
 
-def fork_samples(r, pid, n=5, twin=None):
-    """(latest_fork_usec, main-thread CPU us of the BGSAVE call, the twin's fork CPU us
-    or None) of n BGSAVEs, each child killed at once and followed by a fork of the twin
-    (fork_twin: a process of the server's resident size, forked at the same moments).
+def fork_samples(r, pid, n=5, twins=()):
+    """[(latest_fork_usec, main-thread CPU us of the BGSAVE call, (each twin's fork CPU
+    us))] of n BGSAVEs, each child killed at once and followed by a fork of each twin
+    (fork_twin: processes of the server's resident size, forked at the same moments).
     The first is wall time (preemption included), the second what the cost model
     predicts."""
     out = []
@@ -210,7 +212,7 @@ def fork_samples(r, pid, n=5, twin=None):
             os.kill(child, signal.SIGKILL)
         while r.info("persistence")["rdb_bgsave_in_progress"] == "1":
             time.sleep(0.005)
-        out.append((wall, cpu_us, twin.fork_us() if twin else None))
+        out.append((wall, cpu_us, tuple(twin.fork_us() for twin in twins)))
     return out
 
 
@@ -221,20 +223,23 @@ def anon_pages(pid):
                     if line.startswith("RssAnon:"))
 
 
-def twin_row(twin, samples, costs):
-    """The fork twin's figures for the fork row: its median CPU, the model's error against
-    it (the drift of the machine since calibration: the twin is what the curve measured),
-    and the median of the paired Redis/twin ratios (what Redis's fork costs beyond a fresh
-    process of its size: its heap's frames are scattered, a fresh process's frames are what
-    free memory holds at the moment)."""
+def twin_row(twins, samples, costs):
+    """Each fork twin's figures for the fork row (prefix twin_ for the in-order one,
+    scattered_twin_ for the other): its median CPU, the model's prediction for it and
+    error (the machine's drift since calibration), and the median of the paired
+    Redis/twin ratios (what Redis's fork costs beyond a fresh process of its size)."""
     cpu = np.array([c for _, c, _ in samples], dtype=float)
-    twin_cpu = np.array([t for _, _, t in samples], dtype=float)
-    resident, pt_pages, maps = fork_probe.process_shape(twin.pid)
-    model = costs.fork_usec(resident, pt_pages, maps)
-    med = float(np.median(twin_cpu))
-    return dict(twin_cpu=med, twin_model=model, twin_error=model / med - 1,
-                redis_twin_ratio=float(np.median(cpu / twin_cpu)),
-                twin_resident_pages=resident)
+    out = {}
+    for i, (twin, prefix) in enumerate(zip(twins, ("twin_", "scattered_twin_"))):
+        twin_cpu = np.array([t[i] for _, _, t in samples], dtype=float)
+        resident, pt_pages, maps = fork_probe.process_shape(twin.pid)
+        model = costs.fork_usec(resident, pt_pages, maps)
+        med = float(np.median(twin_cpu))
+        out.update({prefix + "cpu": med, prefix + "model": model,
+                    prefix + "error": model / med - 1,
+                    "redis_" + prefix + "ratio": float(np.median(cpu / twin_cpu)),
+                    prefix + "resident_pages": resident})
+    return out
 
 
 def key_bytes(kind, keys):
@@ -285,12 +290,13 @@ def main():
             seen = inputs(port)
             used = int(r.info("memory")["used_memory"])
             load_avg = os.getloadavg()[0]
-            twin = Twin(anon_pages(proc.pid))
+            twins = [Twin(anon_pages(proc.pid)), Twin(anon_pages(proc.pid), scattered=True)]
             try:
-                samples = fork_samples(r, proc.pid, n=9, twin=twin)
-                twin_fig = twin_row(twin, samples, costs)
+                samples = fork_samples(r, proc.pid, n=9, twins=twins)
+                twin_fig = twin_row(twins, samples, costs)
             finally:
-                twin.stop()
+                for twin in twins:
+                    twin.stop()
             wall = np.array([w for w, _, _ in samples], dtype=float)
             cpu = np.array([c for _, c, _ in samples], dtype=float)
             base = dict(keys=keys, key_bytes=key_bytes(kind, keys), value_type=kind,
@@ -325,10 +331,12 @@ def main():
                   f"[{low:,.0f}, {high:,.0f}] ({m_fork / cpu_med - 1:+.1%} of CPU, "
                   f"{m_fork / wall_med - 1:+.1%} of wall); load average {load_avg:.1f}; "
                   f"MemAvailable {mem_available() / 2**30:.1f} GiB", flush=True)
-            print(f"{name}: fork twin ({twin_fig['twin_resident_pages']:,} pages, same moments) "
-                  f"CPU median {twin_fig['twin_cpu']:,.0f} us, model "
-                  f"{twin_fig['twin_model']:,.0f} ({twin_fig['twin_error']:+.1%}: drift since "
-                  f"calibration); Redis/twin {twin_fig['redis_twin_ratio']:.2f}", flush=True)
+            for kind, prefix in (("in order", "twin_"), ("scattered", "scattered_twin_")):
+                print(f"{name}: fork twin {kind} ({twin_fig[prefix + 'resident_pages']:,} "
+                      f"pages, same moments) CPU median {twin_fig[prefix + 'cpu']:,.0f} us, "
+                      f"model {twin_fig[prefix + 'model']:,.0f} "
+                      f"({twin_fig[prefix + 'error']:+.1%}: drift since calibration); "
+                      f"Redis/twin {twin_fig['redis_' + prefix + 'ratio']:.2f}", flush=True)
             seconds, child, _, _ = bgsave(r, proc.pid)
             rdb_path = os.path.join(workdir, "dump.rdb")
             rdb = os.path.getsize(rdb_path)
