@@ -6,6 +6,7 @@ import numpy as np
 from cowfast import AddressSpace, PhysicalMemory
 
 NODE_BYTES = 16 + 512 * 8          # struct node: header + 512 entries
+CACHE_MIN = 64                     # nodes the cache may always keep
 BIG = (1 << 16) + 300              # frames used: past the size where a reset is worth a call
 
 
@@ -66,15 +67,37 @@ def test_small_memory_keeps_its_free_stack():
 
 
 def test_node_cache_keeps_a_bounded_few_of_the_freed_nodes():
-    """A child that unshared every leaf exits: its nodes go back to malloc but for a few and
-    1 in 64 of those alive, so the cache is a small fraction of the metadata."""
+    """A child that unshared every leaf of a large parent exits: its nodes go back to malloc
+    but for 1 in 64 of those alive (at least 64), so the cache is a small fraction of the
+    metadata; once the parent exits too, 64 nodes at most are left."""
     mem = PhysicalMemory(3 << 17, contents=False)
     parent = written(mem, 1 << 17)                   # 256 leaves
     child = parent.fork()
     child.touch(np.arange(0, 1 << 17, 64, dtype=np.uint64))
     child.close()
     s = mem._raw_stats()
-    assert s.node_cache_bytes <= (16 + s.nodes // 64) * NODE_BYTES
+    assert s.node_cache_bytes <= max(CACHE_MIN, s.nodes // 64) * NODE_BYTES
     mem.check()
     parent.close()
-    assert mem._raw_stats().node_cache_bytes <= 16 * NODE_BYTES
+    assert mem._raw_stats().node_cache_bytes <= CACHE_MIN * NODE_BYTES
+
+
+def test_small_fork_cycle_reuses_the_last_cycles_nodes():
+    """At 2^14 pages a child that writes a page of every leaf copies 32 leaves and the path
+    above them; its exit keeps them all, so the next cycles take every node from the cache
+    (neither grows nor shrinks) instead of passing them through malloc and free."""
+    mem = PhysicalMemory(3 << 14, contents=False)
+    parent = written(mem, 1 << 14)                   # 32 leaves
+    alive = mem._raw_stats().nodes
+    sizes = []
+    for _ in range(3):
+        child = parent.fork()
+        child.touch(np.arange(0, 1 << 14, 512, dtype=np.uint64))
+        childs = mem._raw_stats().nodes - alive
+        child.close()
+        s = mem._raw_stats()
+        assert s.nodes == alive
+        assert s.node_cache_bytes >= childs * NODE_BYTES > 32 * NODE_BYTES
+        sizes.append(s.node_cache_bytes)
+    assert sizes[1:] == sizes[:-1]
+    mem.check()
