@@ -1,5 +1,7 @@
 """The fork-time probe and prediction: page tables, mappings, intervals (cowfast.fork_probe)."""
+import ctypes
 import json
+import os
 
 import numpy as np
 
@@ -148,3 +150,58 @@ def test_interval_contains_the_point_beyond_the_curves():
         fork_curve_high=((1000, 200_000.0), (2000, 310_000.0)))
     low, high = m.fork_usec_interval(10_000)
     assert low <= m.fork_usec(10_000) <= high
+
+
+def _entries(frames, present=None):
+    frames = np.asarray(frames, dtype=np.uint64)
+    bits = np.ones(len(frames), dtype=bool) if present is None else np.asarray(present)
+    return frames | (bits.astype(np.uint64) << np.uint64(63))
+
+
+def test_frames_in_runs_counts_runs_of_four_either_way():
+    """Runs of >= 4 consecutive frames count, ascending or descending; a pair does not,
+    nor a frame repeated or 2 apart."""
+    got = fork_probe.frames_in_runs(_entries([10, 11, 12, 13, 20, 30, 31, 44, 43, 42, 41, 40,
+                                              50, 52, 54, 54]))
+    assert got == (16, 9)
+    assert fork_probe.frames_in_runs(_entries([30, 31, 5]), run=2) == (3, 2)
+
+
+def test_frames_in_runs_a_missing_page_breaks_a_run():
+    """A page not present ends the run on its left and starts another on its right."""
+    got = fork_probe.frames_in_runs(_entries([10, 11, 12, 0, 14, 15, 16, 17], [1, 1, 1, 0, 1, 1, 1, 1]))
+    assert got == (7, 4)
+
+
+def test_frames_in_runs_hidden_frame_numbers_are_none():
+    """Present pages that all read as frame 0 (no CAP_SYS_ADMIN) give None, not 0 %."""
+    assert fork_probe.frames_in_runs(_entries([0, 0, 0])) is None
+    assert fork_probe.frames_in_runs(_entries([0, 0], [0, 0])) == (0, 0)
+
+
+def test_frame_runs_of_a_process():
+    """This process's figure is a fraction (root) or None; a child that gave up root reads
+    its own pagemap with frame numbers hidden, and gets None."""
+    m, view = fork_probe._region(256)
+    try:
+        got = fork_probe.frame_runs()
+        assert got is None or 0.0 <= got <= 1.0
+        if os.geteuid() != 0:
+            return
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setuid(65534)
+                ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)   # PR_SET_DUMPABLE: /proc/self stays its own
+                os.write(w, repr(fork_probe.frame_runs()).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        assert os.read(r, 100) == b"None"
+        os.close(r)
+        assert got is not None
+    finally:
+        del view
+        m.close()
