@@ -14,7 +14,13 @@ The probe (4 KiB pages, transparent huge pages off by madvise):
   beyond its end it extends the last segment's slope. The smallest size gives the
   fixed cost (Python's at-fork hooks included). Page-table pages and mappings
   beyond the probe's own add a cost each; the fastest and slowest repeats give
-  each prediction an interval (`fork_usec_interval`);
+  each prediction an interval (`fork_usec_interval`). Per page fork costs less
+  when the frames behind consecutive pages are consecutive (the CPU fetches their
+  struct pages ahead): each curve point records its share of pages in frame runs
+  (`fork_probe.frame_runs`: it varies with how fragmented free memory was), and a
+  pair of mappings written in order and in random order gives what runs save;
+  a process's own share (0 for a heap of scattered frames, as Redis's) then scales
+  the curve;
 - copy-on-write: the child writes one byte in each shared page;
 - reuse: after the child exits, the parent writes each page (mapped by it
   alone but still write-protected: Linux's wp_page_reuse);
@@ -97,6 +103,11 @@ class CostModel:
     fork_ns_per_pt_page_high: float = 5_000.0
     fork_ns_per_mapping_low: float = 3_000.0
     fork_ns_per_mapping_high: float = 3_000.0
+    # frame runs (fork_probe.frame_runs): each curve point's share of pages whose frames
+    # lie in runs, and the share of fork's time such runs save, k: time(s) = time(0) *
+    # (1 - k s). Empty or 0: not measured, no correction for a process's frame runs
+    fork_curve_runs: Curve = ()
+    fork_frame_run_saving: float = 0.0
     cow_fault_ns: float = 2_600.0
     zero_fill_ns: float = 1_500.0
     reuse_fault_ns: float = 900.0
@@ -154,8 +165,20 @@ class CostModel:
         maps = 0.0 if mappings is None else mappings - self.fork_probe_mappings
         return pt, maps
 
+    def _runs_factor(self, resident_pages: float, frame_runs: float | None) -> float:
+        """What the curve's time is multiplied by for a process with that share of pages in
+        frame runs: (1 - k s) / (1 - k s_curve), s_curve the curve's own share at that
+        size. 1 when frame_runs is not given or the calibration did not measure k."""
+        if frame_runs is not None and not 0.0 <= frame_runs <= 1.0:
+            raise ValueError(f"frame_runs must be a share in [0, 1], not {frame_runs!r}")
+        if frame_runs is None or not self.fork_curve_runs or self.fork_frame_run_saving <= 0:
+            return 1.0
+        pages, shares = zip(*self.fork_curve_runs)
+        k = self.fork_frame_run_saving
+        return (1 - k * frame_runs) / (1 - k * float(np.interp(resident_pages, pages, shares)))
+
     def fork_usec(self, resident_pages: float, page_table_pages: float | None = None,
-                  mappings: float | None = None) -> float:
+                  mappings: float | None = None, frame_runs: float | None = None) -> float:
         """Predicted fork() CPU time in microseconds of a process with that many resident
         pages (Redis's latest_fork_usec is its wall time: preemption adds to it).
 
@@ -163,18 +186,23 @@ class CostModel:
         page_table_pages (VmPTE / 4 KiB), those beyond one per 512 resident pages (and
         beyond the probe's own) cost fork_ns_per_pt_page each; with mappings (lines of
         /proc/<pid>/maps), each beyond the probe's own costs fork_ns_per_mapping (fewer
-        cost less)."""
+        cost less). With frame_runs (fork_probe.frame_runs of the process: 0 for a heap
+        of scattered frames), the curve is scaled from its own probe's share to that one
+        (_runs_factor)."""
         pt, maps = self._fork_terms(resident_pages, page_table_pages, mappings)
-        ns = (self._curve_ns(self.fork_curve, resident_pages) + self.fork_ns_per_pt_page * pt
-              + self.fork_ns_per_mapping * maps)
+        ns = (self._curve_ns(self.fork_curve, resident_pages)
+              * self._runs_factor(resident_pages, frame_runs)
+              + self.fork_ns_per_pt_page * pt + self.fork_ns_per_mapping * maps)
         return max(ns, 0.0) / 1000.0
 
     def fork_usec_interval(self, resident_pages: float, page_table_pages: float | None = None,
-                           mappings: float | None = None) -> tuple[float, float]:
+                           mappings: float | None = None,
+                           frame_runs: float | None = None) -> tuple[float, float]:
         """(low, high) microseconds around fork_usec: the same prediction made with the
         fastest and with the slowest of the calibration's repeats of each figure. Without
         a calibrated range (the defaults, an older file) both ends are the point."""
         pt, maps = self._fork_terms(resident_pages, page_table_pages, mappings)
+        factor = self._runs_factor(resident_pages, frame_runs)
         ends = []
         for curve, pt_ns, map_ns in (
                 (self.fork_curve_low, self.fork_ns_per_pt_page_low,
@@ -182,11 +210,12 @@ class CostModel:
                 (self.fork_curve_high, self.fork_ns_per_pt_page_high,
                  self.fork_ns_per_mapping_high if maps >= 0 else self.fork_ns_per_mapping_low)):
             if not curve:
-                return (self.fork_usec(resident_pages, page_table_pages, mappings),) * 2
-            ends.append(max(self._curve_ns(curve, resident_pages) + pt_ns * pt
+                return (self.fork_usec(resident_pages, page_table_pages, mappings,
+                                       frame_runs),) * 2
+            ends.append(max(self._curve_ns(curve, resident_pages) * factor + pt_ns * pt
                             + map_ns * maps, 0.0) / 1000.0)
         # beyond the curves' end each extends its own last slope: keep the point inside
-        point = self.fork_usec(resident_pages, page_table_pages, mappings)
+        point = self.fork_usec(resident_pages, page_table_pages, mappings, frame_runs)
         return min(ends[0], point), max(ends[1], point)
 
     def exit_seconds(self, children: float = 1, shared_pages: float = 0,
@@ -216,8 +245,8 @@ class CostModel:
     def from_dict(cls, data: Mapping[str, Any]) -> "CostModel":
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "exit_curve",
-                     "spread"):                  # JSON gives lists; the model is frozen
+        for name in ("fork_curve", "fork_curve_low", "fork_curve_high", "fork_curve_runs",
+                     "exit_curve", "spread"):                  # JSON gives lists; the model is frozen
             if name in fields:
                 fields[name] = tuple(tuple(point) for point in fields[name])
         return cls(**fields)

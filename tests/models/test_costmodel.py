@@ -71,7 +71,7 @@ def test_probe_measures_positive_costs():
     assert m.exit_base_ns == exit_lean              # the fixed part is measured, not extended
     names = [name for name, _ in m.spread]
     assert "copy-on-write fault" in names and f"exit sharing {c} pages" in names
-    assert len(names) == 11                         # fork: 2 points, page tables, mappings
+    assert len(names) == 12                         # fork: 2 points, page tables, mappings, runs
     assert m.fork_ns_per_pt_page >= 0
     assert all(v >= 0 for _, v in m.spread)
 

@@ -205,3 +205,72 @@ def test_frame_runs_of_a_process():
     finally:
         del view
         m.close()
+
+
+def test_run_saving_solves_the_pair():
+    """time(s) = time(0) (1 - k s): a pair at shares 0.8 and 0 whose ratio is 1 / (1 - 0.5 *
+    0.8) gives k = 0.5; no runs to compare, hidden frames or a ratio below 1 give 0; k is
+    capped at 0.9."""
+    assert fork_probe.run_saving(0.8, 0.0, 1 / (1 - 0.5 * 0.8)) == pytest.approx(0.5)
+    assert fork_probe.run_saving(0.1, 0.0, 1.5) == 0.0
+    assert fork_probe.run_saving(None, 0.0, 1.5) == 0.0
+    assert fork_probe.run_saving(0.8, 0.0, 0.9) == 0.0
+    assert fork_probe.run_saving(1.0, 0.0, 50.0) == 0.9
+
+
+def test_shuffled_region_has_no_frame_runs():
+    """A mapping written in random order gets no runs of 4 consecutive frames behind
+    consecutive pages (frames are handed out in the order the pages are written)."""
+    if os.geteuid() != 0:
+        pytest.skip("frame numbers are hidden without CAP_SYS_ADMIN")
+    m, view = fork_probe._region(4096, shuffled=True)
+    try:
+        assert view[::fork_probe.PAGE].sum() == 4096
+        assert fork_probe.mapping_frame_runs(m) < 0.05
+    finally:
+        del view
+        m.close()
+
+
+def _with_runs(saving, curve_runs=((1000, 0.8), (100000, 0.4))):
+    return costmodel.CostModel(fork_curve=((1000, 1e6), (100000, 2e7)), fork_curve_low=(),
+                               fork_curve_runs=curve_runs, fork_frame_run_saving=saving,
+                               fork_probe_mappings=0)
+
+
+def test_fork_usec_scales_the_curve_by_frame_runs():
+    """With k = 0.5 and the curve's probe at share 0.8, a process of scattered frames
+    (share 0) costs 1 / (1 - 0.4) of the curve, one at the probe's share the curve itself;
+    the curve's share is interpolated between its points."""
+    c = _with_runs(0.5)
+    plain = c.fork_usec(1000)
+    assert c.fork_usec(1000, frame_runs=0.8) == pytest.approx(plain)
+    assert c.fork_usec(1000, frame_runs=0.0) == pytest.approx(plain / 0.6)
+    mid = (1000 + 100000) / 2                   # the curve's share there: 0.6
+    assert c.fork_usec(mid, frame_runs=0.0) == pytest.approx(c.fork_usec(mid) / 0.7)
+    lo, hi = c.fork_usec_interval(1000, frame_runs=0.0)
+    assert lo == hi == pytest.approx(plain / 0.6)
+
+
+def test_fork_usec_without_a_measured_saving_ignores_frame_runs():
+    """k = 0 (not measured) or no recorded shares: frame_runs changes nothing."""
+    for c in (_with_runs(0.0), _with_runs(0.5, ())):
+        assert c.fork_usec(5000, frame_runs=0.0) == c.fork_usec(5000)
+
+
+def test_fork_usec_refuses_a_share_outside_0_1():
+    """frame_runs is a share: 1.5 or -0.1 is a ValueError, not a negative time."""
+    c = _with_runs(0.5)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError):
+            c.fork_usec(1000, frame_runs=bad)
+
+
+def test_measure_records_frame_runs():
+    """measure() gives each curve point's share in frame runs (root) and a saving in [0, 0.9]."""
+    got = fork_probe.measure((64, 512), forks=3, split=64, split_pages=256)
+    assert 0.0 <= got["fork_frame_run_saving"] <= 0.9
+    if os.geteuid() == 0:
+        assert [n for n, _ in got["fork_curve_runs"]] == [n for n, _ in got["fork_curve"]]
+        assert all(0.0 <= s <= 1.0 for _, s in got["fork_curve_runs"])
+    assert any(name.startswith("fork, frame runs") for name, _ in got["spread"])
