@@ -26,6 +26,8 @@ PAGE_SIZES = (512, 1 << 30)
 # fields that ZERO_OK allows for one model but another divides by: the snapshot's duration
 # is dataset_mib / serialise_mib_per_sec (redis's 0 means "use bgsave_seconds instead")
 POSITIVE = {"snapshot": {"serialise_mib_per_sec"}}
+# shares whose -1 means "not known" (redis's frame_runs: read from /proc by redis_probe)
+UNKNOWN_OK = {"frame_runs"}
 
 
 def _name(field: str) -> str:
@@ -44,6 +46,10 @@ def check_values(config: object, positive: Collection[str] = ()) -> None:
             lo, hi = PAGE_SIZES
             if not (isinstance(value, int) and lo <= value <= hi and not value & (value - 1)):
                 raise ValueError(f"{_name(field)} must be a power of two from {lo} to {hi}, "
+                                 f"not {value}")
+        elif field in UNKNOWN_OK:
+            if value != -1 and not 0 <= value <= 1:
+                raise ValueError(f"{_name(field)} must be -1 (not known) or from 0 to 1, "
                                  f"not {value}")
         elif field.endswith(("_fraction", "_share")):
             if not 0 <= value <= 1:

@@ -70,6 +70,10 @@ class RedisConfig:
                                     "kB (0: not known, the heap's pages counted as packed)")
     mappings: int = option(0, "the server's mappings: lines of /proc/<pid>/maps "
                               "(0: not known, no mapping term)")
+    frame_runs: float = option(-1.0, "the server's share of resident pages whose frames lie "
+                                     "in runs of >= 4 consecutive frames (fork_probe."
+                                     "frame_runs, root; a heap built over time: about 0); "
+                                     "-1: not known, the calibration probe's own share")
     samples: int = option(200, "points in the time series")
     seed: int = option(1, "random seed")
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
@@ -93,6 +97,11 @@ def check(c: RedisConfig) -> None:
     for name in ("writes_per_sec", "bgsave_seconds", "serialise_mib_per_sec",
                  "child_private_mib", "skew"):
         check_number(name, getattr(c, name), zero=True)
+    if c.frame_runs != -1:
+        check_number("frame_runs", c.frame_runs, zero=True)
+        if c.frame_runs > 1:
+            raise ValueError(f"frame_runs must be -1 (not known) or within [0, 1], not "
+                             f"{c.frame_runs!r}")
     for name in ("hot_fraction", "hot_share"):
         v = getattr(c, name)
         check_number(name, v, zero=True)
@@ -216,8 +225,9 @@ def run(config: RedisConfig | None = None,
     parent.map(0, (heap.total_pages + max(own, 1)) * ps)
     parent.touch(resident)
     fork_shape = (len(resident), c.page_table_kib * 1024 // 4096 or None, c.mappings or None)
-    fork_usec = costs.fork_usec(*fork_shape)
-    fork_low, fork_high = costs.fork_usec_interval(*fork_shape)
+    runs = None if c.frame_runs == -1 else c.frame_runs
+    fork_usec = costs.fork_usec(*fork_shape, frame_runs=runs)
+    fork_low, fork_high = costs.fork_usec_interval(*fork_shape, frame_runs=runs)
     child = parent.fork()
     child.touch(np.arange(heap.total_pages, heap.total_pages + own, dtype=np.uint64))
 

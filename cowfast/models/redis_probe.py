@@ -7,7 +7,8 @@ one HRANDFIELD's field and value), plus INFO persistence's
 rdb_last_bgsave_time_sec when a BGSAVE has run. When the server runs on this
 machine (a loopback address, and INFO server's process_id is a redis process
 listening on that port) it also reads the fork's inputs from /proc/<pid>:
-VmPTE (page_table_kib) and the number of mappings. The result is a dict of
+VmPTE (page_table_kib) and the number of mappings, and (root) its share of
+pages in frame runs (frame_runs). The result is a dict of
 RedisConfig fields (the dominant type and encoding, the mean sizes); the write
 rate is the user's to give.
 """
@@ -95,10 +96,19 @@ def local_pid(r: Redis, port: int, host: str) -> int | None:
     return pid
 
 
-def fork_inputs(pid: int) -> dict[str, int]:
-    """RedisConfig's page_table_kib (VmPTE) and mappings of a local server's process."""
+def fork_inputs(pid: int) -> dict[str, Any]:
+    """RedisConfig's page_table_kib (VmPTE) and mappings of a local server's process, and
+    its frame_runs when its frame numbers can be read (root)."""
     _, pt_pages, mappings = fork_probe.process_shape(pid)
-    return {"page_table_kib": pt_pages * fork_probe.PAGE // 1024, "mappings": mappings}
+    out: dict[str, Any] = {"page_table_kib": pt_pages * fork_probe.PAGE // 1024,
+                           "mappings": mappings}
+    try:
+        runs = fork_probe.frame_runs(pid)
+    except PermissionError:
+        runs = None
+    if runs is not None:
+        out["frame_runs"] = runs
+    return out
 
 
 def inputs(port: int, host: str = "127.0.0.1", sample: int = 200,

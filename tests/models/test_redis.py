@@ -151,7 +151,8 @@ def test_duration_from_serialise_rate():
     ("keys", -1), ("keys", 0), ("keys", 1.5), ("value_bytes", -3), ("writes_per_sec", math.nan),
     ("writes_per_sec", -1.0), ("bgsave_seconds", math.inf), ("page_size", 5000),
     ("page_size", 0), ("jemalloc_quantum", 12), ("hot_share", 1.5), ("encoding", "ziplist"),
-    ("hot_placement", "nearby"), ("fields", 0), ("page_table_kib", -4), ("mappings", 2.5)])
+    ("hot_placement", "nearby"), ("fields", 0), ("page_table_kib", -4), ("mappings", 2.5),
+    ("frame_runs", 1.5), ("frame_runs", -0.5), ("frame_runs", math.nan)])
 def test_bad_inputs_are_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         run(config(**{field: value}))
@@ -171,6 +172,22 @@ def test_server_page_tables_and_mappings_reach_the_fork_time():
         10 * 5.0 + 30 * 2.0)
     assert more["latest_fork_low_usec"] <= more["latest_fork_usec"] \
         <= more["latest_fork_high_usec"]
+
+
+def test_frame_runs_scale_the_fork_time():
+    """frame_runs (the server's share of pages in frame runs) scales latest_fork_usec and
+    its interval by the cost model's factor: with k = 0.5 and the probe's share 0.8, a
+    heap of scattered frames (0) costs 1 / 0.6 of the curve's figure; -1 leaves it."""
+    curve = ((1000, 1e6), (10_000_000, 1e9))
+    costs = CostModel(fork_curve=curve, fork_curve_low=curve, fork_curve_high=curve,
+                      fork_curve_runs=((1000, 0.8), (10_000_000, 0.8)),
+                      fork_frame_run_saving=0.5)
+    plain = run(config(costs=costs)).summary
+    scattered = run(config(costs=costs, frame_runs=0.0)).summary
+    for key in ("latest_fork_usec", "latest_fork_low_usec", "latest_fork_high_usec"):
+        assert scattered[key] == pytest.approx(plain[key] / 0.6)
+    assert run(config(costs=costs, frame_runs=-1.0)).summary["latest_fork_usec"] == \
+        plain["latest_fork_usec"]
 
 
 def test_no_duration_is_an_error_not_a_default():

@@ -72,6 +72,10 @@ def test_local_server_gives_its_page_tables_and_mappings(server):
     assert got["page_table_kib"] == vmpte > 0
     assert got["mappings"] == maps > 10
     assert got["keys"] == 20_000 and got["encoding"] == "raw"
+    if os.geteuid() == 0:       # the server's frame numbers are readable: its frame runs
+        assert 0.0 <= got["frame_runs"] <= 1.0
+    else:
+        assert "frame_runs" not in got
 
 
 @needs_redis
