@@ -2,9 +2,9 @@
 
 Fork time on a shared VM drifts (2x within a minute here), so a model's error
 against a calibration made minutes earlier mixes that drift with what the model
-lacks. The twin separates them: a Python process holding as many written private
-anonymous pages as the server's RssAnon (one mapping, transparent huge pages off),
-forked between the server's forks. Its CPU time against the model is the drift
+lacks. The twin separates them: a Python process whose private anonymous pages
+(RssAnon: its interpreter's and one mapping written by it, transparent huge pages
+off) are as many as the server's, forked between the server's forks. Its CPU time against the model is the drift
 since calibration; the server's against the twin's is what the server's fork does
 that a fresh process of its size does not.
 
@@ -58,6 +58,10 @@ class Twin:
 
 
 def serve(pages: int, scattered: bool) -> None:
+    with open("/proc/self/status") as f:   # the interpreter's own count toward the total
+        own = next(int(line.split()[1]) * 1024 // PAGE for line in f
+                   if line.startswith("RssAnon:"))
+    pages = max(pages - own, 1)
     m = mmap.mmap(-1, pages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     m.madvise(mmap.MADV_NOHUGEPAGE)
     order = list(range(pages))
