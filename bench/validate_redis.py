@@ -12,7 +12,8 @@ compares rdb_last_cow_size with the model's prediction.
 
 Inputs the model takes from the real run: the key count and sizes (known to
 the user), jemalloc's quantum (MEMORY MALLOC-STATS), the server's page-table
-size (VmPTE) and mapping count (/proc/<pid>/maps, read by redis_probe), the
+size (VmPTE), mapping count (/proc/<pid>/maps) and share of pages in frame runs
+(/proc/<pid>/pagemap; all three read by redis_probe), the
 BGSAVE's measured duration and the writes done during it (for
 rdb_last_cow_size). Everything else it predicts: used_memory, the RDB's size,
 rdb_last_cow_size, latest_fork_usec with its interval (from `cowfast
@@ -33,7 +34,8 @@ forked: the model's error against each is the machine's drift since calibration,
 Redis/twin (median of paired ratios) what Redis's own fork adds. Fork time follows
 the frames behind the pages: the in-order twin gets what free memory holds at the
 moment (long runs of consecutive frames: faster), the scattered twin's frames are
-never consecutive, as Redis's heap's (grown over time) nearly never are.
+never consecutive, as Redis's heap's (grown over time) nearly never are. Each
+twin's model is given the twin's own share of pages in frame runs.
 """
 import argparse
 import dataclasses
@@ -233,12 +235,13 @@ def twin_row(twins, samples, costs):
     for i, (twin, prefix) in enumerate(zip(twins, ("twin_", "scattered_twin_"))):
         twin_cpu = np.array([t[i] for _, _, t in samples], dtype=float)
         resident, pt_pages, maps = fork_probe.process_shape(twin.pid)
-        model = costs.fork_usec(resident, pt_pages, maps)
+        runs = fork_probe.frame_runs(twin.pid)
+        model = costs.fork_usec(resident, pt_pages, maps, frame_runs=runs)
         med = float(np.median(twin_cpu))
         out.update({prefix + "cpu": med, prefix + "model": model,
                     prefix + "error": model / med - 1,
                     "redis_" + prefix + "ratio": float(np.median(cpu / twin_cpu)),
-                    prefix + "resident_pages": resident})
+                    prefix + "resident_pages": resident, prefix + "frame_runs": runs})
     return out
 
 
@@ -304,7 +307,8 @@ def main():
                         field_bytes=max(fb, 1), jemalloc_quantum=seen["jemalloc_quantum"],
                         empty_used_memory=seen["empty_used_memory"],
                         page_table_kib=seen.get("page_table_kib", 0),
-                        mappings=seen.get("mappings", 0), costs=costs)
+                        mappings=seen.get("mappings", 0),
+                        frame_runs=seen.get("frame_runs", -1.0), costs=costs)
             # no duration given: the model's own, from calibrate --redis's costs
             layout = run(RedisConfig(**base, writes_per_sec=0.0, samples=2)).summary
             m_used, m_fork = layout["used_memory"], layout["latest_fork_usec"]
@@ -322,10 +326,11 @@ def main():
                              load=load_avg, page_table_kib=seen.get("page_table_kib"),
                              mappings=seen.get("mappings"),
                              resident_pages=layout["resident_bytes"] // 4096,
-                             **twin_fig))
+                             frame_runs=seen.get("frame_runs"), **twin_fig))
             print(f"{name}: {seen['encoding']} used_memory {used / MIB:.1f} MiB, model "
                   f"{m_used / MIB:.1f} ({m_used / used - 1:+.1%}); VmPTE "
-                  f"{seen.get('page_table_kib')} kB, {seen.get('mappings')} mappings; fork "
+                  f"{seen.get('page_table_kib')} kB, {seen.get('mappings')} mappings, "
+                  f"pages in frame runs {seen.get('frame_runs')}; fork "
                   f"CPU median {cpu_med:,.0f} us, wall (latest_fork_usec) min "
                   f"{wall.min():,.0f} median {wall_med:,.0f}; model {m_fork:,.0f} "
                   f"[{low:,.0f}, {high:,.0f}] ({m_fork / cpu_med - 1:+.1%} of CPU, "
@@ -335,7 +340,8 @@ def main():
                 print(f"{name}: fork twin {kind} ({twin_fig[prefix + 'resident_pages']:,} "
                       f"pages, same moments) CPU median {twin_fig[prefix + 'cpu']:,.0f} us, "
                       f"model {twin_fig[prefix + 'model']:,.0f} "
-                      f"({twin_fig[prefix + 'error']:+.1%}: drift since calibration); "
+                      f"({twin_fig[prefix + 'error']:+.1%}: drift since calibration; its "
+                      f"pages in frame runs: {twin_fig[prefix + 'frame_runs']}); "
                       f"Redis/twin {twin_fig['redis_' + prefix + 'ratio']:.2f}", flush=True)
             seconds, child, _, _ = bgsave(r, proc.pid)
             rdb_path = os.path.join(workdir, "dump.rdb")

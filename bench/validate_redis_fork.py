@@ -68,7 +68,7 @@ def one_case(name, spec, costs, workdir):
         try:
             runs_twin = fork_probe.frame_runs(twin.pid)
             load_avg = os.getloadavg()[0]
-            samples = fork_samples(r, proc.pid, n=9, twin=twin)
+            samples = fork_samples(r, proc.pid, n=9, twins=[twin])
             plain_twin = twin_model(costs, twin, None)
             runs_twin_model = twin_model(costs, twin, runs_twin)
         finally:
@@ -77,7 +77,7 @@ def one_case(name, spec, costs, workdir):
         proc.terminate()
         proc.wait(30)
     cpu = np.array([c for _, c, _ in samples], dtype=float)
-    twin_cpu = np.array([t for _, _, t in samples], dtype=float)
+    twin_cpu = np.array([t[0] for _, _, t in samples], dtype=float)
     real, real_twin = float(np.median(cpu)), float(np.median(twin_cpu))
     ratio = float(np.median(cpu / twin_cpu))
     plain = model_fork(seen, keys, costs, None)

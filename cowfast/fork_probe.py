@@ -86,9 +86,10 @@ def frame_runs(pid: int | str = "self", run: int = FRAME_RUN) -> float | None:
     fork's cost per page follows it: copy_page_range touches each page's struct page;
     consecutive frames have consecutive struct pages, which the CPU fetches ahead once
     it sees a stream (pairs are not enough: measured), scattered ones cost a cache
-    miss each (1.2-2x the time per page here). A heap built over time from fragmented
-    free memory (Redis's) is scattered; a fresh mapping gets whatever the free lists
-    hold, so the same probe's figure and fork time change from run to run."""
+    miss each (1.2-2.6x the time per page here). A heap built while free memory was
+    fragmented is scattered (Redis's: 0.01-56 % in runs here); a fresh mapping gets
+    whatever the free lists hold, so the same probe's figure and fork time change from
+    run to run."""
     pages = in_runs = 0
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
         for line in maps:

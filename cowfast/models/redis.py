@@ -11,7 +11,9 @@ Figures are Redis's: `rdb_last_cow_size`, `latest_fork_usec`, `used_memory`.
 The fork's time is the cost model's CPU time for the heap's resident pages,
 plus the server's page-table pages and mappings beyond the calibration probe's
 when the user gives them (`redis_probe` reads them from /proc for a local
-server), with the interval the calibration's fastest and slowest repeats give.
+server), scaled by the server's share of pages in frame runs (`frame_runs`,
+from its pagemap as root: scattered frames fork slower), with the interval the
+calibration's fastest and slowest repeats give.
 """
 # No `from __future__ import annotations` (as snapshot, storm): simulate_cli maps RedisConfig's
 # field types, and a "float" string would get finite_float where the class float gets float.
@@ -72,8 +74,9 @@ class RedisConfig:
                               "(0: not known, no mapping term)")
     frame_runs: float = option(-1.0, "the server's share of resident pages whose frames lie "
                                      "in runs of >= 4 consecutive frames (fork_probe."
-                                     "frame_runs, root; a heap built over time: about 0); "
-                                     "-1: not known, the calibration probe's own share")
+                                     "frame_runs(pid), as root; 0.0001-0.56 measured on "
+                                     "Redis 7 heaps); -1: not known, the calibration "
+                                     "probe's own share")
     samples: int = option(200, "points in the time series")
     seed: int = option(1, "random seed")
     costs: str = option(None, "calibration JSON (default: the saved one, else defaults)")
