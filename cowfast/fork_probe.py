@@ -61,6 +61,7 @@ def process_shape(pid: int | str = "self") -> Shape:
 
 
 FRAME_RUN = 4                # pages in a frame run at least this long count as in order
+PAGEMAP_CHUNK = 1 << 20      # pagemap entries read at once (8 MiB)
 
 
 def frames_in_runs(entries: np.ndarray[Any, Any], run: int = FRAME_RUN) -> tuple[int, int] | None:
@@ -97,12 +98,15 @@ def frame_runs(pid: int | str = "self", run: int = FRAME_RUN) -> float | None:
             if len(fields) > 5 and fields[5] != "[heap]":   # a file, [stack], [vdso]..
                 continue
             lo, hi = (int(x, 16) // PAGE for x in fields[0].split("-"))
-            pagemap.seek(lo * 8)
-            got = frames_in_runs(np.frombuffer(pagemap.read((hi - lo) * 8), dtype=np.uint64),
-                                 run)
-            if got is None:
-                return None
-            pages, in_runs = pages + got[0], in_runs + got[1]
+            # in chunks: a mapping may reserve terabytes (a run split at a chunk's edge
+            # is counted as two: at most a few pages in a million)
+            for start in range(lo, hi, PAGEMAP_CHUNK):
+                pagemap.seek(start * 8)
+                entries = pagemap.read(min(PAGEMAP_CHUNK, hi - start) * 8)
+                got = frames_in_runs(np.frombuffer(entries, dtype=np.uint64), run)
+                if got is None:
+                    return None
+                pages, in_runs = pages + got[0], in_runs + got[1]
     return in_runs / pages if pages else None
 
 
