@@ -18,6 +18,7 @@ set is below 400 MiB). Targets: 25 % for fork CPU and the ratio.
 """
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -118,9 +119,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix="cowfast-forkval-", dir="/dev/shm"
                                if os.path.isdir("/dev/shm") else None)
     rows = []
-    for name, spec in grid.items():
-        rows += one_case(name, spec, costs, workdir)
-        save(args.json, costs, rows)
+    try:
+        for name, spec in grid.items():
+            rows += one_case(name, spec, costs, workdir)
+            save(args.json, costs, rows)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     misses = [row for row in rows if row["figure"] != "twin_cpu" and abs(row["error"]) > 0.25]
     scored = [row for row in rows if row["figure"] != "twin_cpu"]
     print(f"\n{len(scored) - len(misses)} of {len(scored)} rows within 25 % (twin rows are the "
