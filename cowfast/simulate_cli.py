@@ -197,6 +197,8 @@ def run_calibrate(args, out=None):
              "fork, scattered pages"),
             (f"fork, per mapping beyond the probe's {model.fork_probe_mappings:,.0f}",
              model.fork_ns_per_mapping, "ns", "fork, mappings"),
+            ("fork, share of the time frame runs save (0: not measured)",
+             100 * model.fork_frame_run_saving, "%", "fork, frame runs"),
             ("copy-on-write fault", model.cow_fault_ns, "ns", "copy-on-write fault"),
             ("zero-fill fault", model.zero_fill_ns, "ns", "zero-fill fault"),
             ("reuse fault", model.reuse_fault_ns, "ns", "reuse fault"),

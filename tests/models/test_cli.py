@@ -61,6 +61,7 @@ def test_calibrate_saves_where_asked(tmp_path, capsys):
     assert costmodel.load(path).calibrated
     out = capsys.readouterr().out
     assert "copy-on-write fault" in out and "exit of a child" in out and "spread %" in out
+    assert "share of the time frame runs save" in out
 
 
 def test_calibrate_warns_naming_the_unstable_figure(tmp_path, capsys, monkeypatch):
