@@ -245,6 +245,18 @@ def twin_row(twins, samples, costs):
     return out
 
 
+def duration_row(case, rate, child, model_seconds, redis_seconds):
+    """The BGSAVE-duration row: the child's life (seconds) against the model's duration."""
+    return dict(case=case, figure="bgsave_seconds", rate=rate, real=child, model=model_seconds,
+                error=model_seconds / child - 1, redis_seconds=redis_seconds,
+                load=os.getloadavg()[0])
+
+
+def duration_text(row):
+    return (f"child {row['real']:.2f} s (Redis saw the end at {row['redis_seconds']:.2f} s), "
+            f"model {row['model']:.2f} s ({row['error']:+.1%})")
+
+
 def key_bytes(kind, keys):
     """Mean key-name length of key:0 .. key:N-1 (what the user knows of their keys)."""
     return round(np.mean([len(key_name(kind, i)) for i in range(0, keys, max(1, keys // 10000))]))
@@ -352,13 +364,10 @@ def main():
             m_secs = layout["bgsave_seconds"]
             rows.append(dict(case=name, figure="rdb_bytes", real=rdb, model=m_rdb,
                              error=m_rdb / rdb - 1))
-            rows.append(dict(case=name, figure="bgsave_seconds", rate=0, real=child,
-                             model=m_secs, error=m_secs / child - 1, redis_seconds=seconds,
-                             load=os.getloadavg()[0]))
+            rows.append(duration_row(name, 0, child, m_secs, seconds))
             print(f"{name}: RDB {rdb / MIB:.1f} MiB, model {m_rdb / MIB:.1f} "
-                  f"({m_rdb / rdb - 1:+.1%}); BGSAVE without writes: child {child:.2f} s "
-                  f"(Redis saw the end at {seconds:.2f} s), model {m_secs:.2f} s "
-                  f"({m_secs / child - 1:+.1%})", flush=True)
+                  f"({m_rdb / rdb - 1:+.1%}); BGSAVE without writes: {duration_text(rows[-1])}",
+                  flush=True)
             for rate, dist, place in runs:
                 writer = Writer(port, kind, keys, vb, fields, max(fb, 1), rate, dist, place)
                 writer.start()
@@ -375,13 +384,10 @@ def main():
                 rows.append(dict(case=name, figure="rdb_last_cow_size", rate=rate, dist=dist,
                                  placement=place, writes=writes, seconds=seconds, real=real,
                                  model=pred, error=pred / real - 1))
-                rows.append(dict(case=name, figure="bgsave_seconds", rate=rate, real=child,
-                                 model=m_secs, error=m_secs / child - 1, redis_seconds=seconds,
-                                 load=os.getloadavg()[0]))
+                rows.append(duration_row(name, rate, child, m_secs, seconds))
                 print(f"{name:<11} {rate:>7,.0f} {dist:<8} {place:<9} {writes:>8,} "
                       f"{seconds:>6.2f} {real / MIB:>9.1f} {pred / MIB:>9.1f} "
-                      f"{pred / real - 1:>+7.1%}; child {child:.2f} s, model duration "
-                      f"{m_secs:.2f} s ({m_secs / child - 1:+.1%})", flush=True)
+                      f"{pred / real - 1:>+7.1%}; {duration_text(rows[-1])}", flush=True)
                 os.unlink(os.path.join(workdir, "dump.rdb"))
             save(args.json, costs, rows)          # after each data set: a stopped run keeps them
     finally:
