@@ -29,9 +29,13 @@ class pmem(NamedTuple):
     dirty: int
 
 
+# pfullmem spells pmem's fields out again rather than being built from pmem._fields (psutil's
+# old namedtuple(..., pmem._fields + ...)): a type checker sees a NamedTuple's fields only when
+# written one by one, and the package is typed (py.typed). psutil's own typed tuples do the
+# same (psutil/_ntuples.py); tests/kernel/test_ps.py holds the two to the same prefix.
 class pfullmem(NamedTuple):
     """psutil.Process.memory_full_info() (bytes): memory_info's fields, then uss, pss, swap
-    and smaps_rollup's split, lower-cased (psutil builds it from pmem's fields the same way)."""
+    and smaps_rollup's split, lower-cased."""
 
     rss: int
     vms: int
@@ -57,12 +61,12 @@ class InfoCalls:
 
     def memory_info(self: Process) -> pmem:
         """Return pmem(rss, vms, shared, text, lib, data, dirty) in bytes."""
-        return pmem(*self.memory_full_info()[:7])
+        return pmem(*self.memory_full_info()[:len(pmem._fields)])
 
     def memory_full_info(self: Process) -> pfullmem:
         """Return pfullmem: memory_info's fields, uss, pss, swap and the smaps_rollup split."""
         if self.aspace is None:
-            return pfullmem(*(0,) * 15)
+            return pfullmem(*(0,) * len(pfullmem._fields))
         ps = self.kernel.page_size
         st = self.aspace.stats()
         self.hiwater: int = max(self.hiwater, st.rss * ps // 1024)

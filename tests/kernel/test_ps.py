@@ -1,6 +1,8 @@
 """What users see: ps rows, psutil-style status(), children(), parent()."""
 import signal
 
+from cowfast.kernel.info import pfullmem, pmem
+
 
 def test_status_strings_are_psutils(kernel, sh, child):
     """running, stopped, zombie, dead (psutil STATUS_* values)."""
@@ -33,3 +35,19 @@ def test_ps_lists_the_tree_with_states_and_memory(kernel, sh, child):
     assert rows[1].rss == sh.memory_info().rss and rows[1].ppid == 1
     text = kernel.format_ps()
     assert "<defunct>" in text and "PID" in text.splitlines()[0]
+
+
+def test_memory_full_info_is_memory_info_then_the_rollup(kernel, sh):
+    """pfullmem is pmem's fields in pmem's order, then psutil's uss, pss, swap and the
+    smaps_rollup split; memory_info() is memory_full_info()'s first fields, for a live process
+    and for a zombie (zeros)."""
+    n = len(pmem._fields)
+    assert pfullmem._fields[:n] == pmem._fields
+    assert pfullmem._fields[n:] == ("uss", "pss", "swap", "shared_clean", "shared_dirty",
+                                    "private_clean", "private_dirty", "anonymous")
+    sh.poke(sh.mmap(4 * 4096), b"x" * 4 * 4096)
+    assert sh.memory_info() == sh.memory_full_info()[:n] and sh.memory_info().rss > 0
+    c = kernel.process(sh.fork())
+    sh.kill(c.pid, signal.SIGKILL)
+    assert c.status() == "zombie"
+    assert c.memory_info() == (0,) * n and c.memory_full_info() == (0,) * len(pfullmem._fields)
