@@ -12,15 +12,10 @@ import statistics
 import time
 
 from cowfast import PROT_READ, PROT_WRITE, AddressSpace, PhysicalMemory
+from cowfast._libc import MAP_FAILED, MAP_NORESERVE
+from cowfast._libc import libc as _libc        # raw calls: no wrapper inside the timings
 
 now = time.perf_counter_ns
-MAP_NORESERVE = 0x4000
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                       ctypes.c_int, ctypes.c_long)
-_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 SIZES = (1 << 12, 1 << 32, 1 << 44)              # bytes: a page, 4 GiB, 16 TiB
 
 
@@ -54,7 +49,7 @@ def linux_times(length, reps):
         t0 = now()
         addr = _libc.mmap(None, length, PROT_READ, flags, -1, 0)
         t1 = now()
-        assert addr not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+        assert addr not in (None, MAP_FAILED), ctypes.get_errno()
         assert _libc.mprotect(addr, max(length // 2, 4096), PROT_READ | PROT_WRITE) == 0
         t2 = now()
         assert _libc.munmap(addr, length) == 0

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from ._libc import MAP_NORESERVE, mprotect
+
 PAGE = 4096
 PTES_PER_PAGE = 512          # x86-64: a page-table page maps 512 pages
 SCATTER_STRIDE = 8           # the page-table probe writes one page in 8
-MAP_NORESERVE = 0x4000       # Linux's flag; Python's mmap does not name it
 
 Curve = tuple[tuple[int, float], ...]
 
@@ -46,18 +47,25 @@ Times = np.ndarray[Any, np.dtype[np.float64]]
 Rounds = list[tuple[Times, Times]]
 
 
+def proc_kb(pid: int | str, name: str) -> dict[str, int]:
+    """The `Field:  N kB` lines of /proc/<pid>/<name> (status, smaps_rollup, meminfo's
+    format), in bytes by field name."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/{name}") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    return out
+
+
 def process_shape(pid: int | str = "self") -> Shape:
     """(resident pages, page-table pages, mappings) of a process, from /proc/<pid>:
-    VmRSS and VmPTE of `status` (kB) and the lines of `maps`."""
-    status: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmPTE"):
-                status[name] = int(value.split()[0])
+    VmRSS and VmPTE of `status` and the lines of `maps`."""
+    status = proc_kb(pid, "status")
     with open(f"/proc/{pid}/maps", "rb") as f:
         mappings = sum(1 for _ in f)
-    return status["VmRSS"] * 1024 // PAGE, status["VmPTE"] * 1024 // PAGE, mappings
+    return status["VmRSS"] // PAGE, status["VmPTE"] // PAGE, mappings
 
 
 FRAME_RUN = 4                # pages in a frame run at least this long count as in order
@@ -141,14 +149,10 @@ def _split(m: mmap.mmap, pieces: int, prot: int = mmap.PROT_READ) -> None:
     """Make every other of `pieces` equal parts of m read-only: m becomes `pieces`
     mappings (adjacent ones differ in protection, so they stay apart). With
     prot=PROT_READ | PROT_WRITE it undoes that (the kernel merges them again)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     base = ctypes.addressof(ctypes.c_char.from_buffer(m))
     step = len(m) // pieces // PAGE * PAGE
     for k in range(1, pieces, 2):
-        if libc.mprotect(base + k * step, step, prot) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
+        mprotect(base + k * step, step, prot)
 
 
 def fork_times(forks: int, warmup: int = 2) -> Times:

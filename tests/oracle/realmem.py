@@ -27,17 +27,14 @@ import signal
 import tempfile
 import traceback
 
+from cowfast._libc import MAP_FIXED, mmap_at, mprotect
+
+from tests.oracle.realproc import PR_SET_CHILD_SUBREAPER, prctl
+
 PAGE = mmap.PAGESIZE
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                       ctypes.c_int, ctypes.c_long)
-MAP_FIXED = 0x10
 ACCESSES = ("write", "read")
 GENERATIONS = ("P", "C", "G")                   # a fork by one makes the next
 NEXT = dict(zip(GENERATIONS, GENERATIONS[1:]))
-PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT = 60                                    # seconds a scenario may take, however loaded
 PROTS = {"protect_none": 0, "protect_r": mmap.PROT_READ,
          "protect_rw": mmap.PROT_READ | mmap.PROT_WRITE}
@@ -92,12 +89,10 @@ class _Region:
             self.addr = ctypes.addressof(self._view)
             return
         size, align = pages * PAGE, 2 << 20
-        area = _libc.mmap(None, size + align, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        area = mmap_at(None, size + align, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.addr = (area + align - 1) // align * align
-        got = _libc.mmap(self.addr, size, mmap.PROT_READ | mmap.PROT_WRITE,
-                         mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | MAP_FIXED, -1, 0)
-        if got != self.addr:
-            raise OSError(ctypes.get_errno(), "mmap(MAP_SHARED | MAP_FIXED)")
+        mmap_at(self.addr, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | MAP_FIXED)
         self.m = memoryview((ctypes.c_char * size).from_address(self.addr)).cast("B")
         self._scratch_map = self.scratch                # warm-ups go through a memoryview too
         self.scratch = memoryview(self._scratch_map)
@@ -110,9 +105,7 @@ class _Region:
                             self.scratch)
         if op == "smaps":
             return self.smaps()
-        prot = PROTS[op]
-        if _libc.mprotect(self.addr + first * PAGE, (stop - first) * PAGE, prot):
-            raise OSError(ctypes.get_errno(), "mprotect")
+        mprotect(self.addr + first * PAGE, (stop - first) * PAGE, PROTS[op])
         return None
 
 
@@ -178,7 +171,7 @@ class _Driver:
         self.region, self.keep_open = _Region(pages, shared), keep_open
         self.dir = tempfile.mkdtemp(prefix="cowfast-oracle-")
         self.fifos = {}                             # name -> (cmd fd, res fd)
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)   # orphans come back to be reaped
+        prctl(PR_SET_CHILD_SUBREAPER, 1)                # orphans come back to be reaped
 
     def _connect(self, name):
         for end in ("cmd", "res"):

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 
 from cowfast import AddressSpace, PhysicalMemory
+from cowfast._libc import MAP_FIXED, mmap_at, mprotect, munmap
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="/proc/self/maps is Linux's")
@@ -23,19 +24,7 @@ PAGE = mmap.PAGESIZE
 N = 24                                           # pages in the reserved area
 BASE = 1 << 32                                   # where cowfast's area lies (any address will do)
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
-MAP_FIXED, MAP_ANON = 0x10, mmap.MAP_ANONYMOUS
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                       ctypes.c_int, ctypes.c_long)
-_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-
-
-def _ok(rc):
-    if rc in (-1, ctypes.c_void_p(-1).value, None):
-        raise OSError(ctypes.get_errno(), "syscall failed")
+MAP_ANON = mmap.MAP_ANONYMOUS
 
 
 def kernel_maps(base):
@@ -58,27 +47,26 @@ def run_kernel(ops):
     """The ops on real memory: a PROT_NONE reservation, then each op inside it. A shared page
     on each side (a shmem file merges with nothing) keeps the area's mappings from merging
     with this process's own neighbouring mappings, whose anon_vma would change the outcome."""
-    outer = _libc.mmap(None, (N + 2) * PAGE, 0, mmap.MAP_PRIVATE | MAP_ANON, -1, 0)
-    _ok(outer)
+    outer = mmap_at(None, (N + 2) * PAGE, 0, mmap.MAP_PRIVATE | MAP_ANON)
     base = outer + PAGE
-    for guard in (outer, base + N * PAGE):
-        _ok(_libc.mmap(guard, PAGE, R, mmap.MAP_SHARED | MAP_ANON | MAP_FIXED, -1, 0))
-    _ok(_libc.mmap(base, N * PAGE, 0, mmap.MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0))
     try:
+        for guard in (outer, base + N * PAGE):
+            mmap_at(guard, PAGE, R, mmap.MAP_SHARED | MAP_ANON | MAP_FIXED)
+        mmap_at(base, N * PAGE, 0, mmap.MAP_PRIVATE | MAP_ANON | MAP_FIXED)
         for op, first, n, prot in ops:
             addr, length = base + first * PAGE, n * PAGE
             if op in ("private", "shared"):
                 kind = mmap.MAP_PRIVATE if op == "private" else mmap.MAP_SHARED
-                _ok(_libc.mmap(addr, length, prot, kind | MAP_ANON | MAP_FIXED, -1, 0))
+                mmap_at(addr, length, prot, kind | MAP_ANON | MAP_FIXED)
             elif op == "protect":
-                _ok(_libc.mprotect(addr, length, prot))
+                mprotect(addr, length, prot)
             elif op == "unmap":
-                _ok(_libc.munmap(addr, length))
+                munmap(addr, length)
             else:
                 ctypes.memset(addr, 1, 1)
         return kernel_maps(base)
     finally:
-        _libc.munmap(outer, (N + 2) * PAGE)
+        munmap(outer, (N + 2) * PAGE)
 
 
 def run_cowfast(ops):
