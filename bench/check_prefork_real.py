@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import random
 
+from cowfast.fork_probe import proc_kb
 from cowfast.models.prefork import PreforkConfig, run
 
 MIB = 1 << 20
@@ -27,13 +28,7 @@ PAGE = 4096
 
 def smaps_rollup(pid="self"):
     """The kB fields of /proc/PID/smaps_rollup, in bytes."""
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "kB":
-                fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
-    return fields
+    return proc_kb(pid, "smaps_rollup")
 
 
 def case(kind, n, action, fraction, freeze, out):

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from cowfast.fork_probe import proc_kb
 from cowfast.models import heapmap
 from cowfast.models.prefork import PreforkConfig, run
 
@@ -119,12 +120,7 @@ def gunicorn_python(venv_dir: str, timeout: float = 300) -> str:
 
 def smaps_rollup(pid: int) -> tuple[int, int]:
     """USS (Private_Clean + Private_Dirty) and PSS of a process, in bytes."""
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "kB":
-                fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    fields = proc_kb(pid, "smaps_rollup")
     return fields["Private_Clean"] + fields["Private_Dirty"], fields["Pss"]
 
 
