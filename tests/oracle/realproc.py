@@ -95,6 +95,17 @@ def _drain():
             return
 
 
+def c_program_defaults():
+    """Give this process the signal state cowfast's processes start with: every disposition
+    SIG_DFL and nothing blocked. Python itself ignores SIGPIPE and SIGXFSZ and handles SIGINT,
+    pytest may handle more, and ignored dispositions and the mask are inherited through fork
+    and exec from whatever started the tests: nohup ignores SIGHUP, a shell without job
+    control ignores SIGINT and SIGQUIT in a background job (`cmd &`)."""
+    for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
 def run_real(scenario, timeout=20.0):
     """Run scenario() in a real forked subreaper process; return its result (JSON round-trip)."""
     r, w = os.pipe()
@@ -106,10 +117,7 @@ def run_real(scenario, timeout=20.0):
             os.setpgid(0, 0)
             faulthandler.disable()          # pytest's tracebacks on SIGSEGV/SIGABRT are noise here
             prctl(PR_SET_CHILD_SUBREAPER, 1)
-            # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT: give C programs' defaults.
-            for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT,
-                        signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
+            c_program_defaults()
             data = json.dumps(["ok", scenario()]).encode()
         except BaseException:
             data = json.dumps(["error", traceback.format_exc()]).encode()
