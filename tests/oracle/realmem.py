@@ -7,14 +7,17 @@ of ``write`` or ``read`` (one byte per page of pages ``first..stop-1``), ``prote
 or ``exit`` (``who`` exits; C may exit before G, which P then adopts as child subreaper). Every
 step runs in a real process forked from the test, on ``mmap(MAP_PRIVATE | MAP_ANONYMOUS)``
 memory with transparent huge pages disabled (``MADV_NOHUGEPAGE``), and an access step reports
-the ``ru_minflt`` delta measured around it inside the process that made the access. P talks to
-the others through a pair of FIFOs each.
+the minor faults it took on the mapping, counted inside the process that made the access. P
+talks to the others through a pair of FIFOs each.
 
-Python itself faults too: after a fork each heap page the interpreter writes (a refcount) is a
-copy-on-write fault. So every access runs its exact code path once on an empty page list and
-iterates its own page list first, which pays those faults before the measurement starts. What
-noise is left can only add faults, never remove one, so callers repeat a scenario and keep the
-minimum per step.
+The count is exact where perf events are allowed (``EXACT``): every minor fault of the process
+is sampled with its address (tests/oracle/faultlog.py) and only the mapping's are counted.
+Elsewhere it is the ``ru_minflt`` delta, which also counts Python's own faults: after a fork
+each heap page the interpreter writes (a refcount) is a copy-on-write fault, and under memory
+pressure the kernel may unmap its pages at any time. So every access runs its exact code path
+once on an empty page list and iterates its own page list first, which pays the predictable
+ones before the measurement starts; what noise is left can only add faults, never remove one,
+so callers repeat a scenario and keep the minimum per step.
 """
 import ctypes
 import json
@@ -28,6 +31,7 @@ import tempfile
 import traceback
 
 from cowfast._libc import MAP_FIXED, mmap_at, mprotect
+from tests.oracle.faultlog import FaultLog
 
 from tests.oracle.realproc import PR_SET_CHILD_SUBREAPER, prctl
 
@@ -38,6 +42,28 @@ NEXT = dict(zip(GENERATIONS, GENERATIONS[1:]))
 TIMEOUT = 60                                    # seconds a scenario may take, however loaded
 PROTS = {"protect_none": 0, "protect_r": mmap.PROT_READ,
          "protect_rw": mmap.PROT_READ | mmap.PROT_WRITE}
+
+
+def _exact():
+    probe = FaultLog.open()
+    if probe is not None:
+        probe.close()
+    return probe is not None
+
+
+EXACT = _exact()                # the faults are counted by address (else ru_minflt's deltas)
+_log = None                     # this process's FaultLog (each process opens its own)
+
+
+def _faults():
+    global _log
+    if _log is None or _log.pid != os.getpid():
+        if _log is not None:
+            _log.close()                            # the parent's: it counts the parent
+        _log = FaultLog.open()
+        if _log is None:
+            raise OSError("perf_event_open refused in a process of the scenario")
+    return _log
 
 
 def _minflt():
@@ -53,8 +79,9 @@ def _access(m, offsets, write):
             m[off]
 
 
-def _measure(m, offsets, write, scratch):
-    """Minor faults taken by one access to each offset, after paying Python's own faults.
+def _measure(m, offsets, write, scratch, span):
+    """Minor faults taken by one access to each offset: those at addresses in span (lo, hi)
+    when EXACT, else the process's, after paying Python's own.
 
     The warm-up runs the same byte access on a scratch page: after a fork, the child re-faults
     even the interpreter's code pages (file-backed text is not copied at fork).
@@ -65,6 +92,11 @@ def _measure(m, offsets, write, scratch):
         _access(m, (), write)
         _access(scratch, (0,), write)
         _minflt()
+    if EXACT:
+        log = _faults()
+        log.drain()
+        _access(m, offsets, write)
+        return log.count(*span)
     before = _minflt()
     _access(m, offsets, write)
     after = _minflt()
@@ -102,7 +134,7 @@ class _Region:
         or for ``smaps`` this mapping's figures."""
         if op in ACCESSES:
             return _measure(self.m, [i * PAGE for i in range(first, stop)], op == "write",
-                            self.scratch)
+                            self.scratch, (self.addr, self.addr + len(self.m)))
         if op == "smaps":
             return self.smaps()
         mprotect(self.addr + first * PAGE, (stop - first) * PAGE, PROTS[op])

@@ -25,8 +25,12 @@ BASE = 0x40000000                   # where cowfast maps the scenario's pages
 # levels. The kernel's own mapping lies wherever mmap puts it: fault counts do not depend on it.
 N_WIDE = 3 * 512 + 64
 BASE_WIDE = (1 << 30) - 2 * 512 * 4096 + 32 * 4096
-REPEATS = 3                         # noise only ever adds faults: keep the minimum per step
-RETRIES = 6                         # more runs while the kernel shows more faults than cowfast
+# Without perf events (realmem.EXACT false) the kernel's counts are ru_minflt's, which Python's
+# own faults can only raise: keep the minimum per step over REPEATS runs, and RETRIES more
+# while the kernel shows more faults than cowfast. With them the counts are the mapping's
+# exactly: two runs, which must agree.
+REPEATS = 2 if realmem.EXACT else 3
+RETRIES = 0 if realmem.EXACT else 6
 P, C, G = realmem.GENERATIONS
 
 
@@ -123,13 +127,16 @@ def cowfast_deltas(steps, n=N, base=BASE, shared=False):
 
 
 def kernel_deltas(steps, mine=None, n=N, shared=False):
-    """The real kernel's minimum ru_minflt delta per access step over REPEATS runs (smaps
-    figures have no noise: the first run's). Given cowfast's results `mine`, run up to RETRIES
-    more times while some step still shows the kernel more faults than cowfast: noise can
-    explain that, never the opposite."""
+    """The real kernel's minor faults per access step, the minimum over REPEATS runs (smaps
+    figures have no noise: the first run's). Counted exactly (realmem.EXACT), every run must
+    give the same. Else, given cowfast's results `mine`, run up to RETRIES more times while
+    some step still shows the kernel more faults than cowfast: noise can explain that, never
+    the opposite."""
     runs = []
     for attempt in range(REPEATS + (RETRIES if mine else 0)):
         runs.append(realmem.run(steps, n, shared))
+        if realmem.EXACT:
+            assert runs[-1] == runs[0], f"the kernel's counts differ between two runs: {runs}"
         deltas = [min(d) if isinstance(d[0], int) else d[0] for d in zip(*runs)]
         if attempt + 1 >= REPEATS and not any(
                 isinstance(k, int) and isinstance(m, int) and k > m
