@@ -17,6 +17,8 @@ from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPP
 from ..errors import WouldBlock
 
 if TYPE_CHECKING:
+    from ..engine import AddressSpace
+    from .memory import Layout
     from .process import Process
     from .waitq import Waiters
 
@@ -94,3 +96,12 @@ def block(p: Process, call: str, why: str, queue: Waiters | None = None) -> NoRe
     p.state = _SLEEPING
     p.sleeping_in = call
     raise WouldBlock(why, queue=queue)
+
+
+def memory_of(p: Process) -> tuple[AddressSpace, Layout]:
+    """p's address space and memory layout, which a process has from spawn until its exit
+    (exit_mm); ValueError, as enter() words it, for a process that has exited."""
+    aspace, mem = p.aspace, p.mem
+    if aspace is None or mem is None:
+        raise ValueError(f"process {p.pid} has exited")
+    return aspace, mem

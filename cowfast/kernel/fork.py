@@ -15,7 +15,7 @@ import errno
 import resource
 from typing import TYPE_CHECKING
 
-from .entry import enter, raise_errno
+from .entry import enter, memory_of, raise_errno
 
 if TYPE_CHECKING:
     from .process import Process
@@ -43,10 +43,10 @@ class ForkCalls:
             nproc = self.rlimit_soft(resource.RLIMIT_NPROC)
             if nproc != resource.RLIM_INFINITY and k.uid_count.get(uid, 0) >= nproc:
                 raise_errno(errno.EAGAIN)
-        mem = self.mem
+        parent_aspace, mem = memory_of(self)
         k.charge(mem.commit, fork=True)        # copy_mm comes before alloc_pid, as in Linux
         try:
-            aspace = self.aspace.fork()
+            aspace = parent_aspace.fork()
         except BaseException:
             k.uncharge(mem.commit)
             raise

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from .entry import memory_of
+
 if TYPE_CHECKING:
-    from .memory import Layout
     from .process import Process
 
 
@@ -67,17 +68,17 @@ class InfoCalls:
         """Return pfullmem: memory_info's fields, uss, pss, swap and the smaps_rollup split."""
         if self.aspace is None:
             return pfullmem(*(0,) * len(pfullmem._fields))
+        aspace, m = memory_of(self)
         ps = self.kernel.page_size
-        st = self.aspace.stats()
+        st = aspace.stats()
         self.hiwater: int = max(self.hiwater, st.rss * ps // 1024)
-        m: Layout = self.mem  # type: ignore[assignment]  # set while aspace is
         text, data_bss, heap, stack = m.pages(ps)
         vms = (text + data_bss + heap + stack + m.mmap_pages) * ps
         statm_data = (data_bss + heap + stack + m.anon_wr_pages) * ps
         shared_text = text if m.image.users >= 2 else 0
         private_text = text - shared_text
         rss = st.rss * ps
-        shm = self.aspace.shmem()           # resident: shared pages fault in on first touch
+        shm = aspace.shmem()           # resident: shared pages fault in on first touch
         return pfullmem(
             rss=rss, vms=vms, shared=(text + shm) * ps, text=text * ps, lib=0,
             data=statm_data, dirty=0, uss=st.uss * ps, pss=int(st.pss * ps), swap=0,

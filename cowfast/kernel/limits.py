@@ -16,7 +16,7 @@ from .. import signals as S
 from .entry import enter, raise_errno
 
 if TYPE_CHECKING:
-    from .process import Limits, Process
+    from .process import Limits, Process, UsageVector
 
 
 RLIM_INFINITY = resource.RLIM_INFINITY
@@ -53,7 +53,7 @@ class Usage(NamedTuple):
     reuses: int
 
 
-def combine(a: tuple[int, int, int, int, int, int, int], b: tuple[int, int, int, int, int, int, int] | None) -> tuple[int, int, int, int, int, int, int]:
+def combine(a: UsageVector | None, b: UsageVector | None) -> UsageVector | None:
     """Return usage a + b (None counts as zero); maxrss is the larger, as Linux cmaxrss."""
     if b is None:
         return a
@@ -61,10 +61,10 @@ def combine(a: tuple[int, int, int, int, int, int, int], b: tuple[int, int, int,
         return b
     out = [x + y for x, y in zip(a, b)]
     out[MAXRSS] = max(a[MAXRSS], b[MAXRSS])
-    return tuple(out)
+    return (out[0], out[1], out[2], out[3], out[4], out[5], out[6])
 
 
-def rusage_of(usage, page_size):
+def rusage_of(usage: UsageVector | None, page_size: int) -> resource.struct_rusage:
     """Return a resource.struct_rusage for a usage vector (None: all zero)."""
     u = usage or ZERO_USAGE
     return resource.struct_rusage((0.0, 0.0, u[MAXRSS], 0, 0, 0, u[MINFLT], u[MAJFLT],
@@ -112,7 +112,7 @@ class LimitCalls:
         """Return the soft limit of res (RLIM_INFINITY is -1), without a system call."""
         return (self.limits or DEFAULT_LIMITS).get(res, (RLIM_INFINITY,))[0]
 
-    def getrusage(self: Process, who: int):
+    def getrusage(self: Process, who: int) -> resource.struct_rusage:
         """Return resource.struct_rusage for RUSAGE_SELF, RUSAGE_CHILDREN or RUSAGE_BOTH."""
         enter(self)
         ps = self.kernel.page_size
@@ -124,7 +124,7 @@ class LimitCalls:
             return rusage_of(combine(self.usage_now(), self.cusage), ps)
         raise ValueError("invalid who parameter")
 
-    def usage_now(self: Process) -> tuple[int, int, int, int, int, int, int]:
+    def usage_now(self: Process) -> UsageVector:
         """Return this process's own usage vector (the snapshot taken at exit, once dead)."""
         if self.final is not None:
             return self.final
@@ -135,19 +135,19 @@ class LimitCalls:
         return (c.minor_faults, 0, self.nsignals, self.hiwater, c.cow_copies, c.zero_fills,
                 c.reuses)
 
-    def usage(self: Process):
+    def usage(self: Process) -> Usage:
         """Return this process's own Usage (a zombie keeps the figures it died with)."""
         return Usage(*self.usage_now())
 
-    def children_usage(self: Process):
+    def children_usage(self: Process) -> Usage:
         """Return the Usage totals of reaped children and their descendants (RUSAGE_CHILDREN)."""
         return Usage(*(self.cusage or ZERO_USAGE))
 
-    def rusage_both(self: Process):
+    def rusage_both(self: Process) -> resource.struct_rusage:
         """Return the struct_rusage wait4 reports for this child: its own plus its children's."""
         return rusage_of(combine(self.usage_now(), self.cusage), self.kernel.page_size)
 
-    def prctl(self: Process, option: int, arg2: int = 0):
+    def prctl(self: Process, option: int, arg2: int = 0) -> int:
         """prctl(2) for PR_SET/GET_CHILD_SUBREAPER and PR_SET/GET_PDEATHSIG.
 
         The GET options return the value (C writes it through arg2). Others: EINVAL.

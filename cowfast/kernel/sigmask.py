@@ -40,7 +40,7 @@ class SigmaskCalls:
 
     __slots__ = ()
 
-    def sigprocmask(self: Process, how: int, signals: Iterable[int]):
+    def sigprocmask(self: Process, how: int, signals: Iterable[int]) -> set[S.Signals | int]:
         """Change the blocked set and return the previous one, as signal.pthread_sigmask.
 
         how: signal.SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK (else OSError EINVAL).
@@ -63,7 +63,7 @@ class SigmaskCalls:
             check_still_running(self)
         return S.signals_in(old)
 
-    def sigsuspend(self: Process, signals: Iterable[int]):
+    def sigsuspend(self: Process, signals: Iterable[int]) -> None:
         """Replace the blocked set by signals until a handler runs, then put it back, as
         sigsuspend(2); return None once a handler ran (Linux's -1 EINTR, which every
         sigsuspend returns).
@@ -93,24 +93,24 @@ class SigmaskCalls:
             check_still_running(self)
         return None
 
-    def set_blocked(self: Process, bits) -> None:
+    def set_blocked(self: Process, bits: int) -> None:
         """Set the blocked set (an int mask) as signal delivery and sigreturn do; SIGKILL and
         SIGSTOP stay unblocked."""
         self.blocked = bits & ~UNBLOCKABLE
 
-    def blocked_signals(self: Process):
+    def blocked_signals(self: Process) -> set[S.Signals | int]:
         """Return the blocked set, as signal.pthread_sigmask(SIG_BLOCK, []) (a view)."""
         return S.signals_in(self.blocked)
 
-    def blocked_mask(self: Process):
+    def blocked_mask(self: Process) -> int:
         """Return the blocked set as an int mask (bit sig - 1), to save and restore it."""
         return self.blocked
 
-    def deliverable(self: Process):
+    def deliverable(self: Process) -> bool:
         """Return True if a pending signal is not blocked (a view: the next call delivers it)."""
         return bool(self.pending & ~self.blocked)
 
-    def deliver_signals(self: Process):
+    def deliver_signals(self: Process) -> bool:
         """Deliver the pending unblocked signals now, as the return to user space does:
         default actions are taken, handlers run. Return True if a handler without
         SA_RESTART ran (a call it interrupted fails EINTR). For a front end that runs

@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from cowfast.kernel import Kernel, Terminated
+from cowfast.kernel.entry import memory_of
 
 EXIT_CODES = [(0, 0), (1, 0x100), (42, 0x2A00), (123, 0x7B00), (-1, 0xFF00), (255, 0xFF00),
               (256, 0), (257, 0x100)]
@@ -34,9 +35,12 @@ def test_address_space_is_released_at_exit(kernel, sh):
     c = kernel.process(sh.fork())
     c.vars.heap("big", b"z" * 40000)
     assert kernel.memory.stats().used > before
+    assert memory_of(c) == (c.aspace, c.mem)
     c._exit(0)
     assert kernel.memory.stats().used == before
     assert c.memory_info().rss == 0
+    with pytest.raises(ValueError, match=f"process {c.pid} has exited"):
+        memory_of(c)                    # the calls that need it refuse a zombie
 
 
 def test_exit_runs_atexit_handlers_last_registered_first(kernel, sh, child):
