@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .state import RUNNING as _RUNNING, SLEEPING as _SLEEPING, STOPPED as _STOPPED
 
-from ..errors import WouldBlock
+from ..errors import InvariantError, WouldBlock
 
 if TYPE_CHECKING:
     from ..engine import AddressSpace
     from .memory import Layout
     from .process import Process
-    from .waitq import Waiters
+    from .waitq import WaitQueue, Waiters
 
 
 class Terminated(Exception):
@@ -90,9 +90,11 @@ def check_still_running(p: Process) -> None:
         raise Terminated(p.pid, p.wstatus)  # type: ignore[arg-type]  # set: p is a zombie
 
 
-def block(p: Process, call: str, why: str, queue: Waiters | None = None) -> NoReturn:
+def block(p: Process, call: str, why: str,
+          queue: Waiters | WaitQueue | None = None) -> NoReturn:
     """Leave a call Linux would sleep in: mark p sleeping in `call`, raise WouldBlock
-    carrying the wait queue (waitq.Waiters) the kernel wakes when the call may complete."""
+    carrying the wait queue (waitq.Waiters, or a parent's WaitQueue of children) the kernel
+    wakes when the call may complete."""
     p.state = _SLEEPING
     p.sleeping_in = call
     raise WouldBlock(why, queue=queue)
@@ -105,3 +107,12 @@ def memory_of(p: Process) -> tuple[AddressSpace, Layout]:
     if aspace is None or mem is None:
         raise ValueError(f"process {p.pid} has exited")
     return aspace, mem
+
+
+def parent_of(p: Process) -> Process:
+    """p's parent. Every process but init has one, and init never exits, so the exit and
+    reaping paths always find it; InvariantError (the kernel's bookkeeping is broken) if not."""
+    parent = p.real_parent
+    if parent is None:
+        raise InvariantError(f"process {p.pid} has no parent")
+    return parent

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import InvariantError
 from ..waitstatus import W_EXITCODE
-from .entry import enter
+from .entry import enter, memory_of, parent_of
 from .limits import combine
 from .signal import SIGCONT, SIGHUP, notify_parent, send_signal
 from .state import ALIVE, REAPED, STOPPED, ZOMBIE
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .process import AtexitEntry, Process
 
 
-def do_exit(p: Process, status):
+def do_exit(p: Process, status: int) -> None:
     """End process p with wait status `status` (already encoded)."""
     k = p.kernel
     if p.pid == 1:
@@ -35,11 +36,12 @@ def do_exit(p: Process, status):
         hook(p)
     p.final = p.usage_now()
     if p.aspace is not None:
-        p.mem.release(p)
-        p.aspace.close()
+        aspace, mem = memory_of(p)
+        mem.release(p)
+        aspace.close()
         p.aspace = None
     if p.childmap:
-        _forget_original_parent(p)
+        _forget_original_parent(p, list(p.childmap.values()))
     kill_orphaned_pgrp(p, None)
     p.state = ZOMBIE
     p.wstatus = status
@@ -55,18 +57,18 @@ def do_exit(p: Process, status):
 
 def _notify_or_reap(zombie: Process) -> None:
     """Notify the parent; reap at once if it ignores SIGCHLD, or if it is init and init reaps."""
+    parent = parent_of(zombie)
     if notify_parent(zombie):
         release(zombie)
-    elif zombie.real_parent.pid == 1 and zombie.kernel.init_reaps:
-        reap(zombie.real_parent, zombie)
+    elif parent.pid == 1 and zombie.kernel.init_reaps:
+        reap(parent, zombie)
     else:
-        parent = zombie.real_parent
         if parent.waitable is None:
             parent.waitable = WaitQueue()
         parent.waitable.add(zombie)
 
 
-def find_new_reaper(p: Process):
+def find_new_reaper(p: Process) -> Process:
     """Return who adopts p's children: the nearest living subreaper ancestor, else init."""
     ancestor = p.real_parent
     while ancestor is not None and ancestor.pid != 1:
@@ -76,10 +78,9 @@ def find_new_reaper(p: Process):
     return p.kernel.init
 
 
-def _forget_original_parent(p: Process) -> None:
+def _forget_original_parent(p: Process, orphans: list[Process]) -> None:
     reaper = find_new_reaper(p)
     k = p.kernel
-    orphans = list(p.childmap.values())
     p.childmap = None
     p.waitable = None
     for child in orphans:
@@ -97,7 +98,7 @@ def _forget_original_parent(p: Process) -> None:
             k.emit(k.clock, "reparent", child.pid, ppid=reaper.pid)
 
 
-def kill_orphaned_pgrp(p: Process, parent: Process) -> None:
+def kill_orphaned_pgrp(p: Process, parent: Process | None) -> None:
     """SIGHUP then SIGCONT to p's group if it just became orphaned with a stopped member.
 
     Linux kill_orphaned_pgrp(): at p's exit (parent None: the link was p's own parent)
@@ -105,9 +106,9 @@ def kill_orphaned_pgrp(p: Process, parent: Process) -> None:
     parent in another group of the same session (init does not count) and that holds a
     stopped process is sent SIGHUP then SIGCONT (man exit(3)).
     """
-    ignored = p
+    ignored: Process | None = p
     if parent is None:
-        parent = p.real_parent
+        parent = parent_of(p)
     else:
         ignored = None
     pgid = p.pgid
@@ -117,9 +118,10 @@ def kill_orphaned_pgrp(p: Process, parent: Process) -> None:
     if not any(m.state is STOPPED for m in group.values()):
         return
     for m in group.values():
-        if m is ignored or m.state is ZOMBIE or m.real_parent.pid == 1:
+        up = m.real_parent                # None: init, whose parent (the idle task, session
+        if m is ignored or m.state is ZOMBIE or up is None or up.pid == 1:   # 0) is no link
             continue
-        if m.real_parent.pgid != pgid and m.real_parent.sid == m.sid:
+        if up.pgid != pgid and up.sid == m.sid:
             return                        # still a link to a job-control parent
     for sig in (SIGHUP, SIGCONT):
         for m in list(group.values()):
@@ -138,8 +140,11 @@ def release(zombie: Process) -> None:
     """Free the zombie's table entry, pid, group and session membership (release_task)."""
     k = zombie.kernel
     pid = zombie.pid
-    parent = zombie.real_parent
-    del parent.childmap[pid]
+    parent = parent_of(zombie)
+    children = parent.childmap
+    if children is None:
+        raise InvariantError(f"zombie {pid} is not in its parent's children")
+    del children[pid]
     if parent.waitable is not None:
         parent.waitable.discard(pid)
     k.unlist(zombie)
@@ -184,7 +189,8 @@ class ExitCalls:
         if self.state in ALIVE:
             do_exit(self, W_EXITCODE(status))
 
-    def atexit(self: Process, func: Callable[..., object], *args: object, **kwargs):
+    def atexit(self: Process, func: Callable[..., object], *args: object,
+               **kwargs: object) -> Callable[..., object]:
         """Register func(*args, **kwargs) to run at exit(); return func, as atexit.register."""
         enter(self)
         if self.atexit_handlers is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 from typing import TYPE_CHECKING
 
 from .. import waitstatus as W
@@ -34,7 +35,7 @@ def _check_int(value: int) -> None:
         raise OverflowError("signed integer is greater than maximum")
 
 
-def _report(child: Process, options: int) -> int:
+def _report(child: Process, options: int) -> int | None:
     """Return the status child would report under options, or None."""
     if child.state is ZOMBIE:
         return child.wstatus if options & W.WEXITED else None
@@ -45,13 +46,7 @@ def _report(child: Process, options: int) -> int:
     return None
 
 
-def _matches(child: Process, pid: int, pgid: int):
-    if pid > 0:
-        return child.pid == pid
-    return pgid is None or child.pgid == pgid
-
-
-def _eligible(p: Process, pid: int, pgid: int, options: int) -> bool:
+def _eligible(p: Process, pid: int, pgid: int | None, options: int) -> bool:
     """Is any child selected at all? (do_wait's notask_error)"""
     if not p.childmap:
         return False
@@ -62,39 +57,39 @@ def _eligible(p: Process, pid: int, pgid: int, options: int) -> bool:
         return True                        # any child at all (avoid scanning the table)
     if pid > 0:
         child = p.childmap.get(pid)
-        return child is not None and (wexited or child.state is not ZOMBIE)
+        return child is not None and bool(wexited or child.state is not ZOMBIE)
     for child in p.childmap.values():
         if (pgid is None or child.pgid == pgid) and (wexited or child.state is not ZOMBIE):
             return True
     return False
 
 
-def do_wait(p: Process, pid: int, pgid: int, options: int, call: str) -> tuple[Process, int]:
+def _reported(child: Process | None, options: int) -> tuple[Process, int] | None:
+    """(child, the status it would report under options), or None."""
+    status = None if child is None else _report(child, options)
+    return None if child is None or status is None else (child, status)
+
+
+def do_wait(p: Process, pid: int, pgid: int | None, options: int,
+            call: str) -> tuple[Process, int] | None:
     """Return (child, status) for the first child with a report; None with WNOHANG.
 
     pid > 0 selects that pid, else pgid (None: any child). Reaps or consumes the report
     unless WNOWAIT.
     """
-    found, status = None, None
+    found = None
     waitable = p.waitable
     if waitable:
         if pid > 0:
-            child = waitable.get(pid)
-            if child is not None:
-                status = _report(child, options)
-                found = child if status is not None else None
+            found = _reported(waitable.get(pid), options)
         else:
             if pgid is None:                     # the usual case: the first in list order
-                child = waitable.first()
-                status = _report(child, options)
-                found = child if status is not None else None
+                found = _reported(waitable.first(), options)
             if found is None:                    # a group, or the first has nothing for options
                 for child in waitable.values():
                     if (pgid is None or child.pgid == pgid) and (
-                            found is None or child.seq < found.seq):
-                        st = _report(child, options)
-                        if st is not None:
-                            found, status = child, st
+                            found is None or child.seq < found[0].seq):
+                        found = _reported(child, options) or found
     if found is None:
         if not _eligible(p, pid, pgid, options):
             raise_errno(errno.ECHILD)
@@ -105,8 +100,8 @@ def do_wait(p: Process, pid: int, pgid: int, options: int, call: str) -> tuple[P
         block(p, call, f"process {p.pid} waits for a child that has not changed state",
               p.waitable)
     if not options & W.WNOWAIT:
-        _consume(p, found, status)
-    return found, status
+        _consume(p, *found)
+    return found
 
 
 def _consume(p: Process, child: Process, status: int) -> None:
@@ -118,13 +113,13 @@ def _consume(p: Process, child: Process, status: int) -> None:
         child.continued = False
     else:
         child.stop_report = 0
-    if not child.stop_report and not child.continued:
-        p.waitable.discard(child.pid)
+    if not child.stop_report and not child.continued and p.waitable is not None:
+        p.waitable.discard(child.pid)           # (a child with a report is in p.waitable)
     if k.emit is not None:
         k.emit(k.clock, "wait", p.pid, child=child.pid, status=status)
 
 
-def _selector(p: Process, pid: int) -> tuple[int, None]:
+def _selector(p: Process, pid: int) -> tuple[int, int | None]:
     """Map a waitpid pid to (pid, pgid) for do_wait."""
     if pid == _INT_MIN:
         raise_errno(errno.ESRCH)
@@ -161,7 +156,8 @@ class WaitCalls:
         """Wait for any child, as os.wait; return (pid, status)."""
         return self.waitpid(-1, 0)
 
-    def wait4(self: Process, pid: int, options: int):
+    def wait4(self: Process, pid: int,
+              options: int) -> tuple[int, int, resource.struct_rusage]:
         """As waitpid, returning (pid, status, rusage) with the child's resource.struct_rusage."""
         got = self._wait4(pid, options, "wait4")
         if got is None:
@@ -169,11 +165,12 @@ class WaitCalls:
         child, status = got
         return child.pid, status, child.rusage_both()
 
-    def wait3(self: Process, options: int):
+    def wait3(self: Process, options: int) -> tuple[int, int, resource.struct_rusage]:
         """As wait4(-1, options)."""
         return self.wait4(-1, options)
 
-    def _wait4(self: Process, pid: int, options: int, call: str) -> tuple[Process, int]:
+    def _wait4(self: Process, pid: int, options: int,
+               call: str) -> tuple[Process, int] | None:
         enter(self, call)
         _check_int(pid)
         _check_int(options)
@@ -182,7 +179,7 @@ class WaitCalls:
         pid, pgid = _selector(self, pid)
         return do_wait(self, pid, pgid, options | W.WEXITED, call)
 
-    def waitid(self: Process, idtype: int, id: int, options: int):
+    def waitid(self: Process, idtype: int, id: int, options: int) -> os.waitid_result | None:
         """Wait for a child, as os.waitid: return an os.waitid_result, or None with WNOHANG.
 
         Raises:

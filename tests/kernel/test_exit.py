@@ -5,7 +5,8 @@ import signal
 import pytest
 
 from cowfast.kernel import Kernel, Terminated
-from cowfast.kernel.entry import memory_of
+from cowfast.errors import InvariantError
+from cowfast.kernel.entry import memory_of, parent_of
 
 EXIT_CODES = [(0, 0), (1, 0x100), (42, 0x2A00), (123, 0x7B00), (-1, 0xFF00), (255, 0xFF00),
               (256, 0), (257, 0x100)]
@@ -150,3 +151,10 @@ def test_exit_of_every_process_leaves_only_the_page_cache():
     assert k.memory.stats().used == base
     k.check()
     k.close()
+
+
+def test_parent_of_names_the_parent_and_refuses_init(kernel, sh, child):
+    """The exit and reaping paths' parent: the real parent; init has none (InvariantError)."""
+    assert parent_of(child) is sh and parent_of(sh) is kernel.init
+    with pytest.raises(InvariantError, match="process 1 has no parent"):
+        parent_of(kernel.init)
