@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 from .. import signals as S
 from ..errors import SegmentationFault
 from ..waitstatus import W_TERMCODE
-from .entry import HandlerLoopError, check_still_running, enter, raise_errno
+from .entry import HandlerLoopError, check_still_running, enter, memory_of, parent_of, raise_errno
 from .image import STACK_TOP
 from .state import ALIVE, RUNNING, SLEEPING, STOPPED
 from .waitq import WaitQueue
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from signal import Signals
 
     from ..signals import Action, Handler, SigAction
@@ -144,7 +145,7 @@ def _resume(p: Process) -> None:
 
 
 def _report_to_parent(p: Process) -> None:
-    parent = p.real_parent
+    parent = parent_of(p)                   # init is never stopped (SIGNAL_UNKILLABLE)
     if parent.waitable is None:
         parent.waitable = WaitQueue()
     parent.waitable.add(p)
@@ -152,9 +153,10 @@ def _report_to_parent(p: Process) -> None:
 
 def notify_parent_cldstop(p: Process) -> None:
     """Send the parent SIGCHLD for a stop or continue unless it said SIG_IGN or SA_NOCLDSTOP."""
-    act = action_of(p.real_parent, SIGCHLD)
+    parent = parent_of(p)
+    act = action_of(parent, SIGCHLD)
     if act.handler is not S.SIG_IGN and not act.flags & S.SA_NOCLDSTOP:
-        send_signal(p.real_parent, SIGCHLD)
+        send_signal(parent, SIGCHLD)
 
 
 def notify_parent(p: Process) -> bool:
@@ -163,7 +165,7 @@ def notify_parent(p: Process) -> bool:
     A parent whose SIGCHLD is SIG_IGN, or that set SA_NOCLDWAIT, reaps its children
     itself; with SA_NOCLDWAIT and a handler Linux still sends SIGCHLD.
     """
-    parent = p.real_parent
+    parent = parent_of(p)
     act = action_of(parent, SIGCHLD)
     autoreap = act.handler is S.SIG_IGN or bool(act.flags & S.SA_NOCLDWAIT)
     if act.handler is not S.SIG_IGN:
@@ -191,17 +193,19 @@ def deliver_pending(p: Process) -> bool:
                                    f"signal {sig} stays pending")
         p.pending &= ~S.sigmask(sig)
         act = action_of(p, sig)
-        if act.handler is S.SIG_IGN:
+        handler = act.handler
+        if handler is S.SIG_IGN:
             continue
-        if act.handler is S.SIG_DFL:
-            _default(p, sig, S.DEFAULT_ACTION[sig])
+        if handler is S.SIG_DFL or not callable(handler):   # sigaction admits only SIG_IGN,
+            _default(p, sig, S.DEFAULT_ACTION[sig])         # SIG_DFL (ints) and callables
             continue
         interrupted |= not act.flags & S.SA_RESTART
-        _run_handler(p, k, sig, act)
+        _run_handler(p, k, sig, act, handler)
     return interrupted
 
 
-def _run_handler(p: Process, k: Kernel, sig: int, act: SigAction) -> None:
+def _run_handler(p: Process, k: Kernel, sig: int, act: SigAction,
+                 handler: Callable[..., object]) -> None:
     p.nsignals += 1
     if k.emit is not None:
         k.emit(k.clock, "handler", p.pid, sig=S.to_signal(sig))
@@ -211,14 +215,14 @@ def _run_handler(p: Process, k: Kernel, sig: int, act: SigAction) -> None:
         p.blocked |= S.sigmask(sig)
     if act.flags & S.SA_RESETHAND:
         _set_action(p, sig, S.DEFAULT)
-    mem = p.mem
+    _, mem = memory_of(p)
     saved_sp = mem.sp
     if not push_sigframe(p):
         p.blocked = saved_mask               # setup_rt_frame failed: the process got SIGSEGV
         return
     k.current = p
     try:
-        act.handler(S.to_signal(sig), p)   # Python's (signum, frame): the frame is the process
+        handler(S.to_signal(sig), p)       # Python's (signum, frame): the frame is the process
     finally:
         p.blocked = saved_mask
         k.current = saved_current
@@ -233,7 +237,7 @@ def push_sigframe(p: Process) -> bool:
     past the stack limit die this way). Python's recursion limit is raised to what the
     nesting needs, since each nested handler is a few Python frames deep.
     """
-    mem = p.mem
+    _, mem = memory_of(p)
     depth = (STACK_TOP - mem.sp) // SIGFRAME_BYTES + 1
     need = depth * PY_FRAMES_PER_HANDLER + 1000
     if sys.getrecursionlimit() < need:
@@ -289,9 +293,10 @@ class SignalCalls:
             raise_errno(errno.ESRCH)
         k = self.kernel
         if pid > 0:
-            targets = [k.procs.get(pid)]
-            if targets[0] is None:
+            target = k.procs.get(pid)
+            if target is None:
                 raise_errno(errno.ESRCH)
+            targets = [target]
         elif pid == -1:
             targets = [t for t in k.procs.values() if t.pid != 1 and t is not self]
             if not targets:
@@ -312,7 +317,7 @@ class SignalCalls:
             send_signal(t, sig)
         return self._after_self_signal()
 
-    def killpg(self: Process, pgid: int, sig: int):
+    def killpg(self: Process, pgid: int, sig: int) -> None:
         """Send sig to process group pgid, as os.killpg (pgid 0 is the caller's group)."""
         if pgid < 0:
             enter(self)
@@ -387,7 +392,7 @@ class SignalCalls:
             self.pending &= ~S.sigmask(sig)
         return old
 
-    def sigpending(self: Process) -> set[Signals]:
+    def sigpending(self: Process) -> set[Signals | int]:
         """Return the set of pending signals, as signal.sigpending."""
         enter(self)
         return S.signals_in(self.pending)
