@@ -10,9 +10,13 @@ handler, so the runner, which validates before calling it, checks once.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from .process import Process
-from .syscalls import C_BOUNDS, INT, KERNEL, OPT_INT, TABLE
+from .syscalls import C_BOUNDS, INT, KERNEL, OPT_INT, TABLE, Syscall
+
+Handler = Callable[..., Any]            # handler(p, *args, **kwargs): what the call returns
 
 INTEGERS = (INT, OPT_INT)
 # Calls one call makes to others (execvp to execvpe, malloc to mmap, ...) pass what the
@@ -22,14 +26,14 @@ INTEGERS = (INT, OPT_INT)
 depth = [0]
 
 
-def _wrapper(entry):
-    handler, spec = entry.handler, entry.args
+def _wrapper(entry: Syscall, handler: Handler) -> Handler:
+    spec = entry.args
     most = None if entry.rest is not None else len(spec)
     least = sum(not a.optional for a in spec)
     validate = entry.validate
     if not spec and most == 0:
         @functools.wraps(handler)
-        def call(p: Process, *args, **kwargs):           # most calls take nothing: one test
+        def call(p: Process, *args: Any, **kwargs: Any) -> Any:   # most take nothing: one test
             if args or kwargs:
                 validate(args, kwargs)
             return handler(p)
@@ -40,7 +44,7 @@ def _wrapper(entry):
         ranges = tuple(C_BOUNDS.get(a.check) if a.type in INTEGERS else None for a in spec)
 
         @functools.wraps(handler)
-        def call(p: Process, *args, **kwargs):
+        def call(p: Process, *args: Any, **kwargs: Any) -> Any:
             if depth[0]:                        # a call made by another call: trusted
                 return handler(p, *args, **kwargs)
             if kwargs or len(args) < least or (most is not None and len(args) > most):
@@ -58,10 +62,10 @@ def _wrapper(entry):
     return call
 
 
-def _trusted(handler):
+def _trusted(handler: Handler) -> Handler:
     """The handler a front end calls after validating: what it calls in turn is not checked."""
     @functools.wraps(handler)
-    def call(p: Process, *args, **kwargs):
+    def call(p: Process, *args: Any, **kwargs: Any) -> Any:
         depth[0] += 1
         try:
             return handler(p, *args, **kwargs)
@@ -73,10 +77,12 @@ def _trusted(handler):
 def install() -> None:
     """Put the checking wrapper on Process for every kernel call of the table (once)."""
     for name, entry in list(TABLE.items()):
-        if entry.provider != KERNEL or entry.handler is not getattr(Process, name, None):
+        handler = entry.handler
+        if entry.provider != KERNEL or handler is not getattr(Process, name, None) \
+                or handler is None:
             continue                                 # front-end calls, helpers, done already
-        setattr(Process, name, _wrapper(entry))
-        TABLE[name] = entry._replace(handler=_trusted(entry.handler))
+        setattr(Process, name, _wrapper(entry, handler))
+        TABLE[name] = entry._replace(handler=_trusted(handler))
 
 
 install()
