@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .entry import enter
+from .entry import enter, memory_of
 from .image import INT, Var, pack_int
 
 if TYPE_CHECKING:
+    from .memory import Layout
     from .process import Process
 
 
@@ -23,13 +24,20 @@ class Variables:
     def __init__(self, p: Process) -> None:
         self.p = p
 
-    def __getitem__(self, name: str) -> int:
-        v = self.p.mem.find(name)
-        raw = self.p.peek(v.addr, v.size)
-        return INT.unpack(raw)[0] if v.is_int else raw
+    def _layout(self) -> Layout:
+        """The process's layout; ValueError once it has exited (its variables are gone)."""
+        return memory_of(self.p)[1]
 
-    def __setitem__(self, name: str, value: int) -> None:
-        v = self.p.mem.find(name)
+    def __getitem__(self, name: str) -> int | bytes:
+        v = self._layout().find(name)
+        raw = self.p.peek(v.addr, v.size)
+        if v.is_int:
+            value: int = INT.unpack(raw)[0]
+            return value
+        return raw
+
+    def __setitem__(self, name: str, value: object) -> None:
+        v = self._layout().find(name)
         raw = pack_int(name, value) if v.is_int else _raw(name, value)
         if len(raw) > v.size:
             raise ValueError(f"{name} holds {v.size} bytes, not {len(raw)}")
@@ -37,20 +45,20 @@ class Variables:
 
     def __contains__(self, name: str) -> bool:
         try:
-            self.p.mem.find(name)
+            self._layout().find(name)
         except KeyError:
             return False
         return True
 
-    def address(self, name):
+    def address(self, name: str) -> int:
         """Return the address of variable name."""
-        return self.p.mem.find(name).addr
+        return self._layout().find(name).addr
 
-    def info(self, name):
+    def info(self, name: str) -> Var:
         """Return the Var (addr, size, is_int, segment) of name."""
-        return self.p.mem.find(name)
+        return self._layout().find(name)
 
-    def heap(self, name: str, value: bytes) -> int:
+    def heap(self, name: str, value: object) -> int:
         """Define name on the heap (malloc), set to value (int or bytes); return its address."""
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
         addr = self.p.malloc(len(raw))
@@ -60,14 +68,14 @@ class Variables:
             if self.p.state.name == "RUNNING":
                 self.p.free(addr)           # a failed store leaves no variable behind
             raise
-        self.p.mem.define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
+        self._layout().define(name, Var(addr, len(raw), isinstance(value, int), "heap"))
         return addr
 
-    def local(self, name: str, value: bytes) -> int:
+    def local(self, name: str, value: object) -> int:
         """Define name on the stack, initialised to value (int or bytes); return its address."""
         enter(self.p)
         raw = pack_int(name, value) if isinstance(value, int) else _raw(name, value)
-        p, m = self.p, self.p.mem
+        p, m = self.p, self._layout()
         sp, low = m.sp, m.stack_low
         addr = p._push(len(raw))
         try:
@@ -79,8 +87,8 @@ class Variables:
         return addr
 
 
-def _raw(name: str, value: bytes) -> bytes:
+def _raw(name: str, value: object) -> bytes:
     try:
-        return bytes(memoryview(value))
+        return bytes(memoryview(value))  # type: ignore[arg-type]  # else TypeError, below
     except TypeError:
         raise TypeError(f"{name} holds bytes: a bytes-like value, not {type(value).__name__}") from None

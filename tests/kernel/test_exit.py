@@ -158,3 +158,15 @@ def test_parent_of_names_the_parent_and_refuses_init(kernel, sh, child):
     assert parent_of(child) is sh and parent_of(sh) is kernel.init
     with pytest.raises(InvariantError, match="process 1 has no parent"):
         parent_of(kernel.init)
+
+
+def test_a_zombies_variables_are_gone(kernel, sh, child):
+    """After _exit the process's variables cannot be read, written or looked up: ValueError
+    saying it has exited (its memory went at exit), not an AttributeError."""
+    assert child.vars["g"] == 1 and "g" in child.vars
+    child._exit(0)
+    for use in (lambda: child.vars["g"], lambda: child.vars.__setitem__("g", 2),
+                lambda: "g" in child.vars, lambda: child.vars.address("g"),
+                lambda: child.vars.info("g")):
+        with pytest.raises(ValueError, match="has exited"):
+            use()
