@@ -296,7 +296,7 @@ class FileSystem:
         device.ino = self._ino()
         return self.link(directory, name, device)  # type: ignore[arg-type]  # the kernel's path
 
-    def stat_of(self, node: RegularFile) -> os.stat_result:
+    def stat_of(self, node: Inode) -> os.stat_result:
         """Return os.stat_result for an inode (or a pipe end), as stat(2) fills it."""
         mtime = node.mtime
         return os.stat_result((node.mode, node.ino, DEV, node.nlink, node.uid, 0, node.size,

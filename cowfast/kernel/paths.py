@@ -11,23 +11,35 @@ import errno as E
 import os
 import posixpath
 import stat as S
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import raise_errno
+from ..errors import InvariantError, raise_errno
 from .entry import enter
 from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory
 
 if TYPE_CHECKING:
+    from .fs import Inode
     from .process import Process
+
+
+def _ext(p: Process) -> dict[str, Any]:
+    """p's file-system state (cwd, umask), which fileboot gives every process it boots or
+    forks; InvariantError for one it did not."""
+    ext = p.ext
+    if ext is None:
+        raise InvariantError(f"process {p.pid} has no current directory")
+    return ext
 
 
 def cwd_of(p: Process) -> str:
     """Return p's current directory (a normalised absolute path)."""
-    return p.ext["cwd"]
+    cwd: str = _ext(p)["cwd"]
+    return cwd
 
 
 def umask_of(p: Process) -> int:
-    return p.ext["umask"]
+    mask: int = _ext(p)["umask"]
+    return mask
 
 
 class PathCalls:
@@ -35,19 +47,22 @@ class PathCalls:
 
     __slots__ = ()
 
-    def _resolve(self: Process, path: str, parent: bool = False) -> Directory:
-        return self.kernel.fs.resolve(path, cwd_of(self), self.uid, parent)
+    def _resolve(self: Process, path: str) -> Inode:
+        return self.kernel.fs.resolve(path, cwd_of(self), self.uid)
 
-    def stat(self: Process, path: str):
+    def _resolve_parent(self: Process, path: str) -> tuple[Inode, str]:
+        return self.kernel.fs.resolve(path, cwd_of(self), self.uid, parent=True)
+
+    def stat(self: Process, path: str) -> os.stat_result:
         """Return os.stat_result for path, as os.stat (there are no symbolic links)."""
         enter(self)
         return self.kernel.fs.stat_of(self._resolve(path))
 
     lstat = stat
 
-    def _entry(self: Process, path):
+    def _entry(self: Process, path: str) -> tuple[Directory, str, Inode]:
         """Return (directory, name, inode) for an existing last component, checking w+x."""
-        directory, name = self._resolve(path, parent=True)
+        directory, name = self._resolve_parent(path)
         if not isinstance(directory, Directory):
             raise_errno(E.ENOTDIR, filename=path)
         node = directory.entries.get(name)
@@ -87,7 +102,7 @@ class PathCalls:
             pass
         else:
             raise_errno(E.EEXIST, filename=path)
-        directory, name = self._resolve(path, parent=True)
+        directory, name = self._resolve_parent(path)
         if not isinstance(directory, Directory):
             raise_errno(E.ENOTDIR, filename=path)
         if not directory.may(self.uid, MAY_WRITE | MAY_EXEC):
@@ -112,8 +127,8 @@ class PathCalls:
             raise_errno(E.ENOTDIR, filename=path)
         if node is self.kernel.fs.root:
             raise_errno(E.EBUSY, filename=path)
-        directory, name, node = self._entry(path)
-        if node.entries:
+        directory, name, entry = self._entry(path)
+        if isinstance(entry, Directory) and entry.entries:
             raise_errno(E.ENOTEMPTY, filename=path)
         del directory.entries[name]
         directory.nlink -= 1
@@ -127,18 +142,18 @@ class PathCalls:
         if not node.may(self.uid, MAY_EXEC):
             raise_errno(E.EACCES, filename=path)
         full = posixpath.normpath(posixpath.join(cwd_of(self), os.fsdecode(path)))
-        self.ext["cwd"] = "/" + full.lstrip("/")
+        _ext(self)["cwd"] = "/" + full.lstrip("/")
 
-    def getcwd(self: Process):
+    def getcwd(self: Process) -> str:
         """Return the current directory, as os.getcwd."""
         enter(self)
         return cwd_of(self)
 
-    def umask(self: Process, mask: int):
+    def umask(self: Process, mask: int) -> int:
         """Set the file mode creation mask and return the previous one, as os.umask."""
         enter(self)
         old = umask_of(self)
-        self.ext["umask"] = mask & 0o777
+        _ext(self)["umask"] = mask & 0o777
         return old
 
     def chmod(self: Process, path: str, mode: int) -> None:
@@ -149,7 +164,7 @@ class PathCalls:
             raise_errno(E.EPERM, filename=path)
         node.mode = node.mode & ~0o7777 | mode & 0o7777
 
-    def listdir(self: Process, path: str = "."):
+    def listdir(self: Process, path: str = ".") -> list[str]:
         """Return the names in a directory, as os.listdir (ENOTDIR, EACCES without read)."""
         enter(self)
         node = self._resolve(path)
