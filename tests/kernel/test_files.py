@@ -386,3 +386,13 @@ def test_console_read_returns_one_line_at_a_time(sh, kernel):
     assert sh.read(0, 100) == b"first\n"
     assert sh.read(0, 3) == b"sec"
     assert sh.read(0, 100) == b"ond\n"
+
+
+def test_a_process_without_file_state_is_an_invariant_error(sh):
+    """cwd and umask live in the state fileboot gives every process; a process without it
+    (broken bookkeeping) raises InvariantError, not a TypeError on None."""
+    from cowfast.errors import InvariantError
+    assert sh.getcwd() == "/"
+    sh.ext = None
+    with pytest.raises(InvariantError, match="no current directory"):
+        sh.getcwd()
