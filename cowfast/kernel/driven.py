@@ -41,7 +41,8 @@ def _wrapper(entry: Syscall, handler: Handler) -> Handler:
     else:
         # A plain int whose C range is known is checked inline (the common case, and
         # cheap); anything else goes through the table's own validate.
-        ranges = tuple(C_BOUNDS.get(a.check) if a.type in INTEGERS else None for a in spec)
+        ranges = tuple(C_BOUNDS.get(a.check) if a.type in INTEGERS and a.check is not None
+                       else None for a in spec)
 
         @functools.wraps(handler)
         def call(p: Process, *args: Any, **kwargs: Any) -> Any:

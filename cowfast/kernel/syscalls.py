@@ -17,14 +17,11 @@ from __future__ import annotations
 import copy
 import linecache
 import operator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from collections.abc import Callable
 
 from .. import signals as S
 from .process import Process
-
-if TYPE_CHECKING:
-    from signal import Handlers, Signals
 
 
 # --- what a blocked call waits on (the kernel's wait queues; errors.WouldBlock) ---
@@ -42,22 +39,25 @@ FRONTEND = "frontend"      # the front end's clock or scheduler (sleep, alarm, t
 
 # --- argument types: (description, test) pairs; checks raise what os/signal raise ---
 
+Check = Callable[[str, Any], None]      # check(argument name, value): raises if bad
+
+
 class Type(NamedTuple):
     """An accepted argument type: the word used in TypeError messages and its test."""
 
     word: str
-    accepts: Callable
+    accepts: Callable[[Any], bool]
 
 
-def _is_index(v: Handlers | float | Signals | int) -> bool:
+def _is_index(v: object) -> bool:
     try:
-        operator.index(v)
+        operator.index(v)  # type: ignore[arg-type]  # any object: TypeError is the answer
     except TypeError:
         return False
     return True
 
 
-def _is_signals(v):
+def _is_signals(v: Any) -> bool:
     try:
         return all(_is_index(s) for s in v)
     except TypeError:
@@ -89,46 +89,46 @@ class Arg(NamedTuple):
     name: str
     type: Type
     optional: bool = False
-    check: Callable | None = None
+    check: Check | None = None
 
 
 class Syscall(NamedTuple):
     """One entry of the table. See the module docstring."""
 
     name: str
-    handler: Callable | None     # handler(p, *args, **kwargs); None if FRONTEND
-    args: tuple                      # Arg, ...
+    handler: Callable[..., Any] | None   # handler(p, *args, **kwargs); None if FRONTEND
+    args: tuple[Arg, ...]
     rest: Arg | None              # *args (printf's values, execl's argv), or None
     kwrest: bool                     # accepts **kwargs (atexit)
     waits: str | None             # WAITS_* it may block on, or None
     changes: bool                    # changes kernel state (False: a pure query)
-    private: Callable | None      # result -> the caller's own copy; None: immutable
+    private: Callable[[Any], Any] | None   # result -> the caller's own copy; None: immutable
     provider: str                    # KERNEL or FRONTEND
     doc: str
 
-    def validate(self, args: Any, kwargs: dict[str, int] | None = None) -> None:
+    def validate(self, args: Any, kwargs: dict[str, Any] | None = None) -> None:
         """Check args/kwargs against the declaration: TypeError for a wrong count, name
         or type, the Arg's check for a bad value. Returns nothing; changes nothing."""
-        spec = self.args
+        spec, rest = self.args, self.rest
         n = len(args)
-        if n > len(spec) and self.rest is None:
+        if n > len(spec) and rest is None:
             raise TypeError(f"{self.name}() takes at most {len(spec)} arguments ({n} given)")
         for a, v in zip(spec, args):
             _check(self.name, a, v)
-        if n > len(spec):
+        if rest is not None:
             for v in args[len(spec):]:
-                _check(self.name, self.rest, v)
-        given = set()
+                _check(self.name, rest, v)
+        given: set[str] = set()
         if kwargs:
             for key, v in kwargs.items():
-                a = next((a for a in spec if a.name == key), None)
-                if a is None:
+                named = next((a for a in spec if a.name == key), None)
+                if named is None:
                     if self.kwrest:
                         continue
                     raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
-                if spec.index(a) < n:
+                if spec.index(named) < n:
                     raise TypeError(f"{self.name}() got multiple values for argument {key!r}")
-                _check(self.name, a, v)
+                _check(self.name, named, v)
                 given.add(key)
         for a in spec[n:]:
             if not a.optional and a.name not in given:
@@ -148,7 +148,7 @@ def _check(call: str, a: Arg, v: Any) -> None:
 _IMMUTABLE = (int, float, str, bytes, bool, type(None), frozenset)
 
 
-def fresh(value):
+def fresh(value: Any) -> Any:
     """Return value, or a copy of it that shares no mutable part with it."""
     if isinstance(value, _IMMUTABLE) or callable(value):
         return value
@@ -170,18 +170,18 @@ def fresh(value):
     return copy.deepcopy(value)
 
 
-def non_negative(name, v):
+def non_negative(name: str, v: float) -> None:
     """sleep(3)/alarm(2)-style lengths: ValueError below zero."""
     if v < 0:
         raise ValueError(f"{name} must be non-negative")
 
 
-C_BOUNDS = {}                      # check -> (lo, hi), for callers that test inline
+C_BOUNDS: dict[Check, tuple[int, int]] = {}     # check -> (lo, hi), for inline tests
 
 
-def _c_range(ctype: str, lo: int, hi: int) -> Callable:
+def _c_range(ctype: str, lo: int, hi: int) -> Check:
     """A check that an int argument fits the C type os converts it to (OverflowError)."""
-    def check(name, v):
+    def check(name: str, v: Any) -> None:
         if v is not None and not lo <= operator.index(v) <= hi:
             raise OverflowError(f"{name}: Python int too large to convert to C {ctype}")
     C_BOUNDS[check] = (lo, hi)
@@ -200,12 +200,14 @@ C_RANGES.update({name: _C_ULONG for name in ("addr", "length", "uid", "arg")})
 
 # --- the table ---
 
-TABLE = {}
+TABLE: dict[str, Syscall] = {}
 
 
-def _parse(spec: str) -> Any:
+def _parse(spec: str) -> tuple[tuple[Arg, ...], Arg | None, bool]:
     """'fd:INT n:INT mode:INT?' -> Args; '*args:ANY' is the rest, '**' kwargs."""
-    args, rest, kwrest = [], None, False
+    args: list[Arg] = []
+    rest: Arg | None = None
+    kwrest = False
     types = globals()
     for word in spec.split():
         if word == "**":
@@ -222,8 +224,10 @@ def _parse(spec: str) -> Any:
     return tuple(args), rest, kwrest
 
 
-def _add(name: str, spec: str, doc: str, *, waits=None, changes=True, private=None, handler=None,
-         provider=KERNEL, checks=None) -> None:
+def _add(name: str, spec: str, doc: str, *, waits: str | None = None, changes: bool = True,
+         private: Callable[[Any], Any] | None = None,
+         handler: Callable[..., Any] | None = None, provider: str = KERNEL,
+         checks: dict[str, Check] | None = None) -> None:
     args, rest, kwrest = _parse(spec)
     if checks:
         args = tuple(a._replace(check=checks[a.name]) if a.name in checks else a for a in args)
@@ -233,19 +237,19 @@ def _add(name: str, spec: str, doc: str, *, waits=None, changes=True, private=No
                           provider, doc)
 
 
-def _load(p: Process, name):
+def _load(p: Process, name: str) -> int | bytes:
     return p.vars[name]
 
 
-def _store(p: Process, name, value) -> None:
+def _store(p: Process, name: str, value: object) -> None:
     p.vars[name] = value
 
 
-def _local(p: Process, name, value):
+def _local(p: Process, name: str, value: object) -> int:
     return p.vars.local(name, value)
 
 
-def _heap(p: Process, name, value):
+def _heap(p: Process, name: str, value: object) -> int:
     return p.vars.heap(name, value)
 
 
@@ -372,7 +376,7 @@ _add("sched_yield", "", "give the CPU to the next process", provider=FRONTEND)
 NAMES = frozenset(TABLE)
 
 
-def syscall(p: Process, name, *args, **kwargs):
+def syscall(p: Process, name: str, *args: Any, **kwargs: Any) -> Any:
     """Do system call name for process p through the table (validated); the driven API's
     and the machine interface's one entry. Raises KeyError for a name not in the table."""
     entry = TABLE[name]
