@@ -32,7 +32,6 @@ import traceback
 
 from cowfast._libc import MAP_FIXED, mmap_at, mprotect
 from tests.oracle.faultlog import FaultLog
-
 from tests.oracle.realproc import PR_SET_CHILD_SUBREAPER, prctl
 
 PAGE = mmap.PAGESIZE
@@ -62,7 +61,7 @@ def _faults():
             _log.close()                            # the parent's: it counts the parent
         _log = FaultLog.open()
         if _log is None:
-            raise OSError("perf_event_open refused in a process of the scenario")
+            raise RuntimeError("perf_event_open refused in a process of the scenario")
     return _log
 
 
