@@ -18,6 +18,7 @@ from ..errors import InvariantError, WouldBlock
 
 if TYPE_CHECKING:
     from ..engine import AddressSpace
+    from .fdtable import FdTable
     from .memory import Layout
     from .process import Process
     from .waitq import WaitQueue, Waiters
@@ -116,3 +117,12 @@ def parent_of(p: Process) -> Process:
     if parent is None:
         raise InvariantError(f"process {p.pid} has no parent")
     return parent
+
+
+def fdtable_of(p: Process) -> FdTable:
+    """p's descriptor table, which fileboot gives every process it boots or forks (exit
+    empties it); InvariantError for a process it never set up."""
+    table = p.fdtable
+    if table is None:
+        raise InvariantError(f"process {p.pid} has no descriptor table")
+    return table

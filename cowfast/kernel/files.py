@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import raise_errno
 from .checks import index
-from .entry import enter
+from .entry import enter, fdtable_of
 from .fdtable import OpenFile
-from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory, RegularFile
+from .fs import MAY_EXEC, MAY_READ, MAY_WRITE, Directory, Inode, RegularFile
 from .paths import PathCalls, cwd_of, umask_of
 from .pipe import Pipe, PipeEnd
 
@@ -58,7 +58,7 @@ class FileCalls(PathCalls):
         EOPNOTSUPP (O_PATH, O_TMPFILE: not simulated), all as OSError subclasses.
         """
         enter(self)
-        if 0 <= nofile_limit(self) <= self.fdtable.lowest_free():
+        if 0 <= nofile_limit(self) <= fdtable_of(self).lowest_free():
             raise_errno(E.EMFILE)
         if flags & (os.O_TMPFILE | os.O_PATH) & ~os.O_DIRECTORY:
             raise_errno(E.EOPNOTSUPP)           # not simulated
@@ -75,7 +75,7 @@ class FileCalls(PathCalls):
         if flags & os.O_TRUNC and isinstance(node, RegularFile):
             node.data.clear()
             node.program = None
-        return self.fdtable.alloc(f, nofile_limit(self), 0, bool(flags & os.O_CLOEXEC))
+        return fdtable_of(self).alloc(f, nofile_limit(self), 0, bool(flags & os.O_CLOEXEC))
 
     def _create(self: Process, path: str, mode: int) -> RegularFile:
         fs = self.kernel.fs
@@ -90,7 +90,7 @@ class FileCalls(PathCalls):
         node.mtime = self.kernel.clock
         return fs.link(directory, name, node)
 
-    def _may_open(self: Process, node: RegularFile, path: str, flags: int) -> None:
+    def _may_open(self: Process, node: Inode, path: str, flags: int) -> None:
         acc = flags & os.O_ACCMODE
         if flags & os.O_CREAT and flags & os.O_EXCL:
             raise_errno(E.EEXIST, filename=path)
@@ -110,12 +110,12 @@ class FileCalls(PathCalls):
     def close(self: Process, fd: int) -> None:
         """Close fd, as os.close; the description goes when its last descriptor does (EBADF)."""
         enter(self)
-        self.fdtable.remove(fd)
+        fdtable_of(self).remove(fd)
 
     def closerange(self: Process, fd_low: int, fd_high: int) -> None:
         """Close every open fd in [fd_low, fd_high), ignoring errors, as os.closerange."""
         enter(self)
-        table = self.fdtable
+        table = fdtable_of(self)
         for fd in table.fds():
             if fd_low <= fd < fd_high:
                 table.remove(fd)
@@ -130,7 +130,7 @@ class FileCalls(PathCalls):
         enter(self, "read")
         if n < 0:
             raise_errno(E.EINVAL)
-        f = self.fdtable.get(fd)
+        f = fdtable_of(self).get(fd)
         if not f.readable:
             raise_errno(E.EBADF)
         return f.node.read(self, f, n)
@@ -143,7 +143,7 @@ class FileCalls(PathCalls):
         """
         data = bytes(memoryview(data))
         enter(self, "write")
-        f = self.fdtable.get(fd)
+        f = fdtable_of(self).get(fd)
         if not f.writable:
             raise_errno(E.EBADF)
         return f.node.write(self, f, data)
@@ -155,29 +155,30 @@ class FileCalls(PathCalls):
         result), ENXIO (SEEK_DATA/SEEK_HOLE at or past the end).
         """
         enter(self)
-        f = self.fdtable.get(fd)
+        f = fdtable_of(self).get(fd)
         return f.node.seek(f, pos, how)
 
     def fstat(self: Process, fd: int) -> os.stat_result:
         """Return os.stat_result for fd, as os.fstat (EBADF)."""
         enter(self)
-        return self.kernel.fs.stat_of(self.fdtable.get(fd).node)
+        return self.kernel.fs.stat_of(fdtable_of(self).get(fd).node)
 
-    def isatty(self: Process, fd: int):
+    def isatty(self: Process, fd: int) -> bool:
         """Return True if fd is open on a terminal (the console), as os.isatty."""
         enter(self)
-        files = self.fdtable.files
-        return 0 <= fd < len(files) and files[fd] is not None and files[fd].node.tty
+        files = fdtable_of(self).files
+        f = files[fd] if 0 <= fd < len(files) else None
+        return f is not None and f.node.tty
 
     # --- duplication (fs/file.c) ---
 
     def dup(self: Process, fd: int) -> int:
         """Return a new lowest-free descriptor for fd's description, FD_CLOEXEC clear (EMFILE)."""
         enter(self)
-        f = self.fdtable.get(fd)
-        return self.fdtable.alloc(f, nofile_limit(self))
+        f = fdtable_of(self).get(fd)
+        return fdtable_of(self).alloc(f, nofile_limit(self))
 
-    def dup2(self: Process, fd: int, fd2: int, inheritable: bool = True):
+    def dup2(self: Process, fd: int, fd2: int, inheritable: bool = True) -> int:
         """Make fd2 a copy of fd (closing fd2 first) and return fd2, as os.dup2.
 
         dup2(fd, fd) checks fd and returns it; inheritable=False is dup3 with O_CLOEXEC
@@ -187,23 +188,23 @@ class FileCalls(PathCalls):
             return self.dup3(fd, fd2, os.O_CLOEXEC)
         enter(self)
         if fd == fd2:
-            self.fdtable.get(fd)
+            fdtable_of(self).get(fd)
             return fd2
         return self._dup3(fd, fd2, False)
 
-    def dup3(self: Process, fd: int, fd2: int, flags: int = 0):
+    def dup3(self: Process, fd: int, fd2: int, flags: int = 0) -> int:
         """dup2 with flags (only O_CLOEXEC): EINVAL for other flags or fd == fd2."""
         enter(self)
         if flags & ~os.O_CLOEXEC or fd == fd2:
             raise_errno(E.EINVAL)
         return self._dup3(fd, fd2, bool(flags))
 
-    def _dup3(self: Process, fd: int, fd2: int, cloexec):
+    def _dup3(self: Process, fd: int, fd2: int, cloexec: bool) -> int:
         limit = nofile_limit(self)
         if fd2 < 0 or 0 <= limit <= fd2:
             raise_errno(E.EBADF)
-        f = self.fdtable.get(fd)
-        self.fdtable.install(fd2, f, cloexec)
+        f = fdtable_of(self).get(fd)
+        fdtable_of(self).install(fd2, f, cloexec)
         return fd2
 
     def fcntl(self: Process, fd: int, cmd: int, arg: int = 0) -> int:
@@ -216,7 +217,7 @@ class FileCalls(PathCalls):
         EBADF for a closed fd comes before EINVAL for an unknown cmd, as in Linux.
         """
         enter(self)
-        table = self.fdtable
+        table = fdtable_of(self)
         f = table.get(fd)
         if cmd in (_fcntl.F_DUPFD, _fcntl.F_DUPFD_CLOEXEC):
             limit = nofile_limit(self)
@@ -228,7 +229,7 @@ class FileCalls(PathCalls):
         if cmd == _fcntl.F_GETFD:
             return int(table.get_cloexec(fd))
         if cmd == _fcntl.F_SETFD:
-            table.set_cloexec(fd, arg & _fcntl.FD_CLOEXEC)
+            table.set_cloexec(fd, bool(arg & _fcntl.FD_CLOEXEC))
             return 0
         if cmd == _fcntl.F_GETFL:
             return f.flags
@@ -276,7 +277,7 @@ class FileCalls(PathCalls):
         enter(self)
         if flags & ~(os.O_CLOEXEC | os.O_NONBLOCK | os.O_DIRECT):
             raise_errno(E.EINVAL)
-        table = self.fdtable
+        table = fdtable_of(self)
         limit = nofile_limit(self)
         first = table.lowest_free()
         if 0 <= limit <= table.lowest_free(first + 1):

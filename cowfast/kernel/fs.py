@@ -24,6 +24,7 @@ from .sparse import MAX_RW_COUNT, SparseData
 if TYPE_CHECKING:
     from .fdtable import OpenFile
     from .image import BssInit, DataInit
+    from .pipe import PipeEnd
     from .process import Process
 
 
@@ -95,6 +96,15 @@ class Inode:
 
     def seek_hole(self, offset: int) -> int:
         return self.size
+
+    def read(self, p: Process, f: OpenFile, n: int) -> bytes:
+        """read(2) on a file with no read operation: EINVAL (vfs_read). Every kind of file
+        here has its own."""
+        raise_errno(E.EINVAL)
+
+    def write(self, p: Process, f: OpenFile, data: bytes) -> int:
+        """write(2) on a file with no write operation: EINVAL (vfs_write)."""
+        raise_errno(E.EINVAL)
 
     def opened(self, f: OpenFile) -> None:
         """An open file description of this inode was created (writers are counted)."""
@@ -296,7 +306,7 @@ class FileSystem:
         device.ino = self._ino()
         return self.link(directory, name, device)  # type: ignore[arg-type]  # the kernel's path
 
-    def stat_of(self, node: Inode) -> os.stat_result:
+    def stat_of(self, node: Inode | PipeEnd) -> os.stat_result:
         """Return os.stat_result for an inode (or a pipe end), as stat(2) fills it."""
         mtime = node.mtime
         return os.stat_result((node.mode, node.ino, DEV, node.nlink, node.uid, 0, node.size,

@@ -1,4 +1,5 @@
 """open(2), close(2), read(2), write(2), lseek(2), stat(2), unlink(2) and path lookup."""
+import errno
 import os
 import stat
 
@@ -396,3 +397,29 @@ def test_a_process_without_file_state_is_an_invariant_error(sh):
     sh.ext = None
     with pytest.raises(InvariantError, match="no current directory"):
         sh.getcwd()
+
+
+def test_a_file_without_read_or_write_operations_is_einval(sh):
+    """vfs_read/vfs_write give EINVAL for a file with no such operation: the Inode default
+    (every kind of file here has its own)."""
+    from cowfast.kernel.fs import Inode
+    f = None
+    node = Inode(99, stat.S_IFREG | 0o644, 0)
+    for op in (lambda: node.read(sh, f, 1), lambda: node.write(sh, f, b"x")):
+        with pytest.raises(OSError) as e:
+            op()
+        assert e.value.errno == errno.EINVAL
+
+
+def test_fdtable_of_names_the_table_or_is_an_invariant_error(kernel, sh):
+    """A process has its table from fileboot on, a zombie an empty one; a process without
+    one (broken bookkeeping) is an InvariantError, not an AttributeError on None."""
+    from cowfast.errors import InvariantError
+    from cowfast.kernel.entry import fdtable_of
+    c = kernel.process(sh.fork())
+    assert fdtable_of(c) is c.fdtable
+    c._exit(0)
+    assert fdtable_of(c).fds() == []
+    c.fdtable = None
+    with pytest.raises(InvariantError, match="no descriptor table"):
+        fdtable_of(c)
