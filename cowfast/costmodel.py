@@ -118,10 +118,13 @@ class CostModel:
     # (pages the child shares with its parent, ns of its exit) measured; empty: the line
     # exit_base_ns + unmap_shared_ns per page. Per page it is not constant (cache effects)
     exit_curve: Curve = ()
-    # a local redis-server's BGSAVE child, per allocation visited and per RDB byte
-    # (`calibrate --redis`;
-    # 0: not measured, and the redis model then needs the BGSAVE's duration)
+    # a local redis-server's BGSAVE child, CPU ns per top-level allocation (at a 1 MiB heap,
+    # plus redis_alloc_doubling_ns a doubling of used_memory), per hashtable field and per
+    # RDB byte (`calibrate --redis`, `models/redis_rdb.py`;
+    # all 0: not measured, and the redis model then needs the BGSAVE's duration)
     redis_alloc_ns: float = 0.0
+    redis_alloc_doubling_ns: float = 0.0
+    redis_field_ns: float = 0.0
     redis_rdb_byte_ns: float = 0.0
     page_size: int = PROBE_PAGE
     source: str = "defaults (not calibrated: run `cowfast calibrate`)"

@@ -61,6 +61,10 @@ class RedisConfig:
                                         "the rate `cowfast calibrate --redis` measured")
     serialise_mib_per_sec: float = option(0.0, "the child's speed over used_memory "
                                                "(used_memory / rdb_last_bgsave_time_sec)")
+    child_cpu_share: float = option(1.0, "the share of a CPU the BGSAVE child gets (1: a "
+                                         "core to itself; less when the server's writes and "
+                                         "other processes compete for the CPUs); divides the "
+                                         "calibrated CPU time")
     child_private_mib: float = option(CHILD_OWN_MIB, "the fork child's own memory (Redis 7.0: "
                                       "0.5 MiB, the rdb_last_cow_size of a BGSAVE with no writes)")
     jemalloc_quantum: int = option(8, "jemalloc's quantum: 8 in Redis's own build, 16 with a "
@@ -105,6 +109,9 @@ def check(c: RedisConfig) -> None:
         if c.frame_runs > 1:
             raise ValueError(f"frame_runs must be -1 (not known) or within [0, 1], not "
                              f"{c.frame_runs!r}")
+    check_number("child_cpu_share", c.child_cpu_share)
+    if c.child_cpu_share > 1:
+        raise ValueError(f"child_cpu_share must be within (0, 1], not {c.child_cpu_share!r}")
     for name in ("hot_fraction", "hot_share"):
         v = getattr(c, name)
         check_number(name, v, zero=True)
@@ -129,21 +136,29 @@ def check(c: RedisConfig) -> None:
         raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
 
 
+def bgsave_cpu_seconds(c: RedisConfig, heap: redis_heap.Heap, used: int,
+                       costs: CostModel) -> float:
+    """The BGSAVE child's CPU time at `calibrate --redis`'s costs."""
+    rdb = redis_rdb.rdb_bytes(c.keys, heap.encoding, c.key_bytes, c.value_bytes, heap.fields,
+                              c.field_bytes)
+    return redis_rdb.cpu_seconds(
+        costs.redis_alloc_ns, costs.redis_alloc_doubling_ns, costs.redis_field_ns,
+        costs.redis_rdb_byte_ns, redis_rdb.top_allocations(c.keys, heap.encoding),
+        redis_rdb.field_count(c.keys, heap.encoding, heap.fields), rdb, used)
+
+
 def bgsave_duration(c: RedisConfig, heap: redis_heap.Heap, used: int,
                     costs: CostModel) -> tuple[float, str]:
     """(seconds, where they came from): the user's bgsave_seconds, else used_memory over
-    their serialise_mib_per_sec, else the RDB's allocations and bytes at `calibrate --redis`'s
-    costs; with none of them, ValueError saying what to give."""
+    their serialise_mib_per_sec, else the child's CPU time at `calibrate --redis`'s costs
+    (`redis_rdb.cpu_seconds`) over child_cpu_share; with none of them, ValueError saying
+    what to give."""
     if c.bgsave_seconds:
         return c.bgsave_seconds, "given"
     if c.serialise_mib_per_sec:
         return used / MIB / c.serialise_mib_per_sec, "serialise_mib_per_sec"
-    if costs.redis_alloc_ns or costs.redis_rdb_byte_ns:
-        rdb = redis_rdb.rdb_bytes(c.keys, heap.encoding, c.key_bytes, c.value_bytes,
-                                  heap.fields, c.field_bytes)
-        allocs = redis_rdb.allocations(c.keys, heap.encoding, heap.fields)
-        return redis_rdb.seconds(costs.redis_alloc_ns, costs.redis_rdb_byte_ns, allocs,
-                                 rdb), "calibrated"
+    if costs.redis_alloc_ns or costs.redis_field_ns or costs.redis_rdb_byte_ns:
+        return bgsave_cpu_seconds(c, heap, used, costs) / c.child_cpu_share, "calibrated"
     raise ValueError("the model needs the BGSAVE's duration: give bgsave_seconds "
                      "(INFO persistence's rdb_last_bgsave_time_sec) or serialise_mib_per_sec "
                      "(used_memory / that time), or measure this machine's rate with "

@@ -8,16 +8,37 @@ count, then each field and value. Not modelled: strings of up to 11 bytes that
 read as integers (saved as integers), LZF compression (rdbcompression yes),
 expiry times.
 
-The child's time is a cost per allocation it visits (the dict walk reaches
-each key's dictEntry, key, robj, and the value's own allocations: a cache miss
-each, in a random order) plus a cost per RDB byte (copying it into the file),
-both measured against a local redis-server by `cowfast calibrate --redis`
-(`redis_rate`). An embstr key is 3 allocations, a raw string or a listpack hash
-4, a hashtable hash 5 plus 3 a field (`redis_heap.key_blocks`).
+The child's CPU time (measured with `perf` against redis-server 7.0.15: two
+thirds of it in dictNext, rdbSaveObjectType and rdbSaveStringObject, i.e. cache
+and TLB misses on the key's allocations, the rest the RDB's CRC64 and write())
+is three costs, measured against a local redis-server by `cowfast calibrate
+--redis` (`redis_rate`):
+- per top-level allocation: the dict walk reaches each key's dictEntry, key,
+  robj and the value's own allocations in hash order, a random address in the
+  whole heap each (embstr 3, raw string or listpack hash 4, hashtable hash 5);
+  it grows with the heap (about 6 % a doubling here: the page walks of a VM
+  miss the caches more often as the page tables grow), so it is
+  alloc_ns + doubling_ns * log2(used_memory / 1 MiB);
+- per field of a hashtable hash (its entry, field and value): these sit
+  together in the hash's own small region, so a field costs less than a key;
+- per RDB byte (CRC64, the copy into stdio's buffer, write() to the file).
+The listpack of a listpack hash is one string: bytes only. Not modelled: the
+madvise(MADV_DONTNEED) call per value of a page or more (`dismissObject`: a
+few per cent for 4 KiB values), fsync waits of a disk (rdb-save-incremental-
+fsync every 32 MiB), and LZF compression.
+
+This is CPU time. The BGSAVE lasts longer when the child does not have a CPU
+to itself: the parent serving writes and other processes compete for the same
+CPUs (the child's CPU time did not change with the write rate here; its time
+waiting for a CPU did), so the duration is CPU time / the child's CPU share.
 """
 from __future__ import annotations
 
+import math
+
 from . import redis_heap
+
+MIB = 1 << 20
 
 # "REDIS0010", the aux fields (redis-ver, redis-bits, ctime, used-mem, aof-base),
 # SELECTDB, RESIZEDB, EOF and the 8-byte checksum: 95-100 bytes for one db on 7.0.15
@@ -56,13 +77,25 @@ def rdb_bytes(keys: int, encoding: str, key_bytes: int, value_bytes: int, fields
                                             field_bytes)
 
 
-def allocations(keys: int, encoding: str, fields: int = 1) -> int:
-    """The allocations the child visits for `keys` keys of this encoding."""
-    blocks = redis_heap.key_blocks(encoding, 8, 8, fields, 8)
-    return keys * sum(fields if b.per_field else 1 for b in blocks)
+def top_allocations(keys: int, encoding: str) -> int:
+    """The allocations of `keys` keys the dict walk reaches at random heap addresses."""
+    blocks = redis_heap.key_blocks(encoding, 8, 8, 1, 8)
+    return keys * sum(1 for b in blocks if not b.per_field)
 
 
-def seconds(alloc_ns: float, byte_ns: float, allocs: int, rdb: int) -> float:
-    """The child's writing time: alloc_ns per allocation visited plus byte_ns per RDB
-    byte."""
-    return (allocs * alloc_ns + rdb * byte_ns) / 1e9
+def field_count(keys: int, encoding: str, fields: int) -> int:
+    """The hashtable fields the child walks (a listpack's are inside one string)."""
+    return keys * fields if encoding == "hashtable" else 0
+
+
+def alloc_ns_at(alloc_ns: float, doubling_ns: float, heap_bytes: float) -> float:
+    """The cost of one top-level allocation in a heap of heap_bytes (used_memory)."""
+    return alloc_ns + doubling_ns * math.log2(max(heap_bytes, MIB) / MIB)
+
+
+def cpu_seconds(alloc_ns: float, doubling_ns: float, field_ns: float, byte_ns: float,
+                allocs: int, fields: int, rdb: int, heap_bytes: float) -> float:
+    """The child's CPU time writing the RDB: top-level allocations at their heap-size
+    cost, plus field_ns a hashtable field, plus byte_ns an RDB byte."""
+    return (allocs * alloc_ns_at(alloc_ns, doubling_ns, heap_bytes) + fields * field_ns
+            + rdb * byte_ns) / 1e9

@@ -4,25 +4,28 @@ import json
 from cowfast import costmodel, simulate_cli
 from cowfast.models import redis_rate
 
-FAKE = {"redis_alloc_ns": 400.0, "redis_rdb_byte_ns": 1.5,
-        "spread": (("redis BGSAVE of 10 keys of 10 B", 0.1),
-                   ("redis BGSAVE of 5 keys of 4000 B", 0.3)),
-        "rates": (("10 keys of 10 B", 20.0), ("5 keys of 4000 B", 600.0))}
+FAKE = {"costs": {"redis_alloc_ns": 400.0, "redis_alloc_doubling_ns": 20.0,
+                  "redis_field_ns": 250.0, "redis_rdb_byte_ns": 1.5},
+        "spread": (("redis BGSAVE CPU, small (10 keys of 10 B)", 0.1),
+                   ("redis BGSAVE CPU, values (5 keys of 4000 B)", 0.3)),
+        "rates": (("small (10 keys of 10 B, 1 MiB)", 900.0, 20.0),
+                  ("values (5 keys of 4000 B, 1 MiB)", 9000.0, 600.0))}
 
 
 def test_redis_costs_are_saved_with_their_spread(tmp_path, capsys, monkeypatch):
-    """The per-key and per-byte costs land in the calibration file, each data set's
-    spread in `spread`, and the table shows the MiB/s of each."""
+    """The four costs land in the calibration file, each data set's spread in `spread`,
+    and the table shows each data set's CPU a key and MiB/s."""
     monkeypatch.setattr(redis_rate, "measure", lambda **kw: FAKE)
     monkeypatch.setattr(costmodel, "calibrate",
                         lambda **kw: costmodel.CostModel(source="calibrated"))
     path = tmp_path / "c.json"
     assert simulate_cli.main(["calibrate", "--redis", "--output", str(path)]) == 0
     saved = json.loads(path.read_text())
-    assert saved["redis_alloc_ns"] == 400.0 and saved["redis_rdb_byte_ns"] == 1.5
+    assert {k: saved[k] for k in FAKE["costs"]} == FAKE["costs"]
     assert costmodel.load(path).spread == FAKE["spread"]
     out = capsys.readouterr().out
-    assert "redis BGSAVE of 5 keys of 4000 B" in out and "MiB/s" in out
+    assert "redis BGSAVE of values (5 keys of 4000 B, 1 MiB)" in out and "MiB/s" in out
+    assert "redis BGSAVE CPU, per hashtable field" in out
 
 
 def test_no_redis_server_is_an_error_and_saves_nothing(tmp_path, capsys, monkeypatch):
