@@ -28,7 +28,9 @@ BGSAVE command (what the cost model predicts); each row notes the load average.
 The BGSAVE's duration is the child's life (from the command until the child has
 exited; Redis notices the exit up to 1/hz = 100 ms later); it is compared once
 with no writes and once in each write-rate run (where the writer competes for
-the same CPUs). Between Redis's forks two fork twins (bench/fork_twin.py: fresh
+the same CPUs). The model's duration is the child's CPU time (child_cpu_share 1),
+so it is also compared with the child's CPU time (rows bgsave_cpu_seconds).
+Between Redis's forks two fork twins (bench/fork_twin.py: fresh
 processes of Redis's RssAnon, written in address order and in a random order) are
 forked: the model's error against each is the machine's drift since calibration,
 Redis/twin (median of paired ratios) what Redis's own fork adds. Fork time follows
