@@ -25,6 +25,7 @@ PROT_WRITE = mmap.PROT_WRITE
 PROT_EXEC = mmap.PROT_EXEC
 
 _PSS_ONE = 1 << lib.CF_PSS_SHIFT
+_VA_END = 1 << lib.CF_VA_BITS
 
 # The bits of a pagemap() word (cowfast.h CF_PAGE_*).
 PAGE_MAPPED = lib.CF_PAGE_MAPPED
@@ -115,6 +116,16 @@ class Region(NamedTuple):
     end: int
     prot: int
     shared: bool
+
+
+class Span(NamedTuple):
+    """Pages of the mappings within a range: mapped, private (not MAP_SHARED), and committed
+    (Linux's VM_ACCOUNT: private and writable at some time since mapped, as mprotect(2)
+    charges and uncharges it; never in a page cache)."""
+
+    mapped: int
+    private: int
+    committed: int
 
 
 class AddressSpaceCounters(NamedTuple):
@@ -379,6 +390,36 @@ class AddressSpace(_Handle):
         pages are faulted in on first touch, so this is at most the pages they span."""
         out = ffi.new("uint64_t *")
         self._check(lib.cf_as_shmem(self._live(), out))
+        return int(out[0])
+
+    def span(self, addr: int = 0, length: int | None = None) -> Span:
+        """Span(mapped, private, committed): pages of the regions within [addr, addr+length)
+        (length rounded up to pages; None or past the end: to the end of the space), in
+        O(log regions + regions met). The kernel's commit charge is read from here.
+
+        Raises:
+            OSError: EINVAL for an unaligned addr.
+        """
+        if length is None or length > _VA_END:
+            length = _VA_END
+        out = ffi.new("struct cf_span *")
+        self._check(lib.cf_as_span(self._live(), addr, length, out))
+        return Span(out.mapped, out.private_pages, out.committed)
+
+    def unmapped_area(self, below: int, length: int, floor: int = 0) -> int:
+        """The highest address of length free bytes ending at or below `below` and starting
+        at or above floor (all page-aligned), as Linux's top-down mmap layout chooses
+        (mm/mmap.c unmapped_area_topdown).
+
+        Raises:
+            OSError: ENOMEM when no hole is large enough; EINVAL for unaligned arguments
+                or length 0.
+        """
+        out = ffi.new("uint64_t *")
+        rc = lib.cf_as_unmapped_area(self._live(), below, length, floor, out)
+        if rc == lib.CF_ENOMEM:             # no hole: mmap's ENOMEM, not out of frames
+            raise_errno(errno.ENOMEM)
+        self._check(rc)
         return int(out[0])
 
     def regions(self) -> list[Region]:

@@ -123,6 +123,14 @@ struct cf_region {
 int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count);
 /* Resident pages of the shared mappings (/proc/PID/status RssShmem). */
 int cf_as_shmem(cf_as *as, uint64_t *out);
+/* Pages of the regions within a range: mapped, private (not MAP_SHARED) and
+ * committed (VM_ACCOUNT: private and ever writable; never in a page cache). */
+struct cf_span {
+	uint64_t mapped, private_pages, committed;
+};
+int cf_as_span(cf_as *as, uint64_t addr, uint64_t len, struct cf_span *out);
+/* The highest free @len bytes in [@floor, @below) (mmap's top-down search). */
+int cf_as_unmapped_area(cf_as *as, uint64_t below, uint64_t len, uint64_t floor, uint64_t *out);
 
 /*
  * Trace replay (replay.c): rows of a trace's pid, op and page columns applied

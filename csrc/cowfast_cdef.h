@@ -68,6 +68,9 @@ int cf_as_pagemap(cf_as *as, uint64_t vpn, uint64_t n, uint64_t *out);
 struct cf_region { uint64_t start, end; uint32_t prot, flags; };
 int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count);
 int cf_as_shmem(cf_as *as, uint64_t *out);
+struct cf_span { uint64_t mapped, private_pages, committed; };
+int cf_as_span(cf_as *as, uint64_t addr, uint64_t len, struct cf_span *out);
+int cf_as_unmapped_area(cf_as *as, uint64_t below, uint64_t len, uint64_t floor, uint64_t *out);
 
 #define CF_REPLAY_READ ...
 #define CF_REPLAY_WRITE ...

@@ -102,6 +102,14 @@ void region_carve_locked(cf_as *as, uint64_t first, uint64_t last)
 	region_remove_at(as, lo, hi - lo);
 }
 
+/* Whether private writable regions of @as are charged to the commit (VM_ACCOUNT):
+ * not in a page cache (CF_AS_UNACCOUNTED), whose text is written at load and
+ * whose forks would otherwise inherit a text region counted as committed. */
+static bool accounts(const cf_as *as)
+{
+	return !(as->flags & CF_AS_UNACCOUNTED);
+}
+
 /* Whether Linux would merge adjacent regions @a and @b into one VMA:
  * same flags (protection, sharing, VM_ACCOUNT) and, shared, the same file at
  * consecutive offsets (pieces of one mapping, which mprotect split). Two
@@ -140,7 +148,7 @@ void region_add_locked(cf_as *as, uint64_t first, uint64_t last, unsigned prot, 
 		.end = last + 1,
 		.shm = shm,
 		.prot = (uint8_t)prot,
-		.flags = shm ? REGION_SHARED : (prot & CF_PROT_WRITE) ? REGION_ACCOUNT : 0,
+		.flags = shm ? REGION_SHARED : (prot & CF_PROT_WRITE) && accounts(as) ? REGION_ACCOUNT : 0,
 	};
 	uint32_t k = region_index(as, first);
 	region_insert_at(as, k, r);
@@ -163,7 +171,7 @@ void region_protect_locked(cf_as *as, uint64_t first, uint64_t last, unsigned pr
 		r->prot = (uint8_t)prot;
 		if (r->flags & REGION_SHARED)
 			continue;
-		if (prot & CF_PROT_WRITE)
+		if ((prot & CF_PROT_WRITE) && accounts(as))
 			r->flags |= REGION_ACCOUNT;
 		else if (!(r->flags & REGION_WRITTEN))	/* nothing to account yet */
 			r->flags &= (uint8_t)~REGION_ACCOUNT;
@@ -228,6 +236,73 @@ int cf_as_regions(cf_as *as, struct cf_region *out, size_t cap, size_t *count)
 			};
 		}
 		*count = as->nrg;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* Pages of regions within [@addr, @addr + @len) (@len rounded up to pages,
+ * clamped to the space): mapped, private, and of those accounted (VM_ACCOUNT:
+ * what the kernel charged to the commit), into *@out. The kernel's commit
+ * reads this before munmap, MAP_FIXED, mprotect, fork and exit, so that the
+ * regions stay the one record of what is charged. */
+int cf_as_span(cf_as *as, uint64_t addr, uint64_t len, struct cf_span *out)
+{
+	if (!as || !out || (addr & ((1ull << as->mem->page_shift) - 1)))
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	uint64_t mask = (1ull << m->page_shift) - 1;
+	uint64_t first = addr >> m->page_shift, end = va_pages(m);
+	uint64_t pages = (len >> m->page_shift) + ((len & mask) != 0);
+	if (first < end && pages < end - first)
+		end = first + pages;
+	struct cf_span s = {0, 0, 0};
+	pthread_mutex_lock(&m->lock);
+	int rc = as->closed ? CF_EBADF : CF_OK;
+	for (uint32_t k = rc ? as->nrg : region_index(as, first);
+	     k < as->nrg && as->rg[k].start < end; k++) {
+		const struct region *r = &as->rg[k];
+		uint64_t n = (r->end < end ? r->end : end) - (r->start > first ? r->start : first);
+		s.mapped += n;
+		if (!(r->flags & REGION_SHARED))
+			s.private_pages += n;
+		if (r->flags & REGION_ACCOUNT)
+			s.committed += n;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!rc)
+		*out = s;
+	return rc;
+}
+
+/* The highest @len bytes that end at or below @below, start at or above
+ * @floor and meet no region (Linux unmapped_area_topdown()), their address
+ * into *@out; CF_ENOMEM when there is no such hole. */
+int cf_as_unmapped_area(cf_as *as, uint64_t below, uint64_t len, uint64_t floor, uint64_t *out)
+{
+	if (!as || !out)
+		return CF_EINVAL;
+	cf_mem *m = as->mem;
+	uint64_t mask = (1ull << m->page_shift) - 1;
+	if ((below & mask) || (floor & mask) || (len & mask) || len == 0)
+		return CF_EINVAL;
+	uint64_t end = below >> m->page_shift, n = len >> m->page_shift, low = floor >> m->page_shift;
+	if (end > va_pages(m))
+		end = va_pages(m);
+	pthread_mutex_lock(&m->lock);
+	int rc = as->closed ? CF_EBADF : CF_OK;
+	uint32_t k = rc ? 0 : region_index(as, end);	/* regions [0, k) end at or below @end */
+	if (!rc && k < as->nrg && as->rg[k].start < end)
+		end = as->rg[k].start;
+	while (!rc) {
+		if (end < n || end - n < low) {
+			rc = CF_ENOMEM;
+		} else if (k == 0 || as->rg[k - 1].end <= end - n) {
+			*out = (end - n) << m->page_shift;
+			break;
+		} else {
+			end = as->rg[--k].start;
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;

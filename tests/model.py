@@ -220,6 +220,12 @@ class AddressSpace:
                 for v in run:
                     self.attrs[v].written = True
 
+    def span(self):
+        """(mapped, private, committed) pages of the whole space."""
+        self._open()
+        attrs = self.attrs.values()
+        return (len(self.attrs), sum(not a.shared for a in attrs), sum(a.account for a in attrs))
+
     def regions(self):
         """[(start, end, prot, shared)] in bytes, as /proc/PID/maps: runs of equal keys."""
         self._open()
@@ -345,6 +351,7 @@ class AddressSpace:
             self._unmap_page(vpn)
             self.attrs[vpn] = Attr(prot, shared, self.mem.files if shared else None,
                                    vpn - vpns[0] if shared else None)
+            self.attrs[vpn].account &= self.accounted      # a page cache commits nothing
         self.mem.collect()
         self._merge_written()
 
@@ -367,7 +374,8 @@ class AddressSpace:
             a = self.attrs[vpn]
             a.prot = prot
             if not a.shared:                        # mprotect_fixup()'s VM_ACCOUNT
-                a.account = bool(prot & PROT_WRITE) or (a.account and a.written)
+                a.account = self.accounted and (bool(prot & PROT_WRITE)
+                                                or (a.account and a.written))
             if vpn in self.pages:
                 self.pages[vpn].prot = prot
         self._merge_written()

@@ -185,6 +185,7 @@ class EngineMatchesModel(RuleBasedStateMachine):
             if a in self.every_step:
                 assert a.stats(incremental=True) == a.stats()
             assert a.regions() == r.regions()
+            assert a.span() == r.span()
             assert a.shmem() == r.shmem()
 
     def teardown(self):
