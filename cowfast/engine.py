@@ -42,6 +42,7 @@ _as_touch = lib.cf_as_touch
 _as_fork = lib.cf_as_fork
 _as_free = lib.cf_as_free
 _as_close = lib.cf_as_close
+_as_span = lib.cf_as_span
 _NULL = ffi.NULL
 
 
@@ -405,6 +406,15 @@ class AddressSpace(_Handle):
         out = ffi.new("struct cf_span *")
         self._check(lib.cf_as_span(self._live(), addr, length, out))
         return Span(out.mapped, out.private_pages, out.committed)
+
+    def committed(self, addr: int = 0, length: int | None = None) -> int:
+        """span(addr, length).committed, without building the Span (the kernel's munmap and
+        MAP_FIXED read it on every call)."""
+        if length is None or length > _VA_END:
+            length = _VA_END
+        out = ffi.new("struct cf_span *")
+        self._check(_as_span(self._live(), addr, length, out))
+        return int(out.committed)
 
     def unmapped_area(self, below: int, length: int, floor: int = 0) -> int:
         """The highest address of length free bytes ending at or below `below` and starting

@@ -196,7 +196,6 @@ class Kernel(TableMixin):
         p = self.new_process(pid, self.init, command)
         p.aspace = aspace
         p.mem = Layout(img, STACK_TOP - stack)
-        p.mem.commit = commit
         img.users += 1
         p.uid = uid
         p.pgid = pid

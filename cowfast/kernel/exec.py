@@ -123,19 +123,18 @@ def do_execve(p: Process, path, argv, env, comm_path=None, depth=0):
         return do_execve(p, interp, argv, env, comm_path or path, depth + 1)
     k = p.kernel
     img = k.image(program.image, program.text_pages, program.data, program.bss, program.text)
-    aspace, stack, commit = k.load_image(img)
+    aspace, stack, _ = k.load_image(img)
     # The point of no return: from here the old program is gone.
-    _replace_memory(p, img, aspace, commit, stack)
+    _replace_memory(p, img, aspace, stack)
     _begin_new_exec(p, comm_path or path, node, argv, env)
 
 
-def _replace_memory(p: Process, img, aspace, commit, stack) -> None:
+def _replace_memory(p: Process, img, aspace, stack) -> None:
     old_mem, old_aspace = p.mem, p.aspace
     p.aspace = aspace
     p.mem = Layout(img, STACK_TOP - stack)
-    p.mem.commit = commit
     img.users += 1
-    old_mem.release(p)
+    old_mem.release(p.kernel, old_aspace)
     old_aspace.close()
 
 

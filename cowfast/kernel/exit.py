@@ -37,7 +37,7 @@ def do_exit(p: Process, status: int) -> None:
     p.final = p.usage_now()
     if p.aspace is not None:
         aspace, mem = memory_of(p)
-        mem.release(p)
+        mem.release(p.kernel, aspace)
         aspace.close()
         p.aspace = None
     if p.childmap:

@@ -44,16 +44,17 @@ class ForkCalls:
             if nproc != resource.RLIM_INFINITY and k.uid_count.get(uid, 0) >= nproc:
                 raise_errno(errno.EAGAIN)
         parent_aspace, mem = memory_of(self)
-        k.charge(mem.commit, fork=True)        # copy_mm comes before alloc_pid, as in Linux
+        commit = parent_aspace.committed()     # dup_mmap charges each VM_ACCOUNT region
+        k.charge(commit, fork=True)            # copy_mm comes before alloc_pid, as in Linux
         try:
             aspace = parent_aspace.fork()
         except BaseException:
-            k.uncharge(mem.commit)
+            k.uncharge(commit)
             raise
         pid = k.pids.allocate()
         if pid is None:
             aspace.close()
-            k.uncharge(mem.commit)
+            k.uncharge(commit)
             raise_errno(errno.EAGAIN)
         child = k.new_process(pid, self, self.command)
         child.uid = uid

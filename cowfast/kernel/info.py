@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..engine import PROT_WRITE
 from .entry import memory_of
+from .mappings import mmap_regions
 
 if TYPE_CHECKING:
     from .process import Process
@@ -73,8 +75,13 @@ class InfoCalls:
         st = aspace.stats()
         self.hiwater: int = max(self.hiwater, st.rss * ps // 1024)
         text, data_bss, heap, stack = m.pages(ps)
-        vms = (text + data_bss + heap + stack + m.mmap_pages) * ps
-        statm_data = (data_bss + heap + stack + m.anon_wr_pages) * ps
+        mmap_bytes = private_writable = 0
+        for r in mmap_regions(self):            # statm data: Linux's data_vm + stack_vm
+            mmap_bytes += r.end - r.start
+            if not r.shared and r.prot & PROT_WRITE:
+                private_writable += r.end - r.start
+        vms = (text + data_bss + heap + stack) * ps + mmap_bytes
+        statm_data = (data_bss + heap + stack) * ps + private_writable
         shared_text = text if m.image.users >= 2 else 0
         private_text = text - shared_text
         rss = st.rss * ps

@@ -6,8 +6,17 @@ RLIMIT_STACK) delivers SIGSEGV as Linux's force_sig_fault() does: a handled SIGS
 runs its handler, otherwise the process dies (core flag only if RLIMIT_CORE allows);
 the access itself raises the SegmentationFault either way. Private writable memory
 is charged to the kernel's commit count (strict overcommit, mm/util.c
-__vm_enough_memory). malloc is a small first-fit allocator on the brk heap that
-sends requests of 128 KiB and more to mmap, as glibc's M_MMAP_THRESHOLD does.
+__vm_enough_memory).
+
+The engine's regions (AddressSpace.regions(), Linux's VMAs) are the one record of what
+is mapped: the kernel keeps no copy. The mmap'ed regions are the engine's regions outside
+the program's own ranges (text, data, bss, heap, stack), as /proc/PID/maps names a VMA
+by the range it lies in; what a process has committed is the engine's VM_ACCOUNT pages
+(AddressSpace.span()), read before each call that maps, unmaps or protects, so that
+munmap, MAP_FIXED, mprotect, fork and exit charge and uncharge what Linux would.
+
+malloc is a small first-fit allocator on the brk heap that sends requests of 128 KiB
+and more to mmap, as glibc's M_MMAP_THRESHOLD does.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ from ..engine import PROT_EXEC, PROT_READ, PROT_WRITE
 from ..errors import OutOfFramesError, SegmentationFault
 from .checks import index as _index
 from .entry import enter, raise_errno
-from .image import MMAP_TOP, STACK_TOP, page_up
+from .image import MMAP_TOP, STACK_TOP, TEXT_BASE, page_up
 from .info import InfoCalls
 from .signal import SIGKILL, SIGSEGV, deliver_pending, send_signal
 
@@ -29,7 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from ..engine import AddressSpaceCounters
+    from ..engine import AddressSpace, AddressSpaceCounters
     from . import Kernel
     from .checks import BytesLike
     from .image import Image, Var
@@ -49,8 +58,7 @@ _PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 class Layout:
     """Where things are in one process's address space, and what it has charged."""
 
-    __slots__ = ("image", "brk", "stack_low", "sp", "mmap_next", "regions", "vars", "heap",
-                 "commit", "mmap_pages", "shm_pages", "anon_wr_pages")
+    __slots__ = ("image", "brk", "stack_low", "sp", "mmap_next", "vars", "heap")
 
     def __init__(self, image: Image, stack_low: int) -> None:
         self.image = image
@@ -58,31 +66,35 @@ class Layout:
         self.stack_low = stack_low
         self.sp = STACK_TOP
         self.mmap_next = MMAP_TOP
-        self.regions = None        # start -> (length, prot, shared)
         self.vars = None           # name -> Var for heap and stack variables
         self.heap = None           # malloc: [top, free {addr: size}, sizes {addr: size}]
-        self.commit = 0
-        self.mmap_pages = self.shm_pages = self.anon_wr_pages = 0
 
     def copy(self) -> Layout:
         """Return the child's copy at fork (its own tables; same image)."""
         c = Layout.__new__(Layout)
         c.image, c.brk, c.stack_low, c.sp = self.image, self.brk, self.stack_low, self.sp
-        c.mmap_next, c.commit = self.mmap_next, self.commit
-        c.regions = dict(self.regions) if self.regions else None
+        c.mmap_next = self.mmap_next
         c.vars = dict(self.vars) if self.vars else None
         h = self.heap
         c.heap = [h[0], dict(h[1]), dict(h[2])] if h else None
-        c.mmap_pages, c.shm_pages, c.anon_wr_pages = (self.mmap_pages, self.shm_pages,
-                                                      self.anon_wr_pages)
         self.image.users += 1
         return c
 
-    def release(self, p: Process) -> None:
-        """Give back the commit charge and the image reference (at exit)."""
-        p.kernel.uncharge(self.commit)
-        self.commit = 0
+    def release(self, k: Kernel, aspace: AddressSpace) -> None:
+        """Give back aspace's commit charge and the image reference (exit, exec)."""
+        k.uncharge(aspace.committed())
         self.image.users -= 1
+
+    def segments(self, page: int) -> list[tuple[int, int, str, str]]:
+        """[(start, end, kind, name)] of the program's own ranges, ascending: text, data,
+        bss, heap, stack (some may be empty); whatever else is mapped was mmap'ed."""
+        img = self.image
+        data_end = page_up(img.data_end, page)
+        return [(TEXT_BASE, img.text_end, "text", img.name),
+                (img.data_start, data_end, "data", img.name),
+                (data_end, img.brk_start, "bss", img.name),
+                (img.brk_start, page_up(self.brk, page), "heap", "[heap]"),
+                (self.stack_low, STACK_TOP, "stack", "[stack]")]
 
     def pages(self, page: int) -> tuple[int, int, int, int]:
         """Return (text, data+bss, heap, stack) page counts."""
@@ -99,33 +111,6 @@ class Layout:
         if self.vars is None:
             self.vars = {}
         self.vars[name] = var
-
-    def account(self, length: int, prot: int, shared: bool, page: int, sign: int) -> int:
-        n = length // page * sign
-        self.mmap_pages += n
-        if shared:
-            self.shm_pages += n
-        elif prot & PROT_WRITE:
-            self.anon_wr_pages += n
-            self.commit += n
-        return n if (not shared and prot & PROT_WRITE) else 0
-
-    def carve(self, start: int, end: int, page: int) -> int:
-        """Remove [start, end) from the mmap regions; return the commit pages it held."""
-        freed = 0
-        if not self.regions:
-            return 0
-        for rstart, (length, prot, shared) in list(self.regions.items()):
-            rend = rstart + length
-            if rend <= start or rstart >= end:
-                continue
-            del self.regions[rstart]
-            freed -= self.account(length, prot, shared, page, -1)
-            for lo, hi in ((rstart, start), (end, rend)):
-                if lo < hi and lo >= rstart and hi <= rend:
-                    self.regions[lo] = (hi - lo, prot, shared)
-                    freed -= self.account(hi - lo, prot, shared, page, 1)
-        return freed
 
 
 class MemoryCalls(InfoCalls):
@@ -209,27 +194,17 @@ class MemoryCalls(InfoCalls):
         if new_end > old_end:
             if self._mapped_between(old_end, new_end + ps):
                 raise_errno(errno.ENOMEM)               # Linux brk: the next mapping (and a guard page)
-            pages = (new_end - old_end) // ps
-            k.charge(pages)
-            try:
-                self.aspace.map(old_end, new_end - old_end)
-            except BaseException:
-                k.uncharge(pages)
-                raise
-            m.commit += pages
+            self._map_charged(old_end, new_end - old_end, replaces=0)
         elif new_end < old_end:
-            self.aspace.unmap(new_end, old_end - new_end)
-            pages = (old_end - new_end) // ps
-            m.commit -= pages
-            k.uncharge(pages)
+            self._unmap_uncharge(new_end, old_end - new_end)
         m.brk = new
 
     def _mapped_between(self: Process, lo: int, hi: int) -> bool:
-        """True if an mmap region or the stack (with its guard gap) meets [lo, hi)."""
+        """True if a mapping or the stack (with its guard gap) meets [lo, hi)."""
         m = self.mem
         if hi > m.stack_low - STACK_GUARD_GAP * self.kernel.page_size:
             return True
-        return any(start < hi and start + r[0] > lo for start, r in (m.regions or {}).items())
+        return self.aspace.span(lo, hi - lo).mapped > 0
 
     def malloc(self: Process, size: int) -> int:
         """Allocate size bytes (16-byte aligned) and return the address, as malloc(3).
@@ -311,41 +286,47 @@ class MemoryCalls(InfoCalls):
                 or not flags & MAP_ANONYMOUS or (flags & MAP_FIXED and addr % ps)):
             raise_errno(errno.EINVAL)
         length = page_up(length, ps)
-        if flags & MAP_FIXED:
+        fixed = flags & MAP_FIXED
+        if fixed:
             if addr < 0 or addr + length > STACK_TOP + ps:
                 raise_errno(errno.ENOMEM)               # Linux get_unmapped_area: beyond TASK_SIZE
             start = addr
-        else:
-            start = self._free_area(length)
-        shared = kind == MAP_SHARED
-        charge = 0 if shared or not prot & PROT_WRITE else length // ps
-        k.charge(charge)
-        try:
-            self.aspace.map(start, length, prot, shared)
-        except BaseException:
-            k.uncharge(charge)
-            raise
-        k.uncharge(m.carve(start, start + length, ps))
-        if m.regions is None:
-            m.regions = {}
-        m.regions[start] = (length, prot, shared)
-        m.account(length, prot, shared, ps, 1)
-        if not flags & MAP_FIXED:
+        else:                                           # unmapped_area_topdown, above the heap
+            floor = page_up(m.brk, ps)
+            if length > m.mmap_next - floor:
+                raise_errno(errno.ENOMEM)
+            start = self.aspace.unmapped_area(m.mmap_next, length, floor)
+        self._map_charged(start, length, prot, kind == MAP_SHARED, fixed)
+        if not fixed:
             m.mmap_next = start
         return start
 
-    def _free_area(self: Process, length: int) -> int:
-        """Return the highest start below mmap_next where length bytes meet no mapping and
-        stay above the heap (top-down, as Linux's unmapped_area_topdown), or raise ENOMEM."""
-        m = self.mem
-        floor = page_up(m.brk, self.kernel.page_size)
-        start = m.mmap_next - length
-        for rstart, (rlen, _, _) in sorted((m.regions or {}).items(), reverse=True):
-            if rstart < start + length and rstart + rlen > start:
-                start = rstart - length
-        if start < floor:
-            raise_errno(errno.ENOMEM)
-        return start
+    def _map_charged(self: Process, start: int, length: int, prot: int = PROT_READ | PROT_WRITE,
+                     shared: bool = False, replaces: int = 1) -> None:
+        """Map [start, start+length) (page-aligned), charging private writable memory net of
+        the commit of what it replaces, as Linux's __mmap_region (charged = pages minus the
+        unmapped VMAs' nr_accounted); replaces 0: the range is known to be free."""
+        k, a = self.kernel, self.aspace
+        charge = 0 if shared or not prot & PROT_WRITE else length // k.page_size
+        if replaces:
+            charge -= a.committed(start, length)
+        if charge > 0:
+            k.charge(charge)
+            try:
+                a.map(start, length, prot, shared)
+            except BaseException:
+                k.uncharge(charge)
+                raise
+        else:
+            a.map(start, length, prot, shared)
+            k.uncharge(-charge)
+
+    def _unmap_uncharge(self: Process, addr: int, length: int) -> None:
+        """Unmap [addr, addr+length) (page-aligned) and give back the commit it held."""
+        a = self.aspace
+        freed = a.committed(addr, length)
+        a.unmap(addr, length)
+        self.kernel.uncharge(freed)
 
     def munmap(self: Process, addr: int, length: int) -> None:
         """Unmap [addr, addr+length) of mmap'ed memory; frames nobody else maps are freed."""
@@ -354,18 +335,38 @@ class MemoryCalls(InfoCalls):
         addr, length = _index("addr", addr), _index("length", length)
         if addr % ps or length <= 0 or addr < 0 or addr + length > STACK_TOP + ps:
             raise_errno(errno.EINVAL)
-        length = page_up(length, ps)
-        self.aspace.unmap(addr, length)
-        self.kernel.uncharge(self.mem.carve(addr, addr + length, ps))
+        length, a = page_up(length, ps), self.aspace
+        freed = a.committed(addr, length)               # do_vmi_munmap's nr_accounted
+        a.unmap(addr, length)
+        self.kernel.uncharge(freed)
 
     def mprotect(self: Process, addr: int, length: int, prot: int) -> None:
-        """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped)."""
+        """Change the protection of a range, as mprotect(2) (ENOMEM if a page is unmapped).
+
+        Making private memory writable commits it, and taking write away from private
+        memory never written gives the commit back (mm/mprotect.c mprotect_fixup; the
+        engine's regions decide, as Linux's VM_ACCOUNT): under strict overcommit a
+        commit that does not fit raises ENOMEM and changes nothing.
+        """
         enter(self)
         addr, length, prot = _index("addr", addr), _index("length", length), _index("prot", prot)
-        ps = self.kernel.page_size
+        k, a = self.kernel, self.aspace
+        ps = k.page_size
         if not addr % ps and length > 0 and addr + page_up(length, ps) > STACK_TOP + ps:
             raise_errno(errno.ENOMEM)                   # beyond TASK_SIZE: no vma there
-        self.aspace.protect(addr, length, prot)
+        if addr % ps or length <= 0 or prot & ~_PROT_ALL:
+            a.protect(addr, length, prot)               # the engine's EINVAL (or len 0: nothing)
+            return
+        before = a.span(addr, length)
+        charge = before.private - before.committed if prot & PROT_WRITE else 0
+        if charge:
+            k.charge(charge)
+        try:
+            a.protect(addr, length, prot)
+        except BaseException:
+            k.uncharge(charge)
+            raise
+        k.uncharge(before.committed + charge - a.span(addr, length).committed)
 
     # --- named variables ---
 
@@ -377,12 +378,9 @@ class MemoryCalls(InfoCalls):
 
     def _pop(self: Process, sp: int, stack_low: int) -> None:
         """Undo pushes back to (sp, stack_low): stack growth since then is unmapped, uncharged."""
-        m, ps = self.mem, self.kernel.page_size
+        m = self.mem
         if stack_low > m.stack_low:
-            self.aspace.unmap(m.stack_low, stack_low - m.stack_low)
-            pages = (stack_low - m.stack_low) // ps
-            m.commit -= pages
-            self.kernel.uncharge(pages)
+            self._unmap_uncharge(m.stack_low, stack_low - m.stack_low)
             m.stack_low = stack_low
         m.sp = sp
 
@@ -400,14 +398,7 @@ class MemoryCalls(InfoCalls):
                 if not quiet:
                     self._force_sigsegv(fault)
                 raise fault
-            pages = (m.stack_low - low) // ps
-            k.charge(pages)
-            try:
-                self.aspace.map(low, m.stack_low - low)
-            except BaseException:
-                k.uncharge(pages)
-                raise
-            m.commit += pages
+            self._map_charged(low, m.stack_low - low)      # over a MAP_FIXED mapping there too
             m.stack_low = low
         m.sp = sp
         return sp

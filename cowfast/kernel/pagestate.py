@@ -1,8 +1,9 @@
 """A process's memory as /proc/PID/maps, smaps and pagemap show it, for snapshots.
 
-Regions come from the layout the kernel keeps (text, data, bss, heap, stack, each
-mmap), cut where the engine's regions (AddressSpace.regions(): its VMAs, split by
-mprotect and munmap as Linux's are) begin and end, with their protection and sharing.
+Regions come from the layout the kernel keeps (text, data, bss, heap, stack) and the
+mmap'ed regions, which are the engine's outside those ranges (mappings.py), cut where
+the engine's regions (AddressSpace.regions(): its VMAs, split by mprotect and munmap as
+Linux's are) begin and end, with their protection and sharing.
 Each page's state comes from the engine's pagemap():
 untouched (mapped, never accessed), zero (read before any write: the shared zero
 page), private (its frame mapped by this process alone) or shared (by N processes).
@@ -15,7 +16,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from ..engine import PAGE_FRAME_SHIFT, PAGE_PRESENT, PAGE_PROT_SHIFT, PAGE_ZERO
-from .image import STACK_TOP, TEXT_BASE, page_up
+from .mappings import mmap_regions
 
 if TYPE_CHECKING:
     from . import Kernel
@@ -28,26 +29,10 @@ UNTOUCHED, ZERO, PRIVATE, SHARED = "untouched", "zero", "private", "shared"
 
 def segments(p: Process):
     """Return [(start, end, kind, name)] of p's mappings, ascending, not overlapping."""
-    m, ps = p.mem, p.kernel.page_size
-    img = m.image
-    data_end = page_up(img.data_end, ps)
-    fixed = [(TEXT_BASE, img.text_end, "text", img.name),
-             (img.data_start, data_end, "data", img.name),
-             (data_end, img.brk_start, "bss", img.name),
-             (img.brk_start, page_up(m.brk, ps), "heap", "[heap]"),
-             (m.stack_low, STACK_TOP, "stack", "[stack]")]
-    maps = sorted((start, start + length, "mmap", "[anon:shared]" if shared else "[anon]")
-                  for start, (length, _prot, shared) in (m.regions or {}).items())
-    out = []
-    for start, end, kind, name in fixed:          # an mmap (MAP_FIXED) wins where it overlaps
-        for lo, hi, *_ in maps:
-            if lo < end and hi > start:
-                if start < lo:
-                    out.append((start, lo, kind, name))
-                start = max(start, hi)
-        if start < end:
-            out.append((start, end, kind, name))
-    return sorted(out + maps)
+    fixed = [s for s in p.mem.segments(p.kernel.page_size) if s[0] < s[1]]
+    maps = [(r.start, r.end, "mmap", "[anon:shared]" if r.shared else "[anon]")
+            for r in mmap_regions(p)]
+    return sorted(fixed + maps)
 
 
 class MemoryView:

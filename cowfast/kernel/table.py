@@ -153,7 +153,7 @@ class TableMixin:
             else:
                 if p.aspace is None:
                     raise InvariantError(f"live process {pid} has no address space")
-                committed += p.mem.commit  # type: ignore[union-attr]
+                committed += p.aspace.committed()
             for c in (p.waitable.values() if p.waitable else ()):
                 if c.real_parent is not p or not (c.state is ZOMBIE or c.stop_report
                                                   or c.continued):

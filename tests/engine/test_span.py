@@ -72,9 +72,21 @@ def test_a_page_cache_commits_nothing_nor_do_its_forks(memory):
             assert proc.span().committed == 1
 
 
+def test_committed_is_spans_committed(aspace):
+    """committed(addr, length) is span(addr, length).committed (the kernel's fast path)."""
+    aspace.map(BASE, 4 * PAGE)
+    aspace.map(BASE + 4 * PAGE, 2 * PAGE, PROT_READ)
+    for addr, length in ((0, None), (BASE + PAGE, 4 * PAGE), (BASE + 5 * PAGE, PAGE)):
+        assert aspace.committed(addr, length) == aspace.span(addr, length).committed
+    assert aspace.committed() == 4
+
+
 def test_span_rejects_an_unaligned_address(aspace):
     with pytest.raises(OSError) as e:
         aspace.span(BASE + 1, PAGE)
+    assert e.value.errno == 22
+    with pytest.raises(OSError) as e:
+        aspace.committed(BASE + 1, PAGE)
     assert e.value.errno == 22
 
 
@@ -111,6 +123,8 @@ def test_closed_space_is_value_error(memory):
     a.close()
     with pytest.raises(ValueError):
         a.span()
+    with pytest.raises(ValueError):
+        a.committed()
     with pytest.raises(ValueError):
         a.unmapped_area(BASE, PAGE)
 

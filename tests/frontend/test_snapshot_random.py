@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from cowfast.engine import PAGE_FRAME_SHIFT, PAGE_PRESENT, PAGE_ZERO
 from cowfast.errors import WouldBlock
 from cowfast.kernel import Kernel, Terminated
+from cowfast.kernel.mappings import mmap_regions
 from cowfast.kernel.pagestate import segments
 
 from .conftest import validate
@@ -46,7 +47,7 @@ def act(k, op, n):
     elif op == "mmap":
         p.mmap(4096 * (1 + n % 4), flags=(0x01 if n % 2 else 0x02) | 0x20)
     elif op == "poke":
-        regions = sorted(p.mem.regions or {}) or [p.mem.image.data_start]
+        regions = [r.start for r in mmap_regions(p)] or [p.mem.image.data_start]
         p.poke(regions[n % len(regions)] + 4096 * (n % 3), b"y")
     elif op == "peek":
         p.peek(p.mem.image.data_start + 4096 * (n % 3), 1)
@@ -57,7 +58,7 @@ def act(k, op, n):
     elif op == "sigign":
         p.signal(SIGNALS[n % len(SIGNALS)] if n % 2 else signal.SIGCHLD, signal.SIG_IGN)
     elif op == "mprotect":
-        regions = sorted(p.mem.regions or {})
+        regions = [r.start for r in mmap_regions(p)]
         if regions:
             p.mprotect(regions[0], 4096, 1 + n % 3)
     elif op == "open":

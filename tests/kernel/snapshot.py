@@ -7,9 +7,10 @@ def kernel_state(k):
     procs = {}
     for pid, p in sorted(k.procs.items()):
         m = p.mem
+        a = p.aspace
         layout = None if m is None else (
-            m.brk, m.sp, m.stack_low, m.mmap_next, sorted((m.regions or {}).items()), m.commit,
-            m.mmap_pages, m.shm_pages, m.anon_wr_pages, sorted((m.vars or {}).items()),
+            m.brk, m.sp, m.stack_low, m.mmap_next, None if a is None else a.regions(),
+            None if a is None else a.span(), sorted((m.vars or {}).items()),
             None if m.heap is None else (m.heap[0], sorted(m.heap[1].items()),
                                          sorted(m.heap[2].items())))
         procs[pid] = (p.state, p.pending, p.blocked, layout,

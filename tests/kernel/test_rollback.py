@@ -23,7 +23,7 @@ def test_huge_brk_under_overcommit_1_succeeds_and_shrinks_back():
     p = k.spawn("a")
     top, before = p.brk(), kernel_state(k)
     assert p.brk(2 ** 46) == 2 ** 46
-    assert k.committed == p.mem.commit
+    assert k.committed == p.aspace.span().committed
     k.check()
     assert p.brk(top) == top
     assert kernel_state(k) == before

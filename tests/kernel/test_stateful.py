@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from cowfast.errors import WouldBlock
 from cowfast.kernel import Kernel, Terminated
+from cowfast.kernel.mappings import mmap_regions
 from cowfast.signals import PR_SET_CHILD_SUBREAPER
 from cowfast.waitstatus import WCONTINUED, WNOHANG, WUNTRACED
 
@@ -146,7 +147,7 @@ class ProcessTable(RuleBasedStateMachine):
     @rule(n=picks, m=picks, pages=st.integers(1, 4))
     def munmap(self, n, m, pages):
         p = self._pick(n)
-        regions = sorted(p.mem.regions or ())
+        regions = [r.start for r in mmap_regions(p)]
         if regions:
             start = regions[m % len(regions)]
             p.munmap(start + 4096 * (m % 2), pages * 4096)
