@@ -56,7 +56,9 @@ _PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 
 
 class Layout:
-    """Where things are in one process's address space, and what it has charged."""
+    """Where the program's own ranges are in one process's address space (text, data, bss,
+    heap, stack), the top-down mmap cursor and malloc's state. What is mapped, and what it
+    has committed, are the engine's regions (mappings.py, AddressSpace.span())."""
 
     __slots__ = ("image", "brk", "stack_low", "sp", "mmap_next", "vars", "heap")
 
