@@ -313,3 +313,20 @@ def test_exec_is_logged(kernel, child, prog):
     event = [e for e in kernel.events if e.kind == "exec"][0]
     assert event.pid == child.pid
     assert event.fields == {"path": prog, "command": "prog"}
+
+
+def test_exec_drops_the_mappings_and_their_commit(kernel, sh, child, prog):
+    """The new program starts with no mmap'ed regions, and the old space's commit (mappings
+    made writable by mprotect included) goes back: what stays charged is the new image's."""
+    from cowfast import PROT_READ, PROT_WRITE
+    from cowfast.kernel.image import STACK_TOP
+    from cowfast.kernel.mappings import mmap_regions
+    addr = child.mmap(4 * 4096, PROT_READ)
+    child.mprotect(addr, 4 * 4096, PROT_READ | PROT_WRITE)
+    child.mmap(2 * 4096)
+    before_child = kernel.committed - child.aspace.committed()
+    child.execv(prog, ["prog"])
+    assert mmap_regions(child) == []
+    assert kernel.committed == before_child + child.aspace.committed()
+    stack_pages = (STACK_TOP - child.mem.stack_low) // 4096
+    assert child.aspace.committed() == child.mem.image.data_pages + stack_pages
