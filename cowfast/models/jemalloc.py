@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import numpy.typing as npt
+
 SMALL_MAX_PAGES = 4          # SC_LARGE_MINCLASS = 4 pages: below it a request is small
 QUANTA = (8, 16)
 CACHE_LINE = 64
@@ -71,3 +74,39 @@ def quantum_from_malloc_stats(text: str) -> int:
     if not sizes:
         raise ValueError("no jemalloc bins table in this text (is the server built with jemalloc?)")
     return 8 if 24 in sizes else 16
+
+
+def lifo_overwrites(region_of: npt.NDArray[np.int64], writes: npt.NDArray[np.int64],
+                    free: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """Where overwrites put their new values under the thread cache's LIFO.
+
+    Each overwrite allocates the new value (Redis parses it before it runs the
+    command), then frees the old one; the cache hands back the region freed
+    last. So write n's value takes the region write n-1 freed: the one key
+    writes[n-1] held just before (`free`, a region already free, for write 0).
+    region_of: key -> its value's region. Returns (the region each write's value
+    takes, region_of after the writes, the region left free).
+    """
+    n = len(writes)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), region_of.copy(), int(free)
+    order = np.argsort(writes, kind="stable")
+    sorted_keys = writes[order]
+    prev = np.full(n, -1, dtype=np.int64)          # the same key's previous write
+    again = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1]) + 1
+    prev[order[again]] = order[again - 1]
+    # held[n]: the region writes[n] holds just before write n: what its previous write
+    # p took, i.e. held[p - 1] (free when p is 0); its first region when never written
+    idx = np.arange(n, dtype=np.int64)
+    ptr = np.where(prev >= 1, prev - 1, idx)
+    end = np.where(prev == 0, free, region_of[writes]).astype(np.int64)
+    while True:                                    # pointer doubling: log2(n) passes
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            break
+        ptr = nxt
+    held = end[ptr]
+    taken = np.concatenate([[free], held[:-1]]).astype(np.int64)
+    after = region_of.copy()
+    after[writes] = taken                          # the last write of each key wins
+    return taken, after, int(held[-1])

@@ -56,6 +56,11 @@ class RedisConfig:
     hot_placement: str = option("scattered", "how the keys written most were allocated: "
                                 "scattered through the load, or together (loaded in a row)",
                                 choices=PLACEMENTS)
+    prior_writes: int = option(0, "overwrites of existing keys since the data set was loaded "
+                                  "(INFO commandstats: cmdstat_set's calls): each moved its "
+                                  "key's value to where the previous one freed (strings)")
+    prior_distribution: str = option("", "which keys those overwrites went to (default: "
+                                         "distribution)", choices=("",) + workloads.DISTRIBUTIONS)
     bgsave_seconds: float = option(0.0, "how long the BGSAVE takes (rdb_last_bgsave_time_sec "
                                         "or measured); 0: use serialise_mib_per_sec, else "
                                         "the rate `cowfast calibrate --redis` measured")
@@ -99,7 +104,7 @@ def check(c: RedisConfig) -> None:
     """Validate every input; raise ValueError naming the bad one."""
     for name in ("keys", "key_bytes", "value_bytes", "fields", "field_bytes", "samples"):
         check_number(name, getattr(c, name), integer=True)
-    for name in ("page_table_kib", "mappings"):
+    for name in ("page_table_kib", "mappings", "prior_writes"):
         check_number(name, getattr(c, name), integer=True, zero=True)
     for name in ("writes_per_sec", "bgsave_seconds", "serialise_mib_per_sec",
                  "child_private_mib", "skew"):
@@ -132,6 +137,9 @@ def check(c: RedisConfig) -> None:
         raise ValueError(f"encoding: embstr holds at most {redis_heap.EMBSTR_MAX} bytes")
     if c.distribution not in workloads.DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {workloads.DISTRIBUTIONS}")
+    if c.prior_distribution and c.prior_distribution not in workloads.DISTRIBUTIONS:
+        raise ValueError(f"prior_distribution must be '' (as distribution) or one of "
+                         f"{workloads.DISTRIBUTIONS}")
     if c.hot_placement not in PLACEMENTS:
         raise ValueError(f"hot_placement must be one of {PLACEMENTS}")
 
@@ -224,6 +232,25 @@ def _write_pages(heap: redis_heap.Heap, allocs: npt.NDArray[np.int64],
                            heap.write_pages("value", allocs, fields)])
 
 
+def _value_regions(c: RedisConfig, heap: redis_heap.Heap, alloc_of: npt.NDArray[np.int64],
+                   ids: npt.NDArray[np.int64],
+                   rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """The allocation index whose value regions each write's new string value takes: the
+    LIFO's chain (jemalloc.lifo_overwrites), after the prior overwrites have moved the
+    values they wrote away from where loading put them (a hot key's value is then no
+    longer beside the other hot keys'). Hashes' values are written in place."""
+    if heap.encoding not in ("embstr", "raw") or not len(ids):
+        return alloc_of[ids]
+    region_of, free = alloc_of, int(alloc_of[ids[0]])
+    if c.prior_writes:
+        before = workloads.keys(c.prior_distribution or c.distribution, c.prior_writes,
+                                c.keys, skew=c.skew, hot_fraction=c.hot_fraction,
+                                hot_share=c.hot_share, seed=rng).astype(np.int64)
+        _, region_of, free = jemalloc.lifo_overwrites(alloc_of, before, int(alloc_of[before[0]]))
+    taken, _, _ = jemalloc.lifo_overwrites(region_of, ids.astype(np.int64), free)
+    return taken
+
+
 def run(config: RedisConfig | None = None,
         progress: Callable[[int, int], object] | None = None) -> Result:
     """Simulate one BGSAVE; return a Result over time t (seconds since the fork)."""
@@ -259,8 +286,8 @@ def run(config: RedisConfig | None = None,
     ids = workloads.keys(c.distribution, n_writes, c.keys, skew=c.skew,
                          hot_fraction=c.hot_fraction, hot_share=c.hot_share, seed=rng)
     allocs = alloc_of[ids].astype(np.int64)
-    prev = np.concatenate([allocs[:1], allocs[:-1]])   # the LIFO: the previous write's value
     fields = rng.integers(0, heap.fields, n_writes)
+    prev = _value_regions(c, heap, alloc_of.astype(np.int64), ids, rng)
     cuts = sample_points(n_writes, c.samples) if n_writes else np.array([0, 0])
     # The child's uss per sample: incremental, so a sample costs what the writes and the
     # dismissals since the last one changed, not a pass over both spaces' tables.
