@@ -142,6 +142,66 @@ def test_together_hot_keys_copy_less_than_scattered():
     assert together < 0.5 * scattered
 
 
+def _lifo_one_by_one(region_of, writes, free):
+    """The thread cache's LIFO, one overwrite at a time: the new value takes the free
+    region, then the key's old region is the free one."""
+    region_of, taken = region_of.copy(), []
+    for k in writes:
+        taken.append(free)
+        free, region_of[k] = region_of[k], free
+    return np.array(taken, dtype=np.int64), region_of, free
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lifo_overwrites_match_one_at_a_time(seed):
+    """The vectorised chain equals the allocator's LIFO stepped write by write."""
+    rng = np.random.default_rng(seed)
+    keys = int(rng.integers(1, 50))
+    region_of = rng.permutation(keys + 5)[:keys].astype(np.int64)
+    writes = rng.integers(0, keys, int(rng.integers(1, 300)))
+    free = keys + 2
+    got = jemalloc.lifo_overwrites(region_of, writes, free)
+    want = _lifo_one_by_one(region_of, writes, free)
+    assert got[0].tolist() == want[0].tolist()
+    assert got[1].tolist() == want[1].tolist() and got[2] == want[2]
+
+
+def test_a_write_dirties_the_region_the_previous_write_freed():
+    """SET of key 2 after SET of key 7: key 2's dictEntry page, and the robj and sds
+    pages of the value key 7 held (where loading put it, or where its own earlier
+    overwrite moved it)."""
+    from cowfast.models.redis import _write_pages
+    heap = redis_heap.Heap(10_000, "raw", 11, 100, quantum=16)
+    taken, moved, free = jemalloc.lifo_overwrites(np.arange(10_000), np.array([5000, 7, 2]),
+                                                  9000)
+    assert taken.tolist() == [9000, 5000, 7] and moved[7] == 5000 and free == 2
+    pages = _write_pages(heap, np.array([2]), taken[2:], np.zeros(1, dtype=np.int64))
+    want = np.concatenate([heap.write_pages("entry", [2]), heap.write_pages("value", [7]),
+                           heap.write_pages("robj", [7])])
+    assert sorted(pages.tolist()) == sorted(want.tolist())
+    # a second round of the same writes: key 7's value is now in key 5000's regions
+    again, _, _ = jemalloc.lifo_overwrites(moved, np.array([7, 2]), free)
+    assert again.tolist() == [2, 5000]
+
+
+def test_prior_overwrites_scatter_hot_values_loaded_together():
+    """Overwrites since loading moved hot keys' values among the cold ones: hot keys
+    loaded together then copy more (towards scattered); scattered ones no more."""
+    kw = dict(keys=500_000, distribution="hotcold", hot_fraction=0.1, hot_share=0.99,
+              prior_distribution="uniform")
+    cow = {(place, prior): run(config(hot_placement=place, prior_writes=prior, **kw)
+                               ).summary["rdb_last_cow_size"]
+           for place in ("together", "scattered") for prior in (0, 500_000)}
+    assert cow["together", 500_000] > 1.5 * cow["together", 0]
+    assert cow["scattered", 500_000] == pytest.approx(cow["scattered", 0], rel=0.03)
+
+
+def test_prior_overwrites_leave_hash_writes_in_place():
+    """Hash fields are written in place: overwrites before the BGSAVE change nothing."""
+    kw = dict(keys=20_000, value_type="hash", fields=20, field_bytes=8, value_bytes=16)
+    assert run(config(prior_writes=100_000, **kw)).summary == run(config(**kw)).summary
+
+
 def test_duration_from_serialise_rate():
     r = run(config(bgsave_seconds=0.0, serialise_mib_per_sec=100.0, writes_per_sec=0.0))
     assert r.summary["bgsave_seconds"] == pytest.approx(r.summary["used_memory"] / MIB / 100)
@@ -152,7 +212,8 @@ def test_duration_from_serialise_rate():
     ("writes_per_sec", -1.0), ("bgsave_seconds", math.inf), ("page_size", 5000),
     ("page_size", 0), ("jemalloc_quantum", 12), ("hot_share", 1.5), ("encoding", "ziplist"),
     ("hot_placement", "nearby"), ("fields", 0), ("page_table_kib", -4), ("mappings", 2.5),
-    ("frame_runs", 1.5), ("frame_runs", -0.5), ("frame_runs", math.nan)])
+    ("frame_runs", 1.5), ("frame_runs", -0.5), ("frame_runs", math.nan),
+    ("prior_writes", -1), ("prior_writes", 0.5), ("prior_distribution", "pareto")])
 def test_bad_inputs_are_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         run(config(**{field: value}))
