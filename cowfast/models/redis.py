@@ -233,7 +233,7 @@ def _write_pages(heap: redis_heap.Heap, allocs: npt.NDArray[np.int64],
 
 
 def _value_regions(c: RedisConfig, heap: redis_heap.Heap, alloc_of: npt.NDArray[np.int64],
-                   ids: npt.NDArray[np.int64],
+                   ids: npt.NDArray[np.uint64],
                    rng: np.random.Generator) -> npt.NDArray[np.int64]:
     """The allocation index whose value regions each write's new string value takes: the
     LIFO's chain (jemalloc.lifo_overwrites), after the prior overwrites have moved the
