@@ -21,7 +21,7 @@ FRAME_BYTES = 16        # a frame's refcount and free-stack slot (contents=False
 PTE_BYTES = 9           # a page-table entry and its share of the node header
 ZERO_OK = {"gc_every", "seed", "touches_per_write", "parent_writes_per_sec", "writes_per_sec",
            "objects_per_request", "bgsave_seconds", "serialise_mib_per_sec", "page_table_kib",
-           "mappings"}
+           "mappings", "prior_writes"}
 PAGE_SIZES = (512, 1 << 30)
 # fields that ZERO_OK allows for one model but another divides by: the snapshot's duration
 # is dataset_mib / serialise_mib_per_sec (redis's 0 means "use bgsave_seconds instead")
