@@ -5,7 +5,6 @@ check what it derives against the engine's regions and against Linux's rules: VM
 charged by mmap and mprotect and given back by munmap, mprotect and exit
 (mm/mprotect.c mprotect_fixup, mm/vma.c __mmap_region), statm's data following mprotect.
 """
-import ctypes
 import mmap as _mmap
 
 import hypothesis.strategies as st
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cowfast import PROT_READ, PROT_WRITE
+from cowfast import PROT_READ, PROT_WRITE, _libc
 from cowfast.kernel import Kernel
 from cowfast.kernel.image import MMAP_TOP
 from cowfast.kernel.mappings import mmap_regions
@@ -137,12 +136,6 @@ def test_statm_data_on_linux():
     """The real kernel: /proc/self/statm's data grows by a private writable mapping and
     shrinks again when mprotect takes the write away (what test_statm_data_follows_mprotect
     asserts of cowfast)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int, ctypes.c_long)
-    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
     page, n = _mmap.PAGESIZE, 64
 
     def data():
@@ -150,14 +143,13 @@ def test_statm_data_on_linux():
             return int(f.read().split()[5])
 
     base = data()
-    addr = libc.mmap(None, n * page, RW, _mmap.MAP_PRIVATE | _mmap.MAP_ANONYMOUS, -1, 0)
-    assert addr not in (None, ctypes.c_void_p(-1).value)
+    addr = _libc.mmap_at(None, n * page, RW, _mmap.MAP_PRIVATE | _mmap.MAP_ANONYMOUS)
     try:
         grown = data()
-        assert libc.mprotect(addr, n * page, PROT_READ) == 0
+        _libc.mprotect(addr, n * page, PROT_READ)
         shrunk = data()
     finally:
-        libc.munmap(addr, n * page)
+        _libc.munmap(addr, n * page)
     assert grown - base >= n and grown - shrunk >= n     # other threads may map meanwhile
 
 
